@@ -1,0 +1,267 @@
+//! DPoP (RFC 9449) proofs and server nonces, shared by HelseID's token endpoint and the APIs.
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+use super::CLOCK_SKEW;
+use crate::jose::{PublicJwk, SigningAlg, UnverifiedJws, sha256_b64url};
+
+/// How long a proof is accepted after its `iat`.
+pub const PROOF_MAX_AGE: TimeDelta = TimeDelta::seconds(60);
+/// How long a server nonce stays valid.
+pub const NONCE_LIFETIME: TimeDelta = TimeDelta::minutes(5);
+
+/// Issues and checks stateless nonces: the issue time and a MAC over it, so no nonce is stored.
+pub struct NonceIssuer {
+    key: hmac::Key,
+}
+
+impl std::fmt::Debug for NonceIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NonceIssuer")
+    }
+}
+
+impl Default for NonceIssuer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NonceIssuer {
+    /// A nonce issuer with a fresh random key (nonces do not survive a restart).
+    pub fn new() -> Self {
+        let mut secret = [0u8; 32];
+        // The system RNG only fails if the OS has no entropy source at all.
+        let _ = SystemRandom::new().fill(&mut secret);
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+        }
+    }
+
+    /// A nonce valid for [`NONCE_LIFETIME`] from `now`.
+    pub fn issue(&self, now: DateTime<Utc>) -> String {
+        let issued = now.timestamp().to_be_bytes();
+        let tag = hmac::sign(&self.key, &issued);
+        let mut raw = issued.to_vec();
+        raw.extend_from_slice(&tag.as_ref()[..16]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Whether `nonce` was issued by this server and is still valid at `now`.
+    pub fn is_valid(&self, nonce: &str, now: DateTime<Utc>) -> bool {
+        let Ok(raw) = URL_SAFE_NO_PAD.decode(nonce) else {
+            return false;
+        };
+        if raw.len() != 24 {
+            return false;
+        }
+        let (issued, tag) = raw.split_at(8);
+        let expected = hmac::sign(&self.key, issued);
+        // Constant-time comparison of the truncated tag.
+        if aws_lc_rs::constant_time::verify_slices_are_equal(&expected.as_ref()[..16], tag).is_err()
+        {
+            return false;
+        }
+        let Ok(issued) = <[u8; 8]>::try_from(issued) else {
+            return false;
+        };
+        let Some(issued) = DateTime::from_timestamp(i64::from_be_bytes(issued), 0) else {
+            return false;
+        };
+        issued <= now + CLOCK_SKEW && now - issued <= NONCE_LIFETIME
+    }
+}
+
+/// What the request a proof accompanies looks like.
+#[derive(Debug)]
+pub struct ProofExpectations<'a> {
+    /// The HTTP method (`htm`).
+    pub method: &'a str,
+    /// Acceptable `htu` values: the public URL and the URL as the client reached it.
+    pub urls: &'a [String],
+    /// At an API: the access token the proof must hash into `ath`.
+    pub access_token: Option<&'a str>,
+    /// When set, the proof must carry a current nonce from this issuer.
+    pub nonces: Option<&'a NonceIssuer>,
+}
+
+/// A proof that passed every check but the replay check (the caller owns the replay cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidProof {
+    /// RFC 7638 thumbprint of the proof key.
+    pub jkt: String,
+    /// The proof's `jti`.
+    pub jti: String,
+    /// Until when the `jti` must be remembered.
+    pub remember_until: DateTime<Utc>,
+}
+
+/// Why a proof was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// Malformed, badly signed or not matching the request.
+    #[error("{0}")]
+    Invalid(String),
+    /// The proof has no nonce, or a stale or unknown one: retry with the `DPoP-Nonce` value.
+    #[error("{0}")]
+    UseNonce(String),
+}
+
+fn invalid(message: impl Into<String>) -> ProofError {
+    ProofError::Invalid(message.into())
+}
+
+/// Validates a DPoP proof: `typ` `dpop+jwt`, an asymmetric `alg`, a public `jwk` that verifies
+/// the signature, `jti`, `htm`, `htu`, a fresh `iat`, and where expected `ath` and `nonce`.
+pub fn validate_proof(
+    proof: &str,
+    expected: &ProofExpectations<'_>,
+    now: DateTime<Utc>,
+) -> Result<ValidProof, ProofError> {
+    let jws = UnverifiedJws::parse(proof)
+        .map_err(|e| invalid(format!("The DPoP proof is not a valid JWT: {e}")))?;
+    if jws.header_str("typ") != Some("dpop+jwt") {
+        return Err(invalid("The DPoP proof header must have typ 'dpop+jwt'"));
+    }
+    let alg_name = jws.header_str("alg").unwrap_or_default();
+    let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
+        invalid(format!(
+            "The DPoP proof must be signed with an asymmetric algorithm ({}); got '{alg_name}'",
+            SigningAlg::names().join(", ")
+        ))
+    })?;
+    let jwk_value = jws
+        .header
+        .get("jwk")
+        .ok_or_else(|| invalid("The DPoP proof header must contain the public key as 'jwk'"))?;
+    let jwk = PublicJwk::parse(jwk_value)
+        .map_err(|e| invalid(format!("The DPoP proof's jwk is not usable: {e}")))?;
+    if !jwk.supports(alg) {
+        return Err(invalid(format!(
+            "The DPoP proof's jwk cannot verify {alg_name} signatures"
+        )));
+    }
+    if !jws.verify_with(&jwk, alg) {
+        return Err(invalid(
+            "The DPoP proof's signature does not verify with its jwk",
+        ));
+    }
+    let jti = jws
+        .claim_str("jti")
+        .filter(|j| !j.is_empty())
+        .ok_or_else(|| invalid("The DPoP proof must have a 'jti'"))?;
+    let htm = jws.claim_str("htm").unwrap_or_default();
+    if htm != expected.method {
+        return Err(invalid(format!(
+            "The DPoP proof's htm '{htm}' does not match the request method {}",
+            expected.method
+        )));
+    }
+    let htu = jws.claim_str("htu").unwrap_or_default();
+    if !expected.urls.iter().any(|url| same_url(htu, url)) {
+        return Err(invalid(format!(
+            "The DPoP proof's htu '{htu}' does not match the request URL {}",
+            expected
+                .urls
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default()
+        )));
+    }
+    let iat = jws
+        .claim_seconds("iat")
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .ok_or_else(|| invalid("The DPoP proof must have 'iat' (seconds since the epoch)"))?;
+    if iat > now + CLOCK_SKEW {
+        return Err(invalid("The DPoP proof's iat is in the future"));
+    }
+    if now - iat > PROOF_MAX_AGE + CLOCK_SKEW {
+        return Err(invalid(format!(
+            "The DPoP proof is too old: iat must be within {} seconds; create a new proof for every request",
+            PROOF_MAX_AGE.num_seconds()
+        )));
+    }
+    if let Some(token) = expected.access_token {
+        match jws.claim_str("ath") {
+            None => {
+                return Err(invalid(
+                    "The DPoP proof must have 'ath', the hash of the access token",
+                ));
+            }
+            Some(ath) if ath != sha256_b64url(token) => {
+                return Err(invalid(
+                    "The DPoP proof's ath does not match the access token",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(nonces) = expected.nonces {
+        match jws.claims.get("nonce").and_then(Value::as_str) {
+            None => {
+                return Err(ProofError::UseNonce(
+                    "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce response header".to_owned(),
+                ));
+            }
+            Some(nonce) if !nonces.is_valid(nonce, now) => {
+                return Err(ProofError::UseNonce(
+                    "The DPoP proof's nonce is unknown or expired: retry with the value of the DPoP-Nonce response header".to_owned(),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(ValidProof {
+        jkt: jwk.thumbprint().to_owned(),
+        jti: format!("{}:{jti}", jwk.thumbprint()),
+        remember_until: iat + PROOF_MAX_AGE + CLOCK_SKEW * 2,
+    })
+}
+
+/// URL equality for `htu`: scheme, host, port and path; query and fragment ignored.
+fn same_url(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+                && a.path() == b.path()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn nonces_expire_and_cannot_be_forged() {
+        let issuer = NonceIssuer::new();
+        let nonce = issuer.issue(t(0));
+        assert!(issuer.is_valid(&nonce, t(0)));
+        assert!(issuer.is_valid(&nonce, t(300)));
+        assert!(!issuer.is_valid(&nonce, t(301)));
+        assert!(!NonceIssuer::new().is_valid(&nonce, t(0)), "another key");
+        assert!(!issuer.is_valid("bm9wZQ", t(0)));
+        assert!(!issuer.is_valid("", t(0)));
+    }
+
+    #[test]
+    fn htu_comparison_ignores_query_and_default_port() {
+        assert!(same_url("http://localhost:80/t?x=1", "http://localhost/t"));
+        assert!(same_url("HTTP://LOCALHOST/t", "http://localhost/t"));
+        assert!(!same_url("https://localhost/t", "http://localhost/t"));
+        assert!(!same_url("http://localhost/t/", "http://localhost/t"));
+        assert!(!same_url("/t", "/t"));
+    }
+}

@@ -1,0 +1,131 @@
+//! The subcommands other than `serve`: `token`, `certs`, `check-fixtures`, `healthcheck`.
+
+pub mod token;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::{SettingsArgs, base_url_string};
+use crate::fixtures::{self, FixtureError};
+use crate::keys::{self, KeyError};
+
+/// A failed command: the message to print and the exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    /// What to print.
+    pub message: String,
+    /// Process exit code.
+    pub exit_code: i32,
+}
+
+impl CommandError {
+    /// A failure with exit code 1.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            exit_code: 1,
+        }
+    }
+}
+
+impl From<FixtureError> for CommandError {
+    fn from(e: FixtureError) -> Self {
+        Self {
+            message: format!("invalid fixtures: {e}"),
+            exit_code: 2,
+        }
+    }
+}
+
+impl From<KeyError> for CommandError {
+    fn from(e: KeyError) -> Self {
+        Self::new(format!("certs: {e}"))
+    }
+}
+
+/// The base URL a command talks to: the public URL, or localhost on the configured port.
+pub fn local_base_url(settings: &SettingsArgs) -> String {
+    settings
+        .public_url
+        .as_ref()
+        .map(base_url_string)
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port))
+}
+
+/// An HTTP client that trusts helsesim's CA (when the certs directory has one).
+pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Ok(pem) = std::fs::read(certs_dir.join(keys::names::CA_CERT)) {
+        let ca = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| CommandError::new(format!("cannot read the CA certificate: {e}")))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    builder
+        .build()
+        .map_err(|e| CommandError::new(format!("cannot build an HTTP client: {e}")))
+}
+
+/// `helsesim check-fixtures [DIR]`: validates a fixtures directory; a summary on success.
+pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
+    let loaded = fixtures::load_dir(dir)?;
+    let mut report = vec![format!(
+        "fixtures OK: {} ({} API resources, {} HelseID clients)",
+        dir.display(),
+        loaded.resources.entries().len(),
+        loaded.clients.len()
+    )];
+    report.extend(loaded.warnings.into_iter().map(|w| format!("warning: {w}")));
+    Ok(report.join("\n"))
+}
+
+/// `helsesim certs [--force]`: creates what is missing in the certs directory (everything anew
+/// with `force`) and reports the files written.
+pub fn certs(settings: &SettingsArgs, force: bool) -> Result<String, CommandError> {
+    let base = local_base_url(settings);
+    let host = url::Url::parse(&base)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    let hosts = keys::certificate_hosts(host.as_deref());
+    let generated = keys::ensure(&settings.certs, &hosts, Clock::system().now(), force)?;
+    if generated.written.is_empty() {
+        return Ok(format!(
+            "{}: nothing to do (use --force to make a new CA, TLS certificate and signing key)",
+            settings.certs.display()
+        ));
+    }
+    let mut lines = vec![format!("wrote in {}:", settings.certs.display())];
+    lines.extend(
+        generated
+            .written
+            .iter()
+            .map(|p| format!("  {}", p.display())),
+    );
+    lines.push(format!("the certificate covers: {}", hosts.join(", ")));
+    Ok(lines.join("\n"))
+}
+
+/// `helsesim healthcheck`: succeeds if the server answers `GET /healthz` with 200.
+pub async fn healthcheck(
+    settings: &SettingsArgs,
+    url: Option<String>,
+) -> Result<String, CommandError> {
+    let base = url.unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port));
+    let target = format!("{}/healthz", base.trim_end_matches('/'));
+    let client = http_client(&settings.certs)?;
+    let response = client
+        .get(&target)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| CommandError::new(format!("{target}: {e}")))?;
+    if response.status().is_success() {
+        Ok(format!("{target}: {}", response.status()))
+    } else {
+        Err(CommandError::new(format!(
+            "{target}: {}",
+            response.status()
+        )))
+    }
+}

@@ -1,0 +1,353 @@
+//! `helsesim token`: builds a client assertion with the client's test key (from the fixtures)
+//! and gets an access token from the running server, or signs one locally with `--local`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use super::{CommandError, http_client, local_base_url};
+use crate::clock::Clock;
+use crate::config::{Settings, SettingsArgs};
+use crate::fixtures;
+use crate::helseid::client_auth::ASSERTION_TYPE;
+use crate::helseid::model::{Client, Tenancy};
+use crate::helseid::tenancy::{
+    HELSEID_AUTHORIZATION, MULTI_TENANT_SYSTEM, SFM_JOURNAL_ID, SINGLE_TENANT_SYSTEM,
+};
+use crate::random;
+use crate::state::AppState;
+
+/// Where a shipped client's test private key is, under the fixtures directory.
+pub fn client_key_path(fixtures_dir: &std::path::Path, client_id: &str) -> PathBuf {
+    fixtures_dir
+        .join("helseid/client-keys")
+        .join(format!("{client_id}.pem"))
+}
+
+/// What `helsesim token` was asked for.
+#[derive(Debug, Clone)]
+pub struct TokenOptions {
+    /// Client id or name.
+    pub client: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// The organisation: `PARENT[:CHILD]` (multi-tenant) or `CHILD` (single-tenant).
+    pub org: Option<String>,
+    /// An SFM journal id (multi-tenant).
+    pub journal_id: Option<String>,
+    /// The private key (PKCS#8 PEM); default: the fixture's test key of the client.
+    pub key: Option<PathBuf>,
+    /// Sign locally instead of calling the server.
+    pub local: bool,
+    /// Server base URL.
+    pub url: Option<String>,
+    /// Print the whole token response (and the DPoP key) as JSON.
+    pub json: bool,
+}
+
+struct SigningKey {
+    key: EncodingKey,
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+/// Runs the command; returns what to print.
+pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<String, CommandError> {
+    let loaded = fixtures::load_dir(&settings.fixtures)?;
+    let client = loaded
+        .clients
+        .iter()
+        .find(|c| c.id() == options.client || c.entry.name.as_deref() == Some(&options.client))
+        .ok_or_else(|| {
+            CommandError::new(format!(
+                "no client '{}' in {}",
+                options.client,
+                settings.fixtures.display()
+            ))
+        })?;
+    let key_path = options
+        .key
+        .clone()
+        .unwrap_or_else(|| client_key_path(&settings.fixtures, client.id()));
+    let signing = load_key(&key_path, client)?;
+    let details = assertion_details(client, &options)?;
+    let dpop_key = client
+        .entry
+        .require_dpop
+        .then(ephemeral_dpop_key)
+        .transpose()?;
+
+    let response = if options.local {
+        local_token(
+            settings,
+            client,
+            &signing,
+            details,
+            dpop_key.as_ref(),
+            &options.scope,
+        )?
+    } else {
+        remote_token(
+            settings,
+            client,
+            &signing,
+            details,
+            dpop_key.as_ref(),
+            &options,
+        )
+        .await?
+    };
+    if options.json {
+        let mut out = response.clone();
+        if let (Some((_, _, pem)), Some(map)) = (&dpop_key, out.as_object_mut()) {
+            map.insert("dpop_private_key_pem".to_owned(), json!(pem));
+        }
+        return Ok(serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    response
+        .get("access_token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| CommandError::new(format!("unexpected token response: {response}")))
+}
+
+fn load_key(path: &std::path::Path, client: &Client) -> Result<SigningKey, CommandError> {
+    let pem =
+        std::fs::read(path).map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
+    let candidates = [
+        (Algorithm::RS256, EncodingKey::from_rsa_pem(&pem)),
+        (Algorithm::ES256, EncodingKey::from_ec_pem(&pem)),
+        (Algorithm::ES384, EncodingKey::from_ec_pem(&pem)),
+    ];
+    for (alg, key) in candidates {
+        let Ok(key) = key else { continue };
+        let Ok(public) = Jwk::from_encoding_key(&key, alg) else {
+            continue;
+        };
+        let Ok(thumbprint) = public.thumbprint(ThumbprintHash::SHA256) else {
+            continue;
+        };
+        if let Some(registered) = client.keys.iter().find(|k| k.thumbprint() == thumbprint) {
+            return Ok(SigningKey {
+                key,
+                alg,
+                kid: registered.kid().map(str::to_owned),
+            });
+        }
+    }
+    Err(CommandError::new(format!(
+        "{}: not a PKCS#8 private key matching any public key registered for client '{}'",
+        path.display(),
+        client.id()
+    )))
+}
+
+fn assertion_details(client: &Client, options: &TokenOptions) -> Result<Vec<Value>, CommandError> {
+    let mut details = Vec::new();
+    if let Some(org) = &options.org {
+        let (system, value) = match client.entry.tenancy {
+            Tenancy::MultiTenant => (MULTI_TENANT_SYSTEM, format!("NO:ORGNR:{org}")),
+            Tenancy::SingleTenant => (SINGLE_TENANT_SYSTEM, org.clone()),
+        };
+        details.push(json!({
+            "type": HELSEID_AUTHORIZATION,
+            "practitioner_role": {"organization": {"identifier": {"system": system, "type": "ENH", "value": value}}}
+        }));
+    }
+    if let Some(journal_id) = &options.journal_id {
+        details.push(json!({"type": SFM_JOURNAL_ID, "value": {"journal_id": journal_id}}));
+    }
+    Ok(details)
+}
+
+fn client_assertion(
+    client: &Client,
+    key: &SigningKey,
+    audience: &str,
+    details: &[Value],
+    now: DateTime<Utc>,
+) -> Result<String, CommandError> {
+    let mut header = Header::new(key.alg);
+    header.typ = Some("client-authentication+jwt".to_owned());
+    header.kid = key.kid.clone();
+    let mut claims = json!({
+        "iss": client.id(),
+        "sub": client.id(),
+        "aud": audience,
+        "iat": now.timestamp(),
+        "nbf": now.timestamp(),
+        "exp": (now + TimeDelta::seconds(60)).timestamp(),
+        "jti": random::hex_id(),
+    });
+    if !details.is_empty() {
+        claims["assertion_details"] = json!(details);
+    }
+    jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|e| CommandError::new(format!("cannot sign the client assertion: {e}")))
+}
+
+/// (key, public JWK, private key PEM) for DPoP proofs.
+type DpopKey = (EncodingKey, Jwk, String);
+
+fn ephemeral_dpop_key() -> Result<DpopKey, CommandError> {
+    let generated = rcgen::KeyPair::generate().map_err(|e| CommandError::new(e.to_string()))?;
+    let pem = generated.serialize_pem();
+    let key =
+        EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| CommandError::new(e.to_string()))?;
+    let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
+        .map_err(|e| CommandError::new(e.to_string()))?;
+    Ok((key, jwk, pem))
+}
+
+fn dpop_proof(
+    key: &DpopKey,
+    url: &str,
+    nonce: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, CommandError> {
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some("dpop+jwt".to_owned());
+    header.jwk = Some(key.1.clone());
+    let mut claims =
+        json!({"jti": random::hex_id(), "htm": "POST", "htu": url, "iat": now.timestamp()});
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    jsonwebtoken::encode(&header, &claims, &key.0).map_err(|e| CommandError::new(e.to_string()))
+}
+
+fn local_token(
+    settings: &SettingsArgs,
+    client: &Client,
+    key: &SigningKey,
+    details: Vec<Value>,
+    dpop_key: Option<&DpopKey>,
+    scope: &str,
+) -> Result<Value, CommandError> {
+    use crate::helseid::token::{RequestMeta, issue};
+    let clock = Clock::system();
+    let settings = Settings::from(settings);
+    let base = match &settings.public_url {
+        Some(url) => crate::config::base_url_string(url),
+        None => format!("http://localhost:{}", settings.port),
+    };
+    let state = AppState::build(&settings, clock.clone(), base)
+        .map_err(|e| CommandError::new(e.to_string()))?;
+    let now = clock.now();
+    let endpoints = &state.helseid.endpoints;
+    let assertion = client_assertion(client, key, &endpoints.issuer, &details, now)?;
+    let form = form_body(client, scope, &assertion);
+    let params = crate::helseid::token::parse_form(form.as_bytes())
+        .map_err(|e| CommandError::new(e.to_string()))?;
+    let proof = dpop_key
+        .map(|k| {
+            dpop_proof(
+                k,
+                &endpoints.token,
+                Some(&state.helseid.nonces.issue(now)),
+                now,
+            )
+        })
+        .transpose()?;
+    let meta = RequestMeta {
+        authorization: None,
+        dpop: proof.as_deref(),
+        urls: vec![endpoints.token.clone()],
+    };
+    let response =
+        issue(&state, &params, &meta, now).map_err(|e| CommandError::new(e.to_string()))?;
+    serde_json::to_value(response).map_err(|e| CommandError::new(e.to_string()))
+}
+
+fn form_body(client: &Client, scope: &str, assertion: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "client_credentials")
+        .append_pair("client_id", client.id())
+        .append_pair("scope", scope)
+        .append_pair("client_assertion_type", ASSERTION_TYPE)
+        .append_pair("client_assertion", assertion)
+        .finish()
+}
+
+async fn remote_token(
+    settings: &SettingsArgs,
+    client: &Client,
+    key: &SigningKey,
+    details: Vec<Value>,
+    dpop_key: Option<&DpopKey>,
+    options: &TokenOptions,
+) -> Result<Value, CommandError> {
+    let base = options
+        .url
+        .clone()
+        .unwrap_or_else(|| local_base_url(settings));
+    let http = http_client(&settings.certs)?;
+    let discovery_url = format!(
+        "{}/helseid/.well-known/openid-configuration",
+        base.trim_end_matches('/')
+    );
+    let discovery: Value = http
+        .get(&discovery_url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| {
+            CommandError::new(format!(
+                "{discovery_url}: {e} (is helsesim running? try --local)"
+            ))
+        })?
+        .json()
+        .await
+        .map_err(|e| CommandError::new(format!("{discovery_url}: {e}")))?;
+    let issuer = discovery["issuer"].as_str().unwrap_or_default().to_owned();
+    let token_endpoint = discovery["token_endpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut nonce: Option<String> = None;
+    // One retry: the first DPoP request is answered with use_dpop_nonce and a nonce.
+    for _ in 0..2 {
+        let now = Clock::system().now();
+        let assertion = client_assertion(client, key, &issuer, &details, now)?;
+        let mut request = http
+            .post(&token_endpoint)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(client, &options.scope, &assertion));
+        if let Some(dpop_key) = dpop_key {
+            request = request.header(
+                "DPoP",
+                dpop_proof(dpop_key, &token_endpoint, nonce.as_deref(), now)?,
+            );
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CommandError::new(format!("{token_endpoint}: {e}")))?;
+        let status = response.status();
+        let new_nonce = response
+            .headers()
+            .get("DPoP-Nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| CommandError::new(format!("{token_endpoint}: {e}")))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        if body["error"] == "use_dpop_nonce" && nonce.is_none() && new_nonce.is_some() {
+            nonce = new_nonce;
+            continue;
+        }
+        return Err(CommandError::new(format!(
+            "{token_endpoint}: {status}: {body}"
+        )));
+    }
+    Err(CommandError::new(
+        "the server kept asking for a new DPoP nonce",
+    ))
+}

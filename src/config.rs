@@ -1,0 +1,180 @@
+//! Settings from CLI flags and `HELSESIM_*` environment variables, in one struct.
+//!
+//! A bad value stops start-up with a message naming both the flag and the variable.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The serve settings as the CLI reads them (flags, then environment, then defaults).
+#[derive(Debug, Clone, Args)]
+pub struct SettingsArgs {
+    /// Address to bind the listeners to (0.0.0.0 in containers).
+    #[arg(long, env = "HELSESIM_BIND", default_value = "127.0.0.1", global = true,
+          value_parser = parse_bind)]
+    pub bind: IpAddr,
+
+    /// HTTP port (0 = any free port; the bound port is printed).
+    #[arg(long, env = "HELSESIM_PORT", default_value_t = 8080, global = true,
+          value_parser = parse_port)]
+    pub port: u16,
+
+    /// HTTPS port (0 = no HTTPS listener).
+    #[arg(long, env = "HELSESIM_TLS_PORT", default_value_t = 8443, global = true,
+          value_parser = parse_tls_port)]
+    pub tls_port: u16,
+
+    /// External base URL used in the issuer, discovery and FHIR fullUrls
+    /// [default: http://localhost:<bound HTTP port>].
+    #[arg(long, env = "HELSESIM_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<Url>,
+
+    /// Directory of the JSON fixtures.
+    #[arg(
+        long,
+        env = "HELSESIM_FIXTURES",
+        default_value = "fixtures",
+        global = true
+    )]
+    pub fixtures: PathBuf,
+
+    /// Directory of the CA, TLS certificate and token-signing keys (created when missing).
+    #[arg(long, env = "HELSESIM_CERTS", default_value = "certs", global = true)]
+    pub certs: PathBuf,
+
+    /// Log filter (env_logger syntax: `info`, `debug`, `helsesim=debug,actix_web=warn`).
+    #[arg(long, env = "HELSESIM_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log line format.
+    #[arg(
+        long,
+        env = "HELSESIM_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        value_enum,
+        ignore_case = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Everything `Application::build` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to bind.
+    pub bind: IpAddr,
+    /// HTTP port; 0 picks a free one.
+    pub port: u16,
+    /// HTTPS port; `None` = no HTTPS, `Some(0)` picks a free one.
+    pub tls_port: Option<u16>,
+    /// External base URL, without a trailing slash; `None` = `http://localhost:<port>`.
+    pub public_url: Option<Url>,
+    /// Fixtures directory.
+    pub fixtures_dir: PathBuf,
+    /// Certs directory.
+    pub certs_dir: PathBuf,
+    /// HTTP worker threads; `None` = one per CPU.
+    pub workers: Option<usize>,
+}
+
+impl From<&SettingsArgs> for Settings {
+    fn from(args: &SettingsArgs) -> Self {
+        Self {
+            bind: args.bind,
+            port: args.port,
+            tls_port: (args.tls_port != 0).then_some(args.tls_port),
+            public_url: args.public_url.clone(),
+            fixtures_dir: args.fixtures.clone(),
+            certs_dir: args.certs.clone(),
+            workers: None,
+        }
+    }
+}
+
+fn parse_bind(value: &str) -> Result<IpAddr, String> {
+    value.parse().map_err(|_| {
+        format!("HELSESIM_BIND / --bind must be an IP address such as 127.0.0.1 or 0.0.0.0, got '{value}'")
+    })
+}
+
+fn parse_port(value: &str) -> Result<u16, String> {
+    value
+        .parse()
+        .map_err(|_| format!("HELSESIM_PORT / --port must be a port number 0-65535, got '{value}'"))
+}
+
+fn parse_tls_port(value: &str) -> Result<u16, String> {
+    value.parse().map_err(|_| {
+        format!("HELSESIM_TLS_PORT / --tls-port must be a port number 0-65535 (0 = no HTTPS), got '{value}'")
+    })
+}
+
+/// An absolute http(s) URL without query or fragment; a trailing slash is dropped.
+pub fn parse_public_url(value: &str) -> Result<Url, String> {
+    let bad = |why: &str| format!("HELSESIM_PUBLIC_URL / --public-url {why}, got '{value}'");
+    let mut url = Url::parse(value).map_err(|e| bad(&format!("must be an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("must name a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// The base URL as a string without trailing slash (what every service URL is built from).
+pub fn base_url_string(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_is_normalised() {
+        let url = parse_public_url("https://helsesim.example:9443/").unwrap();
+        assert_eq!(base_url_string(&url), "https://helsesim.example:9443");
+        let url = parse_public_url("http://proxy.local/sim/").unwrap();
+        assert_eq!(base_url_string(&url), "http://proxy.local/sim");
+    }
+
+    #[test]
+    fn bad_public_urls_name_the_setting() {
+        for bad in ["localhost:8080", "ftp://x", "http://x/?a=1", "http://x/#f"] {
+            let err = parse_public_url(bad).unwrap_err();
+            assert!(err.starts_with("HELSESIM_PUBLIC_URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_ports_name_the_setting() {
+        assert!(parse_port("80a").unwrap_err().contains("HELSESIM_PORT"));
+        assert!(
+            parse_tls_port("-1")
+                .unwrap_err()
+                .contains("HELSESIM_TLS_PORT")
+        );
+        assert!(
+            parse_bind("localhost")
+                .unwrap_err()
+                .contains("HELSESIM_BIND")
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! FHIR errors: an `OperationOutcome` with `Content-Type: application/fhir+json`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use super::mark_formatted;
+
+/// The FHIR media type SFM answers with.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// One `OperationOutcome.issue`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    /// `fatal` | `error` | `warning` | `information`.
+    pub severity: &'static str,
+    /// The FHIR issue type code (`invalid`, `not-found`, `login`, ...).
+    pub code: &'static str,
+    /// The human-readable explanation.
+    pub diagnostics: String,
+    /// FHIRPath expressions of the offending elements.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expression: Vec<String>,
+}
+
+impl Issue {
+    /// An `error` issue.
+    pub fn error(code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Self {
+            severity: "error",
+            code,
+            diagnostics: diagnostics.into(),
+            expression: Vec::new(),
+        }
+    }
+}
+
+/// An error answered as an `OperationOutcome`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {issues:?}")]
+pub struct FhirError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Every problem found (all are reported at once).
+    pub issues: Vec<Issue>,
+}
+
+#[derive(Serialize)]
+struct OperationOutcome<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    issue: &'a [Issue],
+}
+
+impl FhirError {
+    /// An error with one issue.
+    pub fn new(status: StatusCode, code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Self {
+            status,
+            issues: vec![Issue::error(code, diagnostics)],
+        }
+    }
+
+    /// A generic error for a framework-level failure.
+    pub fn from_status(status: StatusCode, message: &str) -> Self {
+        let code = match status.as_u16() {
+            401 => "login",
+            403 => "forbidden",
+            404 => "not-found",
+            405 | 415 => "not-supported",
+            413 => "too-costly",
+            409 | 412 => "conflict",
+            s if s >= 500 => "exception",
+            _ => "invalid",
+        };
+        Self::new(status, code, message)
+    }
+
+    /// The HTTP response.
+    pub fn render(&self) -> HttpResponse {
+        let body = OperationOutcome {
+            resource_type: "OperationOutcome",
+            issue: &self.issues,
+        };
+        let json = serde_json::to_string(&body).unwrap_or_default();
+        mark_formatted(
+            HttpResponse::build(self.status)
+                .content_type(FHIR_JSON)
+                .body(json),
+        )
+    }
+}
+
+impl ResponseError for FhirError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.render()
+    }
+}

@@ -1,0 +1,223 @@
+//! private_key_jwt client authentication (RFC 7523), the only kind HelseID accepts.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value};
+
+use super::Endpoints;
+use super::form::FormParams;
+use super::model::Client;
+use crate::auth::CLOCK_SKEW;
+use crate::errors::oauth::OAuthError;
+use crate::jose::{SigningAlg, UnverifiedJws};
+use crate::store::{HelseIdStore, ReplayCache};
+
+/// The only accepted `client_assertion_type`.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How far ahead an assertion's `exp` may be.
+pub const MAX_ASSERTION_LIFETIME: TimeDelta = TimeDelta::seconds(60);
+
+/// A client whose assertion passed every check except the final replay bookkeeping.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    /// The client.
+    pub client: Arc<Client>,
+    /// `rsa_private_key` or `ec_private_key`: the kind of key that signed the assertion.
+    pub key_amr: &'static str,
+    /// The assertion's claims (organisation details live here).
+    pub assertion: Map<String, Value>,
+    /// The assertion's `jti`, to record once the request is accepted.
+    pub jti: String,
+    /// Until when the `jti` must be remembered.
+    pub remember_until: DateTime<Utc>,
+}
+
+/// Authenticates the client of a token request by its `client_assertion`.
+pub fn authenticate(
+    params: &FormParams,
+    authorization: Option<&str>,
+    store: &HelseIdStore,
+    endpoints: &Endpoints,
+    used_jtis: &ReplayCache,
+    now: DateTime<Utc>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    if authorization.is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("basic")) {
+        return Err(OAuthError::invalid_client(
+            "HelseID accepts only private_key_jwt client authentication: client secrets (client_secret_basic) are refused; send client_assertion and client_assertion_type instead of an Authorization: Basic header",
+        ));
+    }
+    if params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_client(
+            "HelseID accepts only private_key_jwt client authentication: client secrets (client_secret_post) are refused; send client_assertion and client_assertion_type",
+        ));
+    }
+    match params.get("client_assertion_type") {
+        Some(ASSERTION_TYPE) => {}
+        Some(other) => {
+            return Err(OAuthError::invalid_client(format!(
+                "client_assertion_type must be {ASSERTION_TYPE}, got '{other}'"
+            )));
+        }
+        None => {
+            return Err(OAuthError::invalid_client(format!(
+                "Client authentication is missing: send client_assertion (a JWT signed with the client's private key) and client_assertion_type={ASSERTION_TYPE}"
+            )));
+        }
+    }
+    let token = params.get("client_assertion").ok_or_else(|| {
+        OAuthError::invalid_client("client_assertion is missing: sign a JWT with the client's private key (private_key_jwt)")
+    })?;
+    let jws = UnverifiedJws::parse(token).map_err(|e| {
+        OAuthError::invalid_client(format!("The client_assertion is not a valid JWT: {e}"))
+    })?;
+
+    let alg_name = jws.header_str("alg").unwrap_or_default();
+    let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
+        OAuthError::invalid_client(format!(
+            "The client_assertion must be signed with the client's private key using an asymmetric algorithm ({}); got alg '{alg_name}'",
+            SigningAlg::names().join(", ")
+        ))
+    })?;
+    if let Some(typ) = jws.header_str("typ")
+        && !typ.eq_ignore_ascii_case("client-authentication+jwt")
+        && !typ.eq_ignore_ascii_case("JWT")
+    {
+        return Err(OAuthError::invalid_client(format!(
+            "The client_assertion's typ must be 'client-authentication+jwt' (or 'JWT'), got '{typ}'"
+        )));
+    }
+
+    let iss = jws
+        .claim_str("iss")
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| {
+            OAuthError::invalid_client(
+                "The client_assertion must have iss and sub set to the client_id",
+            )
+        })?;
+    if let Some(client_id) = params.get("client_id")
+        && client_id != iss
+    {
+        return Err(OAuthError::invalid_client(format!(
+            "client_id '{client_id}' does not match the client_assertion's iss '{iss}'"
+        )));
+    }
+    let sub = jws.claim_str("sub").unwrap_or_default();
+    if sub != iss {
+        return Err(OAuthError::invalid_client(format!(
+            "The client_assertion's sub '{sub}' must equal its iss '{iss}' (the client_id)"
+        )));
+    }
+    let client = store
+        .clients
+        .get(iss)
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_client(format!("Unknown client '{iss}'")))?;
+
+    let kid = jws.header_str("kid");
+    let candidates: Vec<_> = client
+        .keys
+        .iter()
+        .filter(|k| kid.is_none_or(|kid| k.kid() == Some(kid)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(OAuthError::invalid_client(format!(
+            "The client_assertion's kid '{}' is not among the keys registered for client '{iss}'",
+            kid.unwrap_or_default()
+        )));
+    }
+    if !candidates.iter().any(|k| k.supports(alg)) {
+        return Err(OAuthError::invalid_client(format!(
+            "No key registered for client '{iss}' can verify a {alg_name} signature"
+        )));
+    }
+    let key = candidates
+        .into_iter()
+        .find(|k| jws.verify_with(k, alg))
+        .ok_or_else(|| {
+            OAuthError::invalid_client(format!(
+                "The client_assertion's signature does not verify with the key(s) registered for client '{iss}'"
+            ))
+        })?;
+
+    check_audience(&jws, endpoints)?;
+    let exp = jws
+        .claim_seconds("exp")
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .ok_or_else(|| {
+            OAuthError::invalid_client(
+                "The client_assertion must have exp (seconds since the epoch)",
+            )
+        })?;
+    if exp + CLOCK_SKEW < now {
+        return Err(OAuthError::invalid_client(format!(
+            "The client_assertion expired at {}: create a new assertion for every request",
+            exp.to_rfc3339()
+        )));
+    }
+    if exp - now > MAX_ASSERTION_LIFETIME + CLOCK_SKEW {
+        return Err(OAuthError::invalid_client(format!(
+            "The client_assertion's exp is {} seconds ahead: HelseID accepts at most {} seconds",
+            (exp - now).num_seconds(),
+            MAX_ASSERTION_LIFETIME.num_seconds()
+        )));
+    }
+    for claim in ["nbf", "iat"] {
+        if let Some(at) = jws.claim_seconds(claim)
+            && at > (now + CLOCK_SKEW).timestamp()
+        {
+            return Err(OAuthError::invalid_client(format!(
+                "The client_assertion's {claim} is in the future: check the client's clock"
+            )));
+        }
+    }
+    let jti = jws
+        .claim_str("jti")
+        .filter(|j| !j.is_empty())
+        .ok_or_else(|| {
+            OAuthError::invalid_client("The client_assertion must have a jti (a unique id)")
+        })?;
+    let jti = format!("{iss}:{jti}");
+    if used_jtis.contains(&jti, now) {
+        return Err(replayed_assertion());
+    }
+    let key_amr = key.amr();
+    Ok(AuthenticatedClient {
+        client,
+        key_amr,
+        jti,
+        remember_until: exp + CLOCK_SKEW,
+        assertion: jws.claims,
+    })
+}
+
+/// The error for an assertion whose `jti` was seen before.
+pub fn replayed_assertion() -> OAuthError {
+    OAuthError::invalid_client(
+        "The client_assertion's jti has been used before: create a new assertion (new jti) for every request",
+    )
+}
+
+fn check_audience(jws: &UnverifiedJws<'_>, endpoints: &Endpoints) -> Result<(), OAuthError> {
+    let accepted = [endpoints.issuer.as_str(), endpoints.token.as_str()];
+    let matches = |a: &str| accepted.contains(&a.trim_end_matches('/'));
+    let ok = match jws.claims.get("aud") {
+        Some(Value::String(aud)) => matches(aud),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(matches),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_client(format!(
+            "The client_assertion's aud must be the issuer {} (or the token endpoint {}); got {}",
+            endpoints.issuer,
+            endpoints.token,
+            jws.claims
+                .get("aud")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "none".to_owned())
+        )))
+    }
+}

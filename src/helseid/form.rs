@@ -1,0 +1,78 @@
+//! The token endpoint's `application/x-www-form-urlencoded` body.
+
+use std::collections::HashMap;
+
+use crate::errors::oauth::OAuthError;
+
+/// Parameters that may legitimately repeat (RFC 8707 `resource`).
+const REPEATABLE: [&str; 1] = ["resource"];
+
+/// Decoded form parameters; empty values count as absent (RFC 6749 section 3.1).
+#[derive(Debug, Default)]
+pub struct FormParams {
+    values: HashMap<String, Vec<String>>,
+}
+
+impl FormParams {
+    /// Decodes a urlencoded body; refuses a parameter sent twice (RFC 6749 section 3.2).
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut values: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            if value.is_empty() {
+                continue;
+            }
+            let entry = values.entry(name.into_owned()).or_default();
+            entry.push(value.into_owned());
+        }
+        if let Some((name, _)) = values
+            .iter()
+            .find(|(name, v)| v.len() > 1 && !REPEATABLE.contains(&name.as_str()))
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "The parameter '{name}' is included more than once"
+            )));
+        }
+        Ok(Self { values })
+    }
+
+    /// A single-valued parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    /// Every value of a repeatable parameter.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.values
+            .get(name)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_and_skips_empty_values() {
+        let p =
+            FormParams::parse(b"grant_type=client_credentials&scope=a+b%2Fc&client_id=").unwrap();
+        assert_eq!(p.get("grant_type"), Some("client_credentials"));
+        assert_eq!(p.get("scope"), Some("a b/c"));
+        assert_eq!(p.get("client_id"), None);
+    }
+
+    #[test]
+    fn duplicates_are_refused_except_resource() {
+        let err = FormParams::parse(b"scope=a&scope=b").unwrap_err();
+        assert_eq!(
+            err.description,
+            "The parameter 'scope' is included more than once"
+        );
+        let p = FormParams::parse(b"resource=a&resource=b").unwrap();
+        assert_eq!(p.all("resource"), vec!["a", "b"]);
+    }
+}

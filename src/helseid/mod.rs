@@ -1,0 +1,124 @@
+//! HelseID, the national OpenID Connect token service, at `/helseid`.
+//!
+//! Discovery, JWKS and the token endpoint (client_credentials with private_key_jwt and DPoP).
+
+pub mod claims;
+pub mod client_auth;
+pub mod discovery;
+mod form;
+pub mod model;
+pub mod tenancy;
+pub mod token;
+
+use actix_web::web;
+
+use crate::auth::dpop::NonceIssuer;
+use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+use crate::store::ReplayCache;
+
+/// Largest accepted token-request body.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// HelseID's public endpoint URLs (Duende IdentityServer paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The issuer: `{public}/helseid`.
+    pub issuer: String,
+    /// `/.well-known/openid-configuration`.
+    pub discovery: String,
+    /// `/.well-known/openid-configuration/jwks`.
+    pub jwks: String,
+    /// `/connect/token`.
+    pub token: String,
+    /// `/connect/authorize`.
+    pub authorize: String,
+    /// `/connect/par`.
+    pub par: String,
+    /// `/connect/userinfo`.
+    pub userinfo: String,
+    /// `/connect/endsession`.
+    pub end_session: String,
+    /// `/connect/revocation`.
+    pub revocation: String,
+    /// `/connect/introspect`.
+    pub introspect: String,
+}
+
+impl Endpoints {
+    /// The endpoints under the public base URL `base` (no trailing slash).
+    pub fn new(base: &str) -> Self {
+        let issuer = format!("{base}/helseid");
+        let at = |path: &str| format!("{issuer}{path}");
+        Self {
+            discovery: at("/.well-known/openid-configuration"),
+            jwks: at("/.well-known/openid-configuration/jwks"),
+            token: at("/connect/token"),
+            authorize: at("/connect/authorize"),
+            par: at("/connect/par"),
+            userinfo: at("/connect/userinfo"),
+            end_session: at("/connect/endsession"),
+            revocation: at("/connect/revocation"),
+            introspect: at("/connect/introspect"),
+            issuer,
+        }
+    }
+}
+
+/// HelseID's run-time state that is not seed data: replay caches and the DPoP nonce key.
+#[derive(Debug)]
+pub struct HelseIdRuntime {
+    /// Public URLs.
+    pub endpoints: Endpoints,
+    /// `jti`s of client assertions already used.
+    pub assertion_jtis: ReplayCache,
+    /// `jti`s of DPoP proofs already used at the token endpoint.
+    pub proof_jtis: ReplayCache,
+    /// Issues and checks `DPoP-Nonce` values.
+    pub nonces: NonceIssuer,
+}
+
+impl HelseIdRuntime {
+    /// Fresh state for the endpoints under `base`.
+    pub fn new(base: &str) -> Self {
+        Self {
+            endpoints: Endpoints::new(base),
+            assertion_jtis: ReplayCache::default(),
+            proof_jtis: ReplayCache::default(),
+            nonces: NonceIssuer::new(),
+        }
+    }
+}
+
+/// Registers HelseID's routes under `/helseid`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/helseid")
+            .wrap(error_handlers(ErrorFormat::OAuth))
+            .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+            .service(
+                web::resource("/.well-known/openid-configuration")
+                    .route(web::get().to(discovery::openid_configuration))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/.well-known/openid-configuration/jwks")
+                    .route(web::get().to(discovery::jwks))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/connect/token")
+                    .route(web::post().to(token::token_endpoint))
+                    .default_service(web::to(token::wrong_method)),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    crate::errors::oauth::OAuthError::invalid_request(format!(
+        "HelseID has no endpoint at {}; see /helseid/.well-known/openid-configuration",
+        req.path()
+    ))
+    .with_status(actix_web::http::StatusCode::NOT_FOUND)
+    .render()
+}

@@ -1,0 +1,368 @@
+//! HelseID's configuration data: API resources (audiences and scopes) and clients, in the
+//! user-facing fixture format, validated into the forms the token endpoint uses.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::fixtures::FieldError;
+use crate::ids::OrgNr;
+use crate::jose::PublicJwk;
+
+/// The identity scopes HelseID knows (user login only; refused for client_credentials).
+pub const IDENTITY_SCOPES: [&str; 9] = [
+    "openid",
+    "profile",
+    "offline_access",
+    "helseid://scopes/identity/pid",
+    "helseid://scopes/identity/pid_pseudonym",
+    "helseid://scopes/identity/assurance_level",
+    "helseid://scopes/identity/security_level",
+    "helseid://scopes/identity/network",
+    "helseid://scopes/hpr/hpr_number",
+];
+
+/// Default access-token lifetime in seconds (the spec's single-tenant token: exp - iat = 600).
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: u32 = 600;
+
+/// One API resource as written in `fixtures/helseid/api-resources.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceEntry {
+    /// The audience, e.g. `e-helse:sfm.api`.
+    pub name: String,
+    /// A human-readable name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The scopes of this API, e.g. `e-helse:sfm.api/sfm.api`.
+    pub scopes: Vec<String>,
+}
+
+/// The API resources, indexed by scope.
+#[derive(Debug, Clone, Default)]
+pub struct ApiResources {
+    entries: Vec<ResourceEntry>,
+    audience_by_scope: HashMap<String, usize>,
+}
+
+impl ApiResources {
+    /// Validates the entries: unique names, every scope in exactly one resource.
+    pub fn build(entries: Vec<ResourceEntry>) -> Result<Self, (usize, FieldError)> {
+        let mut audience_by_scope = HashMap::new();
+        let mut names = HashSet::new();
+        for (index, entry) in entries.iter().enumerate() {
+            if entry.name.trim().is_empty() || entry.name.contains(char::is_whitespace) {
+                return Err((
+                    index,
+                    FieldError::new("name", "must be a non-empty name without spaces"),
+                ));
+            }
+            if !names.insert(entry.name.clone()) {
+                return Err((
+                    index,
+                    FieldError::new("name", "another API resource has this name"),
+                ));
+            }
+            if entry.scopes.is_empty() {
+                return Err((
+                    index,
+                    FieldError::new("scopes", "an API resource needs at least one scope"),
+                ));
+            }
+            for (i, scope) in entry.scopes.iter().enumerate() {
+                let field = format!("scopes[{i}]");
+                if scope.is_empty() || scope.contains(char::is_whitespace) {
+                    return Err((
+                        index,
+                        FieldError::new(field, "a scope is one word without spaces"),
+                    ));
+                }
+                if IDENTITY_SCOPES.contains(&scope.as_str()) {
+                    return Err((
+                        index,
+                        FieldError::new(
+                            field,
+                            format!("'{scope}' is an identity scope, not an API scope"),
+                        ),
+                    ));
+                }
+                if audience_by_scope.insert(scope.clone(), index).is_some() {
+                    return Err((
+                        index,
+                        FieldError::new(
+                            field,
+                            format!("the scope '{scope}' is already in another API resource"),
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            entries,
+            audience_by_scope,
+        })
+    }
+
+    /// The API resource a scope belongs to.
+    pub fn resource_of(&self, scope: &str) -> Option<&ResourceEntry> {
+        self.audience_by_scope.get(scope).map(|&i| &self.entries[i])
+    }
+
+    /// The resource with this audience name.
+    pub fn by_name(&self, name: &str) -> Option<&ResourceEntry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// Every resource, in fixture order.
+    pub fn entries(&self) -> &[ResourceEntry] {
+        &self.entries
+    }
+
+    /// Whether `scope` is an identity scope or belongs to an API resource.
+    pub fn is_known_scope(&self, scope: &str) -> bool {
+        IDENTITY_SCOPES.contains(&scope) || self.audience_by_scope.contains_key(scope)
+    }
+}
+
+/// Single- or multi-tenant, as in HelseID's self-service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tenancy {
+    /// The client belongs to one organisation (`orgnr_parent` in the client).
+    SingleTenant,
+    /// A supplier's client acting for many organisations, named per request.
+    MultiTenant,
+}
+
+impl Tenancy {
+    /// The value of the `client_tenancy` claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tenancy::SingleTenant => "single-tenant",
+            Tenancy::MultiTenant => "multi-tenant",
+        }
+    }
+}
+
+/// A JWK Set as registered for a client (RFC 7517); members other than `keys` are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The client's public keys.
+    pub keys: Vec<Value>,
+}
+
+/// One client as written in `fixtures/helseid/clients.json` and `POST /_admin/helseid/clients`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// The client id (HelseID's are GUIDs).
+    pub client_id: String,
+    /// A human-readable name; `helsesim token --client` accepts it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The client's public keys for private_key_jwt.
+    pub jwks: JwkSet,
+    /// `single-tenant` or `multi-tenant`.
+    pub tenancy: Tenancy,
+    /// The legal entity (single-tenant clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orgnr_parent: Option<String>,
+    /// The sub-unit, if the client is registered for one (single-tenant clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orgnr_child: Option<String>,
+    /// The supplier (multi-tenant clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orgnr_supplier: Option<String>,
+    /// The client's SFM id (single-tenant SFM clients pick their SFM tenant with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sfm_id: Option<String>,
+    /// The scopes the client may get (identity and API scopes).
+    pub scopes: Vec<String>,
+    /// Tokens must be DPoP-bound.
+    #[serde(default)]
+    pub require_dpop: bool,
+    /// Registered redirect URIs (exact match).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Authorization requests must go through PAR.
+    #[serde(default)]
+    pub require_par: bool,
+    /// Access-token lifetime in seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime: Option<u32>,
+}
+
+/// A validated client: its entry plus its keys parsed once.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The entry as configured.
+    pub entry: ClientEntry,
+    /// The parsed public keys, in `jwks.keys` order.
+    pub keys: Vec<PublicJwk>,
+}
+
+impl Client {
+    /// Validates an entry against the known API resources.
+    pub fn validate(entry: ClientEntry, resources: &ApiResources) -> Result<Self, FieldError> {
+        if entry.client_id.trim().is_empty() || entry.client_id.contains(char::is_whitespace) {
+            return Err(FieldError::new(
+                "client_id",
+                "must be non-empty, without spaces",
+            ));
+        }
+        if entry.jwks.keys.is_empty() {
+            return Err(FieldError::new(
+                "jwks.keys",
+                "a client needs at least one public key (private_key_jwt is the only client authentication)",
+            ));
+        }
+        let mut keys = Vec::with_capacity(entry.jwks.keys.len());
+        let mut kids = HashSet::new();
+        for (i, value) in entry.jwks.keys.iter().enumerate() {
+            let key = PublicJwk::parse(value)
+                .map_err(|e| FieldError::new(format!("jwks.keys[{i}]"), e.to_string()))?;
+            if let Some(kid) = key.kid()
+                && !kids.insert(kid.to_owned())
+            {
+                return Err(FieldError::new(
+                    format!("jwks.keys[{i}].kid"),
+                    format!("another key has kid '{kid}'"),
+                ));
+            }
+            keys.push(key);
+        }
+        for (field, value) in [
+            ("orgnr_parent", &entry.orgnr_parent),
+            ("orgnr_child", &entry.orgnr_child),
+            ("orgnr_supplier", &entry.orgnr_supplier),
+        ] {
+            if let Some(value) = value {
+                OrgNr::parse(value).map_err(|e| FieldError::new(field, e.to_string()))?;
+            }
+        }
+        match entry.tenancy {
+            Tenancy::SingleTenant => {
+                if entry.orgnr_parent.is_none() {
+                    return Err(FieldError::new(
+                        "orgnr_parent",
+                        "a single-tenant client needs its organisation number",
+                    ));
+                }
+                if entry.orgnr_supplier.is_some() {
+                    return Err(FieldError::new(
+                        "orgnr_supplier",
+                        "only multi-tenant clients have a supplier",
+                    ));
+                }
+            }
+            Tenancy::MultiTenant => {
+                if entry.orgnr_supplier.is_none() {
+                    return Err(FieldError::new(
+                        "orgnr_supplier",
+                        "a multi-tenant client needs the supplier's organisation number",
+                    ));
+                }
+                for (field, value) in [
+                    ("orgnr_parent", &entry.orgnr_parent),
+                    ("orgnr_child", &entry.orgnr_child),
+                ] {
+                    if value.is_some() {
+                        return Err(FieldError::new(
+                            field,
+                            "a multi-tenant client names the organisation in each token request (assertion_details), not in its configuration",
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(sfm_id) = &entry.sfm_id {
+            uuid::Uuid::parse_str(sfm_id)
+                .map_err(|_| FieldError::new("sfm_id", format!("'{sfm_id}' is not a GUID")))?;
+        }
+        if entry.scopes.is_empty() {
+            return Err(FieldError::new(
+                "scopes",
+                "a client needs at least one scope",
+            ));
+        }
+        for (i, scope) in entry.scopes.iter().enumerate() {
+            if !resources.is_known_scope(scope) {
+                return Err(FieldError::new(
+                    format!("scopes[{i}]"),
+                    format!(
+                        "unknown scope '{scope}': not an identity scope and not in any API resource"
+                    ),
+                ));
+            }
+        }
+        for (field, uris) in [
+            ("redirect_uris", &entry.redirect_uris),
+            (
+                "post_logout_redirect_uris",
+                &entry.post_logout_redirect_uris,
+            ),
+        ] {
+            for (i, uri) in uris.iter().enumerate() {
+                let parsed = url::Url::parse(uri).map_err(|e| {
+                    FieldError::new(
+                        format!("{field}[{i}]"),
+                        format!("'{uri}' is not an absolute URL: {e}"),
+                    )
+                })?;
+                if parsed.fragment().is_some() {
+                    return Err(FieldError::new(
+                        format!("{field}[{i}]"),
+                        "a redirect URI must not have a fragment",
+                    ));
+                }
+            }
+        }
+        if let Some(lifetime) = entry.access_token_lifetime
+            && !(60..=86_400).contains(&lifetime)
+        {
+            return Err(FieldError::new(
+                "access_token_lifetime",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        Ok(Self { entry, keys })
+    }
+
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.entry.client_id
+    }
+
+    /// Access-token lifetime in seconds.
+    pub fn access_token_lifetime(&self) -> u32 {
+        self.entry
+            .access_token_lifetime
+            .unwrap_or(DEFAULT_ACCESS_TOKEN_LIFETIME)
+    }
+
+    /// Whether the client may get `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.entry.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Non-fatal remarks (organisation numbers failing their check digit).
+    pub fn warnings(&self) -> Vec<String> {
+        [
+            ("orgnr_parent", &self.entry.orgnr_parent),
+            ("orgnr_child", &self.entry.orgnr_child),
+            ("orgnr_supplier", &self.entry.orgnr_supplier),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| {
+            let orgnr = OrgNr::parse(value.as_deref()?).ok()?;
+            (!orgnr.has_valid_check_digit()).then(|| {
+                format!("{field} {orgnr} fails the MOD11 check digit (accepted: some official test numbers do)")
+            })
+        })
+        .collect()
+    }
+}

@@ -1,0 +1,135 @@
+//! The `helsesim` binary: a thin CLI over the library.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use helsesim::commands::{self, CommandError, token::TokenOptions};
+use helsesim::config::SettingsArgs;
+use helsesim::{Application, Clock, Settings, telemetry};
+
+/// Offline simulator of HelseID, SFM, Kjernejournal and PTS for EHR integration tests.
+#[derive(Debug, Parser)]
+#[command(name = "helsesim", version, about)]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every simulated service (the default).
+    Serve,
+    /// Get an access token for a client, with its test key from the fixtures.
+    Token {
+        /// The client: its client_id or its name in the fixtures.
+        #[arg(long)]
+        client: String,
+        /// The scope(s), space-separated (one API per token).
+        #[arg(long)]
+        scope: String,
+        /// The organisation: PARENT[:CHILD] for a multi-tenant client, CHILD for a single-tenant one.
+        #[arg(long)]
+        org: Option<String>,
+        /// An SFM journal id (multi-tenant SFM clients).
+        #[arg(long)]
+        journal_id: Option<String>,
+        /// The client's private key (PKCS#8 PEM) [default: fixtures/helseid/client-keys/<client_id>.pem].
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Sign the token locally (no server needed) with the certs directory's signing key.
+        #[arg(long)]
+        local: bool,
+        /// The server's base URL [default: HELSESIM_PUBLIC_URL or http://127.0.0.1:<port>].
+        #[arg(long)]
+        url: Option<String>,
+        /// Print the whole token response as JSON (with the DPoP key when the client uses DPoP).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create the CA, TLS certificate and token-signing key where missing (all anew with --force).
+    Certs {
+        /// Make everything anew (tokens signed before stop verifying; re-trust the CA).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a fixtures directory and exit (2 when invalid).
+    CheckFixtures {
+        /// The directory [default: HELSESIM_FIXTURES or ./fixtures].
+        dir: Option<PathBuf>,
+    },
+    /// Exit 0 if the local server answers GET /healthz (for Docker's HEALTHCHECK).
+    Healthcheck {
+        /// The server's base URL [default: http://127.0.0.1:<port>].
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // reqwest (the CLI's HTTP client) uses the process-wide rustls provider.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.settings).await,
+        Command::Token {
+            client,
+            scope,
+            org,
+            journal_id,
+            key,
+            local,
+            url,
+            json,
+        } => {
+            let options = TokenOptions {
+                client,
+                scope,
+                org,
+                journal_id,
+                key,
+                local,
+                url,
+                json,
+            };
+            commands::token::run(&cli.settings, options).await
+        }
+        Command::Certs { force } => commands::certs(&cli.settings, force),
+        Command::CheckFixtures { dir } => {
+            commands::check_fixtures(&dir.unwrap_or_else(|| cli.settings.fixtures.clone()))
+        }
+        Command::Healthcheck { url } => commands::healthcheck(&cli.settings, url).await,
+    };
+    match result {
+        Ok(output) => {
+            if !output.is_empty() {
+                println!("{output}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("helsesim: {error}");
+            ExitCode::from(u8::try_from(error.exit_code).unwrap_or(1))
+        }
+    }
+}
+
+async fn serve(args: &SettingsArgs) -> Result<String, CommandError> {
+    telemetry::init(&args.log, args.log_format);
+    let app =
+        Application::build(Settings::from(args), Clock::system()).map_err(|e| CommandError {
+            message: e.to_string(),
+            exit_code: e.exit_code(),
+        })?;
+    println!("{}", app.ready_message());
+    let _ = std::io::stdout().flush();
+    app.run_until_stopped()
+        .await
+        .map_err(|e| CommandError::new(format!("server failed: {e}")))?;
+    Ok(String::new())
+}

@@ -1,0 +1,142 @@
+//! `Application::build(settings)`: the running server on bound listeners (port 0 works), used
+//! by the binary and by the tests alike.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+
+use crate::clock::Clock;
+use crate::config::{Settings, base_url_string};
+use crate::errors::admin::AdminError;
+use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+use crate::state::{AppState, StartupError};
+use crate::{admin, health, helseid, kjernejournal, pts, sfm, telemetry};
+
+/// A built, not yet awaited, helsesim server.
+pub struct Application {
+    http_port: u16,
+    https_port: Option<u16>,
+    state: web::Data<AppState>,
+    server: Server,
+}
+
+impl Application {
+    /// Loads fixtures and keys, binds the listeners and builds the server.
+    pub fn build(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let bind_error = |port: u16| {
+            let addr = std::net::SocketAddr::new(settings.bind, port).to_string();
+            move |source| StartupError::Bind { addr, source }
+        };
+        let http =
+            TcpListener::bind((settings.bind, settings.port)).map_err(bind_error(settings.port))?;
+        let http_port = http.local_addr().map_err(bind_error(settings.port))?.port();
+        let base_url = settings
+            .public_url
+            .as_ref()
+            .map(base_url_string)
+            .unwrap_or_else(|| format!("http://localhost:{http_port}"));
+        let state = web::Data::new(AppState::build(&settings, clock, base_url)?);
+        for warning in &state.warnings {
+            log::warn!("{warning}");
+        }
+
+        let data = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(error_handlers(ErrorFormat::Admin))
+                .wrap(from_fn(telemetry::access_log))
+                .configure(routes)
+        })
+        .shutdown_timeout(5);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let mut server = server.listen(http).map_err(bind_error(settings.port))?;
+        let mut https_port = None;
+        if let Some(port) = settings.tls_port {
+            let https = TcpListener::bind((settings.bind, port)).map_err(bind_error(port))?;
+            https_port = Some(https.local_addr().map_err(bind_error(port))?.port());
+            server = server
+                .listen_rustls_0_23(https, (*state.keys.tls).clone())
+                .map_err(bind_error(port))?;
+        }
+        Ok(Self {
+            http_port,
+            https_port,
+            state,
+            server: server.run(),
+        })
+    }
+
+    /// The bound HTTP port.
+    pub fn port(&self) -> u16 {
+        self.http_port
+    }
+
+    /// The bound HTTPS port, if any.
+    pub fn https_port(&self) -> Option<u16> {
+        self.https_port
+    }
+
+    /// The shared state (clock, store...).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// `helsesim ready` and every service's base URL.
+    pub fn ready_message(&self) -> String {
+        let base = &self.state.base_url;
+        let mut lines = vec![
+            "helsesim ready".to_owned(),
+            format!("  HelseID        {base}/helseid"),
+            format!("  SFM            {base}/sfm  (FHIR: {base}/sfm/fhir)"),
+            format!("  Kjernejournal  {base}/kjernejournal"),
+            format!("  PTS            {base}/pts"),
+            format!("  Control plane  {base}/_admin"),
+            format!("  Health         {base}/healthz"),
+        ];
+        if let Some(port) = self.https_port {
+            lines.push(format!(
+                "  HTTPS          https://localhost:{port}  (trust {})",
+                self.state.keys.ca_cert_path.display()
+            ));
+        }
+        lines.join("\n")
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every service's routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .default_service(method_not_allowed("GET")),
+    )
+    .configure(helseid::configure)
+    .configure(sfm::configure)
+    .configure(kjernejournal::configure)
+    .configure(pts::configure)
+    .configure(admin::configure)
+    .default_service(web::to(unknown_service));
+}
+
+async fn unknown_service(req: HttpRequest) -> HttpResponse {
+    AdminError::not_found(format!(
+        "No service at {}; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin and /healthz",
+        req.path()
+    ))
+    .render()
+}

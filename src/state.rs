@@ -1,0 +1,97 @@
+//! The application state shared by every handler (`web::Data<AppState>`), built once.
+
+use std::path::PathBuf;
+
+use crate::auth::TokenVerifier;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::fixtures::{self, FixtureError};
+use crate::helseid::{HelseIdRuntime, discovery};
+use crate::keys::{self, KeyError, KeyMaterial};
+use crate::store::Store;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The one source of "now".
+    pub clock: Clock,
+    /// The public base URL, without trailing slash.
+    pub base_url: String,
+    /// Signing key, JWKS, TLS.
+    pub keys: KeyMaterial,
+    /// Seed-derived state.
+    pub store: Store,
+    /// HelseID's run-time state.
+    pub helseid: HelseIdRuntime,
+    /// Verifies access tokens at the APIs.
+    pub tokens: TokenVerifier,
+    /// The discovery document, rendered once.
+    pub discovery_json: String,
+    /// The fixtures directory.
+    pub fixtures_dir: PathBuf,
+    /// Non-fatal remarks from loading the fixtures.
+    pub warnings: Vec<String>,
+}
+
+/// Why helsesim cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A fixture is invalid (exit code 2).
+    #[error("invalid fixtures: {0}")]
+    Fixtures(#[from] FixtureError),
+    /// The certs directory cannot be prepared.
+    #[error("certs: {0}")]
+    Keys(#[from] KeyError),
+    /// A listener cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl StartupError {
+    /// The process exit code: 2 for bad input (fixtures), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartupError::Fixtures(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl AppState {
+    /// Loads fixtures and keys and builds the state for the public base URL `base_url`.
+    pub fn build(
+        settings: &Settings,
+        clock: Clock,
+        base_url: String,
+    ) -> Result<Self, StartupError> {
+        let fixtures = fixtures::load_dir(&settings.fixtures_dir)?;
+        let public_host = url::Url::parse(&base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let hosts = keys::certificate_hosts(public_host.as_deref());
+        let keys = keys::load_or_create(&settings.certs_dir, &hosts, clock.now())?;
+        let helseid = HelseIdRuntime::new(&base_url);
+        let discovery_json =
+            discovery::document(&helseid.endpoints, &fixtures.resources).to_string();
+        let tokens = TokenVerifier::new(
+            helseid.endpoints.issuer.clone(),
+            keys.verification_keys.clone(),
+        );
+        Ok(Self {
+            clock,
+            store: Store::from_fixtures(&fixtures),
+            keys,
+            helseid,
+            tokens,
+            discovery_json,
+            fixtures_dir: settings.fixtures_dir.clone(),
+            warnings: fixtures.warnings,
+            base_url,
+        })
+    }
+}

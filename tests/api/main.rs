@@ -1,0 +1,10 @@
+//! helsesim's black-box HTTP tests: one binary, the app started in-process on port 0.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod helpers;
+
+mod errors;
+mod helseid_client_credentials;
+mod helseid_discovery;
+mod helseid_dpop;
