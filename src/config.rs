@@ -5,11 +5,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use url::Url;
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// One human-readable line per event.
     Text,
@@ -57,14 +57,13 @@ pub struct SettingsArgs {
     #[arg(long, env = "HELSESIM_LOG", default_value = "info", global = true)]
     pub log: String,
 
-    /// Log line format.
+    /// Log line format: `text` or `json` (one JSON object per line).
     #[arg(
         long,
         env = "HELSESIM_LOG_FORMAT",
         default_value = "text",
         global = true,
-        value_enum,
-        ignore_case = true
+        value_parser = parse_log_format
     )]
     pub log_format: LogFormat,
 }
@@ -99,6 +98,16 @@ impl From<&SettingsArgs> for Settings {
             certs_dir: args.certs.clone(),
             workers: None,
         }
+    }
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!(
+            "HELSESIM_LOG_FORMAT / --log-format must be 'text' or 'json', got '{value}'"
+        )),
     }
 }
 
@@ -138,6 +147,19 @@ pub fn parse_public_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// `base` with `segments` appended, each percent-encoded as one path segment (for `Location`s).
+pub fn url_with_segments(base: &str, segments: &[&str]) -> String {
+    match Url::parse(base) {
+        Ok(mut url) => {
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty().extend(segments);
+            }
+            url.to_string()
+        }
+        Err(_) => format!("{base}/{}", segments.join("/")),
+    }
+}
+
 /// The base URL as a string without trailing slash (what every service URL is built from).
 pub fn base_url_string(url: &Url) -> String {
     url.as_str().trim_end_matches('/').to_owned()
@@ -175,6 +197,27 @@ mod tests {
             parse_bind("localhost")
                 .unwrap_err()
                 .contains("HELSESIM_BIND")
+        );
+        assert!(
+            parse_log_format("xml")
+                .unwrap_err()
+                .contains("HELSESIM_LOG_FORMAT")
+        );
+        assert_eq!(parse_log_format("JSON"), Ok(LogFormat::Json));
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(
+            url_with_segments(
+                "http://localhost:8080",
+                &["_admin", "clients", "ehr/test?x"]
+            ),
+            "http://localhost:8080/_admin/clients/ehr%2Ftest%3Fx"
+        );
+        assert_eq!(
+            url_with_segments("http://proxy/sim", &["a", "klient-æ"]),
+            "http://proxy/sim/a/klient-%C3%A6"
         );
     }
 }

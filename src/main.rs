@@ -50,6 +50,9 @@ enum Command {
         /// Print the whole token response as JSON (with the DPoP key when the client uses DPoP).
         #[arg(long)]
         json: bool,
+        /// Only print a signed client assertion (valid 60 s), to call the token endpoint yourself.
+        #[arg(long, conflicts_with_all = ["local", "json"])]
+        assertion_only: bool,
     },
     /// Create the CA, TLS certificate and token-signing key where missing (all anew with --force).
     Certs {
@@ -86,6 +89,7 @@ async fn main() -> ExitCode {
             local,
             url,
             json,
+            assertion_only,
         } => {
             let options = TokenOptions {
                 client,
@@ -96,6 +100,7 @@ async fn main() -> ExitCode {
                 local,
                 url,
                 json,
+                assertion_only,
             };
             commands::token::run(&cli.settings, options).await
         }

@@ -29,6 +29,8 @@ impl Application {
             let addr = std::net::SocketAddr::new(settings.bind, port).to_string();
             move |source| StartupError::Bind { addr, source }
         };
+        // Bad fixtures stop start-up before anything listens.
+        let fixtures = crate::fixtures::load_dir(&settings.fixtures_dir)?;
         let http =
             TcpListener::bind((settings.bind, settings.port)).map_err(bind_error(settings.port))?;
         let http_port = http.local_addr().map_err(bind_error(settings.port))?.port();
@@ -37,7 +39,9 @@ impl Application {
             .as_ref()
             .map(base_url_string)
             .unwrap_or_else(|| format!("http://localhost:{http_port}"));
-        let state = web::Data::new(AppState::build(&settings, clock, base_url)?);
+        let state = web::Data::new(AppState::with_fixtures(
+            &settings, fixtures, clock, base_url,
+        )?);
         for warning in &state.warnings {
             log::warn!("{warning}");
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::fixtures::{self, FixtureError};
+use crate::fixtures::{self, FixtureError, Fixtures};
 use crate::helseid::{HelseIdRuntime, discovery};
 use crate::keys::{self, KeyError, KeyMaterial};
 use crate::store::Store;
@@ -70,6 +70,16 @@ impl AppState {
         base_url: String,
     ) -> Result<Self, StartupError> {
         let fixtures = fixtures::load_dir(&settings.fixtures_dir)?;
+        Self::with_fixtures(settings, fixtures, clock, base_url)
+    }
+
+    /// Builds the state from fixtures already loaded.
+    pub fn with_fixtures(
+        settings: &Settings,
+        fixtures: Fixtures,
+        clock: Clock,
+        base_url: String,
+    ) -> Result<Self, StartupError> {
         let public_host = url::Url::parse(&base_url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned));

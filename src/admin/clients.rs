@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::require_json;
+use crate::config::url_with_segments;
 use crate::errors::admin::AdminError;
 use crate::fixtures::parse_record;
 use crate::helseid::model::{Client, ClientEntry};
@@ -49,9 +50,9 @@ pub async fn upsert(
     Ok(HttpResponse::build(status)
         .insert_header((
             "Location",
-            format!(
-                "{}/_admin/helseid/clients/{}",
-                state.base_url, entry.client_id
+            url_with_segments(
+                &state.base_url,
+                &["_admin", "helseid", "clients", &entry.client_id],
             ),
         ))
         .json(entry))

@@ -297,3 +297,282 @@ fn timestamp(seconds: i64) -> String {
         .map(|t| t.to_rfc3339())
         .unwrap_or_else(|| seconds.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+    use crate::jose::{TokenSigner, sha256_b64url};
+
+    const ISSUER: &str = "http://localhost:8080/helseid";
+    const URL: &str = "http://localhost:8080/pts/access-restrictions/patient-safety";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn signer() -> TokenSigner {
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .unwrap();
+        TokenSigner::from_pkcs8_pem(&key.serialize_pem()).unwrap()
+    }
+
+    fn verifier(signer: &TokenSigner) -> TokenVerifier {
+        TokenVerifier::new(
+            ISSUER.to_owned(),
+            vec![PublicJwk::parse(signer.public_jwk()).unwrap()],
+        )
+    }
+
+    fn claims(extra: Value) -> Value {
+        let mut claims = json!({
+            "iss": ISSUER,
+            "aud": "nhn:pts",
+            "scope": ["nhn:pts/api"],
+            "iat": now().timestamp(),
+            "nbf": now().timestamp(),
+            "exp": now().timestamp() + 600,
+            "client_id": "c",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    }
+
+    const PTS: Requirements<'static> = Requirements {
+        audience: "nhn:pts",
+        any_scope: &["nhn:pts/api"],
+        single_audience: true,
+        dpop: DpopPolicy::Allowed,
+    };
+
+    fn check(
+        verifier: &TokenVerifier,
+        authorization: &str,
+        dpop: Option<&str>,
+        required: &Requirements<'_>,
+    ) -> Result<VerifiedToken, AuthError> {
+        let urls = [URL.to_owned()];
+        let request = RequestParts {
+            authorization: Some(authorization),
+            dpop,
+            method: "POST",
+            urls: &urls,
+        };
+        verifier.verify(&request, required, now())
+    }
+
+    struct DpopKey {
+        key: EncodingKey,
+        jwk: Jwk,
+    }
+
+    fn dpop_key() -> DpopKey {
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let key = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+        let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+        DpopKey { key, jwk }
+    }
+
+    fn proof(key: &DpopKey, token: &str, jti: &str) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".to_owned());
+        header.jwk = Some(key.jwk.clone());
+        let claims = json!({
+            "jti": jti, "htm": "POST", "htu": URL, "iat": now().timestamp(), "ath": sha256_b64url(token)
+        });
+        jsonwebtoken::encode(&header, &claims, &key.key).unwrap()
+    }
+
+    fn thumbprint(key: &DpopKey) -> String {
+        key.jwk
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_valid_bearer_token_passes() {
+        let signer = signer();
+        let token = signer.sign("at+jwt", &claims(json!({}))).unwrap();
+        let verified = check(&verifier(&signer), &format!("Bearer {token}"), None, &PTS).unwrap();
+        assert_eq!(verified.claim_str("client_id"), Some("c"));
+        assert_eq!(verified.jkt, None);
+        // The scheme is case-insensitive.
+        assert!(check(&verifier(&signer), &format!("bearer {token}"), None, &PTS).is_ok());
+    }
+
+    #[test]
+    fn every_token_rule_has_its_error() {
+        let signer = signer();
+        let v = verifier(&signer);
+        let sign =
+            |extra: Value| format!("Bearer {}", signer.sign("at+jwt", &claims(extra)).unwrap());
+        let t = now().timestamp();
+        let other = signer_token_from_other_key();
+        let cases: Vec<(String, AuthError)> = vec![
+            ("Basic abc".to_owned(), AuthError::BadScheme),
+            ("Bearer".to_owned(), AuthError::BadScheme),
+            (
+                "Bearer abc".to_owned(),
+                AuthError::Invalid("not a compact JWS (expected three base64url parts separated by dots)".to_owned()),
+            ),
+            (
+                format!("Bearer {other}"),
+                AuthError::Invalid("the signature does not verify with any key in helsesim's JWKS".to_owned()),
+            ),
+            (
+                sign(json!({"iss": "https://helseid-sts.test.nhn.no"})),
+                AuthError::WrongIssuer {
+                    found: "https://helseid-sts.test.nhn.no".to_owned(),
+                    expected: ISSUER.to_owned(),
+                },
+            ),
+            (
+                sign(json!({"aud": "e-helse:sfm.api"})),
+                AuthError::WrongAudience("The access token's audience [\"e-helse:sfm.api\"] does not include nhn:pts".to_owned()),
+            ),
+            (
+                sign(json!({"aud": ["nhn:pts", "nhn:kjernejournal"]})),
+                AuthError::WrongAudience("The access token has several audiences [\"nhn:pts\", \"nhn:kjernejournal\"]: this API requires a token whose only audience is nhn:pts".to_owned()),
+            ),
+            (
+                sign(json!({"exp": t - 11})),
+                AuthError::Expired("2027-01-15T07:59:49+00:00".to_owned()),
+            ),
+            (
+                sign(json!({"nbf": t + 11})),
+                AuthError::NotYetValid("2027-01-15T08:00:11+00:00".to_owned()),
+            ),
+            (sign(json!({"scope": ["nhn:pts/other"]})), AuthError::MissingScope("nhn:pts/api".to_owned())),
+        ];
+        for (authorization, expected) in cases {
+            assert_eq!(
+                check(&v, &authorization, None, &PTS).unwrap_err(),
+                expected,
+                "{authorization}"
+            );
+        }
+        assert_eq!(check_missing(&v).unwrap_err(), AuthError::Missing);
+        // Clock skew: 10 seconds either way is tolerated.
+        assert!(check(&v, &sign(json!({"exp": t - 10, "nbf": t + 10})), None, &PTS).is_ok());
+        // A space-separated scope string is read too.
+        assert!(
+            check(
+                &v,
+                &sign(json!({"scope": "openid nhn:pts/api"})),
+                None,
+                &PTS
+            )
+            .is_ok()
+        );
+    }
+
+    fn check_missing(v: &TokenVerifier) -> Result<VerifiedToken, AuthError> {
+        let urls = [URL.to_owned()];
+        let request = RequestParts {
+            authorization: None,
+            dpop: None,
+            method: "POST",
+            urls: &urls,
+        };
+        v.verify(&request, &PTS, now())
+    }
+
+    fn signer_token_from_other_key() -> String {
+        signer().sign("at+jwt", &claims(json!({}))).unwrap()
+    }
+
+    #[test]
+    fn dpop_bound_tokens_need_the_dpop_scheme_and_a_matching_proof() {
+        let signer = signer();
+        let v = verifier(&signer);
+        let key = dpop_key();
+        let token = signer
+            .sign("at+jwt", &claims(json!({"cnf": {"jkt": thumbprint(&key)}})))
+            .unwrap();
+        let dpop = format!("DPoP {token}");
+
+        let verified = check(&v, &dpop, Some(&proof(&key, &token, "1")), &PTS).unwrap();
+        assert_eq!(verified.jkt, Some(thumbprint(&key)));
+
+        // The same proof again is a replay.
+        let err = check(&v, &dpop, Some(&proof(&key, &token, "1")), &PTS).unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::InvalidProof("The DPoP proof has been used before: create a new proof (new jti) for every request".to_owned())
+        );
+        // Sent as a bearer token.
+        let err = check(&v, &format!("Bearer {token}"), None, &PTS).unwrap_err();
+        assert!(
+            matches!(err, AuthError::DpopRequired(ref m) if m.starts_with("The token is DPoP-bound")),
+            "{err:?}"
+        );
+        // Without a proof.
+        let err = check(&v, &dpop, None, &PTS).unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::InvalidProof(
+                "A DPoP-bound token needs a DPoP proof in the DPoP header".to_owned()
+            )
+        );
+        // A proof by another key.
+        let err = check(&v, &dpop, Some(&proof(&dpop_key(), &token, "2")), &PTS).unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::InvalidProof("The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt)".to_owned())
+        );
+        // A proof for another token (ath).
+        let err = check(&v, &dpop, Some(&proof(&key, "another-token", "3")), &PTS).unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::InvalidProof(
+                "The DPoP proof's ath does not match the access token".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn an_api_requiring_dpop_refuses_bearer_tokens() {
+        let signer = signer();
+        let v = verifier(&signer);
+        let required = Requirements {
+            dpop: DpopPolicy::Required,
+            ..PTS
+        };
+        let token = signer.sign("at+jwt", &claims(json!({}))).unwrap();
+        let err = check(&v, &format!("Bearer {token}"), None, &required).unwrap_err();
+        assert!(
+            matches!(err, AuthError::DpopRequired(ref m) if m.starts_with("This API requires a DPoP-bound access token")),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.www_authenticate(DpopPolicy::Required),
+            format!("DPoP error=\"invalid_token\", error_description=\"{err}\"")
+        );
+        let err = check(&v, &format!("DPoP {token}"), None, &required).unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::InvalidProof(
+                "The token is a bearer token (no cnf.jkt): send it as 'Authorization: Bearer'"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn challenges_follow_rfc_6750() {
+        assert_eq!(
+            AuthError::Missing.www_authenticate(DpopPolicy::Allowed),
+            "Bearer realm=\"helsesim\""
+        );
+        assert_eq!(
+            AuthError::MissingScope("x".to_owned()).www_authenticate(DpopPolicy::Allowed),
+            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the scope x\""
+        );
+    }
+}

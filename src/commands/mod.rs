@@ -45,13 +45,14 @@ impl From<KeyError> for CommandError {
     }
 }
 
-/// The base URL a command talks to: the public URL, or localhost on the configured port.
+/// The base URL a command talks to: the public URL, or what the server uses by default for it
+/// (`http://localhost:<port>`), so that an issuer built from it matches the server's.
 pub fn local_base_url(settings: &SettingsArgs) -> String {
     settings
         .public_url
         .as_ref()
         .map(base_url_string)
-        .unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port))
+        .unwrap_or_else(|| format!("http://localhost:{}", settings.port))
 }
 
 /// An HTTP client that trusts helsesim's CA (when the certs directory has one).

@@ -46,6 +46,8 @@ pub struct TokenOptions {
     pub url: Option<String>,
     /// Print the whole token response (and the DPoP key) as JSON.
     pub json: bool,
+    /// Only print a signed client assertion (for calling the token endpoint yourself).
+    pub assertion_only: bool,
 }
 
 struct SigningKey {
@@ -74,6 +76,14 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
         .unwrap_or_else(|| client_key_path(&settings.fixtures, client.id()));
     let signing = load_key(&key_path, client)?;
     let details = assertion_details(client, &options)?;
+    if options.assertion_only {
+        let base = options
+            .url
+            .clone()
+            .unwrap_or_else(|| local_base_url(settings));
+        let issuer = format!("{}/helseid", base.trim_end_matches('/'));
+        return client_assertion(client, &signing, &issuer, &details, Clock::system().now());
+    }
     let dpop_key = client
         .entry
         .require_dpop

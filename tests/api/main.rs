@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod admin_clients;
+mod cli;
 mod errors;
 mod helseid_client_credentials;
 mod helseid_discovery;

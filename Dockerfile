@@ -1,0 +1,33 @@
+# helsesim: multi-stage build, small non-root runtime with the fixtures baked in.
+#   docker build -t helsesim .
+#   docker run --rm -p 8080:8080 -p 8443:8443 helsesim
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+# Cargo reads every declared target, so the test and bench sources come along (not built).
+COPY tests ./tests
+COPY benches ./benches
+RUN cargo build --release --locked --bin helsesim \
+ && mkdir -p /out/certs \
+ && cp target/release/helsesim /out/helsesim
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/helsesim /usr/local/bin/helsesim
+COPY fixtures /app/fixtures
+# The certs directory must be writable by the non-root user (uid 65532); mount a volume here to
+# keep the CA and signing key across container re-creation.
+COPY --from=build --chown=65532:65532 /out/certs /app/certs
+WORKDIR /app
+ENV HELSESIM_BIND=0.0.0.0 \
+    HELSESIM_PORT=8080 \
+    HELSESIM_TLS_PORT=8443 \
+    HELSESIM_FIXTURES=/app/fixtures \
+    HELSESIM_CERTS=/app/certs
+EXPOSE 8080 8443
+USER nonroot
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/usr/local/bin/helsesim", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/helsesim"]
+CMD ["serve"]

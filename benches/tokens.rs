@@ -1,0 +1,212 @@
+//! Benchmarks of the hottest paths: token signing, the token endpoint's rules and access-token verification.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark setup fails loudly"
+)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use helsesim::auth::{DpopPolicy, RequestParts, Requirements};
+use helsesim::helseid::claims::SystemTokenClaims;
+use helsesim::helseid::token::{self, FormParams, RequestMeta};
+use helsesim::jose::TokenSigner;
+use helsesim::{AppState, Clock, Settings};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+/// The shipped single-tenant SFM client (`sfm-ready` in fixtures/helseid/clients.json).
+const CLIENT_ID: &str = "28472fd6-8a1e-480c-a670-06b7e5230d20";
+const SFM_SCOPE: &str = "e-helse:sfm.api/sfm.api";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const BASE_URL: &str = "http://localhost:8080";
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The application state, built once over the repo's fixtures and a certs dir of its own.
+fn app_state() -> AppState {
+    let certs_dir = manifest_dir().join("target/bench-certs");
+    let hosts = helsesim::keys::certificate_hosts(Some("localhost"));
+    helsesim::keys::ensure(&certs_dir, &hosts, Clock::system().now(), false).expect("bench certs");
+    let settings = Settings {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        tls_port: None,
+        public_url: None,
+        fixtures_dir: manifest_dir().join("fixtures"),
+        certs_dir,
+        workers: Some(1),
+    };
+    AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
+}
+
+/// The claims helsesim puts in an SFM system token for the shipped client.
+fn system_token_claims(issuer: &str) -> SystemTokenClaims {
+    let now = Clock::system().now().timestamp();
+    SystemTokenClaims {
+        iss: issuer.to_owned(),
+        nbf: now,
+        iat: now,
+        exp: now + 600,
+        aud: "e-helse:sfm.api".to_owned(),
+        scope: vec![SFM_SCOPE.to_owned()],
+        client_id: CLIENT_ID.to_owned(),
+        client_amr: "private_key_jwt".to_owned(),
+        orgnr_parent: Some("923456783".to_owned()),
+        orgnr_child: None,
+        orgnr_supplier: None,
+        client_key_amr: "rsa_private_key".to_owned(),
+        client_tenancy: "single-tenant".to_owned(),
+        sfm_id: Some("7c4a3083-158d-4050-b2f1-caea9c34045e".to_owned()),
+        journal_id: None,
+        jti: helsesim::random::hex_id(),
+        cnf: None,
+    }
+}
+
+/// Signs client assertions for the shipped client with its fixture key.
+struct AssertionSigner {
+    key: EncodingKey,
+    header: Header,
+    audience: String,
+}
+
+impl AssertionSigner {
+    fn new(audience: &str) -> Self {
+        let fixtures = manifest_dir().join("fixtures/helseid");
+        let pem = std::fs::read(fixtures.join(format!("client-keys/{CLIENT_ID}.pem"))).unwrap();
+        let clients: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixtures.join("clients.json")).unwrap())
+                .unwrap();
+        let client = clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == CLIENT_ID)
+            .expect("the client is in clients.json");
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("client-authentication+jwt".to_owned());
+        header.kid = client["jwks"]["keys"][0]["kid"].as_str().map(str::to_owned);
+        Self {
+            key: EncodingKey::from_rsa_pem(&pem).unwrap(),
+            header,
+            audience: audience.to_owned(),
+        }
+    }
+
+    /// A token request with a fresh assertion (unique `jti`), valid at `now`.
+    fn request(&self, now: i64) -> FormParams {
+        let claims = json!({
+            "iss": CLIENT_ID,
+            "sub": CLIENT_ID,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 60,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let assertion = jsonwebtoken::encode(&self.header, &claims, &self.key).unwrap();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("scope", SFM_SCOPE),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", &assertion),
+            ])
+            .finish();
+        token::parse_form(body.as_bytes()).unwrap()
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let state = app_state();
+    let issuer = state.helseid.endpoints.issuer.clone();
+    let claims = system_token_claims(&issuer);
+
+    // 1 and 2: the same claims, signed by helsesim's cached key and by jsonwebtoken.
+    let pem = std::fs::read_to_string(manifest_dir().join("target/bench-certs/token-signing.key"))
+        .unwrap();
+    let signer = TokenSigner::from_pkcs8_pem(&pem).unwrap();
+    // Same header fields as TokenSigner writes, so both sign inputs of the same size.
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = Some("at+jwt".to_owned());
+    header.kid = Some(signer.kid().to_owned());
+    let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+
+    let mut sign = c.benchmark_group("sign");
+    sign.bench_function("cached_key", |b| {
+        b.iter(|| {
+            signer
+                .sign(black_box("at+jwt"), black_box(&claims))
+                .unwrap()
+        });
+    });
+    sign.bench_function("jsonwebtoken_encode", |b| {
+        b.iter(|| {
+            jsonwebtoken::encode(black_box(&header), black_box(&claims), &encoding_key).unwrap()
+        });
+    });
+    sign.finish();
+
+    // 3: the token endpoint's rules, with a fresh assertion per iteration (not measured).
+    let assertions = AssertionSigner::new(&issuer);
+    let meta = RequestMeta {
+        authorization: None,
+        dpop: None,
+        urls: vec![state.helseid.endpoints.token.clone()],
+    };
+    let now = state.clock.now();
+    let response = token::issue(&state, &assertions.request(now.timestamp()), &meta, now)
+        .expect("the shipped client gets a token");
+    assert_eq!(response.token_type, "Bearer");
+    let access_token = response.access_token;
+
+    let mut endpoint = c.benchmark_group("token_endpoint");
+    endpoint.bench_function("client_credentials", |b| {
+        b.iter_batched(
+            || {
+                let now = state.clock.now();
+                (assertions.request(now.timestamp()), now)
+            },
+            |(params, now)| token::issue(&state, &params, &meta, now).unwrap(),
+            BatchSize::SmallInput,
+        );
+    });
+    endpoint.finish();
+
+    // 4: verifying that token as the SFM API does.
+    let authorization = format!("Bearer {access_token}");
+    let parts = RequestParts {
+        authorization: Some(&authorization),
+        dpop: None,
+        method: "GET",
+        urls: &[],
+    };
+    let required = Requirements {
+        audience: "e-helse:sfm.api",
+        any_scope: &[SFM_SCOPE],
+        single_audience: true,
+        dpop: DpopPolicy::Allowed,
+    };
+    let verified = state.tokens.verify(&parts, &required, now).unwrap();
+    assert_eq!(verified.claim_str("client_id"), Some(CLIENT_ID));
+
+    let mut verify = c.benchmark_group("verify");
+    verify.bench_function("access_token", |b| {
+        b.iter(|| {
+            state
+                .tokens
+                .verify(black_box(&parts), &required, now)
+                .unwrap()
+        });
+    });
+    verify.finish();
+}
+
+criterion_group!(tokens, benches);
+criterion_main!(tokens);

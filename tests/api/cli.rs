@@ -1,0 +1,759 @@
+//! The `helsesim` binary, run as a child process: settings errors, `check-fixtures`, `serve`,
+//! `healthcheck` and `token`.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// The longest any child process may take (start-up or a whole command).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const SFM: &str = "e-helse:sfm.api/sfm.api";
+
+/// `helsesim` with no `HELSESIM_*` variable but the shared certs and the bundled fixtures.
+fn helsesim() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_helsesim"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("HELSESIM_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("HELSESIM_CERTS", shared_certs_dir())
+        .env("HELSESIM_FIXTURES", fixtures_dir())
+        .env("HELSESIM_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn drain(mut from: impl std::io::Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = from.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Runs a command to completion (killed after [`TIMEOUT`]).
+fn run(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} did not finish within {TIMEOUT:?}; stderr: {}",
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Runs without blocking the test's runtime (which may be serving the in-process app).
+async fn run_async(cmd: Command) -> Output {
+    actix_web::rt::task::spawn_blocking(move || run(cmd))
+        .await
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[track_caller]
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// `helsesim token --local ...` with the shared certs.
+fn local_token(args: &[&str]) -> Output {
+    let mut cmd = helsesim();
+    cmd.args(["token", "--local"]).args(args);
+    run(cmd)
+}
+
+/// A fixtures directory under `dir` copied from the bundled one, with clients.json changed.
+fn broken_fixtures(dir: &Path, change: impl FnOnce(&mut Vec<Value>)) -> PathBuf {
+    let fixtures = dir.join("fixtures");
+    let keys = fixtures.join("helseid/client-keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for entry in std::fs::read_dir(fixtures_dir().join("helseid/client-keys")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), keys.join(entry.file_name())).unwrap();
+    }
+    std::fs::copy(
+        fixtures_dir().join("helseid/api-resources.json"),
+        fixtures.join("helseid/api-resources.json"),
+    )
+    .unwrap();
+    let mut clients: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures_dir().join("helseid/clients.json")).unwrap(),
+    )
+    .unwrap();
+    change(&mut clients);
+    std::fs::write(
+        fixtures.join("helseid/clients.json"),
+        serde_json::to_string_pretty(&clients).unwrap(),
+    )
+    .unwrap();
+    fixtures
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings.
+
+/// Arguments, environment, and what stderr must contain.
+type SettingCase = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+#[test]
+fn bad_settings_exit_2_naming_the_setting() {
+    let cases: [SettingCase; 6] = [
+        (
+            &["--port", "abc"],
+            &[],
+            "invalid value 'abc' for '--port <PORT>': HELSESIM_PORT / --port must be a port number 0-65535, got 'abc'",
+        ),
+        (
+            &[],
+            &[("HELSESIM_PORT", "abc")],
+            "HELSESIM_PORT / --port must be a port number 0-65535, got 'abc'",
+        ),
+        (
+            &["--port", "0"],
+            &[("HELSESIM_TLS_PORT", "-1")],
+            "HELSESIM_TLS_PORT / --tls-port must be a port number 0-65535 (0 = no HTTPS), got '-1'",
+        ),
+        (
+            &["--port", "0", "--tls-port", "0"],
+            &[("HELSESIM_PUBLIC_URL", "localhost:8080")],
+            "HELSESIM_PUBLIC_URL / --public-url must start with http:// or https://, got 'localhost:8080'",
+        ),
+        (
+            &["--port", "0", "--tls-port", "0"],
+            &[("HELSESIM_BIND", "nowhere")],
+            "HELSESIM_BIND / --bind must be an IP address such as 127.0.0.1 or 0.0.0.0, got 'nowhere'",
+        ),
+        (
+            &["--port", "0", "--tls-port", "0"],
+            &[("HELSESIM_LOG_FORMAT", "xml")],
+            "HELSESIM_LOG_FORMAT / --log-format must be 'text' or 'json', got 'xml'",
+        ),
+    ];
+    for (args, envs, message) in cases {
+        let mut cmd = helsesim();
+        cmd.args(args).envs(envs.iter().copied());
+        let output = run(cmd);
+        assert_exit(&output, 2);
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?} {envs:?}: {err}");
+        assert_eq!(stdout(&output), "", "{args:?} {envs:?}");
+    }
+}
+
+#[test]
+fn a_bad_setting_names_the_setting_for_subcommands_too() {
+    let mut cmd = helsesim();
+    cmd.args(["check-fixtures"]).env("HELSESIM_PORT", "99999");
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output)
+            .contains("HELSESIM_PORT / --port must be a port number 0-65535, got '99999'"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+
+fn a_bad_log_format_names_the_variable() {
+    let mut cmd = helsesim();
+    cmd.args(["--port", "0", "--tls-port", "0"])
+        .env("HELSESIM_LOG_FORMAT", "xml");
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains("HELSESIM_LOG_FORMAT"), "{err}");
+    assert!(err.contains("--log-format"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// check-fixtures.
+
+#[test]
+fn check_fixtures_accepts_the_bundled_fixtures() {
+    let mut cmd = helsesim();
+    cmd.arg("check-fixtures");
+    let output = run(cmd);
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "fixtures OK: {} (3 API resources, 5 HelseID clients)\n",
+            fixtures_dir().display()
+        )
+    );
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn check_fixtures_names_file_record_and_field_of_a_bad_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = broken_fixtures(tmp.path(), |clients| {
+        clients[2]["orgnr_parent"] = json!("12");
+    });
+    let mut cmd = helsesim();
+    cmd.arg("check-fixtures").arg(&fixtures);
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: invalid fixtures: {}: record #2 (client_id \"{MULTI_TENANT}\"), field `orgnr_parent`: '12' is not an organisation number: it must be nine digits, no spaces or letters\n",
+            fixtures.join("helseid/clients.json").display()
+        )
+    );
+}
+
+#[test]
+fn check_fixtures_names_an_unknown_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = broken_fixtures(tmp.path(), |clients| {
+        clients[1]["foo"] = json!(true);
+    });
+    let mut cmd = helsesim();
+    cmd.arg("check-fixtures").arg(&fixtures);
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    let expected = format!(
+        "helsesim: invalid fixtures: {}: record #1 (client_id \"{SFM_READY}\"), field `foo`: unknown field `foo`, expected one of `client_id`, `name`, `jwks`",
+        fixtures.join("helseid/clients.json").display()
+    );
+    assert!(err.starts_with(&expected), "{err}");
+}
+
+#[test]
+fn check_fixtures_refuses_a_duplicate_client_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = broken_fixtures(tmp.path(), |clients| {
+        clients[3]["client_id"] = json!(SFM_NEW_TENANT);
+    });
+    let mut cmd = helsesim();
+    cmd.arg("check-fixtures").arg(&fixtures);
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: invalid fixtures: {}: record #3 (client_id \"{SFM_NEW_TENANT}\"), field `client_id`: another client already has this client_id\n",
+            fixtures.join("helseid/clients.json").display()
+        )
+    );
+}
+
+#[test]
+fn check_fixtures_refuses_a_missing_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-fixtures");
+    let mut cmd = helsesim();
+    cmd.arg("check-fixtures").env("HELSESIM_FIXTURES", &missing);
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: invalid fixtures: {}: the fixtures directory does not exist\n",
+            missing.display()
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve and healthcheck.
+
+/// A `helsesim serve` child process, killed when dropped.
+struct Served {
+    child: Child,
+    /// The start-up message, line by line.
+    ready: Vec<String>,
+    port: u16,
+}
+
+impl Served {
+    /// Starts `serve` on free ports with `certs` and waits for the whole start-up message.
+    fn start(certs: &Path) -> Self {
+        let mut child = helsesim()
+            .args(["serve", "--port", "0", "--tls-port", "0"])
+            .env("HELSESIM_CERTS", certs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = drain(child.stderr.take().unwrap());
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut served = Self {
+            child,
+            ready: Vec::new(),
+            port: 0,
+        };
+        let deadline = Instant::now() + TIMEOUT;
+        while served.ready.len() < 7 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => served.ready.push(line),
+                Err(e) => {
+                    let _ = served.child.kill();
+                    let _ = served.child.wait();
+                    panic!(
+                        "no start-up message ({e}); got {:?}; stderr: {}",
+                        served.ready,
+                        String::from_utf8_lossy(&stderr.join().unwrap())
+                    );
+                }
+            }
+        }
+        let helseid = served
+            .ready
+            .iter()
+            .find(|l| l.trim_start().starts_with("HelseID"))
+            .expect("a HelseID line");
+        let url = helseid.split_whitespace().nth(1).unwrap();
+        served.port = url::Url::parse(url).unwrap().port().unwrap();
+        served
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and waits for it to exit.
+    fn stop(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn jwks_kid(http: &reqwest::Client, base: &str) -> String {
+    let reply = Reply::read(
+        http.get(format!(
+            "{base}/helseid/.well-known/openid-configuration/jwks"
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["keys"].as_array().unwrap().len(), 1);
+    reply.json["keys"][0]["kid"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn serve_prints_ready_then_the_services_and_answers_health_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    let served = Served::start(&certs);
+    let port = served.port;
+    let base = format!("http://localhost:{port}");
+    assert_eq!(served.ready[0], "helsesim ready");
+    for (line, (service, path)) in served.ready[1..].iter().zip([
+        ("HelseID", "/helseid"),
+        ("SFM", "/sfm"),
+        ("Kjernejournal", "/kjernejournal"),
+        ("PTS", "/pts"),
+        ("Control plane", "/_admin"),
+        ("Health", "/healthz"),
+    ]) {
+        let line = line.trim_start();
+        assert!(line.starts_with(service), "{line:?}");
+        assert!(line.contains(&format!("{base}{path}")), "{line:?}");
+    }
+    assert!(
+        !served.ready.iter().any(|l| l.contains("HTTPS")),
+        "--tls-port 0 means no HTTPS listener: {:?}",
+        served.ready
+    );
+
+    let http = http_client();
+    let reply = Reply::read(
+        http.get(format!("{}/healthz", served.base()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["status"], "ok");
+    assert_eq!(reply.json["version"], env!("CARGO_PKG_VERSION"));
+
+    let mut cmd = helsesim();
+    cmd.args(["healthcheck", "--url", &served.base()]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        format!("{}/healthz: 200 OK\n", served.base())
+    );
+
+    served.stop();
+    for name in [
+        "ca.crt",
+        "ca.key",
+        "server.crt",
+        "server.key",
+        "token-signing.key",
+    ] {
+        assert!(certs.join(name).is_file(), "{name} missing in {certs:?}");
+    }
+    // The server is gone: the health check now fails.
+    let mut cmd = helsesim();
+    cmd.args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")]);
+    assert_exit(&run_async(cmd).await, 1);
+}
+
+#[actix_web::test]
+async fn a_restart_with_the_same_certs_keeps_the_signing_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    let http = http_client();
+
+    let first = Served::start(&certs);
+    let kid = jwks_kid(&http, &first.base()).await;
+    first.stop();
+    let signing_key = std::fs::read(certs.join("token-signing.key")).unwrap();
+
+    let second = Served::start(&certs);
+    assert_eq!(jwks_kid(&http, &second.base()).await, kid);
+    second.stop();
+    assert_eq!(
+        std::fs::read(certs.join("token-signing.key")).unwrap(),
+        signing_key
+    );
+
+    // Another certs directory is another key.
+    let app = spawn_app().await;
+    assert_ne!(jwks_kid(&http, &app.base).await, kid);
+}
+
+#[test]
+fn serve_with_bad_fixtures_exits_2_naming_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = broken_fixtures(tmp.path(), |clients| {
+        clients[2]["orgnr_parent"] = json!("12");
+    });
+    let mut cmd = helsesim();
+    cmd.args(["serve", "--port", "0", "--tls-port", "0"])
+        .env("HELSESIM_FIXTURES", &fixtures)
+        .env("HELSESIM_CERTS", tmp.path().join("certs"));
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    assert!(
+        !stdout(&output).contains("helsesim ready"),
+        "{}",
+        stdout(&output)
+    );
+    let err = stderr(&output);
+    let expected = format!(
+        "helsesim: invalid fixtures: {}: record #2 (client_id \"{MULTI_TENANT}\"), field `orgnr_parent`: '12' is not an organisation number",
+        fixtures.join("helseid/clients.json").display()
+    );
+    assert!(err.contains(&expected), "{err}");
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_listens() {
+    let mut cmd = helsesim();
+    cmd.args(["healthcheck", "--url", "http://127.0.0.1:1"]);
+    let output = run(cmd);
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "");
+    assert!(
+        stderr(&output).starts_with("helsesim: http://127.0.0.1:1/healthz: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// token.
+
+/// The one line of stdout: a JWT.
+fn printed_jwt(output: &Output) -> (Value, Value) {
+    assert_exit(output, 0);
+    let out = stdout(output);
+    let token = out.strip_suffix('\n').expect("a line");
+    assert!(!token.contains('\n'), "{out}");
+    assert_eq!(token.split('.').count(), 3, "{out}");
+    decode_jwt(token)
+}
+
+/// The RFC 7638 thumbprint of an EC P-256 private key (PKCS#8 PEM).
+fn ec_thumbprint(pem: &str) -> String {
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    Jwk::from_encoding_key(&key, Algorithm::ES256)
+        .unwrap()
+        .thumbprint(ThumbprintHash::SHA256)
+        .unwrap()
+}
+
+#[test]
+fn local_token_for_a_single_tenant_sfm_client() {
+    let output = local_token(&["--client", "sfm-new-tenant", "--scope", SFM]);
+    let (header, claims) = printed_jwt(&output);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(claims["client_id"], SFM_NEW_TENANT);
+    assert_eq!(claims["aud"], "e-helse:sfm.api");
+    assert_eq!(claims["scope"], json!([SFM]));
+    assert_eq!(claims["iss"], "http://localhost:8080/helseid");
+    assert_eq!(
+        claims["e-helse:sfm.api/client/claims/sfm-id"],
+        "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"
+    );
+    assert_eq!(
+        claims["helseid://claims/client/claims/orgnr_parent"],
+        "917897468"
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+
+    // The client id works as well as the name.
+    let (_, claims) = printed_jwt(&local_token(&["--client", SFM_NEW_TENANT, "--scope", SFM]));
+    assert_eq!(claims["client_id"], SFM_NEW_TENANT);
+}
+
+#[test]
+fn local_token_for_a_dpop_client_prints_the_dpop_key_with_json() {
+    let output = local_token(&["--client", "pts", "--scope", "nhn:pts/api", "--json"]);
+    assert_exit(&output, 0);
+    let response: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(response["token_type"], "DPoP");
+    assert_eq!(response["scope"], "nhn:pts/api");
+    assert_eq!(response["expires_in"], 600);
+    let pem = response["dpop_private_key_pem"].as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
+    let (_, claims) = decode_jwt(response["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], PTS);
+    assert_eq!(claims["aud"], "nhn:pts");
+    // The token is bound to the printed key.
+    assert_eq!(claims["cnf"]["jkt"], ec_thumbprint(pem));
+}
+
+#[test]
+fn local_token_for_a_multi_tenant_client_names_the_organisations() {
+    let output = local_token(&[
+        "--client",
+        "epj-multi-tenant",
+        "--scope",
+        "nhn:pts/api",
+        "--org",
+        "917897468:923456783",
+    ]);
+    let (_, claims) = printed_jwt(&output);
+    assert_eq!(claims["client_id"], MULTI_TENANT);
+    assert_eq!(claims["aud"], "nhn:pts");
+    assert_eq!(
+        claims["helseid://claims/client/client_tenancy"],
+        "multi-tenant"
+    );
+    assert_eq!(
+        claims["helseid://claims/client/claims/orgnr_parent"],
+        "917897468"
+    );
+    assert_eq!(
+        claims["helseid://claims/client/claims/orgnr_child"],
+        "923456783"
+    );
+    assert_eq!(
+        claims["helseid://claims/client/claims/orgnr_supplier"],
+        "994598759"
+    );
+}
+
+#[test]
+fn token_for_an_unknown_client_exits_1() {
+    let output = local_token(&["--client", "nope", "--scope", SFM]);
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: no client 'nope' in {}\n",
+            fixtures_dir().display()
+        )
+    );
+}
+
+#[test]
+fn local_token_refuses_a_scope_the_client_lacks() {
+    let output = local_token(&["--client", "pts", "--scope", SFM]);
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        format!("helsesim: invalid_scope: The client '{PTS}' is not allowed the scope '{SFM}'\n")
+    );
+}
+
+#[actix_web::test]
+async fn token_from_a_running_server() {
+    let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
+    let jwks_kid = jwks_kid(&app.http, &app.base).await;
+
+    let mut cmd = helsesim();
+    cmd.args([
+        "token",
+        "--url",
+        &app.base,
+        "--client",
+        "sfm-ready",
+        "--scope",
+        SFM,
+    ]);
+    let output = run_async(cmd).await;
+    let (header, claims) = printed_jwt(&output);
+    assert_eq!(header["kid"], jwks_kid);
+    assert_eq!(claims["client_id"], SFM_READY);
+    assert_eq!(claims["iss"], app.issuer());
+    assert_eq!(claims["aud"], "e-helse:sfm.api");
+    assert_eq!(
+        claims["e-helse:sfm.api/client/claims/sfm-id"],
+        "7c4a3083-158d-4050-b2f1-caea9c34045e"
+    );
+
+    // A DPoP client: the CLI answers the server's nonce challenge and binds the token.
+    let mut cmd = helsesim();
+    cmd.args([
+        "token",
+        "--url",
+        &app.base,
+        "--client",
+        PTS,
+        "--scope",
+        "nhn:pts/api",
+        "--json",
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    let response: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(response["token_type"], "DPoP");
+    let (_, claims) = decode_jwt(response["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], PTS);
+    assert_eq!(claims["iss"], app.issuer());
+    assert_eq!(
+        claims["cnf"]["jkt"],
+        ec_thumbprint(response["dpop_private_key_pem"].as_str().unwrap())
+    );
+}
+
+/// The README's walkthrough: an assertion made for the default port is accepted by a server on
+/// that port with its default public URL (the issuer must match exactly).
+#[actix_web::test]
+async fn an_assertion_only_is_accepted_by_a_server_on_the_same_port() {
+    let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
+    let port = app.port.to_string();
+    let mut cmd = helsesim();
+    cmd.args([
+        "--port",
+        &port,
+        "token",
+        "--assertion-only",
+        "--client",
+        "sfm-ready",
+        "--scope",
+        SFM,
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    let assertion = stdout(&output).trim().to_owned();
+    let (header, claims) = decode_jwt(&assertion);
+    assert_eq!(header["typ"], "client-authentication+jwt");
+    assert_eq!(claims["aud"], app.issuer());
+    assert_eq!(claims["iss"], SFM_READY);
+    let reply = app
+        .client_credentials(SFM_READY, SFM, &assertion, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+#[actix_web::test]
+async fn token_reports_a_refusal_by_the_server() {
+    let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
+    let mut cmd = helsesim();
+    cmd.args([
+        "token", "--url", &app.base, "--client", "pts", "--scope", SFM,
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: {}: 400 Bad Request: {}\n",
+            app.token_endpoint(),
+            json!({
+                "error": "invalid_scope",
+                "error_description": format!("The client '{PTS}' is not allowed the scope '{SFM}'"),
+            })
+        )
+    );
+}
