@@ -25,35 +25,7 @@ enum Command {
     /// Serve every simulated service (the default).
     Serve,
     /// Get an access token for a client, with its test key from the fixtures.
-    Token {
-        /// The client: its client_id or its name in the fixtures.
-        #[arg(long)]
-        client: String,
-        /// The scope(s), space-separated (one API per token).
-        #[arg(long)]
-        scope: String,
-        /// The organisation: PARENT[:CHILD] for a multi-tenant client, CHILD for a single-tenant one.
-        #[arg(long)]
-        org: Option<String>,
-        /// An SFM journal id (multi-tenant SFM clients).
-        #[arg(long)]
-        journal_id: Option<String>,
-        /// The client's private key (PKCS#8 PEM) [default: fixtures/helseid/client-keys/<client_id>.pem].
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Sign the token locally (no server needed) with the certs directory's signing key.
-        #[arg(long)]
-        local: bool,
-        /// The server's base URL [default: HELSESIM_PUBLIC_URL or http://127.0.0.1:<port>].
-        #[arg(long)]
-        url: Option<String>,
-        /// Print the whole token response as JSON (with the DPoP key when the client uses DPoP).
-        #[arg(long)]
-        json: bool,
-        /// Only print a signed client assertion (valid 60 s), to call the token endpoint yourself.
-        #[arg(long, conflicts_with_all = ["local", "json"])]
-        assertion_only: bool,
-    },
+    Token(TokenOptions),
     /// Create the CA, TLS certificate and token-signing key where missing (all anew with --force).
     Certs {
         /// Make everything anew (tokens signed before stop verifying; re-trust the CA).
@@ -80,30 +52,7 @@ async fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.settings).await,
-        Command::Token {
-            client,
-            scope,
-            org,
-            journal_id,
-            key,
-            local,
-            url,
-            json,
-            assertion_only,
-        } => {
-            let options = TokenOptions {
-                client,
-                scope,
-                org,
-                journal_id,
-                key,
-                local,
-                url,
-                json,
-                assertion_only,
-            };
-            commands::token::run(&cli.settings, options).await
-        }
+        Command::Token(options) => commands::token::run(&cli.settings, options).await,
         Command::Certs { force } => commands::certs(&cli.settings, force),
         Command::CheckFixtures { dir } => {
             commands::check_fixtures(&dir.unwrap_or_else(|| cli.settings.fixtures.clone()))

@@ -16,6 +16,7 @@ use crate::{admin, health, helseid, kjernejournal, pts, sfm, telemetry};
 
 /// A built, not yet awaited, helsesim server.
 pub struct Application {
+    http_addr: std::net::SocketAddr,
     http_port: u16,
     https_port: Option<u16>,
     state: web::Data<AppState>,
@@ -33,7 +34,8 @@ impl Application {
         let fixtures = crate::fixtures::load_dir(&settings.fixtures_dir)?;
         let http =
             TcpListener::bind((settings.bind, settings.port)).map_err(bind_error(settings.port))?;
-        let http_port = http.local_addr().map_err(bind_error(settings.port))?.port();
+        let http_addr = http.local_addr().map_err(bind_error(settings.port))?;
+        let http_port = http_addr.port();
         let base_url = settings
             .public_url
             .as_ref()
@@ -68,6 +70,7 @@ impl Application {
                 .map_err(bind_error(port))?;
         }
         Ok(Self {
+            http_addr,
             http_port,
             https_port,
             state,
@@ -113,6 +116,14 @@ impl Application {
                 self.state.keys.ca_cert_path.display()
             ));
         }
+        let mut listening = vec![format!("http://{}", self.http_addr)];
+        if let Some(port) = self.https_port {
+            listening.push(format!(
+                "https://{}",
+                std::net::SocketAddr::new(self.http_addr.ip(), port)
+            ));
+        }
+        lines.push(format!("  Listening on   {}", listening.join(", ")));
         lines.join("\n")
     }
 

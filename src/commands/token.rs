@@ -27,26 +27,35 @@ pub fn client_key_path(fixtures_dir: &std::path::Path, client_id: &str) -> PathB
         .join(format!("{client_id}.pem"))
 }
 
-/// What `helsesim token` was asked for.
-#[derive(Debug, Clone)]
+/// What `helsesim token` was asked for (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct TokenOptions {
-    /// Client id or name.
+    /// The client: its client_id or its name in the fixtures.
+    #[arg(long)]
     pub client: String,
-    /// Space-separated scopes.
+    /// The scope(s), space-separated (one API per token).
+    #[arg(long)]
     pub scope: String,
-    /// The organisation: `PARENT[:CHILD]` (multi-tenant) or `CHILD` (single-tenant).
+    /// The organisation: PARENT[:CHILD] for a multi-tenant client, CHILD for a single-tenant one.
+    #[arg(long)]
     pub org: Option<String>,
-    /// An SFM journal id (multi-tenant).
+    /// An SFM journal id (multi-tenant SFM clients).
+    #[arg(long)]
     pub journal_id: Option<String>,
-    /// The private key (PKCS#8 PEM); default: the fixture's test key of the client.
+    /// The client's private key (PKCS#8 PEM) [default: fixtures/helseid/client-keys/<client_id>.pem].
+    #[arg(long)]
     pub key: Option<PathBuf>,
-    /// Sign locally instead of calling the server.
+    /// Sign the token locally (no server needed) with the certs directory's signing key.
+    #[arg(long)]
     pub local: bool,
-    /// Server base URL.
+    /// The server's base URL [default: HELSESIM_PUBLIC_URL or http://localhost:<port>].
+    #[arg(long)]
     pub url: Option<String>,
-    /// Print the whole token response (and the DPoP key) as JSON.
+    /// Print the whole token response as JSON (with the DPoP key when the client uses DPoP).
+    #[arg(long)]
     pub json: bool,
-    /// Only print a signed client assertion (for calling the token endpoint yourself).
+    /// Only print a signed client assertion (valid 60 s), to call the token endpoint yourself.
+    #[arg(long, conflicts_with_all = ["local", "json"])]
     pub assertion_only: bool,
 }
 

@@ -347,7 +347,7 @@ impl Served {
             port: 0,
         };
         let deadline = Instant::now() + TIMEOUT;
-        while served.ready.len() < 7 {
+        while served.ready.len() < 8 {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => served.ready.push(line),
@@ -429,6 +429,11 @@ async fn serve_prints_ready_then_the_services_and_answers_health_checks() {
         !served.ready.iter().any(|l| l.contains("HTTPS")),
         "--tls-port 0 means no HTTPS listener: {:?}",
         served.ready
+    );
+    // The bound address is printed too (port 0 picked a free port).
+    assert_eq!(
+        served.ready[7].trim_start(),
+        format!("Listening on   http://127.0.0.1:{port}")
     );
 
     let http = http_client();
