@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin_clients;
+mod certs;
 mod cli;
 mod errors;
 mod helseid_client_credentials;
