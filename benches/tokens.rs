@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use helsesim::auth::{DpopPolicy, RequestParts, Requirements};
-use helsesim::helseid::claims::SystemTokenClaims;
+use helsesim::helseid::tenancy::Organisation;
 use helsesim::helseid::token::{self, FormParams, RequestMeta};
+use helsesim::helseid::tokens::{AccessTokenSpec, access_token_claims};
 use helsesim::jose::TokenSigner;
 use helsesim::{AppState, Clock, Settings};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -44,28 +45,27 @@ fn app_state() -> AppState {
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }
 
-/// The claims helsesim puts in an SFM system token for the shipped client.
-fn system_token_claims(issuer: &str) -> SystemTokenClaims {
-    let now = Clock::system().now().timestamp();
-    SystemTokenClaims {
-        iss: issuer.to_owned(),
-        nbf: now,
-        iat: now,
-        exp: now + 600,
-        aud: "e-helse:sfm.api".to_owned(),
-        scope: vec![SFM_SCOPE.to_owned()],
-        client_id: CLIENT_ID.to_owned(),
-        client_amr: "private_key_jwt".to_owned(),
-        orgnr_parent: Some("923456783".to_owned()),
-        orgnr_child: None,
-        orgnr_supplier: None,
-        client_key_amr: "rsa_private_key".to_owned(),
-        client_tenancy: "single-tenant".to_owned(),
-        sfm_id: Some("7c4a3083-158d-4050-b2f1-caea9c34045e".to_owned()),
-        journal_id: None,
-        jti: helsesim::random::hex_id(),
-        cnf: None,
-    }
+/// The claims helsesim puts in an SFM system token for the shipped client, built by its own
+/// claim builder.
+fn system_token_claims(state: &AppState) -> serde_json::Map<String, Value> {
+    let store = state.store.helseid();
+    let client = store.clients.get(CLIENT_ID).expect("shipped client");
+    let org = Organisation {
+        parent: client.entry.orgnr_parent.clone(),
+        ..Organisation::default()
+    };
+    let audiences = ["e-helse:sfm.api".to_owned()];
+    let scopes = [SFM_SCOPE.to_owned()];
+    let spec = AccessTokenSpec {
+        issuer: &state.helseid.endpoints.issuer,
+        client,
+        key_amr: "rsa_private_key",
+        audiences: &audiences,
+        scopes: &scopes,
+        org: &org,
+        jkt: None,
+    };
+    access_token_claims(&spec, None, Clock::system().now())
 }
 
 /// Signs client assertions for the shipped client with its fixture key.
@@ -126,7 +126,7 @@ impl AssertionSigner {
 fn benches(c: &mut Criterion) {
     let state = app_state();
     let issuer = state.helseid.endpoints.issuer.clone();
-    let claims = system_token_claims(&issuer);
+    let claims = system_token_claims(&state);
 
     // 1 and 2: the same claims, signed by helsesim's cached key and by jsonwebtoken.
     let pem = std::fs::read_to_string(manifest_dir().join("target/bench-certs/token-signing.key"))

@@ -222,10 +222,11 @@ impl TokenVerifier {
         Ok(VerifiedToken { claims, jkt })
     }
 
-    fn verify_token(
+    /// Checks a token issued by helsesim: signature, issuer, expiry and not-before (no audience
+    /// or scope); returns its claims.
+    pub fn verify_any(
         &self,
         token: &str,
-        required: &Requirements<'_>,
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, AuthError> {
         let jws = UnverifiedJws::parse(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
@@ -252,11 +253,28 @@ impl TokenVerifier {
                 expected: self.issuer.clone(),
             });
         }
-        let audiences: Vec<&str> = match jws.claims.get("aud") {
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let exp = jws
+            .claim_seconds("exp")
+            .ok_or_else(|| AuthError::Invalid("it has no exp".to_owned()))?;
+        if now.timestamp() > exp + CLOCK_SKEW.num_seconds() {
+            return Err(AuthError::Expired(timestamp(exp)));
+        }
+        if let Some(nbf) = jws.claim_seconds("nbf")
+            && nbf > now.timestamp() + CLOCK_SKEW.num_seconds()
+        {
+            return Err(AuthError::NotYetValid(timestamp(nbf)));
+        }
+        Ok(jws.claims)
+    }
+
+    fn verify_token(
+        &self,
+        token: &str,
+        required: &Requirements<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let claims = self.verify_any(token, now)?;
+        let audiences = audiences(&claims);
         if !audiences.contains(&required.audience) {
             return Err(AuthError::WrongAudience(format!(
                 "The access token's audience {audiences:?} does not include {}",
@@ -269,26 +287,29 @@ impl TokenVerifier {
                 required.audience
             )));
         }
-        let exp = jws
-            .claim_seconds("exp")
-            .ok_or_else(|| AuthError::Invalid("it has no exp".to_owned()))?;
-        if now.timestamp() > exp + CLOCK_SKEW.num_seconds() {
-            return Err(AuthError::Expired(timestamp(exp)));
-        }
-        if let Some(nbf) = jws.claim_seconds("nbf")
-            && nbf > now.timestamp() + CLOCK_SKEW.num_seconds()
-        {
-            return Err(AuthError::NotYetValid(timestamp(nbf)));
-        }
-        let scopes: Vec<&str> = match jws.claims.get("scope") {
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
-            Some(Value::String(s)) => s.split_whitespace().collect(),
-            _ => Vec::new(),
-        };
+        let scopes = scopes(&claims);
         if !required.any_scope.iter().any(|s| scopes.contains(s)) {
             return Err(AuthError::MissingScope(required.any_scope.join(" or ")));
         }
-        Ok(jws.claims)
+        Ok(claims)
+    }
+}
+
+/// A token's audiences (`aud` as a string or an array).
+pub fn audiences(claims: &Map<String, Value>) -> Vec<&str> {
+    match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A token's scopes (`scope` as an array or a space-separated string).
+pub fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
+    match claims.get("scope") {
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => s.split_whitespace().collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -72,10 +72,11 @@ pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
 pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
     let loaded = fixtures::load_dir(dir)?;
     let mut report = vec![format!(
-        "fixtures OK: {} ({} API resources, {} HelseID clients)",
+        "fixtures OK: {} ({} API resources, {} HelseID clients, {} test users)",
         dir.display(),
         loaded.resources.entries().len(),
-        loaded.clients.len()
+        loaded.clients.len(),
+        loaded.users.len()
     )];
     report.extend(loaded.warnings.into_iter().map(|w| format!("warning: {w}")));
     Ok(report.join("\n"))

@@ -5,10 +5,13 @@
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
+pub mod flow;
 mod form;
+pub mod grants;
 pub mod model;
 pub mod tenancy;
 pub mod token;
+pub mod tokens;
 
 use actix_web::web;
 

@@ -25,6 +25,8 @@ pub const IDENTITY_SCOPES: [&str; 9] = [
 
 /// Default access-token lifetime in seconds (the spec's single-tenant token: exp - iat = 600).
 pub const DEFAULT_ACCESS_TOKEN_LIFETIME: u32 = 600;
+/// Default refresh-token lifetime in seconds, absolute from login.
+pub const DEFAULT_REFRESH_TOKEN_LIFETIME: u32 = 28_800;
 
 /// One API resource as written in `fixtures/helseid/api-resources.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,9 @@ pub struct ResourceEntry {
     pub display_name: Option<String>,
     /// The scopes of this API, e.g. `e-helse:sfm.api/sfm.api`.
     pub scopes: Vec<String>,
+    /// The secret the API authenticates with at `/connect/introspect` (HTTP Basic, name:secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_secret: Option<String>,
 }
 
 /// The API resources, indexed by scope.
@@ -194,6 +199,9 @@ pub struct ClientEntry {
     /// Access-token lifetime in seconds (default 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_lifetime: Option<u32>,
+    /// Refresh-token lifetime in seconds, absolute from login (default 28800, eight hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifetime: Option<u32>,
 }
 
 /// A validated client: its entry plus its keys parsed once.
@@ -321,6 +329,14 @@ impl Client {
                 }
             }
         }
+        if let Some(lifetime) = entry.refresh_token_lifetime
+            && !(60..=31_536_000).contains(&lifetime)
+        {
+            return Err(FieldError::new(
+                "refresh_token_lifetime",
+                "must be between 60 seconds and a year",
+            ));
+        }
         if let Some(lifetime) = entry.access_token_lifetime
             && !(60..=86_400).contains(&lifetime)
         {
@@ -344,6 +360,13 @@ impl Client {
             .unwrap_or(DEFAULT_ACCESS_TOKEN_LIFETIME)
     }
 
+    /// Refresh-token lifetime in seconds.
+    pub fn refresh_token_lifetime(&self) -> u32 {
+        self.entry
+            .refresh_token_lifetime
+            .unwrap_or(DEFAULT_REFRESH_TOKEN_LIFETIME)
+    }
+
     /// Whether the client may get `scope`.
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.entry.scopes.iter().any(|s| s == scope)
@@ -364,5 +387,100 @@ impl Client {
             })
         })
         .collect()
+    }
+}
+
+/// One test user as written in `fixtures/helseid/users.json` (shown on the login page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// Fødselsnummer or D-nummer.
+    pub pid: String,
+    /// Given name.
+    pub given_name: String,
+    /// Middle name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    /// Family name.
+    pub family_name: String,
+    /// HPR number (health personnel register); absent for users who are not health personnel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpr_number: Option<String>,
+    /// `4` (high) or `3` (substantial).
+    #[serde(default = "default_security_level")]
+    pub security_level: String,
+    /// A note shown on the login page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn default_security_level() -> String {
+    "4".to_owned()
+}
+
+/// A validated user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The entry as configured.
+    pub entry: UserEntry,
+}
+
+impl User {
+    /// Validates an entry: a national identity number with valid control digits, an HPR number of
+    /// digits, security level 3 or 4, non-empty names.
+    pub fn validate(entry: UserEntry) -> Result<Self, FieldError> {
+        crate::ids::NationalId::parse(&entry.pid)
+            .map_err(|e| FieldError::new("pid", e.to_string()))?;
+        if let Some(hpr) = &entry.hpr_number
+            && (hpr.is_empty() || hpr.len() > 9 || !hpr.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(FieldError::new(
+                "hpr_number",
+                format!("'{hpr}' is not an HPR number: one to nine digits"),
+            ));
+        }
+        if !matches!(entry.security_level.as_str(), "3" | "4") {
+            return Err(FieldError::new(
+                "security_level",
+                format!("'{}' is not a security level: 3 or 4", entry.security_level),
+            ));
+        }
+        for (field, value) in [
+            ("given_name", &entry.given_name),
+            ("family_name", &entry.family_name),
+        ] {
+            if value.trim().is_empty() {
+                return Err(FieldError::new(field, "must not be empty"));
+            }
+        }
+        Ok(Self { entry })
+    }
+
+    /// The national identity number.
+    pub fn pid(&self) -> &str {
+        &self.entry.pid
+    }
+
+    /// The full name: given, middle, family.
+    pub fn name(&self) -> String {
+        [
+            Some(&self.entry.given_name),
+            self.entry.middle_name.as_ref(),
+            Some(&self.entry.family_name),
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
+    /// The eIDAS assurance level matching the security level.
+    pub fn assurance_level(&self) -> &'static str {
+        if self.entry.security_level == "4" {
+            "high"
+        } else {
+            "substantial"
+        }
     }
 }

@@ -2,32 +2,19 @@
 
 use actix_web::http::header;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
-use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
 
-use super::claims::{Confirmation, SFM_AUDIENCE, SystemTokenClaims};
+use std::sync::Arc;
+
 use super::client_auth::{self, AuthenticatedClient};
 use super::discovery::GRANT_TYPES;
 pub use super::form::FormParams;
-use super::model::{ApiResources, IDENTITY_SCOPES};
-use super::tenancy;
+pub use super::grants::TokenResponse;
+use super::grants::{self, GrantContext};
+use super::model::ApiResources;
 use crate::auth::dpop::{ProofError, ProofExpectations, ValidProof, validate_proof};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
-use crate::random;
 use crate::state::AppState;
-
-/// A successful token response.
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    /// The signed access token.
-    pub access_token: String,
-    /// `Bearer` or `DPoP`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// Granted scopes, space-separated.
-    pub scope: String,
-}
 
 /// What the token endpoint needs from the HTTP request besides the form.
 #[derive(Debug)]
@@ -121,13 +108,15 @@ pub fn request_urls(req: &HttpRequest, public: &str) -> Vec<String> {
     }
 }
 
-/// The token endpoint's rules: client authentication, DPoP, then the grant.
-pub fn issue(
+/// Authenticates the client of a request to `endpoint` (token, PAR) and checks its DPoP proof.
+/// The client assertion and proof are recorded as used unless the answer is `use_dpop_nonce`,
+/// so that the retry with the nonce may resend the same assertion.
+pub fn authenticate(
     state: &AppState,
     params: &FormParams,
     meta: &RequestMeta<'_>,
     now: DateTime<Utc>,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<(AuthenticatedClient, Option<ValidProof>, Arc<ApiResources>), OAuthError> {
     let runtime = &state.helseid;
     let (client, resources) = {
         let store = state.store.helseid();
@@ -141,11 +130,9 @@ pub fn issue(
         )?;
         (client, store.resources.clone())
     };
-
     let proof = match meta.dpop {
         Some(proof) => match check_proof(state, proof, &meta.urls, now) {
             Ok(proof) => Some(proof),
-            // The retry after use_dpop_nonce may resend the same client assertion.
             Err(error) if error.code == OAuthErrorCode::UseDpopNonce => return Err(error),
             Err(error) => {
                 record_assertion(state, &client, now)?;
@@ -169,36 +156,30 @@ pub fn issue(
             "This client requires DPoP-bound tokens: send a DPoP proof in the DPoP header",
         ));
     }
+    Ok((client, proof, resources))
+}
 
+/// The token endpoint's rules: client authentication, DPoP, then the grant.
+pub fn issue(
+    state: &AppState,
+    params: &FormParams,
+    meta: &RequestMeta<'_>,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    let (client, proof, resources) = authenticate(state, params, meta, now)?;
+    let ctx = GrantContext {
+        state,
+        client: &client,
+        params,
+        resources: &resources,
+        proof: proof.as_ref(),
+        now,
+    };
     match params.get("grant_type") {
-        Some("client_credentials") => {
-            let claims = client_credentials(
-                state,
-                &client,
-                params,
-                &resources,
-                proof.map(|p| p.jkt),
-                now,
-            )?;
-            let token = state.keys.signer.sign("at+jwt", &claims).map_err(|e| {
-                OAuthError::new(OAuthErrorCode::ServerError, e.to_string())
-                    .with_status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
-            })?;
-            Ok(TokenResponse {
-                access_token: token,
-                token_type: if claims.cnf.is_some() {
-                    "DPoP"
-                } else {
-                    "Bearer"
-                },
-                expires_in: claims.exp - claims.iat,
-                scope: claims.scope.join(" "),
-            })
-        }
-        Some(other) if GRANT_TYPES.contains(&other) => Err(OAuthError::new(
-            OAuthErrorCode::UnsupportedGrantType,
-            format!("helsesim does not support the grant type '{other}' yet"),
-        )),
+        Some("client_credentials") => grants::client_credentials(&ctx),
+        Some("authorization_code") => grants::authorization_code(&ctx),
+        Some("refresh_token") => grants::refresh_token(&ctx),
+        Some(grants::TOKEN_EXCHANGE) => grants::token_exchange(&ctx),
         Some(other) => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!(
@@ -251,112 +232,4 @@ fn check_proof(
         ));
     }
     Ok(proof)
-}
-
-/// The client_credentials grant: one audience, scopes the client is allowed, its organisation.
-fn client_credentials(
-    state: &AppState,
-    authenticated: &AuthenticatedClient,
-    params: &FormParams,
-    resources: &ApiResources,
-    jkt: Option<String>,
-    now: DateTime<Utc>,
-) -> Result<SystemTokenClaims, OAuthError> {
-    let client = &authenticated.client;
-    let scopes = requested_scopes(params)?;
-    let audience = audience_of(&scopes, client.id(), resources, |s| client.allows_scope(s))?;
-    let resource_params = params.all("resource");
-    match resource_params.as_slice() {
-        [] => {}
-        [resource] if *resource == audience => {}
-        [resource] => {
-            return Err(OAuthError::new(
-                OAuthErrorCode::InvalidTarget,
-                format!(
-                    "The resource '{resource}' does not match the audience '{audience}' of the requested scopes"
-                ),
-            ));
-        }
-        _ => {
-            return Err(OAuthError::new(
-                OAuthErrorCode::InvalidTarget,
-                "A client_credentials request names at most one resource: HelseID issues tokens with one audience",
-            ));
-        }
-    }
-    let org = tenancy::resolve(client, &authenticated.assertion)?;
-    let lifetime = TimeDelta::seconds(i64::from(client.access_token_lifetime()));
-    let sfm_id = (audience == SFM_AUDIENCE)
-        .then(|| client.entry.sfm_id.clone())
-        .flatten();
-    Ok(SystemTokenClaims {
-        iss: state.helseid.endpoints.issuer.clone(),
-        nbf: now.timestamp(),
-        iat: now.timestamp(),
-        exp: (now + lifetime).timestamp(),
-        aud: audience,
-        scope: scopes,
-        client_id: client.id().to_owned(),
-        client_amr: "private_key_jwt".to_owned(),
-        orgnr_parent: org.parent,
-        orgnr_child: org.child,
-        orgnr_supplier: org.supplier,
-        client_key_amr: authenticated.key_amr.to_owned(),
-        client_tenancy: client.entry.tenancy.as_str().to_owned(),
-        sfm_id,
-        journal_id: org.journal_id,
-        jti: random::hex_id(),
-        cnf: jkt.map(|jkt| Confirmation { jkt }),
-    })
-}
-
-/// The `scope` parameter split into distinct scopes, in request order.
-fn requested_scopes(params: &FormParams) -> Result<Vec<String>, OAuthError> {
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in params.get("scope").unwrap_or_default().split_whitespace() {
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_owned());
-        }
-    }
-    if scopes.is_empty() {
-        return Err(OAuthError::invalid_scope(
-            "No scope requested: ask for the API scope the token is for, e.g. scope=e-helse:sfm.api/sfm.api",
-        ));
-    }
-    Ok(scopes)
-}
-
-/// Checks every scope (known, not an identity scope, allowed) and that all share one audience.
-pub fn audience_of(
-    scopes: &[String],
-    client_id: &str,
-    resources: &ApiResources,
-    allowed: impl Fn(&str) -> bool,
-) -> Result<String, OAuthError> {
-    let mut audiences: Vec<&str> = Vec::new();
-    for scope in scopes {
-        if IDENTITY_SCOPES.contains(&scope.as_str()) {
-            return Err(OAuthError::invalid_scope(format!(
-                "The identity scope '{scope}' cannot be requested with client_credentials (machine-to-machine): ask only for API scopes"
-            )));
-        }
-        let resource = resources
-            .resource_of(scope)
-            .ok_or_else(|| OAuthError::invalid_scope(format!("Unknown scope '{scope}'")))?;
-        if !allowed(scope) {
-            return Err(OAuthError::invalid_scope(format!(
-                "The client '{client_id}' is not allowed the scope '{scope}'"
-            )));
-        }
-        if !audiences.contains(&resource.name.as_str()) {
-            audiences.push(&resource.name);
-        }
-    }
-    match audiences.as_slice() {
-        [one] => Ok((*one).to_owned()),
-        many => Err(OAuthError::invalid_scope(format!(
-            "The requested scopes belong to several APIs ({}): HelseID issues tokens with a single audience, so ask for one token per API",
-            many.join(", ")
-        ))),
-    }
 }

@@ -5,10 +5,11 @@
 mod replay;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::fixtures::Fixtures;
-use crate::helseid::model::{ApiResources, Client};
+use crate::helseid::flow::FlowState;
+use crate::helseid::model::{ApiResources, Client, User};
 
 pub use replay::ReplayCache;
 
@@ -19,12 +20,22 @@ pub struct HelseIdStore {
     pub resources: Arc<ApiResources>,
     /// Clients by client id.
     pub clients: BTreeMap<String, Arc<Client>>,
+    /// Test users by pid, in fixture order for the login page.
+    pub users: Vec<Arc<User>>,
+}
+
+impl HelseIdStore {
+    /// The fixture user with this pid.
+    pub fn user(&self, pid: &str) -> Option<&Arc<User>> {
+        self.users.iter().find(|u| u.pid() == pid)
+    }
 }
 
 /// All of helsesim's state.
 #[derive(Debug, Default)]
 pub struct Store {
     helseid: RwLock<HelseIdStore>,
+    helseid_flows: Mutex<FlowState>,
 }
 
 impl Store {
@@ -39,13 +50,25 @@ impl Store {
             helseid: RwLock::new(HelseIdStore {
                 resources: Arc::new(fixtures.resources.clone()),
                 clients,
+                users: fixtures.users.iter().cloned().map(Arc::new).collect(),
             }),
+            helseid_flows: Mutex::new(FlowState::default()),
         }
     }
 
     /// Read access to HelseID's state.
     pub fn helseid(&self) -> RwLockReadGuard<'_, HelseIdStore> {
         self.helseid.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// HelseID's login state (codes, sessions, refresh tokens), swept of what expired at `now`.
+    pub fn helseid_flows(&self, now: chrono::DateTime<chrono::Utc>) -> MutexGuard<'_, FlowState> {
+        let mut flows = self
+            .helseid_flows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        flows.sweep(now);
+        flows
     }
 
     /// Write access to HelseID's state.

@@ -116,11 +116,9 @@ fn broken_fixtures(dir: &Path, change: impl FnOnce(&mut Vec<Value>)) -> PathBuf 
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), keys.join(entry.file_name())).unwrap();
     }
-    std::fs::copy(
-        fixtures_dir().join("helseid/api-resources.json"),
-        fixtures.join("helseid/api-resources.json"),
-    )
-    .unwrap();
+    for file in ["helseid/api-resources.json", "helseid/users.json"] {
+        std::fs::copy(fixtures_dir().join(file), fixtures.join(file)).unwrap();
+    }
     let mut clients: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(fixtures_dir().join("helseid/clients.json")).unwrap(),
     )
@@ -228,7 +226,7 @@ fn check_fixtures_accepts_the_bundled_fixtures() {
     assert_eq!(
         stdout(&output),
         format!(
-            "fixtures OK: {} (3 API resources, 5 HelseID clients)\n",
+            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users)\n",
             fixtures_dir().display()
         )
     );
