@@ -41,6 +41,7 @@ fn app_state() -> AppState {
         fixtures_dir: manifest_dir().join("fixtures"),
         certs_dir,
         workers: Some(1),
+        autologin: true,
     };
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }

@@ -57,6 +57,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "HELSESIM_LOG", default_value = "info", global = true)]
     pub log: String,
 
+    /// Whether `login_hint` naming a fixture user's pid logs that user in without the login
+    /// page (for unattended tests): `on` or `off`.
+    #[arg(long, env = "HELSESIM_AUTOLOGIN", default_value = "on", global = true,
+          value_parser = parse_switch_autologin)]
+    pub autologin: bool,
+
     /// Log line format: `text` or `json` (one JSON object per line).
     #[arg(
         long,
@@ -85,6 +91,8 @@ pub struct Settings {
     pub certs_dir: PathBuf,
     /// HTTP worker threads; `None` = one per CPU.
     pub workers: Option<usize>,
+    /// `login_hint` naming a fixture user logs them in without the login page.
+    pub autologin: bool,
 }
 
 impl From<&SettingsArgs> for Settings {
@@ -97,7 +105,18 @@ impl From<&SettingsArgs> for Settings {
             fixtures_dir: args.fixtures.clone(),
             certs_dir: args.certs.clone(),
             workers: None,
+            autologin: args.autologin,
         }
+    }
+}
+
+fn parse_switch_autologin(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "HELSESIM_AUTOLOGIN / --autologin must be 'on' or 'off', got '{value}'"
+        )),
     }
 }
 

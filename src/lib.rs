@@ -22,6 +22,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 
 pub use clock::Clock;
 pub use config::Settings;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub fixtures_dir: PathBuf,
     /// Non-fatal remarks from loading the fixtures.
     pub warnings: Vec<String>,
+    /// `login_hint` naming a fixture user logs them in without the login page.
+    pub autologin: bool,
 }
 
 /// Why helsesim cannot start.
@@ -101,6 +103,7 @@ impl AppState {
             discovery_json,
             fixtures_dir: settings.fixtures_dir.clone(),
             warnings: fixtures.warnings,
+            autologin: settings.autologin,
             base_url,
         })
     }

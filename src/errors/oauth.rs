@@ -31,6 +31,14 @@ pub enum OAuthErrorCode {
     InvalidTarget,
     /// The DPoP proof must carry the server's nonce (sent in the `DPoP-Nonce` header).
     UseDpopNonce,
+    /// The request object (RFC 9101) is invalid.
+    InvalidRequestObject,
+    /// The `request_uri` is unknown, expired or used.
+    InvalidRequestUri,
+    /// `prompt=none` and nobody is logged in.
+    LoginRequired,
+    /// The user cancelled the login.
+    AccessDenied,
     /// The DPoP proof is malformed or fails a check.
     InvalidDpopProof,
     /// The server failed (never the caller's fault).
@@ -50,6 +58,10 @@ impl OAuthErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidRequestUri => "invalid_request_uri",
+            Self::LoginRequired => "login_required",
+            Self::AccessDenied => "access_denied",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::ServerError => "server_error",
         }

@@ -115,31 +115,8 @@ pub fn authenticate(
         .cloned()
         .ok_or_else(|| OAuthError::invalid_client(format!("Unknown client '{iss}'")))?;
 
-    let kid = jws.header_str("kid");
-    let candidates: Vec<_> = client
-        .keys
-        .iter()
-        .filter(|k| kid.is_none_or(|kid| k.kid() == Some(kid)))
-        .collect();
-    if candidates.is_empty() {
-        return Err(OAuthError::invalid_client(format!(
-            "The client_assertion's kid '{}' is not among the keys registered for client '{iss}'",
-            kid.unwrap_or_default()
-        )));
-    }
-    if !candidates.iter().any(|k| k.supports(alg)) {
-        return Err(OAuthError::invalid_client(format!(
-            "No key registered for client '{iss}' can verify a {alg_name} signature"
-        )));
-    }
-    let key = candidates
-        .into_iter()
-        .find(|k| jws.verify_with(k, alg))
-        .ok_or_else(|| {
-            OAuthError::invalid_client(format!(
-                "The client_assertion's signature does not verify with the key(s) registered for client '{iss}'"
-            ))
-        })?;
+    let key = verify_client_signature(&jws, alg, &client, "client_assertion")
+        .map_err(OAuthError::invalid_client)?;
 
     check_audience(&jws, endpoints)?;
     let exp = jws
@@ -190,6 +167,43 @@ pub fn authenticate(
         remember_until: exp + CLOCK_SKEW,
         assertion: jws.claims,
     })
+}
+
+/// Verifies that `jws` (a client assertion or request object, named `what` in messages) is
+/// signed with `alg` by one of `client`'s registered keys (the one named by `kid`, if any).
+pub fn verify_client_signature<'c>(
+    jws: &UnverifiedJws<'_>,
+    alg: SigningAlg,
+    client: &'c Client,
+    what: &str,
+) -> Result<&'c crate::jose::PublicJwk, String> {
+    let id = client.id();
+    let kid = jws.header_str("kid");
+    let candidates: Vec<_> = client
+        .keys
+        .iter()
+        .filter(|k| kid.is_none_or(|kid| k.kid() == Some(kid)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(format!(
+            "The {what}'s kid '{}' is not among the keys registered for client '{id}'",
+            kid.unwrap_or_default()
+        ));
+    }
+    if !candidates.iter().any(|k| k.supports(alg)) {
+        return Err(format!(
+            "No key registered for client '{id}' can verify a {} signature",
+            alg.as_str()
+        ));
+    }
+    candidates
+        .into_iter()
+        .find(|k| jws.verify_with(k, alg))
+        .ok_or_else(|| {
+            format!(
+                "The {what}'s signature does not verify with the key(s) registered for client '{id}'"
+            )
+        })
 }
 
 /// The error for an assertion whose `jti` was seen before.

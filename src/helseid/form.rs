@@ -35,6 +35,16 @@ impl FormParams {
         Ok(Self { values })
     }
 
+    /// Replaces a parameter's values (request-object claims take precedence over the form).
+    pub fn set(&mut self, name: &str, values: Vec<String>) {
+        self.values.insert(name.to_owned(), values);
+    }
+
+    /// Removes a parameter.
+    pub fn remove(&mut self, name: &str) -> Option<Vec<String>> {
+        self.values.remove(name)
+    }
+
     /// A single-valued parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values

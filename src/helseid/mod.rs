@@ -6,9 +6,12 @@ pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 pub mod flow;
-mod form;
+pub mod form;
 pub mod grants;
+pub mod login;
 pub mod model;
+pub mod par;
+pub mod request;
 pub mod tenancy;
 pub mod token;
 pub mod tokens;
@@ -107,6 +110,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/.well-known/openid-configuration/jwks")
                     .route(web::get().to(discovery::jwks))
                     .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/connect/par")
+                    .route(web::post().to(par::par_endpoint))
+                    .default_service(web::to(par::wrong_method)),
+            )
+            .service(
+                web::resource("/connect/authorize")
+                    .route(web::get().to(login::authorize))
+                    .route(web::post().to(login::authorize))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/login")
+                    .route(web::post().to(login::login))
+                    .default_service(method_not_allowed("POST")),
             )
             .service(
                 web::resource("/connect/token")

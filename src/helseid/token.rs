@@ -43,19 +43,7 @@ pub async fn token_endpoint(
         )));
     }
     let params = FormParams::parse(&body)?;
-    let dpop_headers: Vec<_> = req.headers().get_all("DPoP").collect();
-    if dpop_headers.len() > 1 {
-        return Err(OAuthError::invalid_dpop_proof(
-            "Send exactly one DPoP header",
-        ));
-    }
-    let dpop =
-        match dpop_headers.first() {
-            Some(value) => Some(value.to_str().map_err(|_| {
-                OAuthError::invalid_dpop_proof("The DPoP header is not valid text")
-            })?),
-            None => None,
-        };
+    let dpop = single_dpop_header(&req)?;
     let meta = RequestMeta {
         authorization: req
             .headers()
@@ -81,6 +69,24 @@ pub async fn token_endpoint(
         }
         Err(error) => Err(error),
     }
+}
+
+/// The `DPoP` header, if any; more than one is an error.
+pub fn single_dpop_header(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
+    let mut headers = req.headers().get_all("DPoP");
+    let first = headers.next();
+    if headers.next().is_some() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "Send exactly one DPoP header",
+        ));
+    }
+    first
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| OAuthError::invalid_dpop_proof("The DPoP header is not valid text"))
+        })
+        .transpose()
 }
 
 /// Any other method than POST: Duende answers `invalid_request`.

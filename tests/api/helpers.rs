@@ -61,6 +61,7 @@ pub fn test_settings() -> Settings {
         fixtures_dir: fixtures_dir(),
         certs_dir: shared_certs_dir(),
         workers: Some(1),
+        autologin: true,
     }
 }
 
@@ -576,4 +577,190 @@ impl TestApp {
 /// Moves the app's clock.
 pub fn advance(app: &TestApp, seconds: i64) {
     app.clock.advance(TimeDelta::seconds(seconds));
+}
+
+// ---------------------------------------------------------------------------------------------
+// User login: PKCE, PAR, authorize, code exchange.
+
+/// A PKCE verifier and its S256 challenge.
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> Self {
+        let verifier = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            verifier.as_bytes(),
+        ));
+        Self {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+pub const REDIRECT_URI: &str = "http://localhost:8089/callback";
+/// The scopes of a typical EHR login to SFM and kjernejournal (the multi-tenant client).
+pub const LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api nhn:kjernejournal/api";
+/// The test user of the SFM spec.
+pub const DIDRIK: &str = "17056600574";
+
+/// Query (or form) parameters as a map.
+pub fn params_of(query: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+impl Reply {
+    /// The parameters of the `Location` a redirect points to (asserting it goes to `prefix`).
+    #[track_caller]
+    pub fn redirect_params(&self, prefix: &str) -> std::collections::HashMap<String, String> {
+        assert_eq!(self.status, StatusCode::FOUND, "{}", self.text);
+        let location = self.header("location").expect("Location");
+        assert!(location.starts_with(prefix), "{location}");
+        let url = url::Url::parse(location).unwrap();
+        params_of(url.query().unwrap_or_default())
+    }
+
+    /// The session cookie set by a login, as a `Cookie` header value.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("helsesim.session="))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    }
+}
+
+impl TestApp {
+    /// POSTs a pushed authorization request with a fresh client assertion.
+    pub async fn par(
+        &self,
+        client_id: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let assertion = Assertion::new(self, client_id).sign();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("client_id", client_id),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+        ];
+        all.extend_from_slice(form);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&all)
+            .finish();
+        let mut request = self
+            .http
+            .post(self.url("/helseid/connect/par"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    /// The usual PAR form of a login.
+    pub fn login_form<'a>(pkce: &'a Pkce, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut form = vec![
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", LOGIN_SCOPES),
+            ("code_challenge", pkce.challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "state-123"),
+            ("nonce", "nonce-456"),
+        ];
+        form.extend_from_slice(extra);
+        form
+    }
+
+    /// GET /connect/authorize with a query, optionally with a session cookie.
+    pub async fn authorize(&self, query: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let mut request = self.http.get(format!(
+            "{}?{query}",
+            self.url("/helseid/connect/authorize")
+        ));
+        if let Some(cookie) = cookie {
+            request = request.header("Cookie", cookie);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    /// A whole login with `login_hint` (PAR, authorize): the code and its PKCE verifier.
+    pub async fn login_code(
+        &self,
+        client_id: &str,
+        pid: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, Pkce) {
+        let pkce = Pkce::new();
+        let mut form = Self::login_form(&pkce, extra);
+        form.push(("login_hint", pid));
+        let pushed = self.par(client_id, &form, &[]).await;
+        assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text);
+        let request_uri = pushed.json["request_uri"].as_str().unwrap().to_owned();
+        let reply = self
+            .authorize(
+                &[("client_id", client_id), ("request_uri", &request_uri)],
+                None,
+            )
+            .await;
+        let params = reply.redirect_params(REDIRECT_URI);
+        (params["code"].clone(), pkce)
+    }
+
+    /// Exchanges a code (with a fresh client assertion).
+    pub async fn exchange_code(
+        &self,
+        client_id: &str,
+        code: &str,
+        verifier: &str,
+        extra: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let assertion = Assertion::new(self, client_id).sign();
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        self.token_request(&form, headers).await
+    }
+
+    /// A refresh-token request (with a fresh client assertion).
+    pub async fn refresh(
+        &self,
+        client_id: &str,
+        refresh_token: &str,
+        extra: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let assertion = Assertion::new(self, client_id).sign();
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        self.token_request(&form, headers).await
+    }
 }

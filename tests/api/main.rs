@@ -11,3 +11,4 @@ mod errors;
 mod helseid_client_credentials;
 mod helseid_discovery;
 mod helseid_dpop;
+mod helseid_login;

@@ -1,0 +1,431 @@
+//! `/helseid/connect/authorize` and the test IdP's login page (`/helseid/login`).
+//!
+//! Errors before the redirect URI is known to be registered are shown on an error page; errors
+//! after go back to the client as `error`/`error_description`/`state`/`iss`.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+
+use super::flow::{
+    AuthorizationCode, AuthorizationRequest, CODE_LIFETIME, LOGIN_LIFETIME, LoginTransaction,
+    REQUEST_URI_PREFIX, ResponseMode, SESSION_LIFETIME, Session,
+};
+use super::form::FormParams;
+use super::model::{User, UserEntry};
+use super::request::{self, RequestError};
+use crate::errors::oauth::{OAuthError, OAuthErrorCode};
+use crate::random;
+use crate::state::AppState;
+use crate::ui::{self, LoginPage, TypedUser, UserRow};
+
+/// The browser-session cookie (the `sid`), scoped to `/helseid`.
+pub const SESSION_COOKIE: &str = "helsesim.session";
+/// Where the login page posts.
+pub const LOGIN_PATH: &str = "/helseid/login";
+
+/// Who completes a login.
+#[derive(Debug)]
+enum LoginAs {
+    /// The user of an existing session (single sign-on, `prompt=none`).
+    Session(String),
+    /// A user who just logged in (a new session).
+    User(User),
+}
+
+#[derive(Debug)]
+enum Next {
+    ShowLoginPage(String, AuthorizationRequest),
+    Complete(AuthorizationRequest, LoginAs),
+}
+
+/// `GET|POST /helseid/connect/authorize`.
+pub async fn authorize(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let raw: &[u8] = if req.method() == Method::POST {
+        &body
+    } else {
+        req.query_string().as_bytes()
+    };
+    let params = match FormParams::parse(raw) {
+        Ok(params) => params,
+        Err(error) => return error_page(&error),
+    };
+    let now = state.clock.now();
+    let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    match begin(&state, params, cookie.as_deref(), now) {
+        Ok(Next::ShowLoginPage(transaction, request)) => render_login(
+            &state,
+            &transaction,
+            &request,
+            None,
+            TypedUser::default(),
+            StatusCode::OK,
+        ),
+        Ok(Next::Complete(request, login_as)) => complete(&state, &req, request, login_as, now),
+        Err(RequestError::Page(error)) => error_page(&error),
+        Err(RequestError::Redirect {
+            error,
+            redirect_uri,
+            state: client_state,
+            response_mode,
+        }) => respond_error(&state, &redirect_uri, response_mode, client_state, &error),
+    }
+}
+
+fn begin(
+    state: &AppState,
+    mut params: FormParams,
+    cookie_sid: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Next, RequestError> {
+    let page = |code: OAuthErrorCode, m: String| RequestError::Page(OAuthError::new(code, m));
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| {
+            page(
+                OAuthErrorCode::InvalidRequest,
+                "client_id is missing".to_owned(),
+            )
+        })?
+        .to_owned();
+    let (client, resources) = {
+        let store = state.store.helseid();
+        let client = store.clients.get(&client_id).cloned().ok_or_else(|| {
+            page(
+                OAuthErrorCode::InvalidClient,
+                format!("Unknown client '{client_id}'"),
+            )
+        })?;
+        (client, store.resources.clone())
+    };
+
+    let request = if let Some(uri) = params.get("request_uri") {
+        let gone = || {
+            page(
+                OAuthErrorCode::InvalidRequestUri,
+                "The request_uri is unknown, expired or already used: push the request to /connect/par again (request URIs are single use and live 60 seconds)".to_owned(),
+            )
+        };
+        if !uri.starts_with(REQUEST_URI_PREFIX) {
+            return Err(gone());
+        }
+        let (request, expires) = state
+            .store
+            .helseid_flows(now)
+            .pushed
+            .remove(uri)
+            .ok_or_else(gone)?;
+        if expires <= now {
+            return Err(gone());
+        }
+        if request.client_id != client.id() {
+            return Err(page(
+                OAuthErrorCode::InvalidRequestUri,
+                "The request_uri was pushed by another client".to_owned(),
+            ));
+        }
+        request
+    } else {
+        if client.entry.require_par {
+            let message = "This client must use PAR: push the authorization request to /connect/par and send only client_id and request_uri to /connect/authorize".to_owned();
+            return Err(match params.get("redirect_uri") {
+                Some(uri) if client.entry.redirect_uris.iter().any(|u| u == uri) => {
+                    RequestError::Redirect {
+                        error: OAuthError::invalid_request(message),
+                        redirect_uri: uri.to_owned(),
+                        state: params.get("state").map(str::to_owned),
+                        response_mode: ResponseMode::Query,
+                    }
+                }
+                _ => page(OAuthErrorCode::InvalidRequest, message),
+            });
+        }
+        let details =
+            request::apply_request_object(&mut params, &client, &state.helseid.endpoints, now)
+                .map_err(RequestError::Page)?;
+        request::validate(&params, &client, &resources, details, None)?
+    };
+
+    let mut flows = state.store.helseid_flows(now);
+    let session = cookie_sid
+        .filter(|sid| flows.sessions.get(*sid).is_some_and(|s| s.expires > now))
+        .map(str::to_owned);
+    if request.prompt.as_deref() == Some("none") {
+        return match session {
+            Some(sid) => Ok(Next::Complete(request, LoginAs::Session(sid))),
+            None => Err(RequestError::Redirect {
+                error: OAuthError::new(
+                    OAuthErrorCode::LoginRequired,
+                    "prompt=none, but nobody is logged in at HelseID",
+                ),
+                redirect_uri: request.redirect_uri.clone(),
+                state: request.state.clone(),
+                response_mode: request.response_mode,
+            }),
+        };
+    }
+    if state.autologin
+        && let Some(hint) = &request.login_hint
+        && let Some(user) = state.store.helseid().user(hint)
+    {
+        let user = User::clone(user);
+        return Ok(Next::Complete(request, LoginAs::User(user)));
+    }
+    if let Some(sid) = session
+        && request.prompt.as_deref() != Some("login")
+    {
+        return Ok(Next::Complete(request, LoginAs::Session(sid)));
+    }
+    let transaction = random::url_token(24);
+    flows.logins.insert(
+        transaction.clone(),
+        LoginTransaction {
+            request: request.clone(),
+            expires: now + LOGIN_LIFETIME,
+        },
+    );
+    Ok(Next::ShowLoginPage(transaction, request))
+}
+
+/// `POST /helseid/login`: the login page's forms.
+pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let params = match FormParams::parse(&body) {
+        Ok(params) => params,
+        Err(error) => return error_page(&error),
+    };
+    let now = state.clock.now();
+    let expired = || {
+        error_page(&OAuthError::invalid_request(
+            "The login has expired or is already completed: start again from the EHR",
+        ))
+    };
+    let Some(transaction) = params.get("transaction") else {
+        return expired();
+    };
+    let Some(pending) = state
+        .store
+        .helseid_flows(now)
+        .logins
+        .get(transaction)
+        .filter(|t| t.expires > now)
+        .cloned()
+    else {
+        return expired();
+    };
+    let request = pending.request;
+    let typed = TypedUser {
+        pid: params.get("custom_pid").unwrap_or_default(),
+        hpr_number: params.get("custom_hpr").unwrap_or_default(),
+        given_name: params.get("custom_given_name").unwrap_or_default(),
+        family_name: params.get("custom_family_name").unwrap_or_default(),
+        security_level: params.get("custom_security_level").unwrap_or("4"),
+    };
+    if params.get("action") == Some("cancel") {
+        state.store.helseid_flows(now).logins.remove(transaction);
+        let error = OAuthError::new(OAuthErrorCode::AccessDenied, "The user cancelled the login");
+        return respond_error(
+            &state,
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.clone(),
+            &error,
+        );
+    }
+    let chosen = if let Some(pid) = params.get("pid") {
+        state
+            .store
+            .helseid()
+            .user(pid)
+            .map(|u| User::clone(u))
+            .ok_or_else(|| format!("There is no test user with fødselsnummer {pid}"))
+    } else if !typed.pid.is_empty() {
+        User::validate(UserEntry {
+            pid: typed.pid.to_owned(),
+            given_name: non_empty(typed.given_name, "Test"),
+            middle_name: None,
+            family_name: non_empty(typed.family_name, "Testesen"),
+            hpr_number: (!typed.hpr_number.is_empty()).then(|| typed.hpr_number.to_owned()),
+            security_level: typed.security_level.to_owned(),
+            description: None,
+        })
+        .map_err(|e| e.message)
+    } else {
+        Err("Velg en testbruker, eller skriv inn et fødselsnummer".to_owned())
+    };
+    match chosen {
+        Ok(user) => {
+            state.store.helseid_flows(now).logins.remove(transaction);
+            complete(&state, &req, request, LoginAs::User(user), now)
+        }
+        Err(message) => render_login(
+            &state,
+            transaction,
+            &request,
+            Some(&message),
+            typed,
+            StatusCode::BAD_REQUEST,
+        ),
+    }
+}
+
+fn non_empty(value: &str, default: &str) -> String {
+    if value.trim().is_empty() {
+        default.to_owned()
+    } else {
+        value.trim().to_owned()
+    }
+}
+
+fn render_login(
+    state: &AppState,
+    transaction: &str,
+    request: &AuthorizationRequest,
+    error: Option<&str>,
+    typed: TypedUser<'_>,
+    status: StatusCode,
+) -> HttpResponse {
+    let store = state.store.helseid();
+    let client = store
+        .clients
+        .get(&request.client_id)
+        .and_then(|c| c.entry.name.clone())
+        .unwrap_or_else(|| request.client_id.clone());
+    let users: Vec<UserRow> = store
+        .users
+        .iter()
+        .map(|u| UserRow {
+            name: u.name(),
+            pid: u.pid().to_owned(),
+            hpr_number: u.entry.hpr_number.clone(),
+            security_level: u.entry.security_level.clone(),
+            description: u.entry.description.clone(),
+        })
+        .collect();
+    drop(store);
+    let action = format!("{}/login", state.helseid.endpoints.issuer);
+    let page = LoginPage {
+        client: &client,
+        scopes: &request.scopes,
+        action: &action,
+        transaction,
+        users: &users,
+        error,
+        typed,
+    };
+    ui::html_response(status, ui::login_page(&page))
+}
+
+/// Issues the code (and the session) and sends the browser back to the client.
+fn complete(
+    state: &AppState,
+    req: &HttpRequest,
+    request: AuthorizationRequest,
+    login_as: LoginAs,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let mut flows = state.store.helseid_flows(now);
+    let (sid, session, new_session) = match login_as {
+        LoginAs::Session(sid) => match flows.sessions.get(&sid) {
+            Some(session) => (sid, session.clone(), false),
+            None => {
+                return error_page(&OAuthError::invalid_request(
+                    "The session ended during the login: start again from the EHR",
+                ));
+            }
+        },
+        LoginAs::User(user) => {
+            let session = Session {
+                user,
+                auth_time: now,
+                expires: now + SESSION_LIFETIME,
+            };
+            let sid = random::hex_id();
+            flows.sessions.insert(sid.clone(), session.clone());
+            (sid, session, true)
+        }
+    };
+    let code = format!("{}{}-1", random::hex_id(), random::hex_id());
+    flows.codes.insert(
+        code.clone(),
+        AuthorizationCode {
+            request: request.clone(),
+            user: session.user,
+            auth_time: session.auth_time,
+            sid: sid.clone(),
+            expires: now + CODE_LIFETIME,
+            redeemed: None,
+        },
+    );
+    drop(flows);
+    let mut fields = vec![("code", code)];
+    if let Some(client_state) = &request.state {
+        fields.push(("state", client_state.clone()));
+    }
+    fields.push(("iss", state.helseid.endpoints.issuer.clone()));
+    fields.push(("session_state", random::url_token(24)));
+    let mut response = respond(&request.redirect_uri, request.response_mode, &fields);
+    if new_session {
+        let secure = req.connection_info().scheme() == "https";
+        let cookie = Cookie::build(SESSION_COOKIE, sid)
+            .path("/helseid")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .finish();
+        if let Err(e) = response.add_cookie(&cookie) {
+            log::warn!("could not set the session cookie: {e}");
+        }
+    }
+    response
+}
+
+/// An error sent back to the client's (registered) redirect URI.
+fn respond_error(
+    state: &AppState,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    client_state: Option<String>,
+    error: &OAuthError,
+) -> HttpResponse {
+    let mut fields = vec![
+        ("error", error.code.as_str().to_owned()),
+        ("error_description", error.description.clone()),
+    ];
+    if let Some(client_state) = client_state {
+        fields.push(("state", client_state));
+    }
+    fields.push(("iss", state.helseid.endpoints.issuer.clone()));
+    respond(redirect_uri, mode, &fields)
+}
+
+fn respond(redirect_uri: &str, mode: ResponseMode, fields: &[(&str, String)]) -> HttpResponse {
+    match mode {
+        ResponseMode::FormPost => ui::form_post(redirect_uri, fields),
+        ResponseMode::Query => match url::Url::parse(redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut()
+                    .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, url.as_str()))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish()
+            }
+            // Registered redirect URIs are validated as absolute URLs.
+            Err(e) => error_page(&OAuthError::new(OAuthErrorCode::ServerError, e.to_string())),
+        },
+    }
+}
+
+fn error_page(error: &OAuthError) -> HttpResponse {
+    let status = if error.code == OAuthErrorCode::ServerError {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ui::error_page(status, error.code.as_str(), &error.description)
+}

@@ -1,0 +1,104 @@
+//! `POST /helseid/connect/par` (RFC 9126): pushed authorization requests.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::flow::{PAR_LIFETIME, REQUEST_URI_PREFIX};
+use super::form::FormParams;
+use super::request;
+use super::token::{self, RequestMeta, request_urls};
+use crate::errors::oauth::{OAuthError, OAuthErrorCode};
+use crate::random;
+use crate::state::AppState;
+
+/// `POST /helseid/connect/par`: answers 201 `{request_uri, expires_in}`.
+pub async fn par_endpoint(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    if !req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "The PAR endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got '{}'",
+            req.content_type()
+        )));
+    }
+    let params = FormParams::parse(&body)?;
+    let dpop = token::single_dpop_header(&req)?;
+    let meta = RequestMeta {
+        authorization: req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        dpop,
+        urls: request_urls(&req, &state.helseid.endpoints.par),
+    };
+    let now = state.clock.now();
+    match push(&state, params, &meta, now) {
+        Ok(request_uri) => {
+            let mut builder = HttpResponse::build(StatusCode::CREATED);
+            builder
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::PRAGMA, "no-cache"));
+            if meta.dpop.is_some() {
+                builder.insert_header(("DPoP-Nonce", state.helseid.nonces.issue(now)));
+            }
+            Ok(builder.json(json!({
+                "request_uri": request_uri,
+                "expires_in": PAR_LIFETIME.num_seconds(),
+            })))
+        }
+        Err(error) if error.code == OAuthErrorCode::UseDpopNonce => {
+            Err(error.with_dpop_nonce(state.helseid.nonces.issue(now)))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Any other method than POST.
+pub async fn wrong_method(req: HttpRequest) -> HttpResponse {
+    OAuthError::invalid_request(format!(
+        "The PAR endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, not {}",
+        req.method()
+    ))
+    .with_status(StatusCode::METHOD_NOT_ALLOWED)
+    .render()
+}
+
+/// The PAR rules: client authentication (and DPoP), the request validated as a whole, stored
+/// under a single-use request URI.
+pub fn push(
+    state: &AppState,
+    mut params: FormParams,
+    meta: &RequestMeta<'_>,
+    now: DateTime<Utc>,
+) -> Result<String, OAuthError> {
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::invalid_request(
+            "request_uri must not be sent to the PAR endpoint: PAR is what makes one",
+        ));
+    }
+    let (client, proof, resources) = token::authenticate(state, &params, meta, now)?;
+    let details =
+        request::apply_request_object(&mut params, &client.client, &state.helseid.endpoints, now)?;
+    let request = request::validate(
+        &params,
+        &client.client,
+        &resources,
+        details,
+        proof.as_ref().map(|p| p.jkt.as_str()),
+    )
+    .map_err(request::RequestError::into_oauth)?;
+    let request_uri = format!("{REQUEST_URI_PREFIX}{}", random::url_token(32));
+    state
+        .store
+        .helseid_flows(now)
+        .pushed
+        .insert(request_uri.clone(), (request, now + PAR_LIFETIME));
+    Ok(request_uri)
+}
