@@ -609,6 +609,8 @@ impl Pkce {
 pub const REDIRECT_URI: &str = "http://localhost:8089/callback";
 /// The scopes of a typical EHR login to SFM and kjernejournal (the multi-tenant client).
 pub const LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api nhn:kjernejournal/api";
+/// The scopes of a login to SFM only (the single-tenant SFM clients).
+pub const SFM_LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api";
 /// The test user of the SFM spec.
 pub const DIDRIK: &str = "17056600574";
 
@@ -671,11 +673,15 @@ impl TestApp {
     }
 
     /// The usual PAR form of a login.
-    pub fn login_form<'a>(pkce: &'a Pkce, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pub fn login_form<'a>(
+        pkce: &'a Pkce,
+        scope: &'a str,
+        extra: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
         let mut form = vec![
             ("response_type", "code"),
             ("redirect_uri", REDIRECT_URI),
-            ("scope", LOGIN_SCOPES),
+            ("scope", scope),
             ("code_challenge", pkce.challenge.as_str()),
             ("code_challenge_method", "S256"),
             ("state", "state-123"),
@@ -704,11 +710,12 @@ impl TestApp {
     pub async fn login_code(
         &self,
         client_id: &str,
+        scope: &str,
         pid: &str,
         extra: &[(&str, &str)],
     ) -> (String, Pkce) {
         let pkce = Pkce::new();
-        let mut form = Self::login_form(&pkce, extra);
+        let mut form = Self::login_form(&pkce, scope, extra);
         form.push(("login_hint", pid));
         let pushed = self.par(client_id, &form, &[]).await;
         assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text);

@@ -19,6 +19,7 @@ async fn one_login_gives_an_sfm_token_and_a_kjernejournal_token() {
     let (code, pkce) = app
         .login_code(
             MULTI_TENANT,
+            LOGIN_SCOPES,
             DIDRIK,
             &[
                 ("resource", "e-helse:sfm.api"),
@@ -148,4 +149,90 @@ async fn one_login_gives_an_sfm_token_and_a_kjernejournal_token() {
         "rotated"
     );
     assert!(reply.json["id_token"].as_str().is_some());
+}
+
+/// PAR for the shipped single-tenant client and the authorize redirect for it.
+async fn push(app: &TestApp, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
+    let form = TestApp::login_form(pkce, SFM_LOGIN_SCOPES, extra);
+    let pushed = app.par(SFM_READY, &form, &[]).await;
+    assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text);
+    pushed.json["request_uri"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn a_session_logs_in_again_without_the_page_and_prompt_none_needs_one() {
+    let app = spawn_app().await;
+    let pkce = Pkce::new();
+    // Without a session, prompt=none is login_required, sent back to the client.
+    let uri = push(&app, &pkce, &[("prompt", "none")]).await;
+    let reply = app
+        .authorize(&[("client_id", SFM_READY), ("request_uri", &uri)], None)
+        .await;
+    let params = reply.redirect_params(REDIRECT_URI);
+    assert_eq!(params["error"], "login_required");
+    assert_eq!(
+        params["error_description"],
+        "prompt=none, but nobody is logged in at HelseID"
+    );
+    assert_eq!(params["state"], "state-123");
+    assert_eq!(params["iss"], app.issuer());
+
+    // login_hint logs Didrik in and starts a session (cookie).
+    let uri = push(&app, &pkce, &[("login_hint", DIDRIK)]).await;
+    let reply = app
+        .authorize(&[("client_id", SFM_READY), ("request_uri", &uri)], None)
+        .await;
+    let first = reply.redirect_params(REDIRECT_URI);
+    assert!(
+        first["code"].ends_with("-1") && first["code"].len() == 66,
+        "{}",
+        first["code"]
+    );
+    assert_eq!(first["state"], "state-123");
+    assert_eq!(first["iss"], app.issuer());
+    assert!(first.contains_key("session_state"));
+    let set_cookie = reply
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("Path=/helseid")
+            && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = reply.session_cookie().unwrap();
+
+    // With the session: prompt=none and a plain request both answer with a code at once.
+    for extra in [vec![("prompt", "none")], vec![]] {
+        let uri = push(&app, &pkce, &extra).await;
+        let reply = app
+            .authorize(
+                &[("client_id", SFM_READY), ("request_uri", &uri)],
+                Some(&cookie),
+            )
+            .await;
+        let params = reply.redirect_params(REDIRECT_URI);
+        assert!(params.contains_key("code"), "{params:?}");
+        let exchanged = app
+            .exchange_code(SFM_READY, &params["code"], &pkce.verifier, &[], &[])
+            .await;
+        assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.text);
+        let (_, access) = decode_jwt(exchanged.json["access_token"].as_str().unwrap());
+        assert_eq!(access["helseid://claims/identity/pid"], DIDRIK);
+    }
+
+    // prompt=login shows the page even with a session.
+    let uri = push(&app, &pkce, &[("prompt", "login")]).await;
+    let reply = app
+        .authorize(
+            &[("client_id", SFM_READY), ("request_uri", &uri)],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text.contains("Logg inn"), "{}", reply.text);
 }
