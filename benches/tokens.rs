@@ -189,7 +189,7 @@ fn benches(c: &mut Criterion) {
         urls: &[],
     };
     let required = Requirements {
-        audience: "e-helse:sfm.api",
+        audience: Some("e-helse:sfm.api"),
         any_scope: &[SFM_SCOPE],
         single_audience: true,
         dpop: DpopPolicy::Allowed,

@@ -26,8 +26,8 @@ pub enum DpopPolicy {
 /// What an API requires of a token.
 #[derive(Debug, Clone, Copy)]
 pub struct Requirements<'a> {
-    /// The audience the token must have.
-    pub audience: &'a str,
+    /// The audience the token must have (`None`: any, as at userinfo).
+    pub audience: Option<&'a str>,
     /// The token must have at least one of these scopes.
     pub any_scope: &'a [&'a str],
     /// Whether the API's audience must be the token's only audience.
@@ -229,6 +229,25 @@ impl TokenVerifier {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, AuthError> {
+        let claims = self.verify_signed(token)?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| AuthError::Invalid("it has no exp".to_owned()))?;
+        if now.timestamp() > exp + CLOCK_SKEW.num_seconds() {
+            return Err(AuthError::Expired(timestamp(exp)));
+        }
+        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
+            && nbf > now.timestamp() + CLOCK_SKEW.num_seconds()
+        {
+            return Err(AuthError::NotYetValid(timestamp(nbf)));
+        }
+        Ok(claims)
+    }
+
+    /// Checks only that helsesim's HelseID signed the token (signature and issuer), whatever its
+    /// times: for id token hints at logout and tokens being revoked.
+    pub fn verify_signed(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
         let jws = UnverifiedJws::parse(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         if jws.header_str("alg") != Some("RS256") {
             return Err(AuthError::Invalid(
@@ -253,17 +272,6 @@ impl TokenVerifier {
                 expected: self.issuer.clone(),
             });
         }
-        let exp = jws
-            .claim_seconds("exp")
-            .ok_or_else(|| AuthError::Invalid("it has no exp".to_owned()))?;
-        if now.timestamp() > exp + CLOCK_SKEW.num_seconds() {
-            return Err(AuthError::Expired(timestamp(exp)));
-        }
-        if let Some(nbf) = jws.claim_seconds("nbf")
-            && nbf > now.timestamp() + CLOCK_SKEW.num_seconds()
-        {
-            return Err(AuthError::NotYetValid(timestamp(nbf)));
-        }
         Ok(jws.claims)
     }
 
@@ -274,18 +282,18 @@ impl TokenVerifier {
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, AuthError> {
         let claims = self.verify_any(token, now)?;
-        let audiences = audiences(&claims);
-        if !audiences.contains(&required.audience) {
-            return Err(AuthError::WrongAudience(format!(
-                "The access token's audience {audiences:?} does not include {}",
-                required.audience
-            )));
-        }
-        if required.single_audience && audiences.len() > 1 {
-            return Err(AuthError::WrongAudience(format!(
-                "The access token has several audiences {audiences:?}: this API requires a token whose only audience is {}",
-                required.audience
-            )));
+        if let Some(audience) = required.audience {
+            let audiences = audiences(&claims);
+            if !audiences.contains(&audience) {
+                return Err(AuthError::WrongAudience(format!(
+                    "The access token's audience {audiences:?} does not include {audience}"
+                )));
+            }
+            if required.single_audience && audiences.len() > 1 {
+                return Err(AuthError::WrongAudience(format!(
+                    "The access token has several audiences {audiences:?}: this API requires a token whose only audience is {audience}"
+                )));
+            }
         }
         let scopes = scopes(&claims);
         if !required.any_scope.iter().any(|s| scopes.contains(s)) {
@@ -366,7 +374,7 @@ mod tests {
     }
 
     const PTS: Requirements<'static> = Requirements {
-        audience: "nhn:pts",
+        audience: Some("nhn:pts"),
         any_scope: &["nhn:pts/api"],
         single_audience: true,
         dpop: DpopPolicy::Allowed,

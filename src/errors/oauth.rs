@@ -39,6 +39,12 @@ pub enum OAuthErrorCode {
     LoginRequired,
     /// The user cancelled the login.
     AccessDenied,
+    /// A resource request's access token is invalid (RFC 6750).
+    InvalidToken,
+    /// The access token lacks a scope (RFC 6750).
+    InsufficientScope,
+    /// The token type cannot be revoked (RFC 7009).
+    UnsupportedTokenType,
     /// The DPoP proof is malformed or fails a check.
     InvalidDpopProof,
     /// The server failed (never the caller's fault).
@@ -62,6 +68,9 @@ impl OAuthErrorCode {
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::LoginRequired => "login_required",
             Self::AccessDenied => "access_denied",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::ServerError => "server_error",
         }
@@ -86,6 +95,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// A fresh nonce for the `DPoP-Nonce` header.
     pub dpop_nonce: Option<String>,
+    /// A `WWW-Authenticate` challenge (401 answers).
+    pub www_authenticate: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -102,6 +113,7 @@ impl OAuthError {
             description: description.into(),
             status: StatusCode::BAD_REQUEST,
             dpop_nonce: None,
+            www_authenticate: None,
         }
     }
 
@@ -155,6 +167,9 @@ impl OAuthError {
             .insert_header((header::PRAGMA, "no-cache"));
         if let Some(nonce) = &self.dpop_nonce {
             builder.insert_header(("DPoP-Nonce", nonce.as_str()));
+        }
+        if let Some(challenge) = &self.www_authenticate {
+            builder.insert_header((header::WWW_AUTHENTICATE, challenge.as_str()));
         }
         mark_formatted(builder.json(OAuthErrorBody {
             error: self.code,

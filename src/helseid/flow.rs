@@ -162,6 +162,8 @@ pub struct FlowState {
     pub refresh_tokens: HashMap<String, String>,
     /// Revoked access tokens (jti) until their expiry.
     pub revoked_access: HashMap<String, DateTime<Utc>>,
+    /// Everyone who has logged in, by `sub` (for userinfo, which outlives sessions).
+    pub known_users: HashMap<String, LoggedInUser>,
     /// When expired entries were last swept.
     last_sweep: Option<DateTime<Utc>>,
 }

@@ -68,12 +68,13 @@ pub async fn authorize(
         ),
         Ok(Next::Complete(request, login_as)) => complete(&state, &req, request, login_as, now),
         Err(RequestError::Page(error)) => error_page(&error),
-        Err(RequestError::Redirect {
-            error,
-            redirect_uri,
-            state: client_state,
-            response_mode,
-        }) => respond_error(&state, &redirect_uri, response_mode, client_state, &error),
+        Err(RequestError::Redirect(redirect)) => respond_error(
+            &state,
+            &redirect.redirect_uri,
+            redirect.response_mode,
+            redirect.state,
+            &redirect.error,
+        ),
     }
 }
 
@@ -135,12 +136,12 @@ fn begin(
             let message = "This client must use PAR: push the authorization request to /connect/par and send only client_id and request_uri to /connect/authorize".to_owned();
             return Err(match params.get("redirect_uri") {
                 Some(uri) if client.entry.redirect_uris.iter().any(|u| u == uri) => {
-                    RequestError::Redirect {
-                        error: OAuthError::invalid_request(message),
-                        redirect_uri: uri.to_owned(),
-                        state: params.get("state").map(str::to_owned),
-                        response_mode: ResponseMode::Query,
-                    }
+                    RequestError::redirect(
+                        OAuthError::invalid_request(message),
+                        uri,
+                        params.get("state").map(str::to_owned),
+                        ResponseMode::Query,
+                    )
                 }
                 _ => page(OAuthErrorCode::InvalidRequest, message),
             });
@@ -158,15 +159,15 @@ fn begin(
     if request.prompt.as_deref() == Some("none") {
         return match session {
             Some(sid) => Ok(Next::Complete(request, LoginAs::Session(sid))),
-            None => Err(RequestError::Redirect {
-                error: OAuthError::new(
+            None => Err(RequestError::redirect(
+                OAuthError::new(
                     OAuthErrorCode::LoginRequired,
                     "prompt=none, but nobody is logged in at HelseID",
                 ),
-                redirect_uri: request.redirect_uri.clone(),
-                state: request.state.clone(),
-                response_mode: request.response_mode,
-            }),
+                &request.redirect_uri,
+                request.state.clone(),
+                request.response_mode,
+            )),
         };
     }
     if state.autologin
@@ -345,6 +346,10 @@ fn complete(
                 expires: now + SESSION_LIFETIME,
             };
             let sid = random::hex_id();
+            flows.known_users.insert(
+                super::tokens::subject(session.user.pid()),
+                session.user.clone(),
+            );
             flows.sessions.insert(sid.clone(), session.clone());
             (sid, session, true)
         }

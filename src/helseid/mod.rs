@@ -9,12 +9,15 @@ pub mod flow;
 pub mod form;
 pub mod grants;
 pub mod login;
+pub mod logout;
 pub mod model;
 pub mod par;
 pub mod request;
+pub mod revocation;
 pub mod tenancy;
 pub mod token;
 pub mod tokens;
+pub mod userinfo;
 
 use actix_web::web;
 
@@ -125,6 +128,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/login")
                     .route(web::post().to(login::login))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/connect/userinfo")
+                    .route(web::get().to(userinfo::userinfo))
+                    .route(web::post().to(userinfo::userinfo))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/connect/endsession")
+                    .route(web::get().to(logout::end_session))
+                    .route(web::post().to(logout::end_session))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/connect/revocation")
+                    .route(web::post().to(revocation::revoke))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/connect/introspect")
+                    .route(web::post().to(revocation::introspect))
                     .default_service(method_not_allowed("POST")),
             )
             .service(

@@ -26,23 +26,45 @@ pub enum RequestError {
     /// at `/connect/authorize`, a JSON error at PAR.
     Page(OAuthError),
     /// Sent back to the validated redirect URI.
-    Redirect {
-        /// The error.
+    Redirect(Box<Redirect>),
+}
+
+/// An error to send back to the client's redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The error.
+    pub error: OAuthError,
+    /// Where to.
+    pub redirect_uri: String,
+    /// The client's state, echoed.
+    pub state: Option<String>,
+    /// How.
+    pub response_mode: ResponseMode,
+}
+
+impl RequestError {
+    /// An error for the client's redirect URI.
+    pub fn redirect(
         error: OAuthError,
-        /// Where to.
-        redirect_uri: String,
-        /// The client's state, echoed.
+        redirect_uri: &str,
         state: Option<String>,
-        /// How.
         response_mode: ResponseMode,
-    },
+    ) -> Self {
+        Self::Redirect(Box::new(Redirect {
+            error,
+            redirect_uri: redirect_uri.to_owned(),
+            state,
+            response_mode,
+        }))
+    }
 }
 
 impl RequestError {
     /// The OAuth error, wherever it would have gone.
     pub fn into_oauth(self) -> OAuthError {
         match self {
-            RequestError::Page(error) | RequestError::Redirect { error, .. } => error,
+            RequestError::Page(error) => error,
+            RequestError::Redirect(redirect) => redirect.error,
         }
     }
 }
@@ -180,11 +202,8 @@ pub fn validate(
             )),
         ),
     };
-    let back = |error: OAuthError| RequestError::Redirect {
-        error,
-        redirect_uri: redirect_uri.to_owned(),
-        state: state.clone(),
-        response_mode,
+    let back = |error: OAuthError| {
+        RequestError::redirect(error, redirect_uri, state.clone(), response_mode)
     };
     if let Some(message) = mode_error {
         return Err(back(OAuthError::invalid_request(message)));

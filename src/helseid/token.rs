@@ -114,6 +114,29 @@ pub fn request_urls(req: &HttpRequest, public: &str) -> Vec<String> {
     }
 }
 
+/// Authenticates the client (private_key_jwt) of a request that takes no DPoP proof, and
+/// records its assertion as used.
+pub fn authenticate_client(
+    state: &AppState,
+    params: &FormParams,
+    authorization: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let client = {
+        let store = state.store.helseid();
+        client_auth::authenticate(
+            params,
+            authorization,
+            &store,
+            &state.helseid.endpoints,
+            &state.helseid.assertion_jtis,
+            now,
+        )?
+    };
+    record_assertion(state, &client, now)?;
+    Ok(client)
+}
+
 /// Authenticates the client of a request to `endpoint` (token, PAR) and checks its DPoP proof.
 /// The client assertion and proof are recorded as used unless the answer is `use_dpop_nonce`,
 /// so that the retry with the nonce may resend the same assertion.

@@ -236,3 +236,313 @@ async fn a_session_logs_in_again_without_the_page_and_prompt_none_needs_one() {
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.text.contains("Logg inn"), "{}", reply.text);
 }
+
+/// Logs Didrik in with the sfm-ready client and exchanges the code: the token response.
+async fn logged_in(app: &TestApp) -> serde_json::Value {
+    let (code, pkce) = app
+        .login_code(SFM_READY, SFM_LOGIN_SCOPES, DIDRIK, &[])
+        .await;
+    let reply = app
+        .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json
+}
+
+#[actix_web::test]
+async fn userinfo_answers_with_the_users_claims() {
+    let app = spawn_app().await;
+    let tokens = logged_in(&app).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let (_, claims) = decode_jwt(access);
+    let expected = json!({
+        "sub": claims["sub"],
+        "name": "Didrik D Didrikson",
+        "given_name": "Didrik",
+        "middle_name": "D",
+        "family_name": "Didrikson",
+        "helseid://claims/identity/pid": DIDRIK,
+        "helseid://claims/identity/security_level": "4",
+        "helseid://claims/identity/assurance_level": "high",
+        "helseid://claims/hpr/hpr_number": "431001110",
+    });
+    for method in ["GET", "POST"] {
+        let request = app
+            .http
+            .request(
+                method.parse().unwrap(),
+                app.url("/helseid/connect/userinfo"),
+            )
+            .header("Authorization", format!("Bearer {access}"));
+        let reply = Reply::read(request.send().await.unwrap()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{method}: {}", reply.text);
+        assert_eq!(reply.json, expected);
+    }
+
+    // No token, a system token (no openid), garbage.
+    let reply = app.get("/helseid/connect/userinfo").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.json["error"], "invalid_token");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer realm=\"helsesim\"")
+    );
+    let system = app.system_token(SFM_READY, "e-helse:sfm.api/sfm.api").await;
+    let system = system.json["access_token"].as_str().unwrap();
+    let reply = Reply::read(
+        app.http
+            .get(app.url("/helseid/connect/userinfo"))
+            .header("Authorization", format!("Bearer {system}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json["error"], "insufficient_scope");
+    assert_eq!(
+        reply.json["error_description"],
+        "The access token lacks the scope openid"
+    );
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some(
+            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the scope openid\""
+        )
+    );
+}
+
+#[actix_web::test]
+async fn revoked_access_tokens_stop_working_at_userinfo_and_introspection() {
+    let app = spawn_app().await;
+    let tokens = logged_in(&app).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let introspect = |token: String, credentials: &'static str| {
+        let app = &app;
+        async move {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", &token)
+                .finish();
+            use base64::Engine as _;
+            Reply::read(
+                app.http
+                    .post(app.url("/helseid/connect/introspect"))
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .header(
+                        "Authorization",
+                        format!(
+                            "Basic {}",
+                            base64::engine::general_purpose::STANDARD.encode(credentials)
+                        ),
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let reply = introspect(
+        access.to_owned(),
+        "e-helse%3Asfm.api:sfm-introspection-secret",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["active"], true);
+    assert_eq!(reply.json["token_type"], "Bearer");
+    assert_eq!(reply.json["client_id"], SFM_READY);
+    assert_eq!(reply.json["helseid://claims/identity/pid"], DIDRIK);
+    assert!(
+        reply.json["scope"]
+            .as_str()
+            .unwrap()
+            .contains("e-helse:sfm.api/sfm.api"),
+        "scope as a string"
+    );
+    // Another API does not see tokens that are not for it.
+    let reply = introspect(access.to_owned(), "nhn%3Apts:pts-introspection-secret").await;
+    assert_eq!(reply.json, json!({"active": false}));
+    // Wrong secret.
+    let reply = introspect(access.to_owned(), "e-helse%3Asfm.api:wrong").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    reply.assert_oauth_body(
+        "invalid_client",
+        "Unknown API resource or wrong introspection secret",
+    );
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Basic realm=\"helsesim\"")
+    );
+
+    // The client revokes the access token.
+    let assertion = Assertion::new(&app, SFM_READY).sign();
+    let revoke = |token: String, assertion: String| {
+        let app = &app;
+        async move {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", &token)
+                .append_pair("client_assertion_type", ASSERTION_TYPE)
+                .append_pair("client_assertion", &assertion)
+                .finish();
+            Reply::read(
+                app.http
+                    .post(app.url("/helseid/connect/revocation"))
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let reply = revoke(access.to_owned(), assertion).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.text, "");
+    let reply = introspect(
+        access.to_owned(),
+        "e-helse%3Asfm.api:sfm-introspection-secret",
+    )
+    .await;
+    assert_eq!(reply.json, json!({"active": false}));
+    let reply = Reply::read(
+        app.http
+            .get(app.url("/helseid/connect/userinfo"))
+            .header("Authorization", format!("Bearer {access}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.json["error_description"],
+        "The access token is not valid: it has been revoked"
+    );
+
+    // Revoking the refresh token ends the whole login's refresh tokens.
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let reply = revoke(
+        refresh_token.to_owned(),
+        Assertion::new(&app, SFM_READY).sign(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = app.refresh(SFM_READY, refresh_token, &[], &[]).await;
+    reply.assert_oauth_error("invalid_grant", "The refresh token has been revoked");
+    // Unknown tokens are answered 200 too.
+    let reply = revoke(
+        "nonsense".to_owned(),
+        Assertion::new(&app, SFM_READY).sign(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn logout_ends_the_session_and_returns_to_a_registered_uri() {
+    let app = spawn_app().await;
+    let pkce = Pkce::new();
+    let mut form = TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]);
+    form.push(("login_hint", DIDRIK));
+    let uri = app.par(SFM_READY, &form, &[]).await.json["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = app
+        .authorize(&[("client_id", SFM_READY), ("request_uri", &uri)], None)
+        .await;
+    let cookie = reply.session_cookie().unwrap();
+    let code = reply.redirect_params(REDIRECT_URI)["code"].clone();
+    let tokens = app
+        .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[])
+        .await
+        .json;
+    let id_token = tokens["id_token"].as_str().unwrap();
+
+    // An unregistered post-logout URI is an error page, not a redirect.
+    let endsession = |query: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish();
+            Reply::read(
+                app.http
+                    .get(format!(
+                        "{}?{query}",
+                        app.url("/helseid/connect/endsession")
+                    ))
+                    .header("Cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let reply = endsession(vec![
+        ("id_token_hint", id_token.to_owned()),
+        (
+            "post_logout_redirect_uri",
+            "https://evil.example/".to_owned(),
+        ),
+    ])
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        reply
+            .text
+            .contains("post_logout_redirect_uri &#39;https://evil.example/&#39; is not registered")
+            || reply
+                .text
+                .contains("post_logout_redirect_uri 'https://evil.example/' is not registered"),
+        "{}",
+        reply.text
+    );
+
+    // Even after the id token has expired it still names the session.
+    advance(&app, 3600);
+    let reply = endsession(vec![
+        ("id_token_hint", id_token.to_owned()),
+        (
+            "post_logout_redirect_uri",
+            "http://localhost:8089/".to_owned(),
+        ),
+        ("state", "bye".to_owned()),
+    ])
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert_eq!(
+        reply.header("location"),
+        Some("http://localhost:8089/?state=bye")
+    );
+    let cleared = reply.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cleared.starts_with("helsesim.session=;"), "{cleared}");
+
+    // The session is gone: prompt=none is login_required now.
+    let uri = push(&app, &pkce, &[("prompt", "none")]).await;
+    let reply = app
+        .authorize(
+            &[("client_id", SFM_READY), ("request_uri", &uri)],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(
+        reply.redirect_params(REDIRECT_URI)["error"],
+        "login_required"
+    );
+
+    // Without a redirect URI: the logged-out page.
+    let reply = endsession(vec![]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text.contains("Du er logget ut"));
+}

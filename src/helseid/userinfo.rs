@@ -1,0 +1,69 @@
+//! `GET|POST /helseid/connect/userinfo`: the logged-in user's claims for a token with `openid`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::token::request_urls;
+use super::tokens;
+use crate::auth::{self, AuthError, DpopPolicy, RequestParts, Requirements};
+use crate::errors::oauth::{OAuthError, OAuthErrorCode};
+use crate::state::AppState;
+
+/// `GET|POST /helseid/connect/userinfo` (bearer or DPoP).
+pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let urls = request_urls(&req, &state.helseid.endpoints.userinfo);
+    let parts = RequestParts {
+        authorization: req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
+        method: req.method().as_str(),
+        urls: &urls,
+    };
+    let required = Requirements {
+        audience: None,
+        any_scope: &["openid"],
+        single_audience: false,
+        dpop: DpopPolicy::Allowed,
+    };
+    let verified = match state.tokens.verify(&parts, &required, now) {
+        Ok(verified) => verified,
+        Err(error) => return challenge(&error),
+    };
+    let flows = state.store.helseid_flows(now);
+    if verified
+        .claim_str("jti")
+        .is_some_and(|jti| flows.is_access_revoked(jti, now))
+    {
+        return challenge(&AuthError::Invalid("it has been revoked".to_owned()));
+    }
+    let Some(user) = verified
+        .claim_str("sub")
+        .and_then(|sub| flows.known_users.get(sub))
+    else {
+        return challenge(&AuthError::Invalid(
+            "it has no logged-in user (sub): userinfo needs a token from a user login".to_owned(),
+        ));
+    };
+    let scopes: Vec<String> = auth::scopes(&verified.claims)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(tokens::userinfo_claims(user, &scopes))
+}
+
+/// 401 (403 for a missing scope) with the RFC 6750 challenge and an OAuth error body.
+fn challenge(error: &AuthError) -> HttpResponse {
+    let (status, code) = match error {
+        AuthError::MissingScope(_) => (StatusCode::FORBIDDEN, OAuthErrorCode::InsufficientScope),
+        AuthError::InvalidProof(_) => (StatusCode::UNAUTHORIZED, OAuthErrorCode::InvalidDpopProof),
+        _ => (StatusCode::UNAUTHORIZED, OAuthErrorCode::InvalidToken),
+    };
+    let mut oauth = OAuthError::new(code, error.to_string()).with_status(status);
+    oauth.www_authenticate = Some(error.www_authenticate(DpopPolicy::Allowed));
+    oauth.render()
+}
