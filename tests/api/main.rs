@@ -12,3 +12,4 @@ mod helseid_client_credentials;
 mod helseid_discovery;
 mod helseid_dpop;
 mod helseid_login;
+mod helseid_openidconnect;
