@@ -117,7 +117,8 @@ impl AuthError {
             _ => (Some("invalid_token"), self.to_string()),
         };
         let scheme = match (dpop, self) {
-            (DpopPolicy::Required, _) | (_, AuthError::InvalidProof(_)) => "DPoP",
+            (DpopPolicy::Required, _)
+            | (_, AuthError::InvalidProof(_) | AuthError::DpopRequired(_)) => "DPoP",
             _ => "Bearer",
         };
         let description = description.replace('"', "'");
@@ -222,14 +223,23 @@ impl TokenVerifier {
         Ok(VerifiedToken { claims, jkt })
     }
 
-    /// Checks a token issued by helsesim: signature, issuer, expiry and not-before (no audience
-    /// or scope); returns its claims.
+    /// Checks an access token issued by helsesim: `typ` `at+jwt` (an id token is not an access
+    /// token), signature, issuer, expiry and not-before (no audience or scope); returns its claims.
     pub fn verify_any(
         &self,
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, AuthError> {
-        let claims = self.verify_signed(token)?;
+        let (typ, claims) = self.verify_jws(token)?;
+        if !typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
+        {
+            return Err(AuthError::Invalid(format!(
+                "it is not an access token (typ '{}', an access token has at+jwt)",
+                typ.unwrap_or_default()
+            )));
+        }
         let exp = claims
             .get("exp")
             .and_then(Value::as_i64)
@@ -246,8 +256,13 @@ impl TokenVerifier {
     }
 
     /// Checks only that helsesim's HelseID signed the token (signature and issuer), whatever its
-    /// times: for id token hints at logout and tokens being revoked.
+    /// type and times: for id token hints at logout and tokens being revoked.
     pub fn verify_signed(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
+        self.verify_jws(token).map(|(_, claims)| claims)
+    }
+
+    /// Signature and issuer; returns the header's `typ` and the claims.
+    fn verify_jws(&self, token: &str) -> Result<(Option<String>, Map<String, Value>), AuthError> {
         let jws = UnverifiedJws::parse(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         if jws.header_str("alg") != Some("RS256") {
             return Err(AuthError::Invalid(
@@ -272,7 +287,8 @@ impl TokenVerifier {
                 expected: self.issuer.clone(),
             });
         }
-        Ok(jws.claims)
+        let typ = jws.header_str("typ").map(str::to_owned);
+        Ok((typ, jws.claims))
     }
 
     fn verify_token(

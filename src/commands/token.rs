@@ -34,8 +34,8 @@ pub struct TokenOptions {
     #[arg(long)]
     pub client: String,
     /// The scope(s), space-separated (one API per token).
-    #[arg(long)]
-    pub scope: String,
+    #[arg(long, required_unless_present = "assertion_only")]
+    pub scope: Option<String>,
     /// The organisation: PARENT[:CHILD] for a multi-tenant client, CHILD for a single-tenant one.
     #[arg(long)]
     pub org: Option<String>,
@@ -93,6 +93,7 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
         let issuer = format!("{}/helseid", base.trim_end_matches('/'));
         return client_assertion(client, &signing, &issuer, &details, Clock::system().now());
     }
+    let scope = options.scope.clone().unwrap_or_default();
     let dpop_key = client
         .entry
         .require_dpop
@@ -106,7 +107,7 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
             &signing,
             details,
             dpop_key.as_ref(),
-            &options.scope,
+            &scope,
         )?
     } else {
         remote_token(
@@ -334,7 +335,11 @@ async fn remote_token(
         let mut request = http
             .post(&token_endpoint)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form_body(client, &options.scope, &assertion));
+            .body(form_body(
+                client,
+                options.scope.as_deref().unwrap_or_default(),
+                &assertion,
+            ));
         if let Some(dpop_key) = dpop_key {
             request = request.header(
                 "DPoP",

@@ -185,10 +185,11 @@ impl FlowState {
         self.codes
             .retain(|_, c| c.expires + TimeDelta::minutes(10) > now);
         self.sessions.retain(|_, s| s.expires > now);
+        // Expired grants are kept an hour longer so that their tokens get "has expired".
         let dead: Vec<String> = self
             .grants
             .iter()
-            .filter(|(_, g)| g.expires <= now)
+            .filter(|(_, g)| g.expires + TimeDelta::hours(1) <= now)
             .map(|(id, _)| id.clone())
             .collect();
         for family in &dead {

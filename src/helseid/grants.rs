@@ -224,15 +224,18 @@ fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<Authorization
         ));
     }
     if let Some(redemption) = code.redeemed.clone() {
+        let issued = redemption.family.is_some() || redemption.access_jti.is_some();
         if let Some(family) = &redemption.family {
             flows.revoke_family(family);
         }
         if let Some((jti, until)) = redemption.access_jti {
             flows.revoked_access.insert(jti, until);
         }
-        return Err(invalid_grant(
-            "The authorization code has already been used: the tokens issued with it are now revoked",
-        ));
+        return Err(invalid_grant(if issued {
+            "The authorization code has already been used: the tokens issued with it are now revoked"
+        } else {
+            "The authorization code has already been used (a failed exchange uses it too): start a new login"
+        }));
     }
     if code.expires <= ctx.now {
         return Err(invalid_grant(
@@ -315,34 +318,40 @@ fn record_redemption(
     }
 }
 
-/// `refresh_token`: rotation; a rotated token used again revokes the whole family.
+/// `refresh_token`: rotation; a rotated token used again revokes the whole family. Everything
+/// that can refuse the request is checked before the token rotates, so a refused request leaves
+/// the client's refresh token usable.
 pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
     let invalid_grant = |m: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, m);
     let token = ctx
         .params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-    let mut flows = ctx.state.store.helseid_flows(ctx.now);
-    let family = match flows.lookup_refresh(token) {
-        RefreshLookup::Unknown => {
+    let (family, grant) = {
+        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let (family, rotated) = match flows.lookup_refresh(token) {
+            RefreshLookup::Unknown => {
+                return Err(invalid_grant("The refresh token is unknown or has expired"));
+            }
+            RefreshLookup::Rotated(family) => (family, true),
+            RefreshLookup::Current(family) => (family, false),
+        };
+        let Some(grant) = flows.grants.get(&family) else {
             return Err(invalid_grant("The refresh token is unknown or has expired"));
+        };
+        if grant.client_id != ctx.client.client.id() {
+            return Err(invalid_grant(
+                "The refresh token was issued to another client",
+            ));
         }
-        RefreshLookup::Rotated(family) => {
+        if rotated {
             flows.revoke_family(&family);
             return Err(invalid_grant(
                 "The refresh token has already been used (refresh tokens rotate): every refresh token of this login is now revoked",
             ));
         }
-        RefreshLookup::Current(family) => family,
+        (family, grant.clone())
     };
-    let Some(grant) = flows.grants.get_mut(&family) else {
-        return Err(invalid_grant("The refresh token is unknown or has expired"));
-    };
-    if grant.client_id != ctx.client.client.id() {
-        return Err(invalid_grant(
-            "The refresh token was issued to another client",
-        ));
-    }
     if grant.revoked {
         return Err(invalid_grant("The refresh token has been revoked"));
     }
@@ -377,13 +386,24 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
         }
     };
     let audiences = select_audiences(ctx.params, &grant.resources, &scopes, ctx.resources)?;
-    let new_token = random::url_token(32);
-    grant.current_token = new_token.clone();
-    let grant = grant.clone();
-    flows.refresh_tokens.insert(new_token.clone(), family);
-    drop(flows);
-
     let org = ctx.organisation(grant.details.as_ref())?;
+
+    // Rotate: only the request holding the current token gets the next one.
+    let new_token = random::url_token(32);
+    {
+        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let Some(current) = flows.grants.get_mut(&family) else {
+            return Err(invalid_grant("The refresh token is unknown or has expired"));
+        };
+        if current.current_token != token || current.revoked {
+            flows.revoke_family(&family);
+            return Err(invalid_grant(
+                "The refresh token has already been used (refresh tokens rotate): every refresh token of this login is now revoked",
+            ));
+        }
+        current.current_token = new_token.clone();
+        flows.refresh_tokens.insert(new_token.clone(), family);
+    }
     let login = Login {
         user: &grant.user,
         auth_time: grant.auth_time,
@@ -472,7 +492,7 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
     };
     let mut scopes: Vec<String> = subject_scopes
         .iter()
-        .filter(|s| IDENTITY_SCOPES.contains(s))
+        .filter(|s| IDENTITY_SCOPES.contains(s) && **s != "offline_access")
         .map(|s| (*s).to_owned())
         .collect();
     scopes.extend(api_scopes);

@@ -302,6 +302,10 @@ fn render_login(
         .map(|u| UserRow {
             name: u.name(),
             pid: u.pid().to_owned(),
+            pid_label: match u.pid_kind {
+                crate::ids::NationalIdKind::Dnr => "D-nummer",
+                crate::ids::NationalIdKind::Fnr => "Fødselsnummer",
+            },
             hpr_number: u.entry.hpr_number.clone(),
             security_level: u.entry.security_level.clone(),
             description: u.entry.description.clone(),

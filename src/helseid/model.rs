@@ -423,14 +423,17 @@ fn default_security_level() -> String {
 pub struct User {
     /// The entry as configured.
     pub entry: UserEntry,
+    /// Whether the pid is a fødselsnummer or a D-nummer.
+    pub pid_kind: crate::ids::NationalIdKind,
 }
 
 impl User {
     /// Validates an entry: a national identity number with valid control digits, an HPR number of
     /// digits, security level 3 or 4, non-empty names.
     pub fn validate(entry: UserEntry) -> Result<Self, FieldError> {
-        crate::ids::NationalId::parse(&entry.pid)
-            .map_err(|e| FieldError::new("pid", e.to_string()))?;
+        let pid_kind = crate::ids::NationalId::parse(&entry.pid)
+            .map_err(|e| FieldError::new("pid", e.to_string()))?
+            .kind();
         if let Some(hpr) = &entry.hpr_number
             && (hpr.is_empty() || hpr.len() > 9 || !hpr.bytes().all(|b| b.is_ascii_digit()))
         {
@@ -453,7 +456,7 @@ impl User {
                 return Err(FieldError::new(field, "must not be empty"));
             }
         }
-        Ok(Self { entry })
+        Ok(Self { entry, pid_kind })
     }
 
     /// The national identity number.

@@ -271,7 +271,7 @@ pub fn validate(
     }
     if !is_pkce_value(code_challenge) {
         return Err(back(OAuthError::invalid_request(
-            "code_challenge must be the base64url SHA-256 of the code_verifier (43 characters)",
+            "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (the base64url SHA-256 of the code_verifier is 43)",
         )));
     }
 
@@ -294,16 +294,28 @@ pub fn validate(
         }
     }
 
-    let prompt = match params.get("prompt") {
-        None => None,
-        Some(p @ ("none" | "login")) => Some(p.to_owned()),
-        Some("consent" | "select_account") => Some("login".to_owned()),
-        Some(other) => {
-            return Err(back(OAuthError::invalid_request(format!(
-                "prompt '{other}' is not supported: use none or login"
-            ))));
+    let mut prompt = None;
+    let values: Vec<&str> = params
+        .get("prompt")
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    for value in &values {
+        match *value {
+            "none" if values.len() > 1 => {
+                return Err(back(OAuthError::invalid_request(
+                    "prompt=none cannot be combined with other prompt values",
+                )));
+            }
+            "none" => prompt = Some("none".to_owned()),
+            "login" | "consent" | "select_account" => prompt = Some("login".to_owned()),
+            other => {
+                return Err(back(OAuthError::invalid_request(format!(
+                    "prompt '{other}' is not supported: use none, login, consent or select_account"
+                ))));
+            }
         }
-    };
+    }
     for value in params
         .get("acr_values")
         .unwrap_or_default()

@@ -15,6 +15,8 @@ pub struct UserRow {
     pub name: String,
     /// National identity number.
     pub pid: String,
+    /// `Fødselsnummer` or `D-nummer`.
+    pub pid_label: &'static str,
     /// HPR number.
     pub hpr_number: Option<String>,
     /// Security level.
@@ -108,7 +110,7 @@ pub fn login_page(page: &LoginPage<'_>) -> Markup {
                             button type="submit" name="action" value="login" data-pid=(user.pid) {
                                 span.name { (user.name) }
                                 span.facts {
-                                    "Fødselsnummer " (user.pid)
+                                    (user.pid_label) " " (user.pid)
                                     " · HPR " (user.hpr_number.as_deref().unwrap_or("–"))
                                     " · sikkerhetsnivå " (user.security_level)
                                 }

@@ -546,3 +546,42 @@ async fn logout_ends_the_session_and_returns_to_a_registered_uri() {
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.text.contains("Du er logget ut"));
 }
+
+#[actix_web::test]
+async fn another_client_showing_a_rotated_refresh_token_revokes_nothing() {
+    let app = spawn_app().await;
+    let tokens = logged_in(&app).await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let rotated = app.refresh(SFM_READY, first, &[], &[]).await;
+    let current = rotated.json["refresh_token"].as_str().unwrap();
+    // SFM_NEW_TENANT presents SFM_READY's old token: refused, and the owner's login survives.
+    let reply = app.refresh(SFM_NEW_TENANT, first, &[], &[]).await;
+    reply.assert_oauth_error(
+        "invalid_grant",
+        "The refresh token was issued to another client",
+    );
+    let reply = app.refresh(SFM_READY, current, &[], &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+#[actix_web::test]
+async fn prompt_is_a_space_separated_list() {
+    let app = spawn_app().await;
+    let pkce = Pkce::new();
+    let uri = push(
+        &app,
+        &pkce,
+        &[("prompt", "login consent"), ("login_hint", DIDRIK)],
+    )
+    .await;
+    let reply = app
+        .authorize(&[("client_id", SFM_READY), ("request_uri", &uri)], None)
+        .await;
+    assert!(reply.redirect_params(REDIRECT_URI).contains_key("code"));
+    let form = TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[("prompt", "none login")]);
+    let reply = app.par(SFM_READY, &form, &[]).await;
+    reply.assert_oauth_error(
+        "invalid_request",
+        "prompt=none cannot be combined with other prompt values",
+    );
+}

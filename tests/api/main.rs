@@ -12,4 +12,6 @@ mod helseid_client_credentials;
 mod helseid_discovery;
 mod helseid_dpop;
 mod helseid_login;
+mod helseid_login_errors;
 mod helseid_openidconnect;
+mod login_page_browser;

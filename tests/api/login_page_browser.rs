@@ -1,0 +1,230 @@
+//! The test-IdP login page driven in headless Chromium: pick a fixture user (and, once, type
+//! another one), land on the client's redirect URI with a code, exchange it. A screenshot of the
+//! page is saved to `target/screenshots/login-page.png` for a human to look at.
+//!
+//! Needs Debian's `chromium` (`.ci/run` installs it) or `HELSESIM_CHROMIUM` naming a binary;
+//! without one the test says so and passes. The browser is driven over the DevTools protocol
+//! (headless_chrome, without its `fetch` feature: it never downloads a browser).
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use headless_chrome::protocol::cdp::Page;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// A valid synthetic fødselsnummer that is no fixture user.
+const TYPED_PID: &str = "15838510075";
+/// The longest any one browser step (launch, page load, redirect) may take.
+const STEP: Duration = Duration::from_secs(10);
+/// The longest the whole browser part may take.
+const BROWSER_PART: Duration = Duration::from_secs(30);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The Chromium binary: `HELSESIM_CHROMIUM`, else Debian's or Ubuntu's usual path.
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("HELSESIM_CHROMIUM") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "HELSESIM_CHROMIUM={} is not a file",
+            path.display()
+        );
+        return Some(path);
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+}
+
+fn screenshot_path() -> PathBuf {
+    manifest_dir().join("target/screenshots/login-page.png")
+}
+
+#[actix_web::test]
+async fn a_user_picked_or_typed_on_the_login_page_in_chromium_gets_a_code() {
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "skipped: no Chromium (/usr/bin/chromium, /usr/bin/chromium-browser or \
+             HELSESIM_CHROMIUM): install the chromium package to drive the login page in a browser"
+        );
+        return;
+    };
+    let app = spawn_app().await;
+    // Two logins, each with its own pushed request (no login_hint: the page is shown).
+    let picked = Pkce::new();
+    let typed = Pkce::new();
+    let mut authorize_urls = Vec::new();
+    for pkce in [&picked, &typed] {
+        let form = TestApp::login_form(pkce, SFM_LOGIN_SCOPES, &[]);
+        let pushed = app.par(SFM_READY, &form, &[]).await;
+        assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text);
+        let request_uri = pushed.json["request_uri"].as_str().unwrap();
+        let mut url = url::Url::parse(&app.url("/helseid/connect/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", SFM_READY)
+            .append_pair("request_uri", request_uri);
+        authorize_urls.push(url.to_string());
+    }
+
+    // The browser API blocks: it runs on its own thread while this runtime serves the app.
+    let started = Instant::now();
+    let browser_part = std::thread::spawn(move || {
+        drive_browser(&chromium, &authorize_urls[0], &authorize_urls[1])
+    });
+    while !browser_part.is_finished() {
+        assert!(
+            started.elapsed() < BROWSER_PART,
+            "the browser part took over {BROWSER_PART:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let [picked_callback, typed_callback] = match browser_part.join() {
+        Ok(result) => result.unwrap_or_else(|e| panic!("in Chromium: {e}")),
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    eprintln!(
+        "login page in Chromium: {:?}, screenshot at {}",
+        started.elapsed(),
+        screenshot_path().display()
+    );
+
+    for (callback, pkce, pid) in [
+        (picked_callback, &picked, DIDRIK),
+        (typed_callback, &typed, TYPED_PID),
+    ] {
+        let url = url::Url::parse(&callback).unwrap();
+        let params = params_of(url.query().unwrap_or_default());
+        assert_eq!(params["state"], "state-123", "{callback}");
+        assert_eq!(params["iss"], app.issuer(), "{callback}");
+        assert!(params.contains_key("session_state"), "{callback}");
+        let reply = app
+            .exchange_code(SFM_READY, &params["code"], &pkce.verifier, &[], &[])
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let (_, access) = decode_jwt(reply.json["access_token"].as_str().unwrap());
+        assert_eq!(access["helseid://claims/identity/pid"], pid);
+        assert_eq!(access["client_id"], SFM_READY);
+        let (_, id) = decode_jwt(reply.json["id_token"].as_str().unwrap());
+        assert_eq!(id["nonce"], "nonce-456");
+    }
+}
+
+/// Logs in twice, each in a fresh browser context (no session cookie carried over): Didrik
+/// picked from the list (with a screenshot of the page), then a typed pid. Returns the URLs the
+/// browser was sent back to.
+fn drive_browser(
+    chromium: &std::path::Path,
+    picked_url: &str,
+    typed_url: &str,
+) -> Result<[String; 2], BoxError> {
+    // No stale picture from an earlier run.
+    let _ = std::fs::remove_file(screenshot_path());
+    let profile = tempfile::tempdir()?;
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium.to_owned()))
+        .headless(true)
+        // CI may run as root, where Chromium's sandbox cannot start.
+        .sandbox(false)
+        .user_data_dir(Some(profile.path().to_owned()))
+        .window_size(Some((1100, 900)))
+        // headless_chrome already passes --disable-gpu, --disable-background-networking,
+        // --disable-sync and --no-first-run; the network may be closed: nothing else goes out.
+        .args(vec![
+            OsStr::new("--disable-quic"),
+            OsStr::new("--disable-component-update"),
+        ])
+        .idle_browser_timeout(BROWSER_PART)
+        .build()?;
+    let browser = Browser::new(options).map_err(|e| format!("launching {chromium:?}: {e}"))?;
+    browser.set_default_timeout(STEP);
+
+    // A fresh tab in a fresh context: no cookies, so no single sign-on, so the page shows.
+    let context = browser.new_context()?;
+    let tab = open(&context, picked_url)?;
+    // Waiting for the element, not for the network to go idle (which takes half a second more).
+    let button = tab
+        .wait_for_element(&format!(r#"button[data-pid="{DIDRIK}"]"#))
+        .map_err(|e| format!("no button for {DIDRIK} on the login page: {e}"))?;
+    let title = tab.get_title()?;
+    assert_eq!(title, "Logg inn – helsesim", "the page title, UTF-8 intact");
+    save_full_page_screenshot(&tab)?;
+    button.click()?;
+    let picked = wait_for_redirect(&tab)?;
+    drop(context);
+
+    let context = browser.new_context()?;
+    let tab = open(&context, typed_url)?;
+    tab.wait_for_element(r#"input[name="custom_pid"]"#)?
+        .focus()?;
+    // One InsertText instead of a key-down and key-up per digit (each CDP call costs ~0.1 s).
+    tab.send_character(TYPED_PID)?;
+    tab.find_element(r#"form.custom button[type="submit"]"#)?
+        .click()?;
+    let typed = wait_for_redirect(&tab)?;
+    Ok([picked, typed])
+}
+
+/// A new tab in `context`, sent to `url`.
+fn open(
+    context: &headless_chrome::browser::context::Context<'_>,
+    url: &str,
+) -> Result<Arc<Tab>, BoxError> {
+    let tab = context.new_tab()?;
+    tab.set_default_timeout(STEP);
+    tab.navigate_to(url)?;
+    Ok(tab)
+}
+
+/// Saves the whole page (not just the window) as a PNG.
+fn save_full_page_screenshot(tab: &Arc<Tab>) -> Result<(), BoxError> {
+    let metrics = tab.call_method(Page::GetLayoutMetrics(None))?;
+    let size = metrics.css_content_size;
+    let png = tab
+        .call_method(Page::CaptureScreenshot {
+            format: Some(Page::CaptureScreenshotFormatOption::Png),
+            quality: None,
+            clip: Some(Page::Viewport {
+                x: 0.0,
+                y: 0.0,
+                width: size.width,
+                height: size.height,
+                scale: 1.0,
+            }),
+            from_surface: Some(true),
+            capture_beyond_viewport: Some(true),
+            optimize_for_speed: None,
+        })?
+        .data;
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD.decode(png)?;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = screenshot_path();
+    std::fs::create_dir_all(path.parent().unwrap())?;
+    std::fs::write(&path, png)?;
+    Ok(())
+}
+
+/// Waits until the tab is sent to the client's redirect URI (where nothing listens: the URL is
+/// what counts) and returns that URL.
+fn wait_for_redirect(tab: &Arc<Tab>) -> Result<String, BoxError> {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let url = tab.get_url();
+        if url.starts_with(REDIRECT_URI) {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(
+                format!("not redirected to {REDIRECT_URI} within {STEP:?}: at {url}").into(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
