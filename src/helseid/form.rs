@@ -2,7 +2,34 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::Method;
+use actix_web::{HttpMessage as _, HttpRequest};
+
 use crate::errors::oauth::OAuthError;
+
+/// The form of a POST to a back-channel endpoint (token, PAR, revocation, introspection),
+/// refusing any other content type.
+pub fn read_form(req: &HttpRequest, body: &[u8], endpoint: &str) -> Result<FormParams, OAuthError> {
+    if !req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "The {endpoint} endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got '{}'",
+            req.content_type()
+        )));
+    }
+    FormParams::parse(body)
+}
+
+/// The parameters of a browser request: the query of a GET, the form of a POST.
+pub fn browser_params(req: &HttpRequest, body: &[u8]) -> Result<FormParams, OAuthError> {
+    if req.method() == Method::POST {
+        FormParams::parse(body)
+    } else {
+        FormParams::parse(req.query_string().as_bytes())
+    }
+}
 
 /// Parameters that may legitimately repeat (RFC 8707 `resource`).
 const REPEATABLE: [&str; 1] = ["resource"];

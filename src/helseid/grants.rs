@@ -276,22 +276,27 @@ fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<Authorization
             "code_verifier does not match the code_challenge (S256) of the authorization request",
         ));
     }
-    if let Some(bound) = &request.dpop_jkt {
-        match ctx.jkt() {
-            None => {
-                return Err(invalid_grant(
-                    "The authorization code is bound to a DPoP key: send a DPoP proof made with that key",
-                ));
-            }
-            Some(jkt) if jkt != bound => {
-                return Err(invalid_grant(
-                    "The DPoP proof is made with another key than the one the authorization code is bound to",
-                ));
-            }
-            Some(_) => {}
-        }
-    }
+    check_dpop_binding(ctx, request.dpop_jkt.as_deref(), "authorization code")?;
     Ok(code)
+}
+
+/// A code or refresh token bound to a DPoP key needs a proof made with that key.
+fn check_dpop_binding(
+    ctx: &GrantContext<'_>,
+    bound: Option<&str>,
+    what: &str,
+) -> Result<(), OAuthError> {
+    let Some(bound) = bound else {
+        return Ok(());
+    };
+    let message = match ctx.jkt() {
+        Some(jkt) if jkt == bound => return Ok(()),
+        Some(_) => {
+            format!("The DPoP proof is made with another key than the one the {what} is bound to")
+        }
+        None => format!("The {what} is bound to a DPoP key: send a DPoP proof made with that key"),
+    };
+    Err(OAuthError::new(OAuthErrorCode::InvalidGrant, message))
 }
 
 fn record_redemption(
@@ -358,21 +363,7 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     if grant.expires <= ctx.now {
         return Err(invalid_grant("The refresh token has expired"));
     }
-    if let Some(bound) = &grant.dpop_jkt {
-        match ctx.jkt() {
-            None => {
-                return Err(invalid_grant(
-                    "The refresh token is bound to a DPoP key: send a DPoP proof made with that key",
-                ));
-            }
-            Some(jkt) if jkt != bound => {
-                return Err(invalid_grant(
-                    "The DPoP proof is made with another key than the one the refresh token is bound to",
-                ));
-            }
-            Some(_) => {}
-        }
-    }
+    check_dpop_binding(ctx, grant.dpop_jkt.as_deref(), "refresh token")?;
     let scopes = match ctx.params.get("scope") {
         None => grant.scopes.clone(),
         Some(requested) => {

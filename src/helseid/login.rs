@@ -4,7 +4,7 @@
 //! after go back to the client as `error`/`error_description`/`state`/`iss`.
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 
@@ -12,7 +12,7 @@ use super::flow::{
     AuthorizationCode, AuthorizationRequest, CODE_LIFETIME, LOGIN_LIFETIME, LoginTransaction,
     REQUEST_URI_PREFIX, ResponseMode, SESSION_LIFETIME, Session,
 };
-use super::form::FormParams;
+use super::form::{FormParams, browser_params};
 use super::model::{User, UserEntry};
 use super::request::{self, RequestError};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
@@ -46,12 +46,7 @@ pub async fn authorize(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let raw: &[u8] = if req.method() == Method::POST {
-        &body
-    } else {
-        req.query_string().as_bytes()
-    };
-    let params = match FormParams::parse(raw) {
+    let params = match browser_params(&req, &body) {
         Ok(params) => params,
         Err(error) => return error_page(&error),
     };

@@ -1,11 +1,11 @@
 //! `GET|POST /helseid/connect/endsession` (OpenID Connect RP-initiated logout).
 
 use actix_web::cookie::Cookie;
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::form::FormParams;
+use super::form::browser_params;
 use super::login::SESSION_COOKIE;
 use crate::state::AppState;
 use crate::ui;
@@ -17,14 +17,9 @@ pub async fn end_session(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let raw: &[u8] = if req.method() == Method::POST {
-        &body
-    } else {
-        req.query_string().as_bytes()
-    };
     let bad =
         |message: String| ui::error_page(StatusCode::BAD_REQUEST, "invalid_request", &message);
-    let params = match FormParams::parse(raw) {
+    let params = match browser_params(&req, &body) {
         Ok(params) => params,
         Err(error) => return bad(error.description),
     };

@@ -1,14 +1,14 @@
 //! `POST /helseid/connect/par` (RFC 9126): pushed authorization requests.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::flow::{PAR_LIFETIME, REQUEST_URI_PREFIX};
-use super::form::FormParams;
+use super::form::{FormParams, read_form};
 use super::request;
-use super::token::{self, RequestMeta, request_urls};
+use super::token::{self, RequestMeta};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::random;
 use crate::state::AppState;
@@ -19,25 +19,8 @@ pub async fn par_endpoint(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    if !req
-        .content_type()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
-        return Err(OAuthError::invalid_request(format!(
-            "The PAR endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got '{}'",
-            req.content_type()
-        )));
-    }
-    let params = FormParams::parse(&body)?;
-    let dpop = token::single_dpop_header(&req)?;
-    let meta = RequestMeta {
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        dpop,
-        urls: request_urls(&req, &state.helseid.endpoints.par),
-    };
+    let params = read_form(&req, &body, "PAR")?;
+    let meta = RequestMeta::of(&req, &state.helseid.endpoints.par)?;
     let now = state.clock.now();
     match push(&state, params, &meta, now) {
         Ok(request_uri) => {

@@ -2,31 +2,17 @@
 //! (RFC 7662).
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::flow::RefreshLookup;
-use super::form::FormParams;
+use super::form::read_form;
 use super::token::authenticate_client;
 use crate::auth;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::state::AppState;
-
-fn require_form(req: &HttpRequest, endpoint: &str) -> Result<(), OAuthError> {
-    if req
-        .content_type()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
-        Ok(())
-    } else {
-        Err(OAuthError::invalid_request(format!(
-            "The {endpoint} endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got '{}'",
-            req.content_type()
-        )))
-    }
-}
 
 /// `POST /helseid/connect/revocation`: revokes a refresh token (its whole family) or an access
 /// token of the authenticated client. Unknown tokens and other clients' tokens are answered 200
@@ -36,8 +22,7 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    require_form(&req, "revocation")?;
-    let params = FormParams::parse(&body)?;
+    let params = read_form(&req, &body, "revocation")?;
     let now = state.clock.now();
     let authorization = req
         .headers()
@@ -94,8 +79,7 @@ pub async fn introspect(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    require_form(&req, "introspection")?;
-    let params = FormParams::parse(&body)?;
+    let params = read_form(&req, &body, "introspection")?;
     let now = state.clock.now();
     let resource = authenticate_resource(&state, &req)?;
     let token = params

@@ -1,7 +1,7 @@
 //! `POST /helseid/connect/token`.
 
 use actix_web::http::header;
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::client_auth::{self, AuthenticatedClient};
 use super::discovery::GRANT_TYPES;
 pub use super::form::FormParams;
+use super::form::read_form;
 pub use super::grants::TokenResponse;
 use super::grants::{self, GrantContext};
 use super::model::ApiResources;
@@ -27,31 +28,28 @@ pub struct RequestMeta<'a> {
     pub urls: Vec<String>,
 }
 
+impl<'a> RequestMeta<'a> {
+    /// The `Authorization` and `DPoP` headers of a request to the endpoint at `public_url`.
+    pub fn of(req: &'a HttpRequest, public_url: &str) -> Result<Self, OAuthError> {
+        Ok(Self {
+            authorization: req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+            dpop: single_dpop_header(req)?,
+            urls: request_urls(req, public_url),
+        })
+    }
+}
+
 /// `POST /helseid/connect/token`.
 pub async fn token_endpoint(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    if !req
-        .content_type()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
-        return Err(OAuthError::invalid_request(format!(
-            "The token endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got '{}'",
-            req.content_type()
-        )));
-    }
-    let params = FormParams::parse(&body)?;
-    let dpop = single_dpop_header(&req)?;
-    let meta = RequestMeta {
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        dpop,
-        urls: request_urls(&req, &state.helseid.endpoints.token),
-    };
+    let params = read_form(&req, &body, "token")?;
+    let meta = RequestMeta::of(&req, &state.helseid.endpoints.token)?;
     let now = state.clock.now();
     match issue(&state, &params, &meta, now) {
         Ok(response) => {
