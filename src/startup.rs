@@ -31,7 +31,7 @@ impl Application {
             move |source| StartupError::Bind { addr, source }
         };
         // Bad fixtures stop start-up before anything listens.
-        let fixtures = crate::fixtures::load_dir(&settings.fixtures_dir)?;
+        let fixtures = crate::fixtures::load_dir(&settings.fixtures_dir, clock.now())?;
         let http =
             TcpListener::bind((settings.bind, settings.port)).map_err(bind_error(settings.port))?;
         let http_addr = http.local_addr().map_err(bind_error(settings.port))?;

@@ -71,7 +71,7 @@ impl AppState {
         clock: Clock,
         base_url: String,
     ) -> Result<Self, StartupError> {
-        let fixtures = fixtures::load_dir(&settings.fixtures_dir)?;
+        let fixtures = fixtures::load_dir(&settings.fixtures_dir, clock.now())?;
         Self::with_fixtures(settings, fixtures, clock, base_url)
     }
 

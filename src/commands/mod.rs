@@ -70,13 +70,14 @@ pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
 
 /// `helsesim check-fixtures [DIR]`: validates a fixtures directory; a summary on success.
 pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
-    let loaded = fixtures::load_dir(dir)?;
+    let loaded = fixtures::load_dir(dir, Clock::system().now())?;
     let mut report = vec![format!(
-        "fixtures OK: {} ({} API resources, {} HelseID clients, {} test users)",
+        "fixtures OK: {} ({} API resources, {} HelseID clients, {} test users, {} SFM tenants)",
         dir.display(),
         loaded.resources.entries().len(),
         loaded.clients.len(),
-        loaded.users.len()
+        loaded.users.len(),
+        loaded.sfm.tenants.len()
     )];
     report.extend(loaded.warnings.into_iter().map(|w| format!("warning: {w}")));
     Ok(report.join("\n"))

@@ -67,7 +67,7 @@ struct SigningKey {
 
 /// Runs the command; returns what to print.
 pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<String, CommandError> {
-    let loaded = fixtures::load_dir(&settings.fixtures)?;
+    let loaded = fixtures::load_dir(&settings.fixtures, Clock::system().now())?;
     let client = loaded
         .clients
         .iter()

@@ -43,6 +43,8 @@ pub struct FhirError {
     pub status: StatusCode,
     /// Every problem found (all are reported at once).
     pub issues: Vec<Issue>,
+    /// A `WWW-Authenticate` challenge (401 answers).
+    pub www_authenticate: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -53,11 +55,21 @@ struct OperationOutcome<'a> {
 }
 
 impl FhirError {
+    /// An error with several issues.
+    pub fn with_issues(status: StatusCode, issues: Vec<Issue>) -> Self {
+        Self {
+            status,
+            issues,
+            www_authenticate: None,
+        }
+    }
+
     /// An error with one issue.
     pub fn new(status: StatusCode, code: &'static str, diagnostics: impl Into<String>) -> Self {
         Self {
             status,
             issues: vec![Issue::error(code, diagnostics)],
+            www_authenticate: None,
         }
     }
 
@@ -83,11 +95,15 @@ impl FhirError {
             issue: &self.issues,
         };
         let json = serde_json::to_string(&body).unwrap_or_default();
-        mark_formatted(
-            HttpResponse::build(self.status)
-                .content_type(FHIR_JSON)
-                .body(json),
-        )
+        let mut builder = HttpResponse::build(self.status);
+        builder.content_type(FHIR_JSON);
+        if let Some(challenge) = &self.www_authenticate {
+            builder.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                challenge.as_str(),
+            ));
+        }
+        mark_formatted(builder.body(json))
     }
 }
 

@@ -6,7 +6,7 @@ pub mod admin;
 pub mod fhir;
 pub mod kjernejournal;
 pub mod oauth;
-pub mod pts;
+pub mod problem;
 
 use actix_web::HttpResponse;
 use actix_web::body::MessageBody;
@@ -33,8 +33,8 @@ pub enum ErrorFormat {
     Fhir,
     /// Kjernejournal `{status, utviklermelding, brukermelding, feilkode}`.
     Kjernejournal,
-    /// RFC 9457 problem details (PTS).
-    Pts,
+    /// RFC 9457 problem details (PTS, SFM's session service).
+    Problem,
     /// helsesim's own `{error, message}` (control plane, health, unknown services).
     Admin,
 }
@@ -48,7 +48,7 @@ impl ErrorFormat {
             ErrorFormat::Kjernejournal => {
                 kjernejournal::KjError::from_status(status, message).render()
             }
-            ErrorFormat::Pts => pts::PtsError::from_status(status, message).render(),
+            ErrorFormat::Problem => problem::Problem::from_status(status, message).render(),
             ErrorFormat::Admin => admin::AdminError::from_status(status, message).render(),
         }
     }

@@ -1,25 +1,81 @@
-//! SFM (Sentral forskrivningsmodul) at `/sfm`: the session service and, under `/sfm/fhir`, the
-//! FHIR R4 API. Until its endpoints land, every path answers in SFM's error format.
+//! SFM (Sentral forskrivningsmodul) at `/sfm`: the session service (`/sfm/api`: patient tickets,
+//! GUI sessions), the simulated portal (`/sfm/portal`) and the FHIR R4 API (`/sfm/fhir`). Every
+//! call is confined to the tenant the caller's token names.
+
+pub mod caller;
+pub mod fhir;
+pub mod model;
+pub mod session;
+pub mod tickets;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::errors::fhir::FhirError;
-use crate::errors::{ErrorFormat, error_handlers};
+use crate::errors::problem::Problem;
+use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+
+/// Largest accepted session-service body.
+const MAX_SESSION_BODY: usize = 16 * 1024;
 
 /// Registers SFM's routes under `/sfm`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/sfm")
+            .service(
+                web::scope("/fhir")
+                    .wrap(error_handlers(ErrorFormat::Fhir))
+                    .configure(fhir::configure)
+                    .default_service(web::to(fhir_not_found)),
+            )
+            .service(
+                web::scope("/api")
+                    .wrap(error_handlers(ErrorFormat::Problem))
+                    .app_data(web::PayloadConfig::new(MAX_SESSION_BODY))
+                    .service(
+                        web::resource("/PatientTicket")
+                            .route(web::post().to(session::patient_ticket))
+                            .default_service(method_not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/Session/create")
+                            .route(web::post().to(session::session_create))
+                            .default_service(method_not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/Session/refresh")
+                            .route(web::post().to(session::session_refresh))
+                            .default_service(method_not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/Session/end")
+                            .route(web::post().to(session::session_end))
+                            .default_service(method_not_allowed("POST")),
+                    )
+                    .default_service(web::to(api_not_found)),
+            )
+            .service(
+                web::resource("/portal")
+                    .route(web::get().to(session::portal))
+                    .default_service(method_not_allowed("GET")),
+            )
             .wrap(error_handlers(ErrorFormat::Fhir))
-            .default_service(web::to(not_found)),
+            .default_service(web::to(fhir_not_found)),
     );
 }
 
-async fn not_found(req: HttpRequest) -> HttpResponse {
+async fn fhir_not_found(req: HttpRequest) -> HttpResponse {
     FhirError::new(
         actix_web::http::StatusCode::NOT_FOUND,
         "not-found",
         format!("SFM has no endpoint at {}", req.path()),
+    )
+    .render()
+}
+
+async fn api_not_found(req: HttpRequest) -> HttpResponse {
+    Problem::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        format!("SFM's session service has no endpoint at {}", req.path()),
     )
     .render()
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use crate::fixtures::Fixtures;
 use crate::helseid::flow::FlowState;
 use crate::helseid::model::{ApiResources, Client, User};
+use crate::sfm::model::SfmStore;
 
 pub use replay::ReplayCache;
 
@@ -36,6 +37,7 @@ impl HelseIdStore {
 pub struct Store {
     helseid: RwLock<HelseIdStore>,
     helseid_flows: Mutex<FlowState>,
+    sfm: RwLock<SfmStore>,
 }
 
 impl Store {
@@ -53,6 +55,7 @@ impl Store {
                 users: fixtures.users.iter().cloned().map(Arc::new).collect(),
             }),
             helseid_flows: Mutex::new(FlowState::default()),
+            sfm: RwLock::new(fixtures.sfm.clone()),
         }
     }
 
@@ -69,6 +72,16 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner);
         flows.sweep(now);
         flows
+    }
+
+    /// Read access to SFM's state.
+    pub fn sfm(&self) -> RwLockReadGuard<'_, SfmStore> {
+        self.sfm.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Write access to SFM's state.
+    pub fn sfm_mut(&self) -> RwLockWriteGuard<'_, SfmStore> {
+        self.sfm.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Write access to HelseID's state.

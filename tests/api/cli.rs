@@ -116,7 +116,12 @@ fn broken_fixtures(dir: &Path, change: impl FnOnce(&mut Vec<Value>)) -> PathBuf 
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), keys.join(entry.file_name())).unwrap();
     }
-    for file in ["helseid/api-resources.json", "helseid/users.json"] {
+    std::fs::create_dir_all(fixtures.join("sfm")).unwrap();
+    for file in [
+        "helseid/api-resources.json",
+        "helseid/users.json",
+        "sfm/tenants.json",
+    ] {
         std::fs::copy(fixtures_dir().join(file), fixtures.join(file)).unwrap();
     }
     let mut clients: Vec<Value> = serde_json::from_str(
@@ -226,7 +231,7 @@ fn check_fixtures_accepts_the_bundled_fixtures() {
     assert_eq!(
         stdout(&output),
         format!(
-            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users)\n",
+            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users, 2 SFM tenants)\n",
             fixtures_dir().display()
         )
     );

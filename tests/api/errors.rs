@@ -16,7 +16,7 @@ async fn unknown_paths_answer_in_each_services_format() {
         "HelseID has no endpoint at /helseid/connect/nothing; see /helseid/.well-known/openid-configuration",
     );
 
-    let reply = app.get("/sfm/fhir/Nothing").await;
+    let reply = app.get("/sfm/nothing").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(
         reply.header("content-type"),
@@ -25,8 +25,29 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(
         reply.json,
         json!({"resourceType": "OperationOutcome", "issue": [{
-            "severity": "error", "code": "not-found", "diagnostics": "SFM has no endpoint at /sfm/fhir/Nothing"
+            "severity": "error", "code": "not-found", "diagnostics": "SFM has no endpoint at /sfm/nothing"
         }]})
+    );
+    let reply = app.get("/sfm/fhir/Nothing").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.json["issue"][0]["diagnostics"],
+        "Resource type 'Nothing' is not supported here (supported: Organization, Person, Practitioner, Patient)"
+    );
+    let reply = app.get("/sfm/api/nothing").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(reply.json["title"], "Not Found");
+    assert_eq!(
+        reply.json["type"],
+        "https://tools.ietf.org/html/rfc9110#section-15.5.5"
+    );
+    assert_eq!(
+        reply.json["detail"],
+        "SFM's session service has no endpoint at /sfm/api/nothing"
     );
 
     let reply = app.get("/kjernejournal/v1/nothing").await;

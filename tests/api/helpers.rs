@@ -771,3 +771,95 @@ impl TestApp {
         self.token_request(&form, headers).await
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// SFM.
+
+/// The SFM instance of the sfm-ready client (Fjordbyen legekontor).
+pub const FJORDBYEN: &str = "7c4a3083-158d-4050-b2f1-caea9c34045e";
+/// The second SFM instance (Sjøkanten legesenter), reached by the multi-tenant client's journal.
+pub const SJOKANTEN: &str = "b9df3211-460c-4801-9de4-c9e0fe9c0ed3";
+/// Sjøkanten's organisation number.
+pub const SJOKANTEN_ORGNR: &str = "928765431";
+/// The spec's Kolåsbakkane legekontor (not pre-made).
+pub const KOLASBAKKANE: &str = "a99abfb4-2bea-4e0a-bb03-38e37febbd2c";
+/// The nurse of the fixtures (a user of both SFM instances).
+pub const SIGRID: &str = "02887810071";
+
+/// Parses a FHIR R4 resource strictly (unknown elements and wrong types fail), as a client's
+/// FHIR library would.
+#[track_caller]
+pub fn assert_valid_fhir(resource: &Value) {
+    let text = serde_json::to_string(resource).unwrap();
+    if let Err(e) = fhirbolt::json::from_str::<fhirbolt::model::r4::Resource>(&text, None) {
+        panic!("not valid FHIR R4 ({e}): {text}");
+    }
+}
+
+impl TestApp {
+    /// A user's SFM access token: a login with login_hint, the code exchanged for e-helse:sfm.api.
+    /// `details` (assertion/authorization details) go into the PAR request.
+    pub async fn sfm_token(&self, client_id: &str, pid: &str, details: Option<Value>) -> String {
+        let details = details.map(|d| d.to_string());
+        let mut extra: Vec<(&str, &str)> = Vec::new();
+        if let Some(details) = &details {
+            extra.push(("authorization_details", details));
+        }
+        let (code, pkce) = self
+            .login_code(client_id, SFM_LOGIN_SCOPES, pid, &extra)
+            .await;
+        let reply = self
+            .exchange_code(client_id, &code, &pkce.verifier, &[], &[])
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A FHIR request to `/sfm/fhir{path}` with a bearer token and an optional FHIR JSON body.
+    pub async fn fhir(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.http.request(
+            method.parse().unwrap(),
+            self.url(&format!("/sfm/fhir{path}")),
+        );
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/fhir+json")
+                .body(serde_json::to_vec(body).unwrap());
+        }
+        let reply = Reply::read(request.send().await.unwrap()).await;
+        if reply.json.get("resourceType").is_some() {
+            assert_valid_fhir(&reply.json);
+        }
+        reply
+    }
+
+    /// `POST /sfm/api/PatientTicket` with a raw JSON body and an optional `Accept`.
+    pub async fn patient_ticket(
+        &self,
+        token: Option<&str>,
+        body: &str,
+        accept: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .post(self.url("/sfm/api/PatientTicket"))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(accept) = accept {
+            request = request.header("Accept", accept);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+}

@@ -15,3 +15,4 @@ mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
 mod login_page_browser;
+mod sfm_walkthroughs;

@@ -1,0 +1,126 @@
+//! Creating an SFM instance (a tenant): `POST Organization` with a token naming an sfm-id or
+//! journal-id SFM does not know. The Organization's identifiers must match the token; SFM then
+//! creates the instance with the Organization and a Person for the token's user (the superuser).
+
+use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::rest::Stored;
+use super::validate;
+use crate::errors::fhir::{FhirError, Issue};
+use crate::ids::{NationalId, NationalIdKind};
+use crate::sfm::caller::Caller;
+use crate::sfm::model::{
+    DNR_SYSTEM, ENH_SYSTEM, FNR_SYSTEM, HER_SYSTEM, ResourceKind, SFM_ID_SYSTEM, SfmStore, Tenant,
+    identifier_value,
+};
+
+/// Creates the tenant the caller's token names, with `organization` and the superuser's Person.
+pub fn create_tenant(
+    store: &mut SfmStore,
+    caller: &Caller,
+    organization: Value,
+    now: DateTime<Utc>,
+) -> Result<Stored, FhirError> {
+    validate::check(&organization, ResourceKind::Organization).map_err(|problems| {
+        FhirError::with_issues(
+            StatusCode::BAD_REQUEST,
+            problems
+                .into_iter()
+                .map(|p| Issue::error("structure", p))
+                .collect(),
+        )
+    })?;
+    let mut issues = Vec::new();
+    match identifier_value(&organization, SFM_ID_SYSTEM) {
+        Some(id) if id == caller.tenant_id => {}
+        Some(id) => issues.push(Issue::error(
+            "business-rule",
+            format!(
+                "The Organization's SFM-id identifier ({SFM_ID_SYSTEM}) is {id}, but the token names the SFM instance {}",
+                caller.tenant_id
+            ),
+        )),
+        None => issues.push(Issue::error(
+            "business-rule",
+            format!(
+                "The Organization needs its SFM-id identifier ({SFM_ID_SYSTEM}) with the token's sfm-id or journal-id ({})",
+                caller.tenant_id
+            ),
+        )),
+    }
+    let expected_orgnr = caller
+        .orgnr_child
+        .as_deref()
+        .or(caller.orgnr_parent.as_deref());
+    match (identifier_value(&organization, ENH_SYSTEM), expected_orgnr) {
+        (_, None) => issues.push(Issue::error(
+            "business-rule",
+            "The token carries no organisation number (orgnr_parent or orgnr_child) to match the Organization's",
+        )),
+        (Some(orgnr), Some(expected)) if orgnr == expected => {}
+        (Some(orgnr), Some(expected)) => issues.push(Issue::error(
+            "business-rule",
+            format!(
+                "The Organization's organisation number ({ENH_SYSTEM}) is {orgnr}, but the token's is {expected} (orgnr_child, else orgnr_parent)"
+            ),
+        )),
+        (None, Some(expected)) => issues.push(Issue::error(
+            "business-rule",
+            format!("The Organization needs its organisation number identifier ({ENH_SYSTEM}): the token's is {expected}"),
+        )),
+    }
+    if identifier_value(&organization, HER_SYSTEM).is_none_or(str::is_empty) {
+        issues.push(Issue::error(
+            "business-rule",
+            format!("The Organization needs its HER-id identifier ({HER_SYSTEM}): SFM reports the instance to e-resept by it"),
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(FhirError::with_issues(StatusCode::BAD_REQUEST, issues));
+    }
+
+    let mut tenant = Tenant {
+        id: caller.tenant_id.clone(),
+        ..Tenant::default()
+    };
+    if organization.get("active").and_then(Value::as_bool) == Some(true) {
+        tenant.activated = Some(now);
+    }
+    let organization_id = uuid::Uuid::new_v4().to_string();
+    let mut organization = organization;
+    if let Some(object) = organization.as_object_mut() {
+        object.remove("id");
+    }
+    let stored = tenant
+        .insert_new(
+            ResourceKind::Organization,
+            &organization_id,
+            organization,
+            now,
+        )
+        .clone();
+    let system = match NationalId::parse(&caller.pid).map(|id| id.kind()) {
+        Ok(NationalIdKind::Dnr) => DNR_SYSTEM,
+        _ => FNR_SYSTEM,
+    };
+    let person = json!({
+        "resourceType": "Person",
+        "meta": {"profile": [ResourceKind::Person.profile()]},
+        "identifier": [{"use": "official", "system": system, "value": caller.pid}],
+        "active": true,
+    });
+    tenant.insert_new(
+        ResourceKind::Person,
+        &uuid::Uuid::new_v4().to_string(),
+        person,
+        now,
+    );
+    store.tenants.insert(tenant.id.clone(), tenant);
+    Ok(Stored {
+        resource: stored,
+        id: organization_id,
+        version: 1,
+    })
+}

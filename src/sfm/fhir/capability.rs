@@ -1,0 +1,70 @@
+//! `GET /sfm/fhir/metadata`: a CapabilityStatement listing exactly what helsesim supports.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::{fhir_base, search};
+use crate::errors::fhir::FHIR_JSON;
+use crate::sfm::model::{ResourceKind, fhir_instant};
+use crate::state::AppState;
+
+/// The CapabilityStatement for the FHIR base `base`.
+pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
+    let resources: Vec<Value> = ResourceKind::ALL
+        .iter()
+        .map(|&kind| {
+            let mut interactions = vec!["read", "vread", "search-type"];
+            match kind {
+                ResourceKind::Practitioner | ResourceKind::Patient => interactions.extend(["create", "update"]),
+                ResourceKind::Organization => interactions.extend(["create", "update"]),
+                ResourceKind::Person => interactions.push("update"),
+            }
+            json!({
+                "type": kind.as_str(),
+                "profile": kind.profile(),
+                "interaction": interactions.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
+                "versioning": "versioned",
+                "readHistory": false,
+                "updateCreate": false,
+                "conditionalCreate": false,
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported",
+                "searchParam": search::parameter_names(kind)
+                    .into_iter()
+                    .map(|(name, kind)| json!({"name": name, "type": kind}))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "helsesim",
+        "kind": "instance",
+        "software": {"name": "helsesim", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "helsesim: simulated SFM (Sentral forskrivningsmodul) FHIR API", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}]}],
+                "description": format!("HelseID access token (Bearer or DPoP) from {issuer}: audience e-helse:sfm.api, scope e-helse:sfm.api/sfm.api; the token's sfm-id or nhn:sfm:journal-id picks the SFM instance")
+            },
+            "resource": resources,
+        }],
+    })
+}
+
+/// `GET /sfm/fhir/metadata` (no token needed).
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let body = statement(
+        &fhir_base(&state),
+        &state.helseid.endpoints.issuer,
+        &fhir_instant(state.clock.now()),
+    );
+    HttpResponse::Ok()
+        .content_type(FHIR_JSON)
+        .body(serde_json::to_string(&body).unwrap_or_default())
+}

@@ -1,0 +1,368 @@
+//! SFM's FHIR R4 API at `/sfm/fhir`: real FHIR REST behaviour (content types, server ids,
+//! versions, ETags, `If-Match`, searchset Bundles, OperationOutcomes) over the caller's tenant.
+
+pub mod bootstrap;
+pub mod capability;
+pub mod rest;
+pub mod search;
+pub mod validate;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HttpDate};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::caller::{self, Caller};
+use super::model::{ResourceKind, Tenant};
+use crate::errors::fhir::{FHIR_JSON, FhirError};
+use crate::errors::mark_formatted;
+use crate::state::AppState;
+use rest::Stored;
+
+/// Largest accepted FHIR request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Registers the FHIR routes (inside the `/sfm/fhir` scope).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .service(
+            web::resource("/metadata")
+                .route(web::get().to(capability::metadata))
+                .default_service(not_supported("GET")),
+        )
+        .service(
+            web::resource("/{type}")
+                .route(web::get().to(search_type))
+                .route(web::post().to(create))
+                .default_service(not_supported("GET, POST")),
+        )
+        .service(
+            web::resource("/{type}/{id}")
+                .route(web::get().to(read))
+                .route(web::put().to(update))
+                .default_service(not_supported("GET, PUT")),
+        )
+        .service(
+            web::resource("/{type}/{id}/_history/{vid}")
+                .route(web::get().to(vread))
+                .default_service(not_supported("GET")),
+        );
+}
+
+fn not_supported(allow: &'static str) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move {
+        let mut response = FhirError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "not-supported",
+            format!(
+                "{} is not supported on {} (allowed: {allow})",
+                req.method(),
+                req.path()
+            ),
+        )
+        .render();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    })
+}
+
+/// The FHIR base URL under the public URL.
+pub fn fhir_base(state: &AppState) -> String {
+    format!("{}/sfm/fhir", state.base_url)
+}
+
+fn kind_of(name: &str) -> Result<ResourceKind, FhirError> {
+    ResourceKind::parse(name).ok_or_else(|| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            format!(
+                "Resource type '{name}' is not supported here (supported: {})",
+                ResourceKind::ALL.map(ResourceKind::as_str).join(", ")
+            ),
+        )
+    })
+}
+
+/// Only JSON: `_format` and `Accept` must allow it.
+fn check_format(req: &HttpRequest) -> Result<(), FhirError> {
+    let acceptable = |media: &str| {
+        let media = media
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        matches!(
+            media.as_str(),
+            "json" | "application/json" | "application/fhir+json" | "*/*" | "application/*" | ""
+        )
+    };
+    let format = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "_format")
+        .map(|(_, v)| v.into_owned());
+    let accept_ok = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|accept| accept.split(',').any(acceptable));
+    if format.as_deref().is_some_and(|f| !acceptable(f)) || !accept_ok {
+        return Err(FhirError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-supported",
+            "This server speaks FHIR JSON only (application/fhir+json or _format=json)",
+        ));
+    }
+    Ok(())
+}
+
+/// The body of a create or update: `application/fhir+json` (or `application/json`) JSON.
+fn body_resource(req: &HttpRequest, body: &[u8]) -> Result<Value, FhirError> {
+    let content_type = req.content_type().to_ascii_lowercase();
+    if content_type != "application/fhir+json" && content_type != "application/json" {
+        return Err(FhirError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            format!(
+                "Content-Type must be application/fhir+json, got '{}'",
+                req.content_type()
+            ),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        FhirError::new(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            format!("The body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// The caller of a FHIR interaction (401 with a challenge when the token fails).
+fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<Caller, FhirError> {
+    caller::authenticate(req, state, now).map_err(|refusal| {
+        let mut error = FhirError::new(StatusCode::UNAUTHORIZED, "login", refusal.message());
+        error.www_authenticate = Some(refusal.challenge());
+        error
+    })
+}
+
+/// The caller's tenant, if the caller is one of its users.
+fn tenant_for<'a>(
+    tenants: &'a std::collections::HashMap<String, Tenant>,
+    caller: &Caller,
+) -> Result<&'a Tenant, FhirError> {
+    let tenant = tenants
+        .get(&caller.tenant_id)
+        .ok_or_else(|| unknown_tenant(caller))?;
+    if !tenant.has_user(&caller.pid) {
+        return Err(FhirError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "The user {} is not registered in this SFM instance: a superuser registers users as Person or Practitioner",
+                caller.pid
+            ),
+        ));
+    }
+    Ok(tenant)
+}
+
+fn unknown_tenant(caller: &Caller) -> FhirError {
+    FhirError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "The SFM instance {} does not exist yet: the only operation allowed is creating it with POST Organization",
+            caller.tenant_id
+        ),
+    )
+}
+
+/// A resource response: FHIR JSON, `ETag`, `Last-Modified`, and `Location` for writes.
+fn resource_response(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    kind: ResourceKind,
+    stored: &Stored,
+    location: bool,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    builder
+        .content_type(FHIR_JSON)
+        .insert_header((header::ETAG, format!("W/\"{}\"", stored.version)));
+    if let Some(last_modified) = stored
+        .resource
+        .pointer("/meta/lastUpdated")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    {
+        let date = HttpDate::from(std::time::SystemTime::from(last_modified.to_utc()));
+        builder.insert_header((header::LAST_MODIFIED, date.to_string()));
+    }
+    if location {
+        builder.insert_header((
+            header::LOCATION,
+            format!(
+                "{}/{}/{}/_history/{}",
+                fhir_base(state),
+                kind.as_str(),
+                stored.id,
+                stored.version
+            ),
+        ));
+    }
+    let minimal = req
+        .headers()
+        .get("Prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.replace(' ', "").contains("return=minimal"));
+    if minimal {
+        builder.finish()
+    } else {
+        builder.body(serde_json::to_string(&stored.resource).unwrap_or_default())
+    }
+}
+
+async fn search_type(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let kind = kind_of(&path)?;
+    check_format(&req)?;
+    let now = state.clock.now();
+    let caller = authenticate(&req, &state, now)?;
+    let search = search::parse(kind, req.query_string())?;
+    let sfm = state.store.sfm();
+    let tenant = tenant_for(&sfm.tenants, &caller)?;
+    let bundle = rest::search(tenant, kind, &search, &fhir_base(&state), now);
+    Ok(mark_formatted(
+        HttpResponse::Ok()
+            .content_type(FHIR_JSON)
+            .body(serde_json::to_string(&bundle).unwrap_or_default()),
+    ))
+}
+
+async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let kind = kind_of(&path)?;
+    check_format(&req)?;
+    let now = state.clock.now();
+    let caller = authenticate(&req, &state, now)?;
+    let resource = body_resource(&req, &body)?;
+    let mut sfm = state.store.sfm_mut();
+    let stored =
+        if kind == ResourceKind::Organization && !sfm.tenants.contains_key(&caller.tenant_id) {
+            bootstrap::create_tenant(&mut sfm, &caller, resource, now)?
+        } else {
+            tenant_for(&sfm.tenants, &caller)?;
+            let tenant = sfm
+                .tenants
+                .get_mut(&caller.tenant_id)
+                .ok_or_else(|| unknown_tenant(&caller))?;
+            rest::create(tenant, kind, resource, now)?
+        };
+    drop(sfm);
+    Ok(resource_response(
+        &state,
+        &req,
+        StatusCode::CREATED,
+        kind,
+        &stored,
+        true,
+    ))
+}
+
+async fn read(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let (type_name, id) = path.into_inner();
+    let kind = kind_of(&type_name)?;
+    check_format(&req)?;
+    let now = state.clock.now();
+    let caller = authenticate(&req, &state, now)?;
+    let sfm = state.store.sfm();
+    let stored = rest::read(tenant_for(&sfm.tenants, &caller)?, kind, &id)?;
+    drop(sfm);
+    Ok(resource_response(
+        &state,
+        &req,
+        StatusCode::OK,
+        kind,
+        &stored,
+        false,
+    ))
+}
+
+async fn vread(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let (type_name, id, vid) = path.into_inner();
+    let kind = kind_of(&type_name)?;
+    check_format(&req)?;
+    let now = state.clock.now();
+    let caller = authenticate(&req, &state, now)?;
+    let sfm = state.store.sfm();
+    let stored = rest::vread(tenant_for(&sfm.tenants, &caller)?, kind, &id, &vid)?;
+    drop(sfm);
+    Ok(resource_response(
+        &state,
+        &req,
+        StatusCode::OK,
+        kind,
+        &stored,
+        false,
+    ))
+}
+
+async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let (type_name, id) = path.into_inner();
+    let kind = kind_of(&type_name)?;
+    check_format(&req)?;
+    let now = state.clock.now();
+    let caller = authenticate(&req, &state, now)?;
+    let resource = body_resource(&req, &body)?;
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut sfm = state.store.sfm_mut();
+    tenant_for(&sfm.tenants, &caller)?;
+    let tenant = sfm
+        .tenants
+        .get_mut(&caller.tenant_id)
+        .ok_or_else(|| unknown_tenant(&caller))?;
+    let stored = rest::update(tenant, kind, &id, resource, if_match.as_deref(), now)?;
+    drop(sfm);
+    Ok(resource_response(
+        &state,
+        &req,
+        StatusCode::OK,
+        kind,
+        &stored,
+        true,
+    ))
+}

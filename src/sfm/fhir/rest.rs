@@ -1,0 +1,315 @@
+//! The FHIR REST interactions over one tenant: create, read, vread, update, search. Plain
+//! functions of the tenant, the request's resource and `now`; the handlers only translate HTTP.
+
+use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::search::Search;
+use super::validate;
+use crate::errors::fhir::{FhirError, Issue};
+use crate::sfm::model::{
+    DNR_SYSTEM, FNR_SYSTEM, ResourceKind, SFM_ID_SYSTEM, Tenant, fhir_instant, identifier_value,
+    identifiers,
+};
+
+/// A stored resource as an interaction returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The resource JSON.
+    pub resource: Value,
+    /// Its logical id.
+    pub id: String,
+    /// Its version.
+    pub version: usize,
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> FhirError {
+    FhirError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("Resource {}/{id} is not known", kind.as_str()),
+    )
+}
+
+fn invalid(problems: Vec<String>) -> FhirError {
+    FhirError::with_issues(
+        StatusCode::BAD_REQUEST,
+        problems
+            .into_iter()
+            .map(|p| Issue::error("structure", p))
+            .collect(),
+    )
+}
+
+/// `GET [type]/[id]`.
+pub fn read(tenant: &Tenant, kind: ResourceKind, id: &str) -> Result<Stored, FhirError> {
+    let versioned = tenant.get(kind, id).ok_or_else(|| not_found(kind, id))?;
+    Ok(Stored {
+        resource: versioned.current().clone(),
+        id: id.to_owned(),
+        version: versioned.version(),
+    })
+}
+
+/// `GET [type]/[id]/_history/[vid]`.
+pub fn vread(
+    tenant: &Tenant,
+    kind: ResourceKind,
+    id: &str,
+    vid: &str,
+) -> Result<Stored, FhirError> {
+    let versioned = tenant.get(kind, id).ok_or_else(|| not_found(kind, id))?;
+    let version: usize = vid.parse().map_err(|_| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("Version '{vid}' of {}/{id} is not known", kind.as_str()),
+        )
+    })?;
+    let resource = versioned.version_at(version).ok_or_else(|| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("Version {version} of {}/{id} is not known", kind.as_str()),
+        )
+    })?;
+    Ok(Stored {
+        resource: resource.clone(),
+        id: id.to_owned(),
+        version,
+    })
+}
+
+/// `POST [type]`: a new resource with a server-assigned id (an id in the body is ignored, as
+/// FHIR says). Person and Organization are not created this way (the tenant bootstrap makes them).
+pub fn create(
+    tenant: &mut Tenant,
+    kind: ResourceKind,
+    resource: Value,
+    now: DateTime<Utc>,
+) -> Result<Stored, FhirError> {
+    match kind {
+        ResourceKind::Practitioner | ResourceKind::Patient => {}
+        ResourceKind::Organization => {
+            let existing = tenant
+                .organization()
+                .map(|(id, _)| id.clone())
+                .unwrap_or_default();
+            return Err(FhirError::new(
+                StatusCode::CONFLICT,
+                "duplicate",
+                format!(
+                    "This SFM instance already exists (Organization/{existing}): update it with PUT"
+                ),
+            ));
+        }
+        ResourceKind::Person => {
+            return Err(FhirError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "not-supported",
+                "Person is not created through the API: SFM creates the superuser's Person with the instance",
+            ));
+        }
+    }
+    validate::check(&resource, kind).map_err(invalid)?;
+    refuse_duplicate_pid(tenant, kind, &resource, None)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut resource = resource;
+    if let Some(object) = resource.as_object_mut() {
+        object.remove("id");
+    }
+    let stored = tenant.insert_new(kind, &id, resource, now).clone();
+    Ok(Stored {
+        resource: stored,
+        id,
+        version: 1,
+    })
+}
+
+/// `PUT [type]/[id]`: a new version of an existing resource. `if_match` is the version an
+/// `If-Match` header names.
+pub fn update(
+    tenant: &mut Tenant,
+    kind: ResourceKind,
+    id: &str,
+    resource: Value,
+    if_match: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Stored, FhirError> {
+    validate::check(&resource, kind).map_err(invalid)?;
+    match resource.get("id").and_then(Value::as_str) {
+        Some(body_id) if body_id == id => {}
+        Some(body_id) => {
+            return Err(FhirError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("The resource's id '{body_id}' does not match the id in the URL ('{id}')"),
+            ));
+        }
+        None => {
+            return Err(FhirError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("An update needs the resource's id in the body ('{id}', as in the URL)"),
+            ));
+        }
+    }
+    let current_version = tenant
+        .get(kind, id)
+        .map(crate::sfm::model::Versioned::version)
+        .ok_or_else(|| {
+            FhirError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("Resource {}/{id} is not known (this server does not create resources with PUT)", kind.as_str()),
+            )
+        })?;
+    if let Some(expected) = if_match {
+        let expected = expected.trim().trim_start_matches("W/").trim_matches('"');
+        if expected != current_version.to_string() {
+            return Err(FhirError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "conflict",
+                format!(
+                    "If-Match names version {expected}, but {}/{id} is at version {current_version}",
+                    kind.as_str()
+                ),
+            ));
+        }
+    }
+    refuse_duplicate_pid(tenant, kind, &resource, Some(id))?;
+    if kind == ResourceKind::Organization {
+        if identifier_value(&resource, SFM_ID_SYSTEM) != Some(tenant.id.as_str()) {
+            return Err(FhirError::new(
+                StatusCode::BAD_REQUEST,
+                "business-rule",
+                format!(
+                    "The Organization's SFM-id identifier ({SFM_ID_SYSTEM}) must stay {}",
+                    tenant.id
+                ),
+            ));
+        }
+        let active = resource.get("active").and_then(Value::as_bool) == Some(true);
+        match (active, tenant.activated) {
+            (true, None) => {
+                tenant.activated = Some(now);
+                log::info!(
+                    target: "helsesim::sfm",
+                    "SFM instance {} activated: reported to e-resept by its HER-id",
+                    tenant.id
+                );
+            }
+            (false, Some(_)) => tenant.activated = None,
+            _ => {}
+        }
+    }
+    let version = current_version + 1;
+    let mut resource = resource;
+    crate::sfm::model::stamp(&mut resource, id, version, now);
+    let versions = tenant
+        .resources
+        .entry(kind)
+        .or_default()
+        .get_mut(id)
+        .ok_or_else(|| not_found(kind, id))?;
+    versions.versions.push(resource.clone());
+    Ok(Stored {
+        resource,
+        id: id.to_owned(),
+        version,
+    })
+}
+
+/// One person, one Patient (or Practitioner) per tenant: a fødselsnummer or D-nummer that
+/// another resource of the type already has is a conflict.
+fn refuse_duplicate_pid(
+    tenant: &Tenant,
+    kind: ResourceKind,
+    resource: &Value,
+    own_id: Option<&str>,
+) -> Result<(), FhirError> {
+    if !matches!(kind, ResourceKind::Patient | ResourceKind::Practitioner) {
+        return Ok(());
+    }
+    for (system, value) in identifiers(resource) {
+        if system != FNR_SYSTEM && system != DNR_SYSTEM {
+            continue;
+        }
+        if let Some((other, _)) = tenant.of_kind(kind).find(|(other_id, r)| {
+            Some(other_id.as_str()) != own_id
+                && identifiers(r.current()).any(|(s, v)| s == system && v == value)
+        }) {
+            return Err(FhirError::new(
+                StatusCode::CONFLICT,
+                "duplicate",
+                format!(
+                    "{} {other} already has the identifier {system}|{value}",
+                    kind.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `GET [type]?...`: a `searchset` Bundle; `fhir_base` builds `fullUrl`s and links.
+pub fn search(
+    tenant: &Tenant,
+    kind: ResourceKind,
+    search: &Search,
+    fhir_base: &str,
+    now: DateTime<Utc>,
+) -> Value {
+    let matches: Vec<(&String, &Value)> = tenant
+        .of_kind(kind)
+        .map(|(id, r)| (id, r.current()))
+        .filter(|(_, r)| search.matches(r))
+        .collect();
+    let total = matches.len();
+    let link = |offset: usize| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &search.echo {
+            query.append_pair(name, value);
+        }
+        query.append_pair("_count", &search.count.to_string());
+        if offset > 0 {
+            query.append_pair("_offset", &offset.to_string());
+        }
+        query.append_pair("_format", "json");
+        format!("{fhir_base}/{}?{}", kind.as_str(), query.finish())
+    };
+    let mut links = vec![json!({"relation": "self", "url": link(search.offset)})];
+    if !search.count_only && search.offset + search.count < total {
+        links.push(json!({"relation": "next", "url": link(search.offset + search.count)}));
+    }
+    if !search.count_only && search.offset > 0 {
+        links.push(json!({"relation": "previous", "url": link(search.offset.saturating_sub(search.count))}));
+    }
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "meta": {"lastUpdated": fhir_instant(now)},
+        "type": "searchset",
+        "total": total,
+        "link": links,
+    });
+    if !search.count_only {
+        let entries: Vec<Value> = matches
+            .into_iter()
+            .skip(search.offset)
+            .take(search.count)
+            .map(|(id, resource)| {
+                json!({
+                    "fullUrl": format!("{fhir_base}/{}/{id}", kind.as_str()),
+                    "resource": resource,
+                    "search": {"mode": "match"},
+                })
+            })
+            .collect();
+        if !entries.is_empty() {
+            bundle["entry"] = Value::Array(entries);
+        }
+    }
+    bundle
+}

@@ -1,0 +1,96 @@
+//! Checks of incoming FHIR resources: a strict R4 parse (unknown or misspelt elements, wrong
+//! types) as a FHIR server does, plus the checks of the REST interactions (type, id).
+
+use serde_json::Value;
+
+use crate::sfm::model::ResourceKind;
+
+/// The resource's type, if helsesim serves it.
+pub fn resource_kind(resource: &Value) -> Result<ResourceKind, String> {
+    let name = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .ok_or("the resource has no resourceType")?;
+    ResourceKind::parse(name)
+        .ok_or_else(|| format!("resourceType '{name}' is not served by SFM here"))
+}
+
+/// Whether `id` is a FHIR id: 1-64 of A-Z a-z 0-9 - .
+pub fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Checks that `resource` is a valid R4 `kind`; every problem as a message.
+pub fn check(resource: &Value, kind: ResourceKind) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    if !resource.is_object() {
+        return Err(vec![
+            "the body must be a JSON object (a FHIR resource)".to_owned(),
+        ]);
+    }
+    match resource.get("resourceType").and_then(Value::as_str) {
+        Some(name) if name == kind.as_str() => {}
+        Some(name) => problems.push(format!(
+            "resourceType '{name}' does not match the URL, which is for {}",
+            kind.as_str()
+        )),
+        None => problems.push("the resource has no resourceType".to_owned()),
+    }
+    if let Some(id) = resource.get("id") {
+        match id.as_str() {
+            Some(id) if is_fhir_id(id) => {}
+            _ => problems.push(format!(
+                "id {id} is not a FHIR id (1-64 of A-Z a-z 0-9 - .)"
+            )),
+        }
+    }
+    if problems.is_empty() {
+        let bytes = serde_json::to_vec(resource).unwrap_or_default();
+        if let Err(e) = fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(&bytes, None) {
+            problems.push(format!("not a valid FHIR R4 {}: {e}", kind.as_str()));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_valid_patient_passes() {
+        let patient = json!({"resourceType": "Patient", "id": "p-1", "birthDate": "1990-01-01",
+            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "12050050295"}]});
+        assert_eq!(check(&patient, ResourceKind::Patient), Ok(()));
+    }
+
+    #[test]
+    fn misspelt_elements_and_wrong_types_are_refused() {
+        let err = check(
+            &json!({"resourceType": "Patient", "birthdate": "1990-01-01"}),
+            ResourceKind::Patient,
+        )
+        .unwrap_err();
+        assert!(err[0].starts_with("not a valid FHIR R4 Patient"), "{err:?}");
+        let err = check(
+            &json!({"resourceType": "Patient", "active": "yes"}),
+            ResourceKind::Patient,
+        )
+        .unwrap_err();
+        assert!(err[0].starts_with("not a valid FHIR R4 Patient"), "{err:?}");
+        let err = check(
+            &json!({"resourceType": "Person", "id": "a b"}),
+            ResourceKind::Patient,
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 2, "{err:?}");
+    }
+}

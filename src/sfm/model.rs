@@ -1,0 +1,370 @@
+//! SFM's data: tenants (one SFM instance = one "database schema"), each holding its FHIR
+//! resources (versioned) and its patient tickets.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::tickets::TicketBook;
+use crate::fixtures::FieldError;
+
+/// `Identifier.system` of an SFM-id (the tenant).
+pub const SFM_ID_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.109";
+/// `Identifier.system` of an organisation number (ENH).
+pub const ENH_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.101";
+/// `Identifier.system` of a HER-id.
+pub const HER_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.2";
+/// `Identifier.system` of a fødselsnummer.
+pub const FNR_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.1";
+/// `Identifier.system` of a D-nummer.
+pub const DNR_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.2";
+/// `Identifier.system` of an HPR number.
+pub const HPR_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.4";
+/// Where SFM's profiles live.
+pub const PROFILE_BASE: &str = "http://ehelse.no/fhir/StructureDefinition/";
+
+/// The FHIR resource types SFM's REST API serves here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceKind {
+    /// The tenant's organisation.
+    Organization,
+    /// A user of the SFM instance (superusers).
+    Person,
+    /// A health professional using the instance.
+    Practitioner,
+    /// The instance's patient register.
+    Patient,
+}
+
+impl ResourceKind {
+    /// Every kind, in CapabilityStatement order.
+    pub const ALL: [ResourceKind; 4] = [
+        ResourceKind::Organization,
+        ResourceKind::Person,
+        ResourceKind::Practitioner,
+        ResourceKind::Patient,
+    ];
+
+    /// Parses a resource type name (case-sensitive, as FHIR is).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The FHIR resource type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Organization => "Organization",
+            ResourceKind::Person => "Person",
+            ResourceKind::Practitioner => "Practitioner",
+            ResourceKind::Patient => "Patient",
+        }
+    }
+
+    /// SFM's profile for this type (`sfm-Organization`, ...).
+    pub fn profile(self) -> String {
+        format!("{PROFILE_BASE}sfm-{}", self.as_str())
+    }
+}
+
+/// A resource with its server-kept versions. Every stored JSON carries `id` and
+/// `meta.versionId`/`meta.lastUpdated`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    /// All versions, oldest first; the last is current.
+    pub versions: Vec<Value>,
+}
+
+impl Versioned {
+    /// The current version.
+    pub fn current(&self) -> &Value {
+        // Never empty: created with one version, only appended to.
+        self.versions.last().unwrap_or(&Value::Null)
+    }
+
+    /// The current version number.
+    pub fn version(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// A given version (1-based).
+    pub fn version_at(&self, version: usize) -> Option<&Value> {
+        version.checked_sub(1).and_then(|i| self.versions.get(i))
+    }
+}
+
+/// `meta.lastUpdated` as SFM writes it.
+pub fn fhir_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
+/// Stamps `id`, `meta.versionId` and `meta.lastUpdated` on a resource (keeping `meta.profile`).
+pub fn stamp(resource: &mut Value, id: &str, version: usize, now: DateTime<Utc>) {
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    object.insert("id".to_owned(), json!(id));
+    let meta = object.entry("meta").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert("versionId".to_owned(), json!(version.to_string()));
+        meta.insert("lastUpdated".to_owned(), json!(fhir_instant(now)));
+    }
+    // `resourceType` and `id` first, as FHIR servers write them.
+    let mut ordered = serde_json::Map::new();
+    for key in ["resourceType", "id", "meta"] {
+        if let Some(value) = object.remove(key) {
+            ordered.insert(key.to_owned(), value);
+        }
+    }
+    ordered.append(object);
+    *object = ordered;
+}
+
+/// One SFM instance.
+#[derive(Debug, Clone, Default)]
+pub struct Tenant {
+    /// The SFM-id / journal-id.
+    pub id: String,
+    /// When the Organization was set `active=true` (SFM then reports it to e-resept).
+    pub activated: Option<DateTime<Utc>>,
+    /// Resources by kind and id.
+    pub resources: BTreeMap<ResourceKind, BTreeMap<String, Versioned>>,
+    /// Patient tickets.
+    pub tickets: TicketBook,
+}
+
+impl Tenant {
+    /// The resources of one kind.
+    pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = (&String, &Versioned)> {
+        self.resources.get(&kind).into_iter().flatten()
+    }
+
+    /// One resource.
+    pub fn get(&self, kind: ResourceKind, id: &str) -> Option<&Versioned> {
+        self.resources.get(&kind).and_then(|m| m.get(id))
+    }
+
+    /// Stores a new resource (version 1).
+    pub fn insert_new(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        mut resource: Value,
+        now: DateTime<Utc>,
+    ) -> &Value {
+        stamp(&mut resource, id, 1, now);
+        let entry = self.resources.entry(kind).or_default();
+        entry.insert(
+            id.to_owned(),
+            Versioned {
+                versions: vec![resource],
+            },
+        );
+        entry
+            .get(id)
+            .map(Versioned::current)
+            .unwrap_or(&Value::Null)
+    }
+
+    /// The tenant's Organization (exactly one per tenant).
+    pub fn organization(&self) -> Option<(&String, &Versioned)> {
+        self.of_kind(ResourceKind::Organization).next()
+    }
+
+    /// Whether `pid` is a user of the instance: a Person or Practitioner with that fødselsnummer
+    /// or D-nummer.
+    pub fn has_user(&self, pid: &str) -> bool {
+        [ResourceKind::Person, ResourceKind::Practitioner]
+            .into_iter()
+            .flat_map(|kind| self.of_kind(kind))
+            .any(|(_, r)| has_identifier(r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
+    }
+
+    /// The patient a pid names, looked up by fødselsnummer, then D-nummer, then any other
+    /// identifier (the EHR's XXX-id), as SFM's session service does.
+    pub fn find_patient(&self, pid: &str) -> Option<&String> {
+        let patients: Vec<(&String, &Versioned)> = self.of_kind(ResourceKind::Patient).collect();
+        let by = |systems: &[&str]| {
+            patients
+                .iter()
+                .find(|(_, r)| has_identifier(r.current(), systems, pid))
+                .map(|(id, _)| *id)
+        };
+        by(&[FNR_SYSTEM]).or_else(|| by(&[DNR_SYSTEM])).or_else(|| {
+            patients
+                .iter()
+                .find(|(_, r)| {
+                    identifiers(r.current()).any(|(system, value)| {
+                        value == pid && system != FNR_SYSTEM && system != DNR_SYSTEM
+                    })
+                })
+                .map(|(id, _)| *id)
+        })
+    }
+}
+
+/// `(system, value)` of each of a resource's identifiers.
+pub fn identifiers(resource: &Value) -> impl Iterator<Item = (&str, &str)> {
+    resource
+        .get("identifier")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            Some((
+                i.get("system").and_then(Value::as_str).unwrap_or_default(),
+                i.get("value").and_then(Value::as_str)?,
+            ))
+        })
+}
+
+/// Whether a resource has an identifier with one of `systems` and `value`.
+pub fn has_identifier(resource: &Value, systems: &[&str], value: &str) -> bool {
+    identifiers(resource).any(|(s, v)| v == value && systems.contains(&s))
+}
+
+/// The value of a resource's identifier with `system`.
+pub fn identifier_value<'a>(resource: &'a Value, system: &str) -> Option<&'a str> {
+    identifiers(resource)
+        .find(|(s, _)| *s == system)
+        .map(|(_, v)| v)
+}
+
+/// SFM's whole state.
+#[derive(Debug, Clone, Default)]
+pub struct SfmStore {
+    /// Tenants by SFM-id / journal-id.
+    pub tenants: HashMap<String, Tenant>,
+    /// One-time codes for opening the portal.
+    pub gui_codes: HashMap<String, super::session::GuiCode>,
+    /// Open GUI sessions by (tenant, user pid), with when they were opened.
+    pub gui_sessions: HashMap<(String, String), DateTime<Utc>>,
+}
+
+/// One tenant as written in `fixtures/sfm/tenants.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEntry {
+    /// The SFM-id (single-tenant clients) or journal-id (multi-tenant clients).
+    pub sfm_id: String,
+    /// What the tenant is for (not served).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its FHIR resources (Organization, Person, Practitioner, Patient) with their ids.
+    pub resources: Vec<Value>,
+}
+
+/// Validates a fixture tenant: a GUID id, valid R4 resources with unique ids, exactly one
+/// Organization whose SFM-id identifier is the tenant's.
+pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, FieldError> {
+    uuid::Uuid::parse_str(&entry.sfm_id)
+        .map_err(|_| FieldError::new("sfm_id", format!("'{}' is not a GUID", entry.sfm_id)))?;
+    let mut tenant = Tenant {
+        id: entry.sfm_id.clone(),
+        ..Tenant::default()
+    };
+    for (i, resource) in entry.resources.into_iter().enumerate() {
+        let field = format!("resources[{i}]");
+        let kind = super::fhir::validate::resource_kind(&resource)
+            .map_err(|e| FieldError::new(field.clone(), e))?;
+        super::fhir::validate::check(&resource, kind)
+            .map_err(|issues| FieldError::new(field.clone(), issues.join("; ")))?;
+        let id = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                FieldError::new(format!("{field}.id"), "a fixture resource needs an id")
+            })?
+            .to_owned();
+        if tenant.get(kind, &id).is_some() {
+            return Err(FieldError::new(
+                format!("{field}.id"),
+                format!("another {} has the id '{id}'", kind.as_str()),
+            ));
+        }
+        if kind == ResourceKind::Organization {
+            if tenant.organization().is_some() {
+                return Err(FieldError::new(
+                    field,
+                    "a tenant has exactly one Organization",
+                ));
+            }
+            if identifier_value(&resource, SFM_ID_SYSTEM) != Some(entry.sfm_id.as_str()) {
+                return Err(FieldError::new(
+                    format!("{field}.identifier"),
+                    format!(
+                        "the Organization's SFM-id identifier ({SFM_ID_SYSTEM}) must be the tenant's sfm_id"
+                    ),
+                ));
+            }
+            if resource.get("active").and_then(Value::as_bool) == Some(true) {
+                tenant.activated = Some(now);
+            }
+        }
+        tenant.insert_new(kind, &id, resource, now);
+    }
+    if tenant.organization().is_none() {
+        return Err(FieldError::new(
+            "resources",
+            "a tenant needs its Organization",
+        ));
+    }
+    Ok(tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_orders_and_keeps_profiles() {
+        let mut resource =
+            json!({"name": "x", "meta": {"profile": ["p"]}, "resourceType": "Organization"});
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        stamp(&mut resource, "abc", 2, now);
+        let keys: Vec<&String> = resource.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["resourceType", "id", "meta", "name"]);
+        assert_eq!(
+            resource["meta"],
+            json!({"profile": ["p"], "versionId": "2", "lastUpdated": "2027-01-15T08:00:00.000+00:00"})
+        );
+    }
+
+    #[test]
+    fn patients_are_found_by_fnr_then_dnr_then_other_ids() {
+        let mut tenant = Tenant::default();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let patient = |system: &str, value: &str| json!({"resourceType": "Patient", "identifier": [{"system": system, "value": value}]});
+        tenant.insert_new(
+            ResourceKind::Patient,
+            "local",
+            patient("urn:oid:1.2.3", "12050050295"),
+            now,
+        );
+        tenant.insert_new(
+            ResourceKind::Patient,
+            "dnr",
+            patient(DNR_SYSTEM, "12050050295"),
+            now,
+        );
+        assert_eq!(
+            tenant.find_patient("12050050295").map(String::as_str),
+            Some("dnr")
+        );
+        tenant.insert_new(
+            ResourceKind::Patient,
+            "fnr",
+            patient(FNR_SYSTEM, "12050050295"),
+            now,
+        );
+        assert_eq!(
+            tenant.find_patient("12050050295").map(String::as_str),
+            Some("fnr")
+        );
+        assert_eq!(tenant.find_patient("99"), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! Patient tickets: the key between a patient and their data in SFM. One ticket per user and
+//! patient in a tenant, re-used with its lifetime extended while valid (sliding), a new one after
+//! it expires. Unguessable: 128 random bits, written like the GUIDs the real service returns.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::RngCore as _;
+
+/// How long a ticket lives after it was last issued.
+pub const TICKET_LIFETIME: TimeDelta = TimeDelta::minutes(60);
+
+/// A patient ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// The ticket.
+    pub value: String,
+    /// The user it was issued to.
+    pub user_pid: String,
+    /// The patient (`Patient.id`).
+    pub patient_id: String,
+    /// When it expires unless issued again.
+    pub expires: DateTime<Utc>,
+}
+
+/// A tenant's tickets.
+#[derive(Debug, Clone, Default)]
+pub struct TicketBook {
+    by_value: HashMap<String, Ticket>,
+    by_user_and_patient: HashMap<(String, String), String>,
+}
+
+impl TicketBook {
+    /// The ticket of `user_pid` for `patient_id`: the valid one extended, or a new one.
+    pub fn issue(&mut self, user_pid: &str, patient_id: &str, now: DateTime<Utc>) -> Ticket {
+        let key = (user_pid.to_owned(), patient_id.to_owned());
+        if let Some(value) = self.by_user_and_patient.get(&key)
+            && let Some(ticket) = self.by_value.get_mut(value)
+            && ticket.expires > now
+        {
+            ticket.expires = now + TICKET_LIFETIME;
+            return ticket.clone();
+        }
+        self.sweep(now);
+        let ticket = Ticket {
+            value: new_ticket_value(),
+            user_pid: user_pid.to_owned(),
+            patient_id: patient_id.to_owned(),
+            expires: now + TICKET_LIFETIME,
+        };
+        self.by_user_and_patient.insert(key, ticket.value.clone());
+        self.by_value.insert(ticket.value.clone(), ticket.clone());
+        ticket
+    }
+
+    /// A valid ticket.
+    pub fn get(&self, value: &str, now: DateTime<Utc>) -> Option<&Ticket> {
+        self.by_value.get(value).filter(|t| t.expires > now)
+    }
+
+    /// How many tickets are remembered.
+    pub fn len(&self) -> usize {
+        self.by_value.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_value.is_empty()
+    }
+
+    fn sweep(&mut self, now: DateTime<Utc>) {
+        self.by_value.retain(|_, t| t.expires > now);
+        let by_value = &self.by_value;
+        self.by_user_and_patient
+            .retain(|_, v| by_value.contains_key(v));
+    }
+}
+
+/// 128 random bits as 8-4-4-4-12 hex digits.
+fn new_ticket_value() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    #[test]
+    fn a_ticket_slides_while_valid_and_is_renewed_after() {
+        let mut book = TicketBook::default();
+        let first = book.issue("u", "p", at(0));
+        assert_eq!(first.value.len(), 36);
+        let again = book.issue("u", "p", at(59));
+        assert_eq!(again.value, first.value);
+        assert_eq!(again.expires, at(119));
+        assert!(book.get(&first.value, at(118)).is_some());
+        assert!(book.get(&first.value, at(119)).is_none());
+        let renewed = book.issue("u", "p", at(120));
+        assert_ne!(renewed.value, first.value);
+        assert_eq!(book.len(), 1, "the expired one was swept");
+    }
+
+    #[test]
+    fn tickets_differ_per_user_and_patient() {
+        let mut book = TicketBook::default();
+        let a = book.issue("u1", "p", at(0)).value;
+        let b = book.issue("u2", "p", at(0)).value;
+        let c = book.issue("u1", "q", at(0)).value;
+        assert!(a != b && a != c && b != c);
+    }
+}
