@@ -57,7 +57,9 @@ pub fn local_base_url(settings: &SettingsArgs) -> String {
 
 /// An HTTP client that trusts helsesim's CA (when the certs directory has one).
 pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
-    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
     if let Ok(pem) = std::fs::read(certs_dir.join(keys::names::CA_CERT)) {
         let ca = reqwest::Certificate::from_pem(&pem)
             .map_err(|e| CommandError::new(format!("cannot read the CA certificate: {e}")))?;

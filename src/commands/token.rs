@@ -57,6 +57,10 @@ pub struct TokenOptions {
     /// Only print a signed client assertion (valid 60 s), to call the token endpoint yourself.
     #[arg(long, conflicts_with_all = ["local", "json"])]
     pub assertion_only: bool,
+    /// Log this test user (pid) in instead: PAR, authorize with login_hint, code exchange; the
+    /// scope then includes openid and the identity scopes, e.g. "openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api".
+    #[arg(long, value_name = "PID", conflicts_with_all = ["local", "assertion_only"])]
+    pub user: Option<String>,
 }
 
 struct SigningKey {
@@ -292,6 +296,92 @@ fn form_body(client: &Client, scope: &str, assertion: &str) -> String {
         .finish()
 }
 
+/// HelseID's endpoints, from its discovery document.
+struct Discovered {
+    issuer: String,
+    token: String,
+    par: String,
+    authorize: String,
+}
+
+async fn discover(http: &reqwest::Client, base: &str) -> Result<Discovered, CommandError> {
+    let url = format!(
+        "{}/helseid/.well-known/openid-configuration",
+        base.trim_end_matches('/')
+    );
+    let doc: Value = http
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| CommandError::new(format!("{url}: {e} (is helsesim running? try --local)")))?
+        .json()
+        .await
+        .map_err(|e| CommandError::new(format!("{url}: {e}")))?;
+    let field = |name: &str| doc[name].as_str().unwrap_or_default().to_owned();
+    Ok(Discovered {
+        issuer: field("issuer"),
+        token: field("token_endpoint"),
+        par: field("pushed_authorization_request_endpoint"),
+        authorize: field("authorization_endpoint"),
+    })
+}
+
+/// POSTs a form built by `form` (called again for the retry, so each try has a fresh client
+/// assertion) with a DPoP proof when `dpop_key` is given, answering `use_dpop_nonce` once.
+async fn post_form(
+    http: &reqwest::Client,
+    endpoint: &str,
+    dpop_key: Option<&DpopKey>,
+    form: impl Fn(DateTime<Utc>) -> Result<String, CommandError>,
+) -> Result<Value, CommandError> {
+    let mut nonce: Option<String> = None;
+    for _ in 0..2 {
+        let now = Clock::system().now();
+        let mut request = http
+            .post(endpoint)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form(now)?);
+        if let Some(dpop_key) = dpop_key {
+            request = request.header(
+                "DPoP",
+                dpop_proof(dpop_key, endpoint, nonce.as_deref(), now)?,
+            );
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CommandError::new(format!("{endpoint}: {e}")))?;
+        let status = response.status();
+        let new_nonce = response
+            .headers()
+            .get("DPoP-Nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| CommandError::new(format!("{endpoint}: {e}")))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        if body["error"] == "use_dpop_nonce" && nonce.is_none() && new_nonce.is_some() {
+            nonce = new_nonce;
+            continue;
+        }
+        return Err(CommandError::new(format!("{endpoint}: {status}: {body}")));
+    }
+    Err(CommandError::new(
+        "the server kept asking for a new DPoP nonce",
+    ))
+}
+
+fn encode(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
 async fn remote_token(
     settings: &SettingsArgs,
     client: &Client,
@@ -305,73 +395,120 @@ async fn remote_token(
         .clone()
         .unwrap_or_else(|| local_base_url(settings));
     let http = http_client(&settings.certs)?;
-    let discovery_url = format!(
-        "{}/helseid/.well-known/openid-configuration",
-        base.trim_end_matches('/')
+    let endpoints = discover(&http, &base).await?;
+    let scope = options.scope.as_deref().unwrap_or_default();
+    match &options.user {
+        None => {
+            post_form(&http, &endpoints.token, dpop_key, |now| {
+                let assertion = client_assertion(client, key, &endpoints.issuer, &details, now)?;
+                Ok(form_body(client, scope, &assertion))
+            })
+            .await
+        }
+        Some(pid) => {
+            user_login(
+                &http, &endpoints, client, key, details, dpop_key, scope, pid,
+            )
+            .await
+        }
+    }
+}
+
+/// A user login the way an EHR does it (PAR, authorize, code exchange), with `login_hint`
+/// logging the fixture user in without the page.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces of one login"
+)]
+async fn user_login(
+    http: &reqwest::Client,
+    endpoints: &Discovered,
+    client: &Client,
+    key: &SigningKey,
+    details: Vec<Value>,
+    dpop_key: Option<&DpopKey>,
+    scope: &str,
+    pid: &str,
+) -> Result<Value, CommandError> {
+    let redirect_uri = client.entry.redirect_uris.first().ok_or_else(|| {
+        CommandError::new(format!(
+            "client '{}' has no redirect_uris: it cannot log users in",
+            client.id()
+        ))
+    })?;
+    let verifier = random::url_token(48);
+    let challenge = crate::jose::sha256_b64url(&verifier);
+    let details_json = (!details.is_empty()).then(|| Value::Array(details).to_string());
+    let pushed = post_form(http, &endpoints.par, dpop_key, |now| {
+        let assertion = client_assertion(client, key, &endpoints.issuer, &[], now)?;
+        let mut pairs = vec![
+            ("client_id", client.id()),
+            ("response_type", "code"),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", scope),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("login_hint", pid),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ];
+        if let Some(details) = &details_json {
+            pairs.push(("authorization_details", details));
+        }
+        Ok(encode(&pairs))
+    })
+    .await?;
+    let request_uri = pushed["request_uri"].as_str().unwrap_or_default();
+    let authorize = format!(
+        "{}?{}",
+        endpoints.authorize,
+        encode(&[("client_id", client.id()), ("request_uri", request_uri)])
     );
-    let discovery: Value = http
-        .get(&discovery_url)
+    let response = http
+        .get(&authorize)
         .send()
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| {
+        .map_err(|e| CommandError::new(format!("{}: {e}", endpoints.authorize)))?;
+    let location = response
+        .headers()
+        .get("Location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
             CommandError::new(format!(
-                "{discovery_url}: {e} (is helsesim running? try --local)"
+                "{}: {} without a redirect: the login page was shown (is {pid} a test user in fixtures/helseid/users.json, and HELSESIM_AUTOLOGIN on?)",
+                endpoints.authorize,
+                response.status()
             ))
-        })?
-        .json()
-        .await
-        .map_err(|e| CommandError::new(format!("{discovery_url}: {e}")))?;
-    let issuer = discovery["issuer"].as_str().unwrap_or_default().to_owned();
-    let token_endpoint = discovery["token_endpoint"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let mut nonce: Option<String> = None;
-    // One retry: the first DPoP request is answered with use_dpop_nonce and a nonce.
-    for _ in 0..2 {
-        let now = Clock::system().now();
-        let assertion = client_assertion(client, key, &issuer, &details, now)?;
-        let mut request = http
-            .post(&token_endpoint)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form_body(
-                client,
-                options.scope.as_deref().unwrap_or_default(),
-                &assertion,
-            ));
-        if let Some(dpop_key) = dpop_key {
-            request = request.header(
-                "DPoP",
-                dpop_proof(dpop_key, &token_endpoint, nonce.as_deref(), now)?,
-            );
+        })?;
+    let callback =
+        url::Url::parse(location).map_err(|e| CommandError::new(format!("{location}: {e}")))?;
+    let param = |name: &str| {
+        callback
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let code = match (param("code"), param("error")) {
+        (Some(code), _) => code,
+        (None, error) => {
+            return Err(CommandError::new(format!(
+                "the login was refused: {} {}",
+                error.unwrap_or_default(),
+                param("error_description").unwrap_or_default()
+            )));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| CommandError::new(format!("{token_endpoint}: {e}")))?;
-        let status = response.status();
-        let new_nonce = response
-            .headers()
-            .get("DPoP-Nonce")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| CommandError::new(format!("{token_endpoint}: {e}")))?;
-        if status.is_success() {
-            return Ok(body);
-        }
-        if body["error"] == "use_dpop_nonce" && nonce.is_none() && new_nonce.is_some() {
-            nonce = new_nonce;
-            continue;
-        }
-        return Err(CommandError::new(format!(
-            "{token_endpoint}: {status}: {body}"
-        )));
-    }
-    Err(CommandError::new(
-        "the server kept asking for a new DPoP nonce",
-    ))
+    };
+    post_form(http, &endpoints.token, dpop_key, |now| {
+        let assertion = client_assertion(client, key, &endpoints.issuer, &[], now)?;
+        Ok(encode(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client.id()),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ]))
+    })
+    .await
 }

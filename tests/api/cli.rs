@@ -743,6 +743,41 @@ async fn an_assertion_only_is_accepted_by_a_server_on_the_same_port() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
 
+/// `token --user` logs a test user in (PAR, authorize with login_hint, code exchange).
+#[actix_web::test]
+async fn token_for_a_user_logs_the_user_in() {
+    let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
+    let mut cmd = helsesim();
+    cmd.args([
+        "token",
+        "--url",
+        &app.base,
+        "--client",
+        "sfm-ready",
+        "--user",
+        DIDRIK,
+        "--scope",
+        "openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api",
+    ]);
+    let output = run_async(cmd).await;
+    let (_, claims) = printed_jwt(&output);
+    assert_eq!(claims["helseid://claims/identity/pid"], DIDRIK);
+    assert_eq!(claims["aud"], "e-helse:sfm.api");
+    assert_eq!(claims["client_id"], SFM_READY);
+
+    // A client without redirect URIs cannot log users in.
+    let mut cmd = helsesim();
+    cmd.args([
+        "token", "--url", &app.base, "--client", "pts", "--user", DIDRIK, "--scope", "openid",
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        format!("helsesim: client '{PTS}' has no redirect_uris: it cannot log users in\n")
+    );
+}
+
 #[actix_web::test]
 async fn token_reports_a_refusal_by_the_server() {
     let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
