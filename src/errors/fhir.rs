@@ -45,6 +45,8 @@ pub struct FhirError {
     pub issues: Vec<Issue>,
     /// A `WWW-Authenticate` challenge (401 answers).
     pub www_authenticate: Option<String>,
+    /// The `Allow` header (405 answers).
+    pub allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -61,6 +63,7 @@ impl FhirError {
             status,
             issues,
             www_authenticate: None,
+            allow: None,
         }
     }
 
@@ -70,6 +73,7 @@ impl FhirError {
             status,
             issues: vec![Issue::error(code, diagnostics)],
             www_authenticate: None,
+            allow: None,
         }
     }
 
@@ -102,6 +106,9 @@ impl FhirError {
                 actix_web::http::header::WWW_AUTHENTICATE,
                 challenge.as_str(),
             ));
+        }
+        if let Some(allow) = self.allow {
+            builder.insert_header((actix_web::http::header::ALLOW, allow));
         }
         mark_formatted(builder.body(json))
     }

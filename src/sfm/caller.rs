@@ -87,7 +87,7 @@ pub fn authenticate(
     let tenant_id = if multi_tenant {
         token.claim_str(JOURNAL_ID).ok_or_else(|| {
             Refusal::Incomplete(format!(
-                "The token names no SFM instance: a multi-tenant client names it with {JOURNAL_ID} in the client assertion's assertion_details"
+                "The token names no SFM instance: a multi-tenant client names it with {JOURNAL_ID} (in the client assertion's assertion_details, or in the login's authorization_details)"
             ))
         })?
     } else {

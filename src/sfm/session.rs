@@ -144,16 +144,7 @@ pub async fn patient_ticket(
         tenant.tickets.issue(&caller.pid, &patient_id, now)
     };
     let expires = HttpDate::from(std::time::SystemTime::from(ticket.expires)).to_string();
-    let wants_json = req
-        .headers()
-        .get_all(header::ACCEPT)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            item.split(';')
-                .next()
-                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-        });
+    let wants_json = wants_json(&req);
     let mut response = HttpResponse::Ok();
     response
         .insert_header((header::EXPIRES, expires))
@@ -164,6 +155,18 @@ pub async fn patient_ticket(
         response
             .content_type("text/plain; charset=utf-8")
             .body(ticket.value)
+    })
+}
+
+/// Whether `Accept` lists `application/json` with a quality above zero (the spec: "when the
+/// accept header in the request includes the application/json type").
+fn wants_json(req: &HttpRequest) -> bool {
+    use actix_web::http::header::{Accept, Header as _};
+    Accept::parse(req).is_ok_and(|accept| {
+        accept.iter().any(|item| {
+            item.item.essence_str() == "application/json"
+                && item.quality > actix_web::http::header::Quality::ZERO
+        })
     })
 }
 

@@ -194,7 +194,8 @@ pub fn logged_out() -> HttpResponse {
     html_response(StatusCode::OK, body)
 }
 
-/// The simulated SFM portal, after a GUI session code was redeemed.
+/// The simulated SFM portal, after a GUI session code was redeemed. Unlike the login page it may
+/// be framed: EHRs embed SFM's GUI.
 pub fn portal(organisation: &str, user: &str) -> HttpResponse {
     let body = html! {
         (DOCTYPE)
@@ -215,7 +216,9 @@ pub fn portal(organisation: &str, user: &str) -> HttpResponse {
             }
         }
     };
-    html_response(StatusCode::OK, body)
+    let mut response = html_response(StatusCode::OK, body);
+    response.headers_mut().remove("X-Frame-Options");
+    response
 }
 
 /// An error page of the simulated SFM portal.

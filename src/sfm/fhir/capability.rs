@@ -58,13 +58,17 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
 }
 
 /// `GET /sfm/fhir/metadata` (no token needed).
-pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metadata(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, crate::errors::fhir::FhirError> {
+    super::check_format(&req)?;
     let body = statement(
         &fhir_base(&state),
         &state.helseid.endpoints.issuer,
         &fhir_instant(state.clock.now()),
     );
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type(FHIR_JSON)
-        .body(serde_json::to_string(&body).unwrap_or_default())
+        .body(serde_json::to_string(&body).unwrap_or_default()))
 }

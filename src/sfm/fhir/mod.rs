@@ -29,24 +29,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/metadata")
                 .route(web::get().to(capability::metadata))
-                .default_service(not_supported("GET")),
+                .route(web::head().to(capability::metadata))
+                .default_service(not_supported("GET, HEAD")),
         )
         .service(
             web::resource("/{type}")
                 .route(web::get().to(search_type))
+                .route(web::head().to(search_type))
                 .route(web::post().to(create))
-                .default_service(not_supported("GET, POST")),
+                .default_service(not_supported("GET, HEAD, POST")),
         )
         .service(
             web::resource("/{type}/{id}")
                 .route(web::get().to(read))
+                .route(web::head().to(read))
                 .route(web::put().to(update))
-                .default_service(not_supported("GET, PUT")),
+                .default_service(not_supported("GET, HEAD, PUT")),
         )
         .service(
             web::resource("/{type}/{id}/_history/{vid}")
                 .route(web::get().to(vread))
-                .default_service(not_supported("GET")),
+                .route(web::head().to(vread))
+                .default_service(not_supported("GET, HEAD")),
         );
 }
 
@@ -88,7 +92,7 @@ fn kind_of(name: &str) -> Result<ResourceKind, FhirError> {
 }
 
 /// Only JSON: `_format` and `Accept` must allow it.
-fn check_format(req: &HttpRequest) -> Result<(), FhirError> {
+pub(super) fn check_format(req: &HttpRequest) -> Result<(), FhirError> {
     let acceptable = |media: &str| {
         let media = media
             .split(';')

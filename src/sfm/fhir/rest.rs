@@ -105,11 +105,13 @@ pub fn create(
             ));
         }
         ResourceKind::Person => {
-            return Err(FhirError::new(
+            let mut error = FhirError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "not-supported",
                 "Person is not created through the API: SFM creates the superuser's Person with the instance",
-            ));
+            );
+            error.allow = Some("GET");
+            return Err(error);
         }
     }
     validate::check(&resource, kind).map_err(invalid)?;
@@ -165,8 +167,8 @@ pub fn update(
                 format!("Resource {}/{id} is not known (this server does not create resources with PUT)", kind.as_str()),
             )
         })?;
-    if let Some(expected) = if_match {
-        let expected = expected.trim().trim_start_matches("W/").trim_matches('"');
+    if let Some(expected) = if_match.map(str::trim).filter(|e| *e != "*") {
+        let expected = expected.trim_start_matches("W/").trim_matches('"');
         if expected != current_version.to_string() {
             return Err(FhirError::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -273,6 +275,9 @@ pub fn search(
             query.append_pair(name, value);
         }
         query.append_pair("_count", &search.count.to_string());
+        if search.count_only {
+            query.append_pair("_summary", "count");
+        }
         if offset > 0 {
             query.append_pair("_offset", &offset.to_string());
         }
@@ -280,10 +285,11 @@ pub fn search(
         format!("{fhir_base}/{}?{}", kind.as_str(), query.finish())
     };
     let mut links = vec![json!({"relation": "self", "url": link(search.offset)})];
-    if !search.count_only && search.offset + search.count < total {
+    let paging = !search.count_only && search.count > 0;
+    if paging && search.offset + search.count < total {
         links.push(json!({"relation": "next", "url": link(search.offset + search.count)}));
     }
-    if !search.count_only && search.offset > 0 {
+    if paging && search.offset > 0 {
         links.push(json!({"relation": "previous", "url": link(search.offset.saturating_sub(search.count))}));
     }
     let mut bundle = json!({

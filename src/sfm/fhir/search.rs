@@ -218,14 +218,15 @@ fn token_matches(resource: &Value, query: &str) -> bool {
     })
 }
 
-/// FHIR string search: case-insensitive starts-with on any name part (`:exact`: whole, exact).
+/// FHIR string search: starts-with on any name part after normalising case and accents, as FHIR
+/// R4 says (`å` matches `a`; `ø` and `æ` are letters of their own); `:exact` compares as is.
 fn name_matches(resource: &Value, query: &str, exact: bool) -> bool {
-    let query_lower = query.to_lowercase();
+    let query_normal = normalise(query);
     let hit = |text: &str| {
         if exact {
             text == query
         } else {
-            text.to_lowercase().starts_with(&query_lower)
+            normalise(text).starts_with(&query_normal)
         }
     };
     match resource.get("name") {
@@ -246,6 +247,16 @@ fn name_matches(resource: &Value, query: &str, exact: bool) -> bool {
         }),
         _ => false,
     }
+}
+
+/// Lower case without diacritics (canonical decomposition, combining marks dropped).
+fn normalise(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    use unicode_normalization::char::is_combining_mark;
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
 }
 
 #[cfg(test)]
@@ -281,6 +292,7 @@ mod tests {
     #[test]
     fn string_and_boolean() {
         assert!(hits("name=kar") && hits("name=åsm") && hits("name=METTE"));
+        assert!(hits("name=asmund"), "accents are normalised away");
         assert!(!hits("name=ari"));
         assert!(hits("name:exact=Kari") && !hits("name:exact=kari"));
         assert!(hits("active=true") && !hits("active=false"));
