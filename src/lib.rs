@@ -15,6 +15,7 @@ pub mod ids;
 pub mod jose;
 pub mod keys;
 pub mod kjernejournal;
+pub mod national;
 pub mod pts;
 pub mod random;
 pub mod sfm;

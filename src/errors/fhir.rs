@@ -16,6 +16,9 @@ pub struct Issue {
     pub severity: &'static str,
     /// The FHIR issue type code (`invalid`, `not-found`, `login`, ...).
     pub code: &'static str,
+    /// A coded reason (e.g. which `$sendMedication` rule failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
     /// The human-readable explanation.
     pub diagnostics: String,
     /// FHIRPath expressions of the offending elements.
@@ -29,9 +32,24 @@ impl Issue {
         Self {
             severity: "error",
             code,
+            details: None,
             diagnostics: diagnostics.into(),
             expression: Vec::new(),
         }
+    }
+
+    /// With a coded reason.
+    pub fn with_details(mut self, system: &str, code: &str, display: &str) -> Self {
+        self.details = Some(
+            serde_json::json!({"coding": [{"system": system, "code": code, "display": display}]}),
+        );
+        self
+    }
+
+    /// With the FHIRPath of the offending element.
+    pub fn at(mut self, expression: impl Into<String>) -> Self {
+        self.expression.push(expression.into());
+        self
     }
 }
 

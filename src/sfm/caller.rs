@@ -24,6 +24,8 @@ pub struct Caller {
     pub orgnr_parent: Option<String>,
     /// `orgnr_child`.
     pub orgnr_child: Option<String>,
+    /// The user's HPR number (authorised health professionals).
+    pub hpr: Option<String>,
 }
 
 /// Why a caller was refused before reaching a tenant.
@@ -110,6 +112,9 @@ pub fn authenticate(
             .map(str::to_owned),
         orgnr_child: token
             .claim_str(crate::helseid::claims::ORGNR_CHILD)
+            .map(str::to_owned),
+        hpr: token
+            .claim_str(crate::helseid::claims::HPR_NUMBER)
             .map(str::to_owned),
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod caller;
 pub mod fhir;
+pub mod medication;
 pub mod model;
 pub mod session;
 pub mod tickets;

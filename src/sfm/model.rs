@@ -125,7 +125,7 @@ pub fn stamp(resource: &mut Value, id: &str, version: usize, now: DateTime<Utc>)
 }
 
 /// One SFM instance.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Tenant {
     /// The SFM-id / journal-id.
     pub id: String,
@@ -135,6 +135,27 @@ pub struct Tenant {
     pub resources: BTreeMap<ResourceKind, BTreeMap<String, Versioned>>,
     /// Patient tickets.
     pub tickets: TicketBook,
+    /// The organisation is a multidose (MD) doctor's: `$sendMedication` needs a new
+    /// `$getMedication` between sends.
+    pub multidose_doctor: bool,
+    /// Whether SFM may look patients up in Kjernejournal for this organisation.
+    pub kjernejournal_access: bool,
+    /// The latest `$getMedication` per user and patient.
+    pub lookups: crate::sfm::medication::lookup::LookupBook,
+}
+
+impl Default for Tenant {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            activated: None,
+            resources: BTreeMap::new(),
+            tickets: TicketBook::default(),
+            multidose_doctor: false,
+            kjernejournal_access: true,
+            lookups: Default::default(),
+        }
+    }
 }
 
 impl Tenant {
@@ -243,6 +264,8 @@ pub struct SfmStore {
     pub gui_codes: HashMap<String, super::session::GuiCode>,
     /// Open GUI sessions by (tenant, user pid), with when they were opened.
     pub gui_sessions: HashMap<(String, String), DateTime<Utc>>,
+    /// The national systems behind SFM (Reseptformidleren, the PLL, Kjernejournal's allergies).
+    pub national: crate::national::NationalStore,
 }
 
 /// One tenant as written in `fixtures/sfm/tenants.json`.
@@ -256,6 +279,16 @@ pub struct TenantEntry {
     pub description: Option<String>,
     /// Its FHIR resources (Organization, Person, Practitioner, Patient) with their ids.
     pub resources: Vec<Value>,
+    /// The organisation is a multidose doctor's (default false).
+    #[serde(default)]
+    pub multidose_doctor: bool,
+    /// SFM may look its patients up in Kjernejournal (default true).
+    #[serde(default = "yes")]
+    pub kjernejournal_access: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Validates a fixture tenant: a GUID id, valid R4 resources with unique ids, exactly one
@@ -265,6 +298,8 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
         .map_err(|_| FieldError::new("sfm_id", format!("'{}' is not a GUID", entry.sfm_id)))?;
     let mut tenant = Tenant {
         id: entry.sfm_id.clone(),
+        multidose_doctor: entry.multidose_doctor,
+        kjernejournal_access: entry.kjernejournal_access,
         ..Tenant::default()
     };
     for (i, resource) in entry.resources.into_iter().enumerate() {

@@ -16,5 +16,6 @@ mod helseid_login_errors;
 mod helseid_openidconnect;
 mod login_page_browser;
 mod sfm_fhir;
+mod sfm_medication;
 mod sfm_session;
 mod sfm_walkthroughs;

@@ -33,6 +33,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(not_supported("GET, HEAD")),
         )
         .service(
+            web::resource("/Patient/$getMedication")
+                .route(web::post().to(crate::sfm::medication::get::get_medication))
+                .default_service(not_supported("POST")),
+        )
+        .service(
+            web::resource("/Patient/$sendMedication")
+                .route(web::post().to(crate::sfm::medication::send::send_medication))
+                .default_service(not_supported("POST")),
+        )
+        .service(
             web::resource("/{type}")
                 .route(web::get().to(search_type))
                 .route(web::head().to(search_type))
@@ -92,7 +102,7 @@ fn kind_of(name: &str) -> Result<ResourceKind, FhirError> {
 }
 
 /// Only JSON: `_format` and `Accept` must allow it.
-pub(super) fn check_format(req: &HttpRequest) -> Result<(), FhirError> {
+pub(crate) fn check_format(req: &HttpRequest) -> Result<(), FhirError> {
     let acceptable = |media: &str| {
         let media = media
             .split(';')
@@ -124,7 +134,7 @@ pub(super) fn check_format(req: &HttpRequest) -> Result<(), FhirError> {
 }
 
 /// The body of a create or update: `application/fhir+json` (or `application/json`) JSON.
-fn body_resource(req: &HttpRequest, body: &[u8]) -> Result<Value, FhirError> {
+pub(crate) fn body_resource(req: &HttpRequest, body: &[u8]) -> Result<Value, FhirError> {
     let content_type = req.content_type().to_ascii_lowercase();
     if content_type != "application/fhir+json" && content_type != "application/json" {
         return Err(FhirError::new(
@@ -146,7 +156,7 @@ fn body_resource(req: &HttpRequest, body: &[u8]) -> Result<Value, FhirError> {
 }
 
 /// The caller of a FHIR interaction (401 with a challenge when the token fails).
-fn authenticate(
+pub(crate) fn authenticate(
     req: &HttpRequest,
     state: &AppState,
     now: DateTime<Utc>,
@@ -159,7 +169,7 @@ fn authenticate(
 }
 
 /// The caller's tenant, if the caller is one of its users.
-fn tenant_for<'a>(
+pub(crate) fn tenant_for<'a>(
     tenants: &'a std::collections::HashMap<String, Tenant>,
     caller: &Caller,
 ) -> Result<&'a Tenant, FhirError> {
@@ -179,7 +189,7 @@ fn tenant_for<'a>(
     Ok(tenant)
 }
 
-fn unknown_tenant(caller: &Caller) -> FhirError {
+pub(crate) fn unknown_tenant(caller: &Caller) -> FhirError {
     FhirError::new(
         StatusCode::FORBIDDEN,
         "forbidden",

@@ -48,16 +48,36 @@ pub fn check(resource: &Value, kind: ResourceKind) -> Result<(), Vec<String>> {
         }
     }
     if problems.is_empty() {
-        let bytes = serde_json::to_vec(resource).unwrap_or_default();
-        if let Err(e) = fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(&bytes, None) {
-            problems.push(format!("not a valid FHIR R4 {}: {e}", kind.as_str()));
-        }
+        problems.extend(parse_r4(resource, kind.as_str()));
     }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+/// Checks that `resource` is a valid R4 resource of type `type_name` (any id, or none).
+pub fn check_type(resource: &Value, type_name: &str) -> Result<(), Vec<String>> {
+    match resource.get("resourceType").and_then(Value::as_str) {
+        Some(name) if name == type_name => {
+            parse_r4(resource, type_name).map_or(Ok(()), |e| Err(vec![e]))
+        }
+        Some(name) => Err(vec![format!(
+            "expected a {type_name}, got resourceType '{name}'"
+        )]),
+        None => Err(vec![format!(
+            "expected a {type_name}: the JSON has no resourceType"
+        )]),
+    }
+}
+
+/// fhirbolt's strict R4 parse; the problem, if any.
+fn parse_r4(resource: &Value, type_name: &str) -> Option<String> {
+    let bytes = serde_json::to_vec(resource).unwrap_or_default();
+    fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(&bytes, None)
+        .err()
+        .map(|e| format!("not a valid FHIR R4 {type_name}: {e}"))
 }
 
 #[cfg(test)]

@@ -1,0 +1,488 @@
+//! `POST [base]/Patient/$getMedication`: the patient's medication from Reseptformidleren (RF),
+//! the PLL and Kjernejournal (KJ), compiled into a `document` Bundle (sfm-MedicationBundle), with
+//! the lookup times and result codes. Each call is recorded as the patient's latest lookup for
+//! the tenant and user.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::lookup::{Lookup, Required, Requirement};
+use super::{PROFILE_BASE, PatientIdentity, RESULT_CODE_SYSTEM, patient_identity, urn};
+use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
+use crate::errors::mark_formatted;
+use crate::national::render::{self, ViewEntry};
+use crate::national::{NationalPatient, statement};
+use crate::sfm::caller::Caller;
+use crate::sfm::fhir::{self, validate};
+use crate::sfm::model::{Tenant, fhir_instant};
+use crate::state::AppState;
+
+/// The consent codes `SamtykkeKjernejournal` takes.
+const KJ_CONSENTS: [&str; 3] = ["HPAKUTT", "HPMOTTATTSAMTYKKE", "HPUNNTAK"];
+/// The consent codes `SamtykkeSperretLegemidler` and `SamtykkeLasteResepter` take.
+const LOCKED_CONSENTS: [&str; 2] = ["HPAKUTT", "HPMOTTATTSAMTYKKE"];
+
+/// `$getMedication`'s input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetInput {
+    /// The `patient` Patient.
+    pub patient: Value,
+    /// Who it is.
+    pub identity: PatientIdentity,
+    /// `Referansenummer`s: find locked prescriptions and those of patients without national id.
+    pub refnums: Vec<String>,
+    /// `SamtykkeKjernejournal`: look the patient up in Kjernejournal.
+    pub kj_consent: Option<String>,
+    /// `SamtykkeSperretLegemidler`.
+    pub blocked_consent: Option<String>,
+    /// `SamtykkeLasteResepter`: show locked prescriptions.
+    pub locked_consent: Option<String>,
+}
+
+/// Reads a Parameters body (`application/fhir+json`); `normalise` may fix it up before the strict
+/// R4 parse.
+pub fn read_parameters(
+    req: &HttpRequest,
+    body: &[u8],
+    normalise: impl FnOnce(&mut Value),
+) -> Result<Value, FhirError> {
+    let mut parameters = fhir::body_resource(req, body)?;
+    normalise(&mut parameters);
+    validate::check_type(&parameters, "Parameters").map_err(|problems| {
+        FhirError::with_issues(
+            StatusCode::BAD_REQUEST,
+            problems
+                .into_iter()
+                .map(|p| Issue::error("structure", p))
+                .collect(),
+        )
+    })?;
+    Ok(parameters)
+}
+
+/// The `parameter` array with each entry's index.
+pub fn parameters(body: &Value) -> impl Iterator<Item = (usize, &str, &Value)> {
+    body.get("parameter")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                i,
+                p.get("name").and_then(Value::as_str).unwrap_or_default(),
+                p,
+            )
+        })
+}
+
+impl GetInput {
+    /// Parses and checks the input; every problem is an issue.
+    pub fn parse(body: &Value) -> Result<Self, FhirError> {
+        let mut issues = Vec::new();
+        let mut patient = None;
+        let mut refnums = Vec::new();
+        let mut kj_consent = None;
+        let mut blocked_consent = None;
+        let mut locked_consent = None;
+        for (i, name, p) in parameters(body) {
+            let at = format!("Parameters.parameter[{i}]");
+            let code = |allowed: &[&str], issues: &mut Vec<Issue>| -> Option<String> {
+                match p.get("valueCode").and_then(Value::as_str) {
+                    Some(c) if allowed.contains(&c) => Some(c.to_owned()),
+                    Some(c) => {
+                        issues.push(
+                            Issue::error(
+                                "code-invalid",
+                                format!("{name} must be one of {}, got '{c}'", allowed.join(", ")),
+                            )
+                            .at(format!("{at}.valueCode")),
+                        );
+                        None
+                    }
+                    None => {
+                        issues.push(
+                            Issue::error(
+                                "required",
+                                format!("{name} takes a valueCode ({})", allowed.join(", ")),
+                            )
+                            .at(at.clone()),
+                        );
+                        None
+                    }
+                }
+            };
+            match name {
+                "patient" => match p.get("resource") {
+                    Some(r) if r.get("resourceType").and_then(Value::as_str) == Some("Patient") => {
+                        if patient.replace(r.clone()).is_some() {
+                            issues.push(Issue::error("invalid", "patient is given more than once (1..1)").at(at));
+                        }
+                    }
+                    _ => issues.push(Issue::error("invalid", "patient must be a Patient resource (parameter.resource)").at(at)),
+                },
+                "Referansenummer" => match p.get("valueString").and_then(Value::as_str) {
+                    Some(r) if !r.trim().is_empty() => refnums.push(r.trim().to_owned()),
+                    _ => issues.push(Issue::error("invalid", "Referansenummer takes a non-empty valueString").at(at)),
+                },
+                "historyTimestamp" => {
+                    if p.get("valueDateTime").and_then(Value::as_str).is_none() {
+                        issues.push(Issue::error("invalid", "historyTimestamp takes a valueDateTime").at(at));
+                    }
+                }
+                "SamtykkeKjernejournal" => kj_consent = code(&KJ_CONSENTS, &mut issues),
+                "SamtykkeSperretLegemidler" => blocked_consent = code(&LOCKED_CONSENTS, &mut issues),
+                "SamtykkeLasteResepter" => locked_consent = code(&LOCKED_CONSENTS, &mut issues),
+                "IncludeOriginal" => {
+                    code(&["include_reseptdok"], &mut issues);
+                }
+                other => issues.push(Issue::error("not-supported", format!("Unknown parameter '{other}' for $getMedication; it takes patient, Referansenummer, historyTimestamp, SamtykkeKjernejournal, SamtykkeSperretLegemidler, SamtykkeLasteResepter, IncludeOriginal")).at(at)),
+            }
+        }
+        let Some(patient) = patient else {
+            issues.push(Issue::error("required", "$getMedication needs the parameter patient (a Patient with name, address and identifier, or birthDate and gender)").at("Parameters.parameter"));
+            return Err(FhirError::with_issues(StatusCode::BAD_REQUEST, issues));
+        };
+        let path = "Parameters.parameter.where(name='patient').resource";
+        if patient
+            .get("address")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
+            issues.push(
+                Issue::error("required", "The patient needs an address")
+                    .at(format!("{path}.address")),
+            );
+        }
+        let identity = match patient_identity(&patient, path) {
+            Ok(identity) => Some(identity),
+            Err(mut problems) => {
+                issues.append(&mut problems);
+                None
+            }
+        };
+        match identity {
+            Some(identity) if issues.is_empty() => Ok(Self {
+                patient,
+                identity,
+                refnums,
+                kj_consent,
+                blocked_consent,
+                locked_consent,
+            }),
+            _ => Err(FhirError::with_issues(StatusCode::BAD_REQUEST, issues)),
+        }
+    }
+}
+
+/// `POST [base]/Patient/$getMedication`.
+pub async fn get_medication(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    fhir::check_format(&req)?;
+    let now = state.clock.now();
+    let caller = fhir::authenticate(&req, &state, now)?;
+    let body = read_parameters(&req, &body, |_| {})?;
+    let input = GetInput::parse(&body)?;
+    let mut guard = state.store.sfm_mut();
+    fhir::tenant_for(&guard.tenants, &caller)?;
+    let hpr = super::require_hpr(&caller, "$getMedication")?;
+    let sfm = &mut *guard;
+    let tenant = sfm
+        .tenants
+        .get_mut(&caller.tenant_id)
+        .ok_or_else(|| fhir::unknown_tenant(&caller))?;
+    let empty = NationalPatient::new(&input.identity.key, now);
+    let national = sfm.national.patient(&input.identity.key).unwrap_or(&empty);
+    let compiled = compile(
+        &input,
+        national,
+        tenant,
+        &caller,
+        &hpr,
+        now,
+        &fhir::fhir_base(&state),
+    );
+    tenant.lookups.record(&caller.pid, compiled.lookup);
+    drop(guard);
+    Ok(mark_formatted(
+        HttpResponse::Ok()
+            .content_type(FHIR_JSON)
+            .body(serde_json::to_string(&compiled.parameters).unwrap_or_default()),
+    ))
+}
+
+/// A compiled lookup: the answer and what is remembered of it.
+pub struct Compiled {
+    /// The Parameters answer.
+    pub parameters: Value,
+    /// The lookup record.
+    pub lookup: Lookup,
+}
+
+fn section(code: &str, display: &str, title: &str, text: &str, entries: Vec<Value>) -> Value {
+    let mut section = json!({
+        "title": title,
+        "code": {"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-section-types", "code": code, "display": display}]},
+        "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{text}</div>")},
+    });
+    if entries.is_empty() {
+        section["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});
+    } else {
+        section["entry"] = Value::Array(entries);
+    }
+    section
+}
+
+fn reference(urn: &str, profile: &str, display: &str) -> Value {
+    json!({"reference": urn, "type": format!("{PROFILE_BASE}{profile}"), "display": display})
+}
+
+fn error_code(code: &str, display: &str, text: Option<String>) -> Value {
+    let mut concept =
+        json!({"coding": [{"system": RESULT_CODE_SYSTEM, "code": code, "display": display}]});
+    if let Some(text) = text {
+        concept["text"] = json!(text);
+    }
+    concept
+}
+
+/// Compiles the answer for `input` from the patient's national data.
+pub fn compile(
+    input: &GetInput,
+    national: &NationalPatient,
+    tenant: &Tenant,
+    caller: &Caller,
+    hpr: &str,
+    now: DateTime<Utc>,
+    fhir_base: &str,
+) -> Compiled {
+    let has_national_id = input.identity.national_id.is_some();
+    // RF is asked by national id, or (patients without one) by reference number.
+    let rf_lookup = has_national_id || !input.refnums.is_empty();
+    let kj_lookup = has_national_id && input.kj_consent.is_some();
+    let kj_ok = kj_lookup && tenant.kjernejournal_access;
+    let show_locked = |p: &crate::national::Prescription| {
+        input.locked_consent.is_some()
+            || p.refnum.as_ref().is_some_and(|r| input.refnums.contains(r))
+    };
+    let view: Vec<ViewEntry<'_>> = if rf_lookup {
+        render::view(national, &show_locked)
+            .into_iter()
+            .filter(|v| {
+                has_national_id
+                    || v.prescription
+                        .and_then(|p| p.refnum.as_ref())
+                        .is_some_and(|r| input.refnums.contains(r))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let patient_urn = urn();
+    let practitioner_urn = urn();
+    let organization_urn = urn();
+    let mut patient = input.patient.clone();
+    if patient.get("id").is_none() {
+        patient["id"] = json!(uuid::Uuid::new_v4().to_string());
+    }
+    let patient = super::with_profile(patient, "sfm-Patient");
+    let subject = reference(&patient_urn, "sfm-Patient", &input.identity.display);
+    let practitioner = super::practitioner_for(tenant, caller, hpr);
+    let practitioner_display = super::practitioner_display(&practitioner, hpr);
+    let (organization, her) = tenant
+        .organization()
+        .map(|(_, o)| {
+            let o = super::with_profile(o.current().clone(), "sfm-Organization");
+            let her = crate::sfm::model::identifier_value(&o, crate::sfm::model::HER_SYSTEM)
+                .unwrap_or_default()
+                .to_owned();
+            (o, her)
+        })
+        .unwrap_or_else(|| (json!({"resourceType": "Organization"}), String::new()));
+
+    let mut entries: Vec<Value> = Vec::new();
+    let mut medication_refs = Vec::new();
+    let mut dispense_refs = Vec::new();
+    let mut requirements = Vec::new();
+    for v in &view {
+        let statement_urn = urn();
+        let medication_urn = urn();
+        let mut statement_json = v.statement();
+        render::point(&mut statement_json, &subject, &medication_urn);
+        let display = v.entry.display();
+        medication_refs.push(reference(
+            &statement_urn,
+            "sfm-MedicationStatement",
+            &display,
+        ));
+        entries.push(json!({"fullUrl": statement_urn, "resource": statement_json}));
+        entries.push(json!({"fullUrl": medication_urn, "resource": v.entry.medication}));
+        if let Some(p) = v.prescription {
+            for d in &p.dispenses {
+                let dispense_urn = urn();
+                dispense_refs.push(reference(
+                    &dispense_urn,
+                    "sfm-MedicationDispense",
+                    "sfm-MedicationDispense",
+                ));
+                entries.push(json!({"fullUrl": dispense_urn, "resource": render::dispense(d, p, &subject, &medication_urn, &statement_urn)}));
+            }
+            if p.status.is_active() {
+                requirements.push(Requirement {
+                    what: Required::Prescription,
+                    id: p.id().to_owned(),
+                    display: display.clone(),
+                    rf_status: Some(p.status),
+                    discontinued_at: None,
+                    added_by_send: None,
+                });
+            }
+        }
+        if let Some(pll_id) = v.entry.pll_id().filter(|_| v.counts_for_pll()) {
+            requirements.push(Requirement {
+                what: Required::PllEntry,
+                id: pll_id.to_owned(),
+                display,
+                rf_status: None,
+                discontinued_at: statement::discontinued_at(&v.entry.statement),
+                added_by_send: None,
+            });
+        }
+    }
+
+    let mut pll_refs = Vec::new();
+    if let (true, Some(pll)) = (rf_lookup && has_national_id, &national.pll) {
+        let mut related = Vec::new();
+        if let Some(m) = &national.multidose {
+            for role in render::multidose_roles(m) {
+                let role_urn = urn();
+                related.push(reference(
+                    &role_urn,
+                    "sfm-PractitionerRole",
+                    &role_display(&role),
+                ));
+                entries.push(json!({"fullUrl": role_urn, "resource": role}));
+            }
+        }
+        let basic_urn = urn();
+        pll_refs.push(reference(&basic_urn, "sfm-PLL-info", "M25.1"));
+        entries.push(
+            json!({"fullUrl": basic_urn, "resource": render::pll_info(pll, &subject, &related)}),
+        );
+    }
+    let mut allergy_refs = Vec::new();
+    if kj_ok && national.kjernejournal {
+        for a in &national.allergies {
+            let allergy_urn = urn();
+            allergy_refs.push(json!({"reference": allergy_urn, "type": "AllergyIntolerance", "display": a.substance}));
+            entries.push(json!({"fullUrl": allergy_urn, "resource": render::allergy(a, &subject)}));
+        }
+    }
+
+    let composition_id = uuid::Uuid::new_v4().to_string();
+    let composition = json!({
+        "resourceType": "Composition",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "meta": {"profile": [format!("{PROFILE_BASE}sfm-MedicationComposition")]},
+        "identifier": {"use": "official", "value": composition_id},
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11503-0", "display": "Medical records"}]},
+        "subject": subject,
+        "date": fhir_instant(now),
+        "author": [
+            reference(&practitioner_urn, "sfm-Practitioner", &practitioner_display),
+            reference(&organization_urn, "sfm-Organization", &format!("HER: {her}")),
+        ],
+        "title": "Medication summary",
+        "confidentiality": "N",
+        "section": [
+            section("sectionMedication", "List of Medication statements", "Medication", "List of medications", medication_refs),
+            section("sectionPLLinfo", "PLL Info", "PllInfo", "Info read from M25", pll_refs),
+            section("sectionAllergies", "Section allergies", "Allergies", "Allergies from Kjernejournal", allergy_refs),
+            section("sectionDispense", "Section dispense", "sectionDispense", "List of dispense messages", dispense_refs),
+            section("sectionOtherPrescriptions", "List of non medical prescriptions", "Other Prescriptions", "", Vec::new()),
+        ],
+    });
+    let mut all = vec![
+        json!({"fullUrl": urn(), "resource": composition}),
+        json!({"fullUrl": patient_urn, "resource": patient}),
+        json!({"fullUrl": practitioner_urn, "resource": practitioner}),
+        json!({"fullUrl": organization_urn, "resource": organization}),
+    ];
+    all.append(&mut entries);
+    let bundle_id = uuid::Uuid::new_v4().to_string();
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "id": bundle_id,
+        "meta": {"lastUpdated": fhir_instant(now), "profile": [format!("{PROFILE_BASE}sfm-MedicationBundle")]},
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{bundle_id}")},
+        "type": "document",
+        "timestamp": fhir_instant(now),
+        "link": [{"relation": "self", "url": format!("{fhir_base}/Patient/$getMedication")}],
+        "entry": all,
+    });
+
+    let mut parameters = vec![json!({"name": "medication", "resource": bundle})];
+    if kj_lookup {
+        parameters.push(json!({"name": "KJHentetTidspunkt", "valueDateTime": fhir_instant(now)}));
+    }
+    if rf_lookup {
+        parameters.push(json!({"name": "RFHentetTidspunkt", "valueDateTime": fhir_instant(now)}));
+    }
+    if kj_lookup {
+        parameters.push(json!({"name": "KJFeilkode", "valueCodeableConcept": if kj_ok {
+            error_code("0", "OK", None)
+        } else {
+            error_code("5", "Ingen rettighet til KJ oppslag", Some(format!("TraceID: {}. Error: No rights to run KJ lookup", crate::random::hex_id().to_lowercase())))
+        }}));
+    }
+    if rf_lookup {
+        parameters.push(
+            json!({"name": "RFM96Feilkode", "valueCodeableConcept": error_code("0", "OK", None)}),
+        );
+        parameters.push(
+            json!({"name": "RFM912Feilkode", "valueCodeableConcept": error_code("0", "OK", None)}),
+        );
+    }
+    let has_medication = national.pll.is_some() || !national.prescriptions.is_empty();
+    parameters.push(json!({"name": "KJHarLegemidler", "valueBoolean": kj_ok && national.kjernejournal && has_medication}));
+    parameters.push(json!({"name": "KJHarLaste", "valueBoolean": kj_ok && national.kjernejournal && national.has_locked_prescriptions()}));
+    parameters.push(json!({"name": "RFHarLaste", "valueBoolean": rf_lookup && national.has_locked_prescriptions()}));
+    Compiled {
+        parameters: json!({"resourceType": "Parameters", "parameter": parameters}),
+        lookup: Lookup {
+            composition_id,
+            at: now,
+            rf_at: rf_lookup.then_some(now),
+            patient_key: input.identity.key.clone(),
+            national_id: has_national_id,
+            requirements,
+            sends: Vec::new(),
+        },
+    }
+}
+
+fn role_display(role: &Value) -> String {
+    let who = role
+        .pointer("/practitioner/display")
+        .or_else(|| role.pointer("/organization/display"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let what = role
+        .pointer("/code/0/coding/0")
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c.get("code").and_then(Value::as_str).unwrap_or_default(),
+                c.get("display").and_then(Value::as_str).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    format!("{who}, {what}")
+}

@@ -1,0 +1,129 @@
+//! What SFM remembers of each `$getMedication`, per tenant, user and patient: the composition
+//! identifier `$sendMedication` must name, when Reseptformidleren was asked, and what every later
+//! send must carry (the lookup's active prescriptions and PLL entries, plus what earlier sends
+//! added).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::national::RfStatus;
+
+/// How long a lookup in Reseptformidleren is good for.
+pub const LOOKUP_THRESHOLD: TimeDelta = TimeDelta::hours(4);
+
+/// How long a superseded composition identifier is remembered (to say "superseded", not
+/// "unknown").
+const REMEMBER_SUPERSEDED: TimeDelta = TimeDelta::hours(24);
+
+/// What a requirement names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    /// A prescription, by ReseptId.
+    Prescription,
+    /// A PLL entry, by PLL id.
+    PllEntry,
+}
+
+/// Something every later `$sendMedication` must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// A prescription or a PLL entry.
+    pub what: Required,
+    /// Its ReseptId or PLL id.
+    pub id: String,
+    /// The medication's name.
+    pub display: String,
+    /// The prescription's status at the lookup.
+    pub rf_status: Option<RfStatus>,
+    /// When the statement was discontinued.
+    pub discontinued_at: Option<DateTime<Utc>>,
+    /// The send that added it (`None`: the lookup returned it).
+    pub added_by_send: Option<DateTime<Utc>>,
+}
+
+/// One `$getMedication`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    /// The Composition identifier it returned.
+    pub composition_id: String,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// When Reseptformidleren was asked (`None`: it was not).
+    pub rf_at: Option<DateTime<Utc>>,
+    /// The patient key.
+    pub patient_key: String,
+    /// Whether the patient has a fødselsnummer or D-nummer.
+    pub national_id: bool,
+    /// What later sends must carry.
+    pub requirements: Vec<Requirement>,
+    /// When sends based on it succeeded.
+    pub sends: Vec<DateTime<Utc>>,
+}
+
+/// A lookup that a newer one replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Superseded {
+    /// The user.
+    pub user_pid: String,
+    /// The patient key.
+    pub patient_key: String,
+    /// The newer lookup's composition identifier.
+    pub by: String,
+    /// When the newer lookup was made.
+    pub at: DateTime<Utc>,
+}
+
+/// A tenant's lookups.
+#[derive(Debug, Clone, Default)]
+pub struct LookupBook {
+    latest: HashMap<(String, String), Lookup>,
+    superseded: HashMap<String, Superseded>,
+}
+
+impl LookupBook {
+    /// Records `lookup` as the latest of `user_pid` for its patient.
+    pub fn record(&mut self, user_pid: &str, lookup: Lookup) {
+        let now = lookup.at;
+        self.superseded
+            .retain(|_, s| now - s.at < REMEMBER_SUPERSEDED);
+        let key = (user_pid.to_owned(), lookup.patient_key.clone());
+        let by = lookup.composition_id.clone();
+        if let Some(old) = self.latest.insert(key, lookup) {
+            self.superseded.insert(
+                old.composition_id,
+                Superseded {
+                    user_pid: user_pid.to_owned(),
+                    patient_key: old.patient_key,
+                    by,
+                    at: now,
+                },
+            );
+        }
+    }
+
+    /// The latest lookup of `user_pid` for a patient.
+    pub fn latest(&self, user_pid: &str, patient_key: &str) -> Option<&Lookup> {
+        self.latest
+            .get(&(user_pid.to_owned(), patient_key.to_owned()))
+    }
+
+    /// The latest lookup, for recording a send.
+    pub fn latest_mut(&mut self, user_pid: &str, patient_key: &str) -> Option<&mut Lookup> {
+        self.latest
+            .get_mut(&(user_pid.to_owned(), patient_key.to_owned()))
+    }
+
+    /// A composition identifier a newer lookup replaced.
+    pub fn superseded(&self, composition_id: &str) -> Option<&Superseded> {
+        self.superseded.get(composition_id)
+    }
+
+    /// Whose latest lookup returned `composition_id` (user pid, patient key).
+    pub fn owner_of(&self, composition_id: &str) -> Option<(&str, &str)> {
+        self.latest
+            .iter()
+            .find(|(_, l)| l.composition_id == composition_id)
+            .map(|((user, patient), _)| (user.as_str(), patient.as_str()))
+    }
+}

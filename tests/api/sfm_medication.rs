@@ -1,0 +1,220 @@
+//! SFM `$getMedication` / `$sendMedication`: the whole prescribing loop and its rules.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Line Danser, the plain patient.
+pub const LINE: &str = "12050050295";
+
+/// A `patient` parameter for $getMedication: name, address, fødselsnummer.
+pub fn patient_param(fnr: &str, family: &str, given: &str) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}],
+        "name": [{"family": family, "given": [given]}],
+        "address": [{"use": "home", "line": ["Fjordveien 12"], "postalCode": "0150", "city": "Oslo"}]
+    })
+}
+
+/// `POST /Patient/$getMedication` with `patient` and extra parameters.
+pub async fn get_medication(app: &TestApp, token: &str, patient: Value, extra: &[Value]) -> Reply {
+    let mut parameter = vec![json!({"name": "patient", "resource": patient})];
+    parameter.extend_from_slice(extra);
+    app.fhir(
+        "POST",
+        "/Patient/$getMedication",
+        Some(token),
+        Some(&json!({"resourceType": "Parameters", "parameter": parameter})),
+    )
+    .await
+}
+
+/// The medication Bundle of a $getMedication answer.
+pub fn medication_bundle(reply: &Reply) -> Value {
+    reply.json["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "medication")
+        .unwrap()["resource"]
+        .clone()
+}
+
+/// A named output parameter.
+pub fn output<'a>(parameters: &'a Value, name: &str) -> Option<&'a Value> {
+    parameters["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
+/// The Composition identifier of a medication bundle.
+pub fn composition_id(bundle: &Value) -> String {
+    bundle["entry"][0]["resource"]["identifier"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The bundle as an EHR sends it back: relatesTo (in the spec's printed form) names the lookup.
+pub fn send_body(bundle: &Value) -> Value {
+    let mut bundle = bundle.clone();
+    let id = composition_id(&bundle);
+    bundle["entry"][0]["resource"]["relatesTo"] =
+        json!({"code": "replaces", "targetIdentifier": {"value": id}});
+    json!({"resourceType": "Parameters", "parameter": [{"name": "medication", "resource": bundle}]})
+}
+
+/// Sets createPLL in the bundle's sfm-PLL-info.
+pub fn set_create_pll(body: &mut Value, create: bool) {
+    let entries = body["parameter"][0]["resource"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    for entry in entries {
+        if entry["resource"]["resourceType"] == "Basic" {
+            let info = entry["resource"]["extension"][0]["extension"]
+                .as_array_mut()
+                .unwrap();
+            info.retain(|e| e["url"] != "createPLL");
+            info.push(json!({"url": "createPLL", "valueBoolean": create}));
+        }
+    }
+}
+
+/// Adds a new prescription (createresept) with its Medication; returns its ReseptId.
+pub fn add_prescription(body: &mut Value, name: &str, extra_amendment: &[Value]) -> String {
+    let resept_id = uuid::Uuid::new_v4().to_string();
+    let medication_urn = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+    let bundle = &mut body["parameter"][0]["resource"];
+    let subject = bundle["entry"][0]["resource"]["subject"].clone();
+    let mut amendment = vec![
+        json!({"url": "createresept", "valueBoolean": true}),
+        json!({"url": "reseptdate", "valueDate": "2026-03-02"}),
+        json!({"url": "expirationdate", "valueDate": "2027-03-01"}),
+        json!({"url": "dssn", "valueString": "1 tablett daglig"}),
+        json!({"url": "numberofpackages", "valueDecimal": 1}),
+        json!({"url": "reit", "valueString": "0"}),
+        json!({"url": "itemgroup", "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7402", "code": "L", "display": "Legemiddel"}]}}),
+    ];
+    amendment.extend_from_slice(extra_amendment);
+    let statement = json!({
+        "resourceType": "MedicationStatement",
+        "meta": {"profile": ["http://ehelse.no/fhir/StructureDefinition/sfm-MedicationStatement"]},
+        "extension": [{"url": "http://ehelse.no/fhir/StructureDefinition/sfm-reseptamendment", "extension": amendment}],
+        "identifier": [{"use": "usual", "type": {"text": "ReseptId"}, "value": resept_id}],
+        "status": "active",
+        "medicationReference": {"reference": medication_urn, "display": name},
+        "subject": subject,
+        "dosage": [{"sequence": 1, "text": "1 tablett daglig"}]
+    });
+    let medication = json!({
+        "resourceType": "Medication",
+        "code": {"text": name},
+        "status": "active"
+    });
+    let entries = bundle["entry"].as_array_mut().unwrap();
+    entries.push(
+        json!({"fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": statement}),
+    );
+    entries.push(json!({"fullUrl": medication_urn, "resource": medication}));
+    resept_id
+}
+
+/// `POST /Patient/$sendMedication`.
+pub async fn send_medication(app: &TestApp, token: &str, body: &Value) -> Reply {
+    app.fhir("POST", "/Patient/$sendMedication", Some(token), Some(body))
+        .await
+}
+
+/// The statements of a medication bundle, by their identifiers.
+pub fn statements(bundle: &Value) -> Vec<Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"].clone())
+        .filter(|r| r["resourceType"] == "MedicationStatement")
+        .collect()
+}
+
+/// A statement's identifier of a type.
+pub fn identifier(statement: &Value, type_text: &str) -> Option<String> {
+    statement["identifier"]
+        .as_array()?
+        .iter()
+        .find(|i| i["type"]["text"] == type_text)
+        .and_then(|i| i["value"].as_str())
+        .map(str::to_owned)
+}
+
+#[actix_web::test]
+async fn the_whole_prescribing_loop() {
+    let app = spawn_app().await;
+    let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
+    let reply = get_medication(
+        &app,
+        &token,
+        patient_param(LINE, "Danser", "Line"),
+        &[json!({"name": "SamtykkeKjernejournal", "valueCode": "HPMOTTATTSAMTYKKE"})],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let bundle = medication_bundle(&reply);
+    let before = statements(&bundle);
+    assert_eq!(
+        before.len(),
+        9,
+        "{}",
+        serde_json::to_string_pretty(&bundle).unwrap()
+    );
+
+    // Edit: a new prescription, withdraw the Zopiklon, send a PLL.
+    let mut body = send_body(&bundle);
+    let zopiklon = before
+        .iter()
+        .find(|s| s["medicationReference"]["display"] == "Zopiclone Mylan tab 5 mg")
+        .unwrap();
+    let zopiklon_id = identifier(zopiklon, "ReseptId").unwrap();
+    let entries = body["parameter"][0]["resource"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    for entry in entries.iter_mut() {
+        if identifier(&entry["resource"], "ReseptId").as_deref() == Some(zopiklon_id.as_str()) {
+            entry["resource"]["status"] = json!("stopped");
+            let amendment = entry["resource"]["extension"][0]["extension"]
+                .as_array_mut()
+                .unwrap();
+            amendment.push(json!({"url": "recallinfo", "extension": [
+                {"url": "recallcode", "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7500", "code": "2", "display": "Seponering"}]}}
+            ]}));
+        }
+    }
+    let new_id = add_prescription(&mut body, "Losartan Krka tab 50 mg", &[]);
+    set_create_pll(&mut body, true);
+    let reply = send_medication(&app, &token, &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        output(&reply.json, "prescriptionCount").unwrap()["valueInteger"],
+        1
+    );
+    assert_eq!(
+        output(&reply.json, "recallCount").unwrap()["valueInteger"],
+        1
+    );
+    assert!(output(&reply.json, "PllResult").is_some(), "{}", reply.text);
+
+    // The next lookup shows it.
+    let reply = get_medication(&app, &token, patient_param(LINE, "Danser", "Line"), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let after = statements(&medication_bundle(&reply));
+    assert!(
+        after
+            .iter()
+            .any(|s| identifier(s, "ReseptId").as_deref() == Some(new_id.as_str())),
+        "{}",
+        reply.text
+    );
+}
