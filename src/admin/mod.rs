@@ -1,6 +1,7 @@
 //! The control plane at `/_admin`: drive the simulator from tests and demos without a restart.
 
 mod clients;
+mod national;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -27,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(clients::get))
                     .route(web::delete().to(clients::delete))
                     .default_service(method_not_allowed("GET, DELETE")),
+            )
+            .service(
+                web::resource("/sfm/messages")
+                    .route(web::get().to(national::messages))
+                    .default_service(method_not_allowed("GET")),
             )
             .default_service(web::to(not_found)),
     );
