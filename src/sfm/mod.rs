@@ -3,6 +3,7 @@
 //! call is confined to the tenant the caller's token names.
 
 pub mod caller;
+pub mod datadeling;
 pub mod fhir;
 pub mod medication;
 pub mod model;

@@ -142,6 +142,9 @@ pub struct Tenant {
     pub kjernejournal_access: bool,
     /// The latest `$getMedication` per user and patient.
     pub lookups: crate::sfm::medication::lookup::LookupBook,
+    /// Datadeling's stored resources (Condition, Observation, Task) by type and id. Inside, the
+    /// patient is `Patient/<id>`; outside, the caller's patient ticket.
+    pub datadeling: BTreeMap<String, BTreeMap<String, Versioned>>,
 }
 
 impl Default for Tenant {
@@ -154,6 +157,7 @@ impl Default for Tenant {
             multidose_doctor: false,
             kjernejournal_access: true,
             lookups: Default::default(),
+            datadeling: BTreeMap::new(),
         }
     }
 }
@@ -302,8 +306,17 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
         kjernejournal_access: entry.kjernejournal_access,
         ..Tenant::default()
     };
+    let mut shared = Vec::new();
     for (i, resource) in entry.resources.into_iter().enumerate() {
         let field = format!("resources[{i}]");
+        let type_name = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if crate::sfm::datadeling::STORED_TYPES.contains(&type_name) {
+            shared.push((field, resource));
+            continue;
+        }
         let kind = super::fhir::validate::resource_kind(&resource)
             .map_err(|e| FieldError::new(field.clone(), e))?;
         super::fhir::validate::check(&resource, kind)
@@ -347,6 +360,10 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
             "resources",
             "a tenant needs its Organization",
         ));
+    }
+    for (field, resource) in shared {
+        crate::sfm::datadeling::store::load_fixture(&mut tenant, resource, now)
+            .map_err(|e| FieldError::new(format!("{field}{}", e.field), e.message))?;
     }
     Ok(tenant)
 }

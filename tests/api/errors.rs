@@ -32,7 +32,7 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
-        "Resource type 'Nothing' is not supported here (supported: Organization, Person, Practitioner, Patient)"
+        "Resource type 'Nothing' is not supported here (supported: Organization, Person, Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, Condition, Observation, Task)"
     );
     let reply = app.get("/sfm/api/nothing").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);

@@ -15,6 +15,7 @@ mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
 mod login_page_browser;
+mod sfm_datadeling;
 mod sfm_fhir;
 mod sfm_medication;
 mod sfm_session;

@@ -208,6 +208,12 @@ async fn metadata_is_a_capability_statement_without_a_token() {
         })
         .collect();
     let full = ["read", "vread", "search-type", "create", "update"].map(String::from);
+    let read_search = vec!["read".to_owned(), "search-type".to_owned()];
+    let read_search_create = vec![
+        "read".to_owned(),
+        "search-type".to_owned(),
+        "create".to_owned(),
+    ];
     assert_eq!(
         summary,
         vec![
@@ -220,9 +226,32 @@ async fn metadata_is_a_capability_statement_without_a_token() {
             ),
             ("Practitioner".to_owned(), full.to_vec()),
             ("Patient".to_owned(), full.to_vec()),
+            ("MedicationStatement".to_owned(), read_search.clone()),
+            ("Medication".to_owned(), read_search.clone()),
+            ("List".to_owned(), vec!["search-type".to_owned()]),
+            ("AllergyIntolerance".to_owned(), read_search.clone()),
+            ("Condition".to_owned(), read_search_create.clone()),
+            ("Observation".to_owned(), read_search_create),
+            ("Task".to_owned(), read_search),
         ]
     );
-    for resource in resources {
+    let patient = resources.iter().find(|r| r["type"] == "Patient").unwrap();
+    assert_eq!(
+        patient["operation"],
+        json!([
+            {"name": "getMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"},
+            {"name": "sendMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"}
+        ])
+    );
+    let task = resources.iter().find(|r| r["type"] == "Task").unwrap();
+    assert!(
+        task["searchParam"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "patientTicket", "type": "string"})),
+        "{task}"
+    );
+    for resource in &resources[..4] {
         let kind = resource["type"].as_str().unwrap();
         assert_eq!(resource["searchParam"], search_params, "{kind}");
         assert_eq!(
@@ -1204,14 +1233,14 @@ async fn unsupported_methods_and_types() {
         .await;
     assert_eq!(reply.status, StatusCode::OK);
 
-    let unsupported = "Resource type 'Observation' is not supported here (supported: Organization, Person, Practitioner, Patient)";
+    let unsupported = "Resource type 'Encounter' is not supported here (supported: Organization, Person, Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, Condition, Observation, Task)";
     for (method, path) in [
-        ("GET", "/Observation"),
-        ("GET", "/Observation/1"),
-        ("POST", "/Observation"),
-        ("GET", "/Observation/1/_history/1"),
+        ("GET", "/Encounter"),
+        ("GET", "/Encounter/1"),
+        ("POST", "/Encounter"),
+        ("GET", "/Encounter/1/_history/1"),
     ] {
-        let body = (method == "POST").then(|| bytes(&json!({"resourceType": "Observation"})));
+        let body = (method == "POST").then(|| bytes(&json!({"resourceType": "Encounter"})));
         let reply = fhir_with(&app, method, path, &token, &[AS_FHIR], body.as_deref()).await;
         assert_outcome(
             &reply,
@@ -1226,7 +1255,7 @@ async fn unsupported_methods_and_types() {
         StatusCode::NOT_FOUND,
         &[(
             "not-supported",
-            "Resource type 'patient' is not supported here (supported: Organization, Person, Practitioner, Patient)",
+            "Resource type 'patient' is not supported here (supported: Organization, Person, Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, Condition, Observation, Task)",
         )],
     );
     // Beyond the FHIR routes.

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{fhir_base, search};
 use crate::errors::fhir::FHIR_JSON;
+use crate::sfm::datadeling::DataType;
 use crate::sfm::model::{ResourceKind, fhir_instant};
 use crate::state::AppState;
 
@@ -19,7 +20,7 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
                 ResourceKind::Organization => interactions.extend(["create", "update"]),
                 ResourceKind::Person => interactions.push("update"),
             }
-            json!({
+            let mut entry = json!({
                 "type": kind.as_str(),
                 "profile": kind.profile(),
                 "interaction": interactions.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
@@ -33,8 +34,37 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
                     .into_iter()
                     .map(|(name, kind)| json!({"name": name, "type": kind}))
                     .collect::<Vec<_>>(),
-            })
+            });
+            if kind == ResourceKind::Patient {
+                entry["operation"] = json!([
+                    {"name": "getMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"},
+                    {"name": "sendMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"}
+                ]);
+            }
+            entry
         })
+        .chain(DataType::ALL.iter().map(|&data| {
+            let mut interactions = vec!["search-type"];
+            if data.readable() {
+                interactions.insert(0, "read");
+            }
+            if data.creatable() {
+                interactions.push("create");
+            }
+            let mut entry = json!({
+                "type": data.as_str(),
+                "interaction": interactions.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
+                "searchParam": data
+                    .search_params()
+                    .iter()
+                    .map(|name| json!({"name": name, "type": param_type(name)}))
+                    .collect::<Vec<_>>(),
+            });
+            if data != DataType::AllergyIntolerance && data != DataType::List {
+                entry["profile"] = json!(format!("http://ehelse.no/fhir/StructureDefinition/sfm-{}", data.as_str()));
+            }
+            entry
+        }))
         .collect();
     json!({
         "resourceType": "CapabilityStatement",
@@ -55,6 +85,15 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
             "resource": resources,
         }],
     })
+}
+
+/// The FHIR type of a Datadeling search parameter.
+fn param_type(name: &str) -> &'static str {
+    match name {
+        "_lastUpdated" => "date",
+        "patientTicket" | "PatientTicket" | "PatientNiN" | "_query" => "string",
+        _ => "token",
+    }
 }
 
 /// `GET /sfm/fhir/metadata` (no token needed).

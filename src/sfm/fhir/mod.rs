@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::head().to(capability::metadata))
                 .default_service(not_supported("GET, HEAD")),
         )
+        .configure(crate::sfm::datadeling::configure)
         .service(
             web::resource("/Patient/$getMedication")
                 .route(web::post().to(crate::sfm::medication::get::get_medication))
@@ -89,13 +90,28 @@ pub fn fhir_base(state: &AppState) -> String {
 }
 
 fn kind_of(name: &str) -> Result<ResourceKind, FhirError> {
+    use crate::sfm::datadeling::DataType;
     ResourceKind::parse(name).ok_or_else(|| {
+        if DataType::ALL.iter().any(|d| d.as_str() == name) {
+            let mut error = FhirError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "not-supported",
+                format!("SFM Datadeling's {name} has no version history here: read it with GET {name}/[id], search it with GET {name}?..."),
+            );
+            error.allow = Some("GET, HEAD");
+            return error;
+        }
+        let supported: Vec<&str> = ResourceKind::ALL
+            .map(ResourceKind::as_str)
+            .into_iter()
+            .chain(DataType::ALL.map(DataType::as_str))
+            .collect();
         FhirError::new(
             StatusCode::NOT_FOUND,
             "not-supported",
             format!(
                 "Resource type '{name}' is not supported here (supported: {})",
-                ResourceKind::ALL.map(ResourceKind::as_str).join(", ")
+                supported.join(", ")
             ),
         )
     })

@@ -203,7 +203,7 @@ impl Search {
 }
 
 /// `system|value`, `|value` (no system), `system|` (any value), `value` (any system).
-fn token_matches(resource: &Value, query: &str) -> bool {
+pub(crate) fn token_matches(resource: &Value, query: &str) -> bool {
     let (system, value) = match query.split_once('|') {
         Some((system, value)) => (Some(system), value),
         None => (None, query),

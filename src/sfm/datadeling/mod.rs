@@ -1,0 +1,439 @@
+//! SFM Datadeling: the patient's data shared with the EHR, where a patient is always referenced
+//! by patient ticket, never by fødselsnummer — `MedicationStatement.subject`, `Task.for`,
+//! `Condition.subject`, `Observation.subject`, `AllergyIntolerance.patient`, `List.subject`.
+//! A ticket that is unknown, expired, another user's or another tenant's is an
+//! OperationOutcome, never data.
+
+pub mod clinical;
+pub mod medication;
+pub mod query;
+pub mod store;
+pub mod tasks;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::caller::Caller;
+use super::fhir;
+use super::model::{
+    DNR_SYSTEM, FNR_SYSTEM, ResourceKind, SfmStore, Tenant, identifier_value, identifiers,
+};
+use crate::errors::fhir::{FHIR_JSON, FhirError};
+use crate::errors::mark_formatted;
+use crate::state::AppState;
+use query::Hit;
+
+/// The Datadeling types helsesim stores per tenant (fixtures and creates).
+pub const STORED_TYPES: [&str; 3] = ["Condition", "Observation", "Task"];
+
+/// The search parameter naming the patient by ticket.
+pub const PATIENT_TICKET: &str = "patientTicket";
+
+/// How a resource references its patient outside SFM: the ticket as a logical reference.
+pub fn ticket_reference(ticket: &str) -> Value {
+    json!({"type": "Patient", "identifier": {"value": ticket}})
+}
+
+/// The ticket a reference carries (`identifier.value`).
+pub fn ticket_of(reference: &Value) -> Option<&str> {
+    reference
+        .pointer("/identifier/value")
+        .and_then(Value::as_str)
+}
+
+fn ticket_error(ticket: &str) -> FhirError {
+    FhirError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid",
+        format!(
+            "The patient ticket '{ticket}' is unknown or expired in this SFM instance (tickets are per user, patient and instance, and live 60 minutes after their last use): get one with POST /sfm/api/PatientTicket"
+        ),
+    )
+}
+
+/// The patient (`Patient.id`) a ticket names for this caller in this tenant.
+pub fn patient_of_ticket(
+    tenant: &Tenant,
+    caller: &Caller,
+    ticket: &str,
+    now: DateTime<Utc>,
+) -> Result<String, FhirError> {
+    tenant
+        .tickets
+        .get(ticket, now)
+        .filter(|t| t.user_pid == caller.pid)
+        .map(|t| t.patient_id.clone())
+        .ok_or_else(|| ticket_error(ticket))
+}
+
+/// The caller's ticket for a patient: the valid one (its life extended), or a new one, as
+/// `POST /sfm/api/PatientTicket` would give.
+pub fn ticket_for(
+    tenant: &mut Tenant,
+    caller: &Caller,
+    patient_id: &str,
+    now: DateTime<Utc>,
+) -> String {
+    tenant.tickets.issue(&caller.pid, patient_id, now).value
+}
+
+/// The national systems' key of a tenant's Patient: fødselsnummer, D-nummer, else the EHR's
+/// own identifier.
+pub fn national_key(tenant: &Tenant, patient_id: &str) -> Option<String> {
+    let patient = tenant.get(ResourceKind::Patient, patient_id)?.current();
+    identifier_value(patient, FNR_SYSTEM)
+        .or_else(|| identifier_value(patient, DNR_SYSTEM))
+        .map(str::to_owned)
+        .or_else(|| {
+            identifiers(patient).next().and_then(|(system, value)| {
+                crate::national::patient_key(None, Some((system, value)))
+            })
+        })
+}
+
+/// The caller's tenant, writable (tickets are issued while serving).
+fn tenant_mut<'a>(sfm: &'a mut SfmStore, caller: &Caller) -> Result<&'a mut Tenant, FhirError> {
+    fhir::tenant_for(&sfm.tenants, caller)?;
+    sfm.tenants
+        .get_mut(&caller.tenant_id)
+        .ok_or_else(|| fhir::unknown_tenant(caller))
+}
+
+/// The patient a search names with `patientTicket` (required unless `optional`).
+fn ticket_param(
+    tenant: &Tenant,
+    caller: &Caller,
+    query: &query::Query,
+    type_name: &str,
+    now: DateTime<Utc>,
+    optional: bool,
+) -> Result<Option<String>, FhirError> {
+    match query
+        .get(PATIENT_TICKET)
+        .or_else(|| query.get("PatientTicket"))
+    {
+        Some(ticket) => patient_of_ticket(tenant, caller, ticket, now).map(Some),
+        None if optional => Ok(None),
+        None => Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            "required",
+            format!(
+                "{type_name} search needs patientTicket: SFM Datadeling names patients by ticket only (get one with POST /sfm/api/PatientTicket)"
+            ),
+        )),
+    }
+}
+
+/// Which Datadeling type a route serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// Stored, created by the EHR.
+    Condition,
+    /// Stored, created by the EHR (INR as valueQuantity).
+    Observation,
+    /// Stored (fixtures) and computed (changes in RF / KJ).
+    Task,
+    /// The patient's medication from the national systems.
+    MedicationStatement,
+    /// The patient's medication list.
+    List,
+    /// The products the statements name.
+    Medication,
+    /// Kjernejournal's allergies.
+    AllergyIntolerance,
+}
+
+impl DataType {
+    /// Every type, in CapabilityStatement order.
+    pub const ALL: [DataType; 7] = [
+        DataType::MedicationStatement,
+        DataType::Medication,
+        DataType::List,
+        DataType::AllergyIntolerance,
+        DataType::Condition,
+        DataType::Observation,
+        DataType::Task,
+    ];
+
+    /// The resource type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Condition => "Condition",
+            DataType::Observation => "Observation",
+            DataType::Task => "Task",
+            DataType::MedicationStatement => "MedicationStatement",
+            DataType::List => "List",
+            DataType::Medication => "Medication",
+            DataType::AllergyIntolerance => "AllergyIntolerance",
+        }
+    }
+
+    /// Its search parameters.
+    pub fn search_params(self) -> &'static [&'static str] {
+        match self {
+            DataType::Condition => &[
+                PATIENT_TICKET,
+                "_id",
+                "identifier",
+                "code",
+                "verification-status",
+                "clinical-status",
+                "_lastUpdated",
+            ],
+            DataType::Observation => &[
+                PATIENT_TICKET,
+                "_id",
+                "identifier",
+                "code",
+                "status",
+                "_lastUpdated",
+            ],
+            DataType::Task => &[
+                "type",
+                PATIENT_TICKET,
+                "PatientTicket",
+                "code",
+                "codeNot",
+                "owner",
+                "_lastUpdated",
+                "PatientNiN",
+                "_id",
+            ],
+            DataType::MedicationStatement => &[PATIENT_TICKET, "_id", "status"],
+            DataType::List => &[PATIENT_TICKET, "_query"],
+            DataType::Medication => &["_id"],
+            DataType::AllergyIntolerance => &[PATIENT_TICKET, "_id"],
+        }
+    }
+
+    /// Whether the EHR creates it with POST.
+    pub fn creatable(self) -> bool {
+        matches!(self, DataType::Condition | DataType::Observation)
+    }
+
+    /// Whether it is read by id.
+    pub fn readable(self) -> bool {
+        self != DataType::List
+    }
+}
+
+/// Registers the Datadeling routes (inside `/sfm/fhir`, before the generic ones).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for data in DataType::ALL {
+        let name = data.as_str();
+        let allow_type = if data.creatable() {
+            "GET, HEAD, POST"
+        } else {
+            "GET, HEAD"
+        };
+        let mut type_resource = web::resource(format!("/{name}"))
+            .route(
+                web::get().to(move |req: HttpRequest, state: web::Data<AppState>| {
+                    search(req, state, data)
+                }),
+            )
+            .route(
+                web::head().to(move |req: HttpRequest, state: web::Data<AppState>| {
+                    search(req, state, data)
+                }),
+            );
+        if data.creatable() {
+            type_resource = type_resource.route(web::post().to(
+                move |req: HttpRequest, body: web::Bytes, state: web::Data<AppState>| {
+                    create(req, body, state, data)
+                },
+            ));
+        }
+        cfg.service(type_resource.default_service(not_allowed(allow_type, name)));
+        if data.readable() {
+            cfg.service(
+                web::resource(format!("/{name}/{{id}}"))
+                    .route(web::get().to(
+                        move |req: HttpRequest,
+                              id: web::Path<String>,
+                              state: web::Data<AppState>| {
+                            read(req, id, state, data)
+                        },
+                    ))
+                    .route(web::head().to(
+                        move |req: HttpRequest,
+                              id: web::Path<String>,
+                              state: web::Data<AppState>| {
+                            read(req, id, state, data)
+                        },
+                    ))
+                    .default_service(not_allowed("GET, HEAD", name)),
+            );
+        }
+    }
+}
+
+fn not_allowed(allow: &'static str, name: &'static str) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move {
+        let mut error = FhirError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "not-supported",
+            format!(
+                "{} is not supported on {} (allowed: {allow}); SFM Datadeling's {name} is {}",
+                req.method(),
+                req.path(),
+                if allow.contains("POST") {
+                    "created and read, not changed or deleted"
+                } else {
+                    "read-only"
+                }
+            ),
+        );
+        error.allow = Some(allow);
+        error.render()
+    })
+}
+
+fn fhir_json(status: StatusCode, body: &Value) -> HttpResponse {
+    mark_formatted(
+        HttpResponse::build(status)
+            .content_type(FHIR_JSON)
+            .body(serde_json::to_string(body).unwrap_or_default()),
+    )
+}
+
+async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    data: DataType,
+) -> Result<HttpResponse, FhirError> {
+    fhir::check_format(&req)?;
+    let now = state.clock.now();
+    let caller = fhir::authenticate(&req, &state, now)?;
+    let query = query::parse(data.as_str(), data.search_params(), req.query_string())?;
+    let mut guard = state.store.sfm_mut();
+    let sfm = &mut *guard;
+    let (tenant, national) = tenant_mut_split(sfm, &caller)?;
+    let hits: Vec<Hit> = match data {
+        DataType::Condition | DataType::Observation => {
+            let patient = ticket_param(
+                tenant,
+                &caller,
+                &query,
+                data.as_str(),
+                now,
+                query.get("_id").is_some(),
+            )?;
+            clinical::search(tenant, &caller, data, &query, patient.as_deref(), now)
+        }
+        DataType::Task => {
+            let patient = ticket_param(tenant, &caller, &query, "Task", now, true)?;
+            tasks::search(tenant, national, &caller, &query, patient.as_deref(), now)?
+        }
+        DataType::MedicationStatement | DataType::List | DataType::AllergyIntolerance => {
+            let patient = ticket_param(
+                tenant,
+                &caller,
+                &query,
+                data.as_str(),
+                now,
+                query.get("_id").is_some() && data != DataType::List,
+            )?;
+            medication::search(
+                tenant,
+                national,
+                &caller,
+                data,
+                &query,
+                patient.as_deref(),
+                now,
+            )?
+        }
+        DataType::Medication => medication::search_products(national, &query),
+    };
+    let bundle = query::searchset(&fhir::fhir_base(&state), data.as_str(), &query, hits, now);
+    drop(guard);
+    Ok(fhir_json(StatusCode::OK, &bundle))
+}
+
+/// The caller's tenant and the national systems, both borrowed from the store.
+fn tenant_mut_split<'a>(
+    sfm: &'a mut SfmStore,
+    caller: &Caller,
+) -> Result<(&'a mut Tenant, &'a crate::national::NationalStore), FhirError> {
+    fhir::tenant_for(&sfm.tenants, caller)?;
+    let SfmStore {
+        tenants, national, ..
+    } = sfm;
+    let tenant = tenants
+        .get_mut(&caller.tenant_id)
+        .ok_or_else(|| fhir::unknown_tenant(caller))?;
+    Ok((tenant, national))
+}
+
+async fn read(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    data: DataType,
+) -> Result<HttpResponse, FhirError> {
+    fhir::check_format(&req)?;
+    let now = state.clock.now();
+    let caller = fhir::authenticate(&req, &state, now)?;
+    let mut guard = state.store.sfm_mut();
+    let (tenant, national) = tenant_mut_split(&mut guard, &caller)?;
+    let found = match data {
+        DataType::Condition | DataType::Observation | DataType::Task => {
+            store::read(tenant, &caller, data, &id, now)
+        }
+        DataType::MedicationStatement | DataType::AllergyIntolerance => {
+            medication::read(tenant, national, &caller, data, &id, now)
+        }
+        DataType::Medication => medication::read_product(national, &id),
+        DataType::List => None,
+    };
+    drop(guard);
+    let resource = found.ok_or_else(|| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("Resource {}/{} is not known", data.as_str(), id.as_str()),
+        )
+    })?;
+    Ok(fhir_json(StatusCode::OK, &resource))
+}
+
+async fn create(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    data: DataType,
+) -> Result<HttpResponse, FhirError> {
+    fhir::check_format(&req)?;
+    let now = state.clock.now();
+    let caller = fhir::authenticate(&req, &state, now)?;
+    let resource = fhir::body_resource(&req, &body)?;
+    let mut guard = state.store.sfm_mut();
+    let tenant = tenant_mut(&mut guard, &caller)?;
+    let created = clinical::create(tenant, &caller, data, resource, now)?;
+    drop(guard);
+    let id = created
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = fhir_json(StatusCode::CREATED, &created);
+    let location = format!(
+        "{}/{}/{id}/_history/1",
+        fhir::fhir_base(&state),
+        data.as_str()
+    );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LOCATION, value);
+    }
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str("W/\"1\"") {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ETAG, value);
+    }
+    Ok(response)
+}
