@@ -306,6 +306,10 @@ pub struct Allergy {
     pub recorded: DateTime<Utc>,
 }
 
+fn instant<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// A message SFM sent to Reseptformidleren on the patient's behalf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NationalMessage {
@@ -315,6 +319,7 @@ pub struct NationalMessage {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// When it was sent.
+    #[serde(serialize_with = "instant")]
     pub sent: DateTime<Utc>,
     /// The prescription (M1, M5).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -72,12 +72,49 @@ pub fn check_type(resource: &Value, type_name: &str) -> Result<(), Vec<String>> 
     }
 }
 
-/// fhirbolt's strict R4 parse; the problem, if any.
+/// fhirbolt's strict R4 parse; the problem, if any. FHIR JSON's own rules (no empty arrays,
+/// objects or strings, no nulls) are checked first: they name the element, and fhirbolt can
+/// panic on some of them (caught here all the same, so no input ever takes a worker down).
 fn parse_r4(resource: &Value, type_name: &str) -> Option<String> {
+    if let Some(problem) = json_rules(resource, type_name) {
+        return Some(format!("not a valid FHIR R4 {type_name}: {problem}"));
+    }
     let bytes = serde_json::to_vec(resource).unwrap_or_default();
-    fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(&bytes, None)
-        .err()
-        .map(|e| format!("not a valid FHIR R4 {type_name}: {e}"))
+    let parsed = std::panic::catch_unwind(|| {
+        fhirbolt::json::from_slice::<fhirbolt::model::r4::Resource>(&bytes, None).map(|_| ())
+    });
+    match parsed {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("not a valid FHIR R4 {type_name}: {e}")),
+        Err(_) => Some(format!(
+            "not a valid FHIR R4 {type_name}: the parser could not read it"
+        )),
+    }
+}
+
+/// The first breach of FHIR JSON's rules (json.html#xml): no `null`, no empty array, object or
+/// string; `path` names the element.
+fn json_rules(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Null => Some(format!("{path} is null: leave the element out instead")),
+        Value::String(s) if s.is_empty() => Some(format!(
+            "{path} is an empty string: leave the element out instead"
+        )),
+        Value::Array(items) if items.is_empty() => Some(format!(
+            "{path} is an empty array: leave the element out instead"
+        )),
+        Value::Object(map) if map.is_empty() => Some(format!(
+            "{path} is an empty object: leave the element out instead"
+        )),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| json_rules(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(key, item)| json_rules(item, &format!("{path}.{key}"))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +127,37 @@ mod tests {
         let patient = json!({"resourceType": "Patient", "id": "p-1", "birthDate": "1990-01-01",
             "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "12050050295"}]});
         assert_eq!(check(&patient, ResourceKind::Patient), Ok(()));
+    }
+
+    #[test]
+    fn fhir_json_rules_name_the_element() {
+        for (resource, expected) in [
+            (
+                json!({"resourceType": "Patient", "name": []}),
+                "Patient.name is an empty array",
+            ),
+            (
+                json!({"resourceType": "Patient", "name": [{}]}),
+                "Patient.name[0] is an empty object",
+            ),
+            (
+                json!({"resourceType": "Patient", "active": null}),
+                "Patient.active is null",
+            ),
+            (
+                json!({"resourceType": "Patient", "gender": ""}),
+                "Patient.gender is an empty string",
+            ),
+        ] {
+            let err = check_type(&resource, "Patient").unwrap_err();
+            assert!(err[0].contains(expected), "{err:?}");
+        }
+        let bundle = json!({"resourceType": "Bundle", "type": "document", "entry": [{"resource": {"resourceType": "Composition", "section": [{"entry": []}]}}]});
+        let err = check_type(&bundle, "Bundle").unwrap_err();
+        assert!(
+            err[0].contains("Bundle.entry[0].resource.section[0].entry is an empty array"),
+            "{err:?}"
+        );
     }
 
     #[test]
