@@ -82,7 +82,24 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings();
     customize(&mut settings);
+    if settings.public_url.is_some() && settings.certs_dir == shared_certs_dir() {
+        // Another host reissues the server certificate; doing that in the shared directory
+        // would race with every other test reading it.
+        settings.certs_dir = private_certs_copy();
+    }
     spawn_with_clock(settings, Clock::fixed(t0())).await
+}
+
+/// A fresh copy of the shared certs directory (CA and signing key included, so no slow key
+/// generation), for a test that makes helsesim rewrite its certificates. Lives as long as the
+/// test binary.
+pub fn private_certs_copy() -> PathBuf {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    for entry in std::fs::read_dir(shared_certs_dir()).expect("shared certs") {
+        let entry = entry.expect("shared certs entry");
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy cert file");
+    }
+    dir
 }
 
 pub async fn spawn_with_clock(settings: Settings, clock: Clock) -> TestApp {

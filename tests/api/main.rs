@@ -18,5 +18,6 @@ mod login_page_browser;
 mod sfm_datadeling;
 mod sfm_fhir;
 mod sfm_medication;
+mod sfm_medication_rules;
 mod sfm_session;
 mod sfm_walkthroughs;

@@ -142,6 +142,7 @@ pub async fn send_medication(
 fn check_against_rf(document: &SendDocument, national: &NationalStore) -> Result<(), FhirError> {
     let mut issues = Vec::new();
     let patient = national.patient(&document.identity.key);
+    let mut new_ids: Vec<&str> = Vec::new();
     for s in &document.statements {
         let at = format!(
             "Parameters.parameter[0].resource.entry[{}].resource",
@@ -153,6 +154,13 @@ fn check_against_rf(document: &SendDocument, national: &NationalStore) -> Result
             && national.prescription_owner(id).is_some()
         {
             issues.push(Issue::error("duplicate", format!("The new prescription '{name}' has ReseptId {id}, which Reseptformidleren already holds: a new prescription needs a new GUID")).at(format!("{at}.identifier")));
+        } else if statement::creates_prescription(&s.statement)
+            && let Some(id) = statement::resept_id(&s.statement)
+        {
+            if new_ids.contains(&id) {
+                issues.push(Issue::error("duplicate", format!("The new prescription '{name}' has ReseptId {id}, which another new prescription in this document already has: each new prescription needs its own GUID")).at(format!("{at}.identifier")));
+            }
+            new_ids.push(id);
         }
         if let Some(recall) = statement::recall(&s.statement) {
             let Some(id) = recall.resept_id else {
