@@ -573,7 +573,6 @@ fn build_entry(
             "type": format!("{PROFILE_BASE}sfm-Medication"),
             "display": fixture.medication.name,
         },
-        "effectiveDateTime": date(started),
         "dosage": [dosage],
     });
     let medication = build_medication(&fixture.medication, &medication_id);

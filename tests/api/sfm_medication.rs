@@ -218,3 +218,146 @@ async fn the_whole_prescribing_loop() {
         reply.text
     );
 }
+
+/// The real `$getMedication` answer from SFM's test environment, as shipped in examples/.
+fn real_get_medication() -> Value {
+    let path = manifest_dir().join("examples/sfm/getMedication-response.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Per resource type, every element name and every extension URL (at any depth) it uses.
+fn vocabulary(
+    bundle: &Value,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    fn walk(value: &Value, into: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "resource" {
+                        continue; // a contained resource is counted under its own type
+                    }
+                    into.insert(key.clone());
+                    walk(inner, into);
+                }
+                if let Some(url) = map.get("url").and_then(Value::as_str)
+                    && map
+                        .keys()
+                        .any(|k| k == "extension" || k.starts_with("value"))
+                {
+                    into.insert(format!("extension {url}"));
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, into)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for entry in bundle["entry"].as_array().unwrap() {
+        let resource = &entry["resource"];
+        let kind = resource["resourceType"].as_str().unwrap().to_owned();
+        walk(resource, out.entry(kind).or_default());
+    }
+    out
+}
+
+#[actix_web::test]
+async fn get_medication_is_shaped_like_the_real_answer() {
+    let real = real_get_medication();
+    let app = spawn_app().await;
+    let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
+    let reply = get_medication(
+        &app,
+        &token,
+        patient_param(LINE, "Danser", "Line"),
+        &[json!({"name": "SamtykkeKjernejournal", "valueCode": "HPMOTTATTSAMTYKKE"})],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let names = |parameters: &Value| -> Vec<String> {
+        parameters["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&reply.json),
+        names(&real),
+        "the output parameters, in order"
+    );
+    for name in names(&real).iter().skip(1) {
+        let value_type = |p: &Value| {
+            let p = output(p, name).unwrap().as_object().unwrap();
+            p.keys().find(|k| k.starts_with("value")).cloned()
+        };
+        assert_eq!(value_type(&reply.json), value_type(&real), "{name}");
+    }
+
+    let ours = medication_bundle(&reply);
+    let theirs = &real["parameter"][0]["resource"];
+    assert_eq!(ours["type"], "document");
+    assert_eq!(ours["meta"]["profile"], theirs["meta"]["profile"]);
+    let composition = &ours["entry"][0]["resource"];
+    let real_composition = &theirs["entry"][0]["resource"];
+    for key in ["meta", "status", "type", "title", "confidentiality"] {
+        assert_eq!(composition[key], real_composition[key], "Composition.{key}");
+    }
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(composition),
+        keys(real_composition),
+        "Composition elements, in order"
+    );
+    assert_eq!(composition["identifier"]["use"], "official");
+    assert_ne!(
+        composition["identifier"]["value"], real_composition["identifier"]["value"],
+        "a fresh identifier"
+    );
+    let typed = |refs: &Value| -> Vec<Value> {
+        refs.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["type"].clone())
+            .collect()
+    };
+    assert_eq!(
+        typed(&composition["author"]),
+        typed(&real_composition["author"])
+    );
+    assert_eq!(
+        composition["subject"]["type"],
+        real_composition["subject"]["type"]
+    );
+    let sections = |c: &Value| -> Vec<(Value, Value)> {
+        c["section"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["title"].clone(), s["code"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        sections(composition),
+        sections(real_composition),
+        "sections, in order"
+    );
+
+    // Nothing helsesim writes is unknown to the real answer: no element, no extension, no
+    // resource type of our own invention.
+    let real_words = vocabulary(theirs);
+    let mut invented = Vec::new();
+    for (kind, words) in vocabulary(&ours) {
+        if kind == "AllergyIntolerance" {
+            // The real patient had no allergies (sectionAllergies is empty); the IG fills that
+            // section with AllergyIntolerance.
+            continue;
+        }
+        let Some(known) = real_words.get(&kind) else {
+            invented.push(format!("resource type {kind}"));
+            continue;
+        };
+        invented.extend(words.difference(known).map(|w| format!("{kind}: {w}")));
+    }
+    assert_eq!(invented, Vec::<String>::new());
+}

@@ -291,6 +291,7 @@ pub fn compile(
     if patient.get("id").is_none() {
         patient["id"] = json!(uuid::Uuid::new_v4().to_string());
     }
+    as_sfm_addresses(&mut patient);
     let patient = super::with_profile(patient, "sfm-Patient");
     let subject = reference(&patient_urn, "sfm-Patient", &input.identity.display);
     let practitioner = super::practitioner_for(tenant, caller, hpr);
@@ -298,7 +299,7 @@ pub fn compile(
     let (organization, her) = tenant
         .organization()
         .map(|(_, o)| {
-            let o = super::with_profile(o.current().clone(), "sfm-Organization");
+            let o = super::with_profile(as_bundle_organization(o.current()), "sfm-Organization");
             let her = crate::sfm::model::identifier_value(&o, crate::sfm::model::HER_SYSTEM)
                 .unwrap_or_default()
                 .to_owned();
@@ -485,4 +486,36 @@ fn role_display(role: &Value) -> String {
         })
         .unwrap_or_default();
     format!("{who}, {what}")
+}
+
+/// The patient's addresses as SFM returns them: the street lines as `text` (SFM keeps no
+/// `line`), with the postal code and city.
+fn as_sfm_addresses(patient: &mut Value) {
+    let Some(addresses) = patient.get_mut("address").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for address in addresses {
+        let Some(object) = address.as_object_mut() else {
+            continue;
+        };
+        if let Some(Value::Array(lines)) = object.remove("line")
+            && !object.contains_key("text")
+        {
+            let text: Vec<&str> = lines.iter().filter_map(Value::as_str).collect();
+            object.insert("text".to_owned(), json!(text.join(", ")));
+        }
+        object.entry("type").or_insert_with(|| json!("postal"));
+    }
+}
+
+/// The instance's Organization as the medication document carries it: who it is (identifiers,
+/// name, telephone), not the instance's administrative details.
+fn as_bundle_organization(organization: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in ["resourceType", "id", "identifier", "name", "telecom"] {
+        if let Some(value) = organization.get(key) {
+            out.insert(key.to_owned(), value.clone());
+        }
+    }
+    Value::Object(out)
 }
