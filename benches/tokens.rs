@@ -42,6 +42,7 @@ fn app_state() -> AppState {
         certs_dir,
         workers: Some(1),
         autologin: true,
+        kj_extra_field: true,
     };
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }

@@ -63,6 +63,12 @@ pub struct SettingsArgs {
           value_parser = parse_switch_autologin)]
     pub autologin: bool,
 
+    /// Kjernejournal's random extra field in every JSON answer, as the real service adds one so
+    /// clients learn to ignore unknown fields: `on` or `off` (for tests that snapshot bodies).
+    #[arg(long, env = "HELSESIM_KJ_EXTRA_FIELD", default_value = "on", global = true,
+          value_parser = parse_switch_kj_extra_field)]
+    pub kj_extra_field: bool,
+
     /// Log line format: `text` or `json` (one JSON object per line).
     #[arg(
         long,
@@ -93,6 +99,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// `login_hint` naming a fixture user logs them in without the login page.
     pub autologin: bool,
+    /// Kjernejournal adds a random extra field to every JSON answer.
+    pub kj_extra_field: bool,
 }
 
 impl From<&SettingsArgs> for Settings {
@@ -106,17 +114,24 @@ impl From<&SettingsArgs> for Settings {
             certs_dir: args.certs.clone(),
             workers: None,
             autologin: args.autologin,
+            kj_extra_field: args.kj_extra_field,
         }
     }
 }
 
 fn parse_switch_autologin(value: &str) -> Result<bool, String> {
+    parse_switch("HELSESIM_AUTOLOGIN / --autologin", value)
+}
+
+fn parse_switch_kj_extra_field(value: &str) -> Result<bool, String> {
+    parse_switch("HELSESIM_KJ_EXTRA_FIELD / --kj-extra-field", value)
+}
+
+fn parse_switch(setting: &str, value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" => Ok(true),
         "off" | "false" | "0" | "no" => Ok(false),
-        _ => Err(format!(
-            "HELSESIM_AUTOLOGIN / --autologin must be 'on' or 'off', got '{value}'"
-        )),
+        _ => Err(format!("{setting} must be 'on' or 'off', got '{value}'")),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::fixtures::{self, FixtureError, Fixtures};
 use crate::helseid::{HelseIdRuntime, discovery};
 use crate::keys::{self, KeyError, KeyMaterial};
+use crate::kjernejournal::ticket::TicketSealer;
 use crate::store::Store;
 
 /// Everything the handlers share.
@@ -33,6 +34,10 @@ pub struct AppState {
     pub warnings: Vec<String>,
     /// `login_hint` naming a fixture user logs them in without the login page.
     pub autologin: bool,
+    /// Kjernejournal adds a random extra field to every JSON answer.
+    pub kj_extra_field: bool,
+    /// Seals and opens kjernejournal's tickets (a key made at start-up).
+    pub kj_tickets: TicketSealer,
 }
 
 /// Why helsesim cannot start.
@@ -44,6 +49,9 @@ pub enum StartupError {
     /// The certs directory cannot be prepared.
     #[error("certs: {0}")]
     Keys(#[from] KeyError),
+    /// The system's random source failed.
+    #[error("cannot make kjernejournal's ticket key: the system's random source failed")]
+    Random,
     /// A listener cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -104,6 +112,8 @@ impl AppState {
             fixtures_dir: settings.fixtures_dir.clone(),
             warnings: fixtures.warnings,
             autologin: settings.autologin,
+            kj_extra_field: settings.kj_extra_field,
+            kj_tickets: TicketSealer::generate().map_err(|_| StartupError::Random)?,
             base_url,
         })
     }

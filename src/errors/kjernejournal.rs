@@ -46,7 +46,42 @@ impl KjError {
                     "no-cache, must-revalidate, private, s-maxage=0",
                 ))
                 .insert_header((header::PRAGMA, "no-cache"))
-                .json(self),
+                .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+                .body(serde_json::to_string(self).unwrap_or_default()),
+        )
+    }
+}
+
+impl KjError {
+    /// The error as kjernejournal's FHIR API reports it: an OperationOutcome whose first issue's
+    /// diagnostics is the `KJF-` code and whose second carries the message (the developer
+    /// message in `diagnostics`, the user message in `details.text`).
+    pub fn render_fhir(&self) -> HttpResponse {
+        let code = match self.status.as_u16() {
+            401 => "login",
+            403 => "forbidden",
+            404 => "not-found",
+            405 => "not-supported",
+            413 => "too-costly",
+            s if s >= 500 => "exception",
+            _ => "invalid",
+        };
+        let body = serde_json::json!({
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {"severity": "error", "code": code, "diagnostics": self.feilkode},
+                {"severity": "error", "code": code, "details": {"text": self.brukermelding}, "diagnostics": self.utviklermelding}
+            ]
+        });
+        mark_formatted(
+            HttpResponse::build(self.status)
+                .insert_header((
+                    header::CACHE_CONTROL,
+                    "no-cache, must-revalidate, private, s-maxage=0",
+                ))
+                .insert_header((header::PRAGMA, "no-cache"))
+                .insert_header((header::CONTENT_TYPE, "application/fhir+json; charset=utf-8"))
+                .body(body.to_string()),
         )
     }
 }

@@ -33,6 +33,8 @@ pub enum ErrorFormat {
     Fhir,
     /// Kjernejournal `{status, utviklermelding, brukermelding, feilkode}`.
     Kjernejournal,
+    /// Kjernejournal's FHIR API: an OperationOutcome with the `KJF-` code and the message.
+    KjernejournalFhir,
     /// RFC 9457 problem details (PTS, SFM's session service).
     Problem,
     /// helsesim's own `{error, message}` (control plane, health, unknown services).
@@ -47,6 +49,9 @@ impl ErrorFormat {
             ErrorFormat::Fhir => fhir::FhirError::from_status(status, message).render(),
             ErrorFormat::Kjernejournal => {
                 kjernejournal::KjError::from_status(status, message).render()
+            }
+            ErrorFormat::KjernejournalFhir => {
+                kjernejournal::KjError::from_status(status, message).render_fhir()
             }
             ErrorFormat::Problem => problem::Problem::from_status(status, message).render(),
             ErrorFormat::Admin => admin::AdminError::from_status(status, message).render(),

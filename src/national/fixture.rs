@@ -12,8 +12,8 @@ use super::statement::{
     self, DISCONTINUATION, ITEM_GROUP_SYSTEM, RECALL_CODE_SYSTEM, REG_INFO, RESEPTAMENDMENT,
 };
 use super::{
-    Allergy, Dispense, Entry, EntryKind, Multidose, NationalPatient, NationalStore, Party, Pll,
-    Prescription, RfStatus,
+    Allergy, Dispense, Entry, EntryKind, KjModule, KjRecord, Multidose, NationalPatient,
+    NationalStore, Party, Pll, Prescription, RfStatus,
 };
 use crate::fixtures::FieldError;
 use crate::ids::NationalId;
@@ -35,9 +35,10 @@ pub struct PatientFixture {
     /// What the patient is for (not served).
     #[serde(default)]
     pub description: Option<String>,
-    /// Whether the patient has a kjernejournal.
-    #[serde(default)]
-    pub kjernejournal: bool,
+    /// The patient's kjernejournal: `true` (a plain one), `false`/absent (none), or an object
+    /// with its details.
+    #[serde(default, deserialize_with = "kjernejournal_fixture")]
+    pub kjernejournal: Option<KjFixture>,
     /// The latest PLL (M25.1); entries with a `pll_id` belong to it.
     #[serde(default)]
     pub pll: Option<PllFixture>,
@@ -50,6 +51,64 @@ pub struct PatientFixture {
     /// The multidose arrangement of a multidose patient.
     #[serde(default)]
     pub multidose: Option<MultidoseFixture>,
+}
+
+/// A patient's kjernejournal details.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KjFixture {
+    /// The patient has registered their own health information.
+    #[serde(default)]
+    pub own_health_information: bool,
+    /// Restricted modules: `KRITISKINFO`, `LEGEMIDLER`.
+    #[serde(default)]
+    pub blocked_modules: Vec<String>,
+    /// HPR numbers of health professionals the patient has blocked.
+    #[serde(default)]
+    pub blocked_professionals: Vec<String>,
+}
+
+/// `kjernejournal`: a boolean or a [`KjFixture`] object.
+fn kjernejournal_fixture<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<KjFixture>, D::Error> {
+    use serde::de::Error as _;
+    match Value::deserialize(deserializer)? {
+        Value::Bool(has) => Ok(has.then(KjFixture::default)),
+        Value::Null => Ok(None),
+        object @ Value::Object(_) => serde_json::from_value(object)
+            .map(Some)
+            .map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "expected true, false or an object with own_health_information, blocked_modules, blocked_professionals; got {other}"
+        ))),
+    }
+}
+
+fn build_kjernejournal(fixture: KjFixture) -> Result<KjRecord, FieldError> {
+    let mut blocked_modules = Vec::new();
+    for (i, name) in fixture.blocked_modules.iter().enumerate() {
+        let module = KjModule::parse(name).ok_or_else(|| {
+            FieldError::new(
+                format!("kjernejournal.blocked_modules[{i}]"),
+                format!("'{name}' is not a kjernejournal module: KRITISKINFO or LEGEMIDLER"),
+            )
+        })?;
+        blocked_modules.push(module);
+    }
+    for (i, hpr) in fixture.blocked_professionals.iter().enumerate() {
+        if hpr.is_empty() || !hpr.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FieldError::new(
+                format!("kjernejournal.blocked_professionals[{i}]"),
+                format!("'{hpr}' is not an HPR number (digits only)"),
+            ));
+        }
+    }
+    Ok(KjRecord {
+        own_health_information: fixture.own_health_information,
+        blocked_modules,
+        blocked_professionals: fixture.blocked_professionals,
+    })
 }
 
 /// The latest PLL.
@@ -626,7 +685,7 @@ pub fn build_patient(
     }
     let mut patient = NationalPatient::new(&fixture.patient, now);
     patient.description = fixture.description;
-    patient.kjernejournal = fixture.kjernejournal;
+    patient.kjernejournal = fixture.kjernejournal.map(build_kjernejournal).transpose()?;
     let mut pll_entries = Vec::new();
     for (i, entry_fixture) in fixture.medications.iter().enumerate() {
         let field = format!("medications[{i}]");

@@ -73,8 +73,8 @@ pub struct NationalPatient {
     pub key: String,
     /// What the fixture patient is meant for (not served).
     pub description: Option<String>,
-    /// Whether the patient has a kjernejournal.
-    pub kjernejournal: bool,
+    /// The patient's kjernejournal, if they have one.
+    pub kjernejournal: Option<KjRecord>,
     /// Reseptformidleren's prescriptions, oldest first.
     pub prescriptions: Vec<Prescription>,
     /// The latest PLL (M25.1), if the patient has one.
@@ -98,7 +98,7 @@ impl NationalPatient {
         Self {
             key: key.to_owned(),
             description: None,
-            kjernejournal: false,
+            kjernejournal: None,
             prescriptions: Vec::new(),
             pll: None,
             other_entries: Vec::new(),
@@ -276,6 +276,46 @@ pub struct Party {
     pub name: String,
     /// The HPR number (a person) or HER-id (an organisation).
     pub id: Option<String>,
+}
+
+/// What kjernejournal holds about a patient beyond the allergies (critical information) and
+/// the prescriptions it reads from Reseptformidleren.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KjRecord {
+    /// The patient has registered their own health information (helseindikator status 3).
+    pub own_health_information: bool,
+    /// The modules the patient has restricted (sperret): opened only with consent.
+    pub blocked_modules: Vec<KjModule>,
+    /// HPR numbers of health professionals the patient has blocked: then kjernejournal shares
+    /// nothing clinical with anyone.
+    pub blocked_professionals: Vec<String>,
+}
+
+/// A kjernejournal module a patient can restrict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KjModule {
+    /// Critical information (allergies, reactions, ...).
+    KritiskInfo,
+    /// The medication overview.
+    Legemidler,
+}
+
+impl KjModule {
+    /// Every module, in helseindikator's order.
+    pub const ALL: [KjModule; 2] = [KjModule::KritiskInfo, KjModule::Legemidler];
+
+    /// The name kjernejournal gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KjModule::KritiskInfo => "KRITISKINFO",
+            KjModule::Legemidler => "LEGEMIDLER",
+        }
+    }
+
+    /// Parses the name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == value)
+    }
 }
 
 /// A multidose patient's arrangement: the responsible doctor and the dispensing pharmacy.

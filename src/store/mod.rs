@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use crate::fixtures::Fixtures;
 use crate::helseid::flow::FlowState;
 use crate::helseid::model::{ApiResources, Client, User};
+use crate::kjernejournal::model::KjStore;
 use crate::sfm::model::SfmStore;
 
 pub use replay::ReplayCache;
@@ -38,6 +39,7 @@ pub struct Store {
     helseid: RwLock<HelseIdStore>,
     helseid_flows: Mutex<FlowState>,
     sfm: RwLock<SfmStore>,
+    kjernejournal: RwLock<KjStore>,
 }
 
 impl Store {
@@ -56,6 +58,7 @@ impl Store {
             }),
             helseid_flows: Mutex::new(FlowState::default()),
             sfm: RwLock::new(fixtures.sfm.clone()),
+            kjernejournal: RwLock::new(fixtures.kjernejournal.clone()),
         }
     }
 
@@ -82,6 +85,13 @@ impl Store {
     /// Write access to SFM's state.
     pub fn sfm_mut(&self) -> RwLockWriteGuard<'_, SfmStore> {
         self.sfm.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Read access to kjernejournal's state.
+    pub fn kjernejournal(&self) -> RwLockReadGuard<'_, KjStore> {
+        self.kjernejournal
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Write access to HelseID's state.

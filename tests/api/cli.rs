@@ -231,7 +231,7 @@ fn check_fixtures_accepts_the_bundled_fixtures() {
     assert_eq!(
         stdout(&output),
         format!(
-            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users, 3 SFM tenants, 6 patients in the national systems)\n",
+            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users, 3 SFM tenants, 8 patients in the national systems, 5 kjernejournal organisations)\n",
             fixtures_dir().display()
         )
     );

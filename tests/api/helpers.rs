@@ -62,6 +62,7 @@ pub fn test_settings() -> Settings {
         certs_dir: shared_certs_dir(),
         workers: Some(1),
         autologin: true,
+        kj_extra_field: true,
     }
 }
 

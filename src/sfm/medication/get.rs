@@ -378,7 +378,7 @@ pub fn compile(
         );
     }
     let mut allergy_refs = Vec::new();
-    if kj_ok && national.kjernejournal {
+    if kj_ok && national.kjernejournal.is_some() {
         for a in &national.allergies {
             let allergy_urn = urn();
             allergy_refs.push(json!({"reference": allergy_urn, "type": "AllergyIntolerance", "display": a.substance}));
@@ -452,8 +452,8 @@ pub fn compile(
         );
     }
     let has_medication = national.pll.is_some() || !national.prescriptions.is_empty();
-    parameters.push(json!({"name": "KJHarLegemidler", "valueBoolean": kj_ok && national.kjernejournal && has_medication}));
-    parameters.push(json!({"name": "KJHarLaste", "valueBoolean": kj_ok && national.kjernejournal && national.has_locked_prescriptions()}));
+    parameters.push(json!({"name": "KJHarLegemidler", "valueBoolean": kj_ok && national.kjernejournal.is_some() && has_medication}));
+    parameters.push(json!({"name": "KJHarLaste", "valueBoolean": kj_ok && national.kjernejournal.is_some() && national.has_locked_prescriptions()}));
     parameters.push(json!({"name": "RFHarLaste", "valueBoolean": rf_lookup && national.has_locked_prescriptions()}));
     Compiled {
         parameters: json!({"resourceType": "Parameters", "parameter": parameters}),

@@ -1,0 +1,157 @@
+//! Who calls kjernejournal: a HelseID token for `nhn:kjernejournal` (a system token at
+//! helseindikator and ping, the user's token at the data APIs), the organisation it names, and
+//! the EHR system in `X-EPJ-System`.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use chrono::{DateTime, Utc};
+
+use super::fault::Fault;
+use crate::auth::{DpopPolicy, RequestParts, Requirements, VerifiedToken};
+use crate::helseid::claims::{HPR_NUMBER, ORGNR_CHILD, ORGNR_PARENT, PID, SECURITY_LEVEL};
+use crate::helseid::token::request_urls;
+use crate::state::AppState;
+
+/// Kjernejournal's audience.
+pub const KJ_AUDIENCE: &str = "nhn:kjernejournal";
+/// The API scope.
+pub const KJ_SCOPE: &str = "nhn:kjernejournal/api";
+/// The legacy scope system tokens may still carry.
+pub const KJ_LEGACY_SCOPE: &str = "https://ehelse.no/nhn:kjernejournal/kj_api";
+
+/// An organisation calling with a system token (helseindikator, ping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemCaller {
+    /// The organisation number the token names (child, else parent).
+    pub orgnr: String,
+    /// The organisation's name in kjernejournal.
+    pub organisation: String,
+}
+
+/// A health professional calling a data API with their own token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCaller {
+    /// The user's national identity number.
+    pub pid: String,
+    /// The user's HPR number.
+    pub hpr: String,
+    /// The organisation number the token names (child, else parent).
+    pub orgnr: String,
+}
+
+/// `X-EPJ-System`: required on every call.
+pub fn epj_system(req: &HttpRequest) -> Result<String, Fault> {
+    req.headers()
+        .get("X-EPJ-System")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or(Fault::MissingEpjSystem)
+}
+
+fn verify(
+    req: &HttpRequest,
+    state: &AppState,
+    now: DateTime<Utc>,
+    required: &Requirements<'_>,
+) -> Result<VerifiedToken, Fault> {
+    let public = format!("{}{}", state.base_url, req.path());
+    let urls = request_urls(req, &public);
+    let parts = RequestParts {
+        authorization: req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
+        method: req.method().as_str(),
+        urls: &urls,
+    };
+    state
+        .tokens
+        .verify(&parts, required, now)
+        .map_err(|e| Fault::Token(e.to_string()))
+}
+
+/// The organisation a token names, checked against kjernejournal's register.
+fn organisation(token: &VerifiedToken, state: &AppState) -> Result<(String, String), Fault> {
+    let orgnr = token
+        .claim_str(ORGNR_CHILD)
+        .or_else(|| token.claim_str(ORGNR_PARENT))
+        .ok_or_else(|| {
+            Fault::Token(format!(
+                "it names no organisation ({ORGNR_PARENT} / {ORGNR_CHILD}): kjernejournal authorises the organisation from the token"
+            ))
+        })?;
+    let store = state.store.kjernejournal();
+    match store.organisations.get(orgnr) {
+        None => Err(Fault::UnknownOrganisation(orgnr.to_owned())),
+        Some(o) if !o.access => Err(Fault::NoAccess(orgnr.to_owned())),
+        Some(o) => Ok((orgnr.to_owned(), o.name.clone())),
+    }
+}
+
+/// Authenticates helseindikator and ping: a token for kjernejournal (system or user) whose
+/// organisation has access, and `X-EPJ-System`.
+pub fn system(
+    req: &HttpRequest,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<SystemCaller, Fault> {
+    let token = verify(
+        req,
+        state,
+        now,
+        &Requirements {
+            audience: Some(KJ_AUDIENCE),
+            any_scope: &[KJ_SCOPE, KJ_LEGACY_SCOPE],
+            single_audience: false,
+            dpop: DpopPolicy::Allowed,
+        },
+    )?;
+    epj_system(req)?;
+    let (orgnr, organisation) = organisation(&token, state)?;
+    Ok(SystemCaller {
+        orgnr,
+        organisation,
+    })
+}
+
+/// Authenticates a data API call: the user's token with kjernejournal as its only audience,
+/// scope `nhn:kjernejournal/api`, pid, security level 4 and an HPR number; and `X-EPJ-System`.
+pub fn user(req: &HttpRequest, state: &AppState, now: DateTime<Utc>) -> Result<UserCaller, Fault> {
+    let token = verify(
+        req,
+        state,
+        now,
+        &Requirements {
+            audience: Some(KJ_AUDIENCE),
+            any_scope: &[KJ_SCOPE],
+            single_audience: true,
+            dpop: DpopPolicy::Allowed,
+        },
+    )?;
+    epj_system(req)?;
+    let pid = token.claim_str(PID).ok_or_else(|| {
+        Fault::WrongTokenKind(format!(
+            "The data APIs need the user's access token (with {PID}), not a system token: log the user in (authorization code) and ask for a token with resource nhn:kjernejournal"
+        ))
+    })?;
+    let level = token
+        .claims
+        .get(SECURITY_LEVEL)
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .unwrap_or_else(|| "(none)".to_owned());
+    if level != "4" {
+        return Err(Fault::SecurityLevel(level));
+    }
+    let hpr = token
+        .claim_str(HPR_NUMBER)
+        .ok_or(Fault::UserNotRegistered)?;
+    let (orgnr, _) = organisation(&token, state)?;
+    Ok(UserCaller {
+        pid: pid.to_owned(),
+        hpr: hpr.to_owned(),
+        orgnr,
+    })
+}
