@@ -58,7 +58,11 @@ async fn unknown_paths_answer_in_each_services_format() {
         "Kjernejournal has no endpoint at /kjernejournal/v1/nothing: helsesim simulates POST /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything"
     );
     assert_eq!(reply.json["feilkode"], "KJF-000000");
-    assert!(reply.header("x-event-id").is_some_and(|id| id.starts_with("Id-")));
+    assert!(
+        reply
+            .header("x-event-id")
+            .is_some_and(|id| id.starts_with("Id-"))
+    );
     assert!(
         reply.json["brukermelding"]
             .as_str()

@@ -14,6 +14,7 @@ mod helseid_dpop;
 mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
+mod kjernejournal;
 mod login_page_browser;
 mod sfm_datadeling;
 mod sfm_fhir;
