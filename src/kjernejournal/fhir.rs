@@ -16,7 +16,7 @@ use super::consent::Samtykke;
 use super::fault::Fault;
 use crate::errors::kjernejournal::KjError;
 use crate::errors::method_not_allowed;
-use crate::national::{Allergy, KjModule};
+use crate::national::{Allergy, KjModule, patient_reference};
 use crate::state::AppState;
 
 /// The profile of kjernejournal's allergies and reactions.
@@ -143,7 +143,7 @@ async fn everything(
             })
         })
         .collect();
-    let bundle = json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "id": uuid::Uuid::new_v4().to_string(),
         "meta": {"lastUpdated": now.to_rfc3339_opts(SecondsFormat::Millis, true)},
@@ -152,7 +152,6 @@ async fn everything(
         "link": [{"relation": "self", "url": format!("{}{}", state.base_url, req.path())}],
         "entry": entries,
     });
-    let mut bundle = bundle;
     if allergies.is_empty()
         && let Some(object) = bundle.as_object_mut()
     {
@@ -170,11 +169,6 @@ async fn everything(
 
 /// A kjernejournal allergy as `KjAllergyIntolerance`.
 pub fn allergy(a: &Allergy, fnr: &str) -> Value {
-    let id_system = if fnr.as_bytes().first().is_some_and(|d| *d >= b'4') {
-        "urn:oid:2.16.578.1.12.4.1.4.2"
-    } else {
-        "urn:oid:2.16.578.1.12.4.1.4.1"
-    };
     let mut code = json!({"text": a.substance});
     if let Some(atc) = &a.atc {
         code["coding"] =
@@ -189,7 +183,7 @@ pub fn allergy(a: &Allergy, fnr: &str) -> Value {
         "type": "allergy",
         "criticality": a.criticality,
         "code": code,
-        "patient": {"identifier": {"system": id_system, "value": fnr}},
+        "patient": patient_reference(fnr),
         "recordedDate": a.recorded.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
     if a.atc.is_some() {

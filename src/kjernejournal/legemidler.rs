@@ -17,7 +17,7 @@ use super::fault::Fault;
 use super::indicator::issue_date;
 use super::json_answer;
 use crate::errors::kjernejournal::KjError;
-use crate::national::{KjModule, NationalPatient, Prescription, RfStatus, statement};
+use crate::national::{KjModule, NationalPatient, Prescription, statement};
 use crate::state::AppState;
 
 /// How far back kjernejournal looks.
@@ -188,17 +188,11 @@ fn dssn(statement_json: &Value) -> Option<&str> {
 }
 
 fn prescription(p: &Prescription, issued: Option<NaiveDate>) -> Value {
-    let status = match p.status {
-        RfStatus::Ekspederbar => "Ekspederbar",
-        RfStatus::UnderEkspedering => "UnderEkspedering",
-        RfStatus::Ekspedert => "Ekspedert",
-        RfStatus::Tilbakekalt => "Tilbakekalt",
-    };
     json!({
         "reseptId": p.id(),
         "legemiddel": p.entry.display(),
         "dosering": dssn(&p.entry.statement),
-        "status": status,
+        "status": p.status.name(),
         "utstedt": issued.map(|d| d.to_string()),
         "last": p.locked,
         "utleveringer": p.dispenses.iter().map(|d| json!({

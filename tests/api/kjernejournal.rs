@@ -720,7 +720,7 @@ async fn critical_information_is_read_with_the_ticket_as_fhir() {
     assert_eq!(allergy["criticality"], "high");
     assert_eq!(
         allergy["patient"],
-        json!({"identifier": {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": KARI_STATUS_4}})
+        json!({"type": "Patient", "identifier": {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": KARI_STATUS_4}})
     );
     assert_eq!(
         reply.json["entry"][0]["fullUrl"],
