@@ -181,14 +181,12 @@ pub fn allergy(a: &Allergy, fnr: &str) -> Value {
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active", "display": "Active"}]},
         "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "confirmed", "display": "Confirmed"}]},
         "type": "allergy",
+        "category": [a.category()],
         "criticality": a.criticality,
         "code": code,
         "patient": patient_reference(fnr),
         "recordedDate": a.recorded.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
-    if a.atc.is_some() {
-        resource["category"] = json!(["medication"]);
-    }
     if let Some(reaction) = &a.reaction {
         resource["reaction"] = json!([{"manifestation": [{"text": reaction}]}]);
     }

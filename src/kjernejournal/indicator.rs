@@ -182,6 +182,7 @@ mod tests {
             id: "a".to_owned(),
             substance: "Penicillin".to_owned(),
             atc: None,
+            category: None,
             criticality: "high".to_owned(),
             reaction: None,
             recorded,

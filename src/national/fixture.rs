@@ -282,6 +282,10 @@ pub struct AllergyFixture {
     /// The ATC code of a medicinal substance.
     #[serde(default)]
     pub atc: Option<String>,
+    /// `food`, `medication`, `environment` or `biologic` (default: `medication` with an ATC
+    /// code, else `environment`).
+    #[serde(default)]
+    pub category: Option<String>,
     /// `low`, `high` or `unable-to-assess`.
     pub criticality: String,
     /// The reaction.
@@ -755,6 +759,17 @@ pub fn build_patient(
                 format!("'{}' is not low, high or unable-to-assess", a.criticality),
             ));
         }
+        if let Some(category) = &a.category
+            && !matches!(
+                category.as_str(),
+                "food" | "medication" | "environment" | "biologic"
+            )
+        {
+            return Err(FieldError::new(
+                format!("{field}.category"),
+                format!("'{category}' is not food, medication, environment or biologic"),
+            ));
+        }
         patient.allergies.push(Allergy {
             id: match &a.id {
                 Some(id) if crate::sfm::fhir::validate::is_fhir_id(id) => id.clone(),
@@ -768,6 +783,7 @@ pub fn build_patient(
             },
             substance: a.substance.clone(),
             atc: a.atc.clone(),
+            category: a.category.clone(),
             criticality: a.criticality.clone(),
             reaction: a.reaction.clone(),
             recorded: when(&format!("{field}.recorded"), &a.recorded, now)?,

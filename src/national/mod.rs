@@ -338,12 +338,27 @@ pub struct Allergy {
     pub substance: String,
     /// The substance's ATC code, if a medicinal product.
     pub atc: Option<String>,
+    /// `food`, `medication`, `environment` or `biologic`; when absent, `medication` with an ATC
+    /// code, else `environment`.
+    pub category: Option<String>,
     /// `low`, `high` or `unable-to-assess`.
     pub criticality: String,
     /// The reaction.
     pub reaction: Option<String>,
     /// When it was recorded.
     pub recorded: DateTime<Utc>,
+}
+
+impl Allergy {
+    /// Its FHIR category: the fixture's, else `medication` with an ATC code, else
+    /// `environment`.
+    pub fn category(&self) -> &str {
+        self.category.as_deref().unwrap_or(if self.atc.is_some() {
+            "medication"
+        } else {
+            "environment"
+        })
+    }
 }
 
 fn instant<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {

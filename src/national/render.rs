@@ -167,7 +167,7 @@ pub fn allergy(a: &Allergy, patient: &Value) -> Value {
         "id": a.id,
         "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active"),
         "verificationStatus": coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed"),
-        "category": [if a.atc.is_some() { "medication" } else { "environment" }],
+        "category": [a.category()],
         "criticality": a.criticality,
         "code": code,
         "patient": patient,

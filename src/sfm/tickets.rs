@@ -58,6 +58,23 @@ impl TicketBook {
         self.by_value.get(value).filter(|t| t.expires > now)
     }
 
+    /// A use of the ticket `value` by `user_pid`: when it is valid and theirs, its life is
+    /// extended (sliding, as [`TicketBook::issue`] does) and it is returned; otherwise nothing
+    /// changes.
+    pub fn use_ticket(
+        &mut self,
+        value: &str,
+        user_pid: &str,
+        now: DateTime<Utc>,
+    ) -> Option<&Ticket> {
+        let ticket = self
+            .by_value
+            .get_mut(value)
+            .filter(|t| t.expires > now && t.user_pid == user_pid)?;
+        ticket.expires = now + TICKET_LIFETIME;
+        Some(ticket)
+    }
+
     /// How many tickets are remembered.
     pub fn len(&self) -> usize {
         self.by_value.len()
@@ -112,6 +129,19 @@ mod tests {
         let renewed = book.issue("u", "p", at(120));
         assert_ne!(renewed.value, first.value);
         assert_eq!(book.len(), 1, "the expired one was swept");
+    }
+
+    #[test]
+    fn using_a_ticket_slides_it_for_its_user_only() {
+        let mut book = TicketBook::default();
+        let ticket = book.issue("u", "p", at(0)).value;
+        assert!(book.use_ticket(&ticket, "other", at(50)).is_none());
+        assert_eq!(book.get(&ticket, at(0)).map(|t| t.expires), Some(at(60)));
+        let used = book.use_ticket(&ticket, "u", at(50)).map(|t| t.expires);
+        assert_eq!(used, Some(at(110)));
+        assert!(book.get(&ticket, at(109)).is_some());
+        assert!(book.use_ticket(&ticket, "u", at(110)).is_none(), "expired");
+        assert!(book.use_ticket("nope", "u", at(0)).is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::query::{Hit, Query, concept_matches, last_updated_matches};
 use super::store::{self, internal_reference, patient_field};
@@ -43,16 +43,36 @@ fn has_concept(resource: &Value, element: &str) -> bool {
     })
 }
 
+/// A type name with its indefinite article, capitalised as a sentence starts or not: "A
+/// Condition", "an Observation".
+pub fn with_article(name: &str, capital: bool) -> String {
+    let vowel = name.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']);
+    let article = match (vowel, capital) {
+        (true, true) => "An",
+        (true, false) => "an",
+        (false, true) => "A",
+        (false, false) => "a",
+    };
+    format!("{article} {name}")
+}
+
 /// The problems of a new Condition or Observation (besides its patient).
 fn check_rules(data: DataType, resource: &Value) -> Vec<Issue> {
     let name = data.as_str();
+    let a_name = with_article(name, true);
     let mut issues = Vec::new();
     let required = |element: &str, why: &str| {
-        Issue::error("required", format!("A {name} needs {element}: {why}"))
+        Issue::error("required", format!("{a_name} needs {element}: {why}"))
             .at(format!("{name}.{element}"))
     };
     if !has_concept(resource, "code") {
         issues.push(required("code", "what it is (a coding or a text)"));
+    }
+    if data == DataType::Observation && resource.get("status").is_none() {
+        issues.push(required(
+            "status",
+            "registered, preliminary, final, amended, ... (http://hl7.org/fhir/observation-status)",
+        ));
     }
     match data {
         DataType::Condition => {
@@ -86,6 +106,30 @@ fn check_rules(data: DataType, resource: &Value) -> Vec<Issue> {
     issues
 }
 
+/// `resource` for the strict R4 parse: the elements R4 requires that [`create`] reports itself
+/// when absent (`code`, an Observation's `status`, the patient) stand in, so that their absence
+/// is one issue each, all at once, rather than the parser's single "missing field". Present
+/// elements are never replaced: a wrong one is still the parser's to refuse.
+fn with_stand_ins(data: DataType, resource: &Value) -> Value {
+    let mut parsed = resource.clone();
+    if let Some(object) = parsed.as_object_mut() {
+        let mut stand_ins = vec![
+            ("code", json!({"text": "stand-in"})),
+            (
+                patient_field(data.as_str()),
+                json!({"reference": "Patient/stand-in"}),
+            ),
+        ];
+        if data == DataType::Observation {
+            stand_ins.push(("status", json!("unknown")));
+        }
+        for (element, stand_in) in stand_ins {
+            object.entry(element).or_insert(stand_in);
+        }
+    }
+    parsed
+}
+
 /// `POST [type]`: a new Condition or Observation for the patient its ticket names.
 pub fn create(
     tenant: &mut Tenant,
@@ -111,17 +155,17 @@ pub fn create(
             )]));
         }
     }
-    validate::check_type(&resource, name).map_err(|p| {
+    let field = patient_field(name);
+    validate::check_type(&with_stand_ins(data, &resource), name).map_err(|p| {
         bad(p
             .into_iter()
             .map(|m| Issue::error("structure", m))
             .collect())
     })?;
-    let field = patient_field(name);
     let mut issues = check_rules(data, &resource);
     let patient = match resource.get(field) {
         None => {
-            issues.push(Issue::error("required", format!("A {name} needs {field}: the patient's ticket, as {{\"identifier\": {{\"value\": \"<patient ticket>\"}}}}")).at(format!("{name}.{field}")));
+            issues.push(Issue::error("required", format!("{} needs {field}: the patient's ticket, as {{\"identifier\": {{\"value\": \"<patient ticket>\"}}}}", with_article(name, true))).at(format!("{name}.{field}")));
             None
         }
         Some(reference) => match ticket_of(reference) {

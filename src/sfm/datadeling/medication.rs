@@ -52,8 +52,9 @@ fn patient_data<'a>(
     (data, ticket_reference(&ticket))
 }
 
-/// Locked prescriptions are never shared through Datadeling.
-fn hide_locked(_: &crate::national::Prescription) -> bool {
+/// Whether [`render::view`] shows a locked prescription: never through Datadeling (not as a
+/// statement, nor its Medication, nor in the List).
+fn show_locked(_: &crate::national::Prescription) -> bool {
     false
 }
 
@@ -95,7 +96,7 @@ pub fn search(
     for patient_id in patients {
         let (found, subject) = patient_data(tenant, national, caller, &patient_id, now);
         let view = found
-            .map(|p| render::view(p, &hide_locked))
+            .map(|p| render::view(p, &show_locked))
             .unwrap_or_default();
         match data {
             DataType::MedicationStatement => {
@@ -184,7 +185,7 @@ pub fn read(
         else {
             continue;
         };
-        let view = render::view(found, &hide_locked);
+        let view = render::view(found, &show_locked);
         let hit = match data {
             DataType::MedicationStatement => view.iter().any(|v| v.id() == id),
             _ => found.allergies.iter().any(|a| a.id == id),
@@ -208,11 +209,11 @@ pub fn read(
     None
 }
 
-/// Every product the national systems name, by id.
+/// Every product the national systems name, by id (a locked prescription's never).
 fn products(national: &NationalStore) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for p in national.patients.values() {
-        for v in render::view(p, &|_| true) {
+        for v in render::view(p, &show_locked) {
             let m = medication(&v);
             if !out.iter().any(|o| o.get("id") == m.get("id")) {
                 out.push(m);

@@ -53,17 +53,17 @@ fn ticket_error(ticket: &str) -> FhirError {
     )
 }
 
-/// The patient (`Patient.id`) a ticket names for this caller in this tenant.
+/// The patient (`Patient.id`) a ticket names for this caller in this tenant. This is a use of
+/// the ticket: its life is extended (tickets live 60 minutes after their last use).
 pub fn patient_of_ticket(
-    tenant: &Tenant,
+    tenant: &mut Tenant,
     caller: &Caller,
     ticket: &str,
     now: DateTime<Utc>,
 ) -> Result<String, FhirError> {
     tenant
         .tickets
-        .get(ticket, now)
-        .filter(|t| t.user_pid == caller.pid)
+        .use_ticket(ticket, &caller.pid, now)
         .map(|t| t.patient_id.clone())
         .ok_or_else(|| ticket_error(ticket))
 }
@@ -103,7 +103,7 @@ fn tenant_mut<'a>(sfm: &'a mut SfmStore, caller: &Caller) -> Result<&'a mut Tena
 
 /// The patient a search names with `patientTicket` (required unless `optional`).
 fn ticket_param(
-    tenant: &Tenant,
+    tenant: &mut Tenant,
     caller: &Caller,
     query: &query::Query,
     type_name: &str,
@@ -380,9 +380,11 @@ async fn read(
     let mut guard = state.store.sfm_mut();
     let (tenant, national) = tenant_mut_split(&mut guard, &caller)?;
     let found = match data {
-        DataType::Condition | DataType::Observation | DataType::Task => {
-            store::read(tenant, &caller, data, &id, now)
-        }
+        DataType::Condition | DataType::Observation => store::read(tenant, &caller, data, &id, now),
+        DataType::Task => store::read(tenant, &caller, data, &id, now).or_else(|| {
+            tasks::read_derived(tenant, national, &id)
+                .map(|task| store::render(tenant, &caller, task, now))
+        }),
         DataType::MedicationStatement | DataType::AllergyIntolerance => {
             medication::read(tenant, national, &caller, data, &id, now)
         }
@@ -397,7 +399,34 @@ async fn read(
             format!("Resource {}/{} is not known", data.as_str(), id.as_str()),
         )
     })?;
-    Ok(fhir_json(StatusCode::OK, &resource))
+    Ok(reply(&state, &req, StatusCode::OK, data, &resource, false))
+}
+
+/// A Datadeling resource as the rest of the FHIR API answers one: `ETag` from its version
+/// (stored resources have one), `Last-Modified` from `meta.lastUpdated`, `Location` for a create.
+fn reply(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    data: DataType,
+    resource: &Value,
+    location: bool,
+) -> HttpResponse {
+    let id = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let version = resource.pointer("/meta/versionId").and_then(Value::as_str);
+    fhir::resource_reply(
+        state,
+        req,
+        status,
+        data.as_str(),
+        id,
+        version,
+        resource,
+        location,
+    )
 }
 
 async fn create(
@@ -414,26 +443,12 @@ async fn create(
     let tenant = tenant_mut(&mut guard, &caller)?;
     let created = clinical::create(tenant, &caller, data, resource, now)?;
     drop(guard);
-    let id = created
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let mut response = fhir_json(StatusCode::CREATED, &created);
-    let location = format!(
-        "{}/{}/{id}/_history/1",
-        fhir::fhir_base(&state),
-        data.as_str()
-    );
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::LOCATION, value);
-    }
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str("W/\"1\"") {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ETAG, value);
-    }
-    Ok(response)
+    Ok(reply(
+        &state,
+        &req,
+        StatusCode::CREATED,
+        data,
+        &created,
+        true,
+    ))
 }

@@ -2,7 +2,7 @@
 //! rest of the FHIR API), paging, `_lastUpdated` with its prefixes, and the searchset Bundle.
 
 use actix_web::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Months, NaiveDate, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use crate::errors::fhir::{FhirError, Issue};
@@ -102,41 +102,137 @@ pub fn parse(type_name: &str, allowed: &[&str], query: &str) -> Result<Query, Fh
     }
 }
 
-/// A `_lastUpdated` criterion.
+/// A `_lastUpdated` criterion: a prefix and the period its value covers. As FHIR search has it
+/// (search.html#date), a value stands for the whole period of its precision — `2026-03-02` is
+/// that day, `2026-03` that month, `2026-03-02T10:00Z` that minute, `2026-03-02T10:00:00Z`
+/// that second — and a value without zone is read as UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastUpdated {
     prefix: &'static str,
-    at: DateTime<Utc>,
+    /// Where the period starts.
+    start: DateTime<Utc>,
+    /// Where the next period starts (the end, excluded).
+    end: DateTime<Utc>,
 }
 
 impl LastUpdated {
-    /// Parses `gt2026-03-01T00:00:00Z` (no prefix = `eq`).
+    /// Parses `gt2026-03-01T00:00:00Z`, `ge2026-03-01`, ... (no prefix = `eq`).
     pub fn parse(value: &str) -> Option<Self> {
         let (prefix, rest) = ["gt", "ge", "lt", "le", "eq"]
             .into_iter()
             .find_map(|p| value.strip_prefix(p).map(|rest| (p, rest)))
             .unwrap_or(("eq", value));
-        Some(Self {
-            prefix,
-            at: parse_fhir_time(rest)?,
-        })
+        let (start, end) = period(rest)?;
+        Some(Self { prefix, start, end })
     }
 
-    /// Whether `t` matches.
+    /// Whether `t` matches: `eq` within the period, `ge` from its start, `le` up to its end,
+    /// `gt` after its end, `lt` before its start.
     pub fn matches(&self, t: DateTime<Utc>) -> bool {
         match self.prefix {
-            "gt" => t > self.at,
-            "ge" => t >= self.at,
-            "lt" => t < self.at,
-            "le" => t <= self.at,
-            _ => t == self.at,
+            "gt" => t >= self.end,
+            "ge" => t >= self.start,
+            "lt" => t < self.start,
+            "le" => t < self.end,
+            _ => self.start <= t && t < self.end,
         }
     }
+}
 
-    /// The lower bound, for "changes since".
-    pub fn since(&self) -> Option<DateTime<Utc>> {
-        matches!(self.prefix, "gt" | "ge").then_some(self.at)
+/// The period a FHIR search date covers: `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, or
+/// `YYYY-MM-DDThh:mm[:ss[.f…]]` with `Z`, `+hh:mm`, `-hh:mm` or no zone (UTC).
+fn period(value: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let (date, time) = match value.split_once('T') {
+        Some((date, time)) => (date, Some(time)),
+        None => (value, None),
+    };
+    let mut parts = date.split('-');
+    let year = parts.next().filter(|y| digits(y, 4))?.parse().ok()?;
+    let month = parts
+        .next()
+        .map(|m| digits(m, 2).then(|| m.parse().ok()).flatten());
+    let day = parts
+        .next()
+        .map(|d| digits(d, 2).then(|| d.parse().ok()).flatten());
+    if parts.next().is_some() {
+        return None;
     }
+    let months = |start: NaiveDate, n: u32| {
+        let end = start.checked_add_months(Months::new(n))?;
+        Some((start, end))
+    };
+    let (first, next) = match (month, day, time) {
+        (None, None, None) => months(NaiveDate::from_ymd_opt(year, 1, 1)?, 12)?,
+        (Some(month), None, None) => months(NaiveDate::from_ymd_opt(year, month?, 1)?, 1)?,
+        (Some(month), Some(day), None) => {
+            let day = NaiveDate::from_ymd_opt(year, month?, day?)?;
+            (day, day.succ_opt()?)
+        }
+        (Some(month), Some(day), Some(time)) => {
+            let day = NaiveDate::from_ymd_opt(year, month?, day?)?;
+            return instant_period(day, time);
+        }
+        _ => return None,
+    };
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    Some((midnight(first)?, midnight(next)?))
+}
+
+/// The period of a time of `day`: `hh:mm` a minute, `hh:mm:ss` a second, with a fraction the
+/// last digit's unit; then the zone.
+fn instant_period(day: NaiveDate, time: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (clock, offset) = match time.find(['Z', '+', '-']) {
+        Some(at) => {
+            let (clock, zone) = time.split_at(at);
+            let offset = if zone == "Z" {
+                0
+            } else {
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                let (h, m) = zone.get(1..)?.split_once(':')?;
+                let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+                if zone.len() != 6 || h > 14 || m > 59 {
+                    return None;
+                }
+                sign * (h * 3600 + m * 60)
+            };
+            (clock, offset)
+        }
+        None => (time, 0),
+    };
+    let two = |s: &str| -> Option<u32> {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let mut fields = clock.split(':');
+    let hour = two(fields.next()?)?;
+    let minute = two(fields.next()?)?;
+    let (second, nanos, length) = match fields.next() {
+        None => (0, 0, TimeDelta::minutes(1)),
+        Some(seconds) => {
+            let (whole, fraction) = match seconds.split_once('.') {
+                Some((whole, fraction)) => (whole, Some(fraction)),
+                None => (seconds, None),
+            };
+            match fraction {
+                None => (two(whole)?, 0, TimeDelta::seconds(1)),
+                Some(f) if (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()) => {
+                    let scale = 10u32.pow(9 - u32::try_from(f.len()).ok()?);
+                    let nanos = f.parse::<u32>().ok()? * scale;
+                    (two(whole)?, nanos, TimeDelta::nanoseconds(i64::from(scale)))
+                }
+                Some(_) => return None,
+            }
+        }
+    };
+    if fields.next().is_some() {
+        return None;
+    }
+    let local = day.and_hms_nano_opt(hour, minute, second, nanos)?;
+    let zone = FixedOffset::east_opt(offset)?;
+    let start = local.and_local_timezone(zone).single()?.to_utc();
+    Some((start, start.checked_add_signed(length)?))
 }
 
 /// Whether a resource's `meta.lastUpdated` matches every `_lastUpdated` of the query.
@@ -273,11 +369,90 @@ mod tests {
         let t = |s: &str| parse_fhir_time(s).unwrap();
         let gt = LastUpdated::parse("gt2026-03-01T00:00:00Z").unwrap();
         assert!(gt.matches(t("2026-03-01T00:00:01Z")) && !gt.matches(t("2026-03-01T00:00:00Z")));
-        assert_eq!(gt.since(), Some(t("2026-03-01T00:00:00Z")));
+        let ge = LastUpdated::parse("ge2026-03-01T00:00:00Z").unwrap();
+        assert!(ge.matches(t("2026-03-01T00:00:00Z")) && !ge.matches(t("2026-02-28T23:59:59Z")));
         let le = LastUpdated::parse("le2026-03-01").unwrap();
-        assert!(le.matches(t("2026-03-01T00:00:00Z")) && !le.matches(t("2026-03-01T00:00:01Z")));
-        assert_eq!(le.since(), None);
+        assert!(le.matches(t("2026-03-01T23:59:59Z")) && !le.matches(t("2026-03-02T00:00:00Z")));
         assert!(LastUpdated::parse("gtyesterday").is_none());
+    }
+
+    #[test]
+    fn a_last_updated_value_covers_its_precision() {
+        let t = |s: &str| parse_fhir_time(s).unwrap();
+        let matches = |criterion: &str, at: &str| {
+            LastUpdated::parse(criterion)
+                .unwrap_or_else(|| panic!("{criterion}"))
+                .matches(t(at))
+        };
+        for (criterion, inside, outside) in [
+            (
+                "2026-03-02",
+                "2026-03-02T23:59:59.999Z",
+                "2026-03-03T00:00:00Z",
+            ),
+            ("eq2026-03", "2026-03-31T12:00:00Z", "2026-04-01T00:00:00Z"),
+            ("eq2026", "2026-12-31T23:59:59Z", "2025-12-31T23:59:59Z"),
+            (
+                "eq2026-03-02T10:00Z",
+                "2026-03-02T10:00:59Z",
+                "2026-03-02T10:01:00Z",
+            ),
+            (
+                "eq2026-03-02T11:00+01:00",
+                "2026-03-02T10:00:30Z",
+                "2026-03-02T11:00:00Z",
+            ),
+            (
+                "eq2026-03-02T10:00:00Z",
+                "2026-03-02T10:00:00.999Z",
+                "2026-03-02T10:00:01Z",
+            ),
+            (
+                "eq2026-03-02T10:00:00.5Z",
+                "2026-03-02T10:00:00.5Z",
+                "2026-03-02T10:00:00.6Z",
+            ),
+            (
+                "eq2026-03-02T10:00:00",
+                "2026-03-02T10:00:00Z",
+                "2026-03-02T09:00:00Z",
+            ),
+            (
+                "gt2026-03-01",
+                "2026-03-02T00:00:00Z",
+                "2026-03-01T23:59:59Z",
+            ),
+            (
+                "ge2026-03-02",
+                "2026-03-02T00:00:00Z",
+                "2026-03-01T23:59:59Z",
+            ),
+            (
+                "lt2026-03-02",
+                "2026-03-01T23:59:59Z",
+                "2026-03-02T00:00:00Z",
+            ),
+            (
+                "le2026-03-02",
+                "2026-03-02T23:59:59Z",
+                "2026-03-03T00:00:00Z",
+            ),
+        ] {
+            assert!(matches(criterion, inside), "{criterion} {inside}");
+            assert!(!matches(criterion, outside), "{criterion} {outside}");
+        }
+        for bad in [
+            "2026-3-02",
+            "2026-02-30",
+            "26",
+            "2026-03-02T25:00Z",
+            "2026-03-02T10Z",
+            "2026-03-02T10:00:00.Z",
+            "2026-03-02T10:00:00+1:00",
+            "2026-03-02-01",
+        ] {
+            assert!(LastUpdated::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -142,7 +142,10 @@ pub fn load_fixture(
         (None, _) => {
             return Err(FieldError::new(
                 format!(".{field}"),
-                format!("a {type_name} needs its patient"),
+                format!(
+                    "{} needs its patient",
+                    super::clinical::with_article(&type_name, false)
+                ),
             ));
         }
         (Some(_), Some(patient)) if tenant.get(ResourceKind::Patient, &patient).is_some() => {}

@@ -92,11 +92,16 @@ pub fn fhir_base(state: &AppState) -> String {
 fn kind_of(name: &str) -> Result<ResourceKind, FhirError> {
     use crate::sfm::datadeling::DataType;
     ResourceKind::parse(name).ok_or_else(|| {
-        if DataType::ALL.iter().any(|d| d.as_str() == name) {
+        if let Some(data) = DataType::ALL.into_iter().find(|d| d.as_str() == name) {
+            let message = if data.readable() {
+                format!("SFM Datadeling's {name} has no version history here: read it with GET {name}/[id], search it with GET {name}?...")
+            } else {
+                format!("SFM Datadeling's {name} is not read by id: search it with GET {name}?{}=[patient ticket]", crate::sfm::datadeling::PATIENT_TICKET)
+            };
             let mut error = FhirError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "not-supported",
-                format!("SFM Datadeling's {name} has no version history here: read it with GET {name}/[id], search it with GET {name}?..."),
+                message,
             );
             error.allow = Some("GET, HEAD");
             return error;
@@ -225,12 +230,38 @@ fn resource_response(
     stored: &Stored,
     location: bool,
 ) -> HttpResponse {
+    resource_reply(
+        state,
+        req,
+        status,
+        kind.as_str(),
+        &stored.id,
+        Some(&stored.version.to_string()),
+        &stored.resource,
+        location,
+    )
+}
+
+/// A resource response of any type: FHIR JSON; `ETag` `W/"<version>"` when the resource has a
+/// version; `Last-Modified` from `meta.lastUpdated` when it has one; `Location`
+/// (`[type]/[id]/_history/[version]`) for writes; no body with `Prefer: return=minimal`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn resource_reply(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    type_name: &str,
+    id: &str,
+    version: Option<&str>,
+    resource: &Value,
+    location: bool,
+) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
-    builder
-        .content_type(FHIR_JSON)
-        .insert_header((header::ETAG, format!("W/\"{}\"", stored.version)));
-    if let Some(last_modified) = stored
-        .resource
+    builder.content_type(FHIR_JSON);
+    if let Some(version) = version {
+        builder.insert_header((header::ETAG, format!("W/\"{version}\"")));
+    }
+    if let Some(last_modified) = resource
         .pointer("/meta/lastUpdated")
         .and_then(Value::as_str)
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -238,16 +269,10 @@ fn resource_response(
         let date = HttpDate::from(std::time::SystemTime::from(last_modified.to_utc()));
         builder.insert_header((header::LAST_MODIFIED, date.to_string()));
     }
-    if location {
+    if location && let Some(version) = version {
         builder.insert_header((
             header::LOCATION,
-            format!(
-                "{}/{}/{}/_history/{}",
-                fhir_base(state),
-                kind.as_str(),
-                stored.id,
-                stored.version
-            ),
+            format!("{}/{type_name}/{id}/_history/{version}", fhir_base(state)),
         ));
     }
     let minimal = req
@@ -258,7 +283,7 @@ fn resource_response(
     if minimal {
         builder.finish()
     } else {
-        builder.body(serde_json::to_string(&stored.resource).unwrap_or_default())
+        builder.body(serde_json::to_string(resource).unwrap_or_default())
     }
 }
 

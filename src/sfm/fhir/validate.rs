@@ -93,7 +93,8 @@ fn parse_r4(resource: &Value, type_name: &str) -> Option<String> {
 }
 
 /// The first breach of FHIR JSON's rules (json.html#xml): no `null`, no empty array, object or
-/// string; `path` names the element.
+/// string; numbers and booleans not as strings where the element is known to be one (see
+/// [`typed_as_string`]); `path` names the element.
 fn json_rules(value: &Value, path: &str) -> Option<String> {
     match value {
         Value::Null => Some(format!("{path} is null: leave the element out instead")),
@@ -110,11 +111,63 @@ fn json_rules(value: &Value, path: &str) -> Option<String> {
             .iter()
             .enumerate()
             .find_map(|(i, item)| json_rules(item, &format!("{path}[{i}]"))),
-        Value::Object(map) => map
-            .iter()
-            .find_map(|(key, item)| json_rules(item, &format!("{path}.{key}"))),
+        Value::Object(map) => typed_as_string(map, path).or_else(|| {
+            map.iter()
+                .find_map(|(key, item)| json_rules(item, &format!("{path}.{key}")))
+        }),
         _ => None,
     }
+}
+
+/// Choice elements named for a numeric type (`valueDecimal`, `valueInteger`, ...).
+const NUMBER_SUFFIXES: [&str; 4] = ["Decimal", "Integer", "PositiveInt", "UnsignedInt"];
+
+/// Elements of a Quantity type (Quantity, Age, Duration, Distance, Money, `valueQuantity`,
+/// `doseQuantity`, `quantity`, ...), by their name's end.
+const QUANTITY_SUFFIXES: [&str; 5] = ["Quantity", "Age", "Duration", "Distance", "Money"];
+
+/// FHIR JSON writes decimals and integers as JSON numbers and booleans as `true`/`false`, never
+/// as strings (json.html#primitive) — a lenient parser would take `"72,5"` in. Without the
+/// whole schema, the elements known to be one: a choice element named for its type
+/// (`valueDecimal`, `valueInteger`, `valuePositiveInt`, `valueUnsignedInt`; `valueBoolean`,
+/// `deceasedBoolean`, ...), and the `value` of a Quantity — of an element named for one
+/// (`valueQuantity`, `doseQuantity`, `quantity`, `onsetAge`, ...), or of an object shaped as
+/// one (`value` with `unit`, `comparator` or `currency`). The first such string in `map` (the
+/// element at `path`), if any.
+fn typed_as_string(map: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+    let named_for = |key: &str, suffix: &str| {
+        key.len() > suffix.len()
+            && key.ends_with(suffix)
+            && key.starts_with(|c: char| c.is_ascii_lowercase())
+    };
+    let as_number = |path: String, text: &str| {
+        format!(
+            "{path} is a JSON string (\"{text}\"): FHIR JSON writes a number without quotes, with a point for decimals (e.g. 2.5)"
+        )
+    };
+    let shaped_as_quantity = ["unit", "comparator", "currency"]
+        .iter()
+        .any(|k| map.contains_key(*k));
+    if shaped_as_quantity && let Some(Value::String(text)) = map.get("value") {
+        return Some(as_number(format!("{path}.value"), text));
+    }
+    map.iter().find_map(|(key, item)| match item {
+        Value::String(text) if NUMBER_SUFFIXES.iter().any(|s| named_for(key, s)) => {
+            Some(as_number(format!("{path}.{key}"), text))
+        }
+        Value::String(text) if named_for(key, "Boolean") => Some(format!(
+            "{path}.{key} is a JSON string (\"{text}\"): FHIR JSON writes a boolean as true or false, without quotes"
+        )),
+        Value::Object(quantity)
+            if key == "quantity" || QUANTITY_SUFFIXES.iter().any(|s| named_for(key, s)) =>
+        {
+            match quantity.get("value") {
+                Some(Value::String(text)) => Some(as_number(format!("{path}.{key}.value"), text)),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -158,6 +211,57 @@ mod tests {
             err[0].contains("Bundle.entry[0].resource.section[0].entry is an empty array"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_not_strings() {
+        for (resource, expected) in [
+            (
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "Vekt"},
+                    "valueQuantity": {"value": "72,5", "unit": "kg"}}),
+                "Observation.valueQuantity.value is a JSON string (\"72,5\")",
+            ),
+            (
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "Vekt"},
+                    "valueQuantity": {"value": "72.5"}}),
+                "Observation.valueQuantity.value is a JSON string",
+            ),
+            (
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "INR"},
+                    "referenceRange": [{"low": {"value": "2", "unit": "INR"}}]}),
+                "Observation.referenceRange[0].low.value is a JSON string",
+            ),
+            (
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "Antall"},
+                    "valueInteger": "3"}),
+                "Observation.valueInteger is a JSON string",
+            ),
+            (
+                json!({"resourceType": "Patient", "deceasedBoolean": "false"}),
+                "Patient.deceasedBoolean is a JSON string",
+            ),
+            (
+                json!({"resourceType": "MedicationStatement", "status": "active",
+                    "medicationCodeableConcept": {"text": "Paracet"}, "subject": {"reference": "Patient/p"},
+                    "dosage": [{"doseAndRate": [{"doseQuantity": {"value": "1"}}]}]}),
+                "MedicationStatement.dosage[0].doseAndRate[0].doseQuantity.value is a JSON string",
+            ),
+        ] {
+            let type_name = resource["resourceType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let err = check_type(&resource, &type_name).unwrap_err();
+            assert!(err[0].contains(expected), "{err:?}");
+        }
+        // Strings where FHIR has strings: an Identifier's or a ContactPoint's value.
+        let patient = json!({"resourceType": "Patient",
+            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "12050050295"}],
+            "telecom": [{"system": "phone", "value": "+47 22 00 00 00", "use": "work"}]});
+        assert_eq!(check(&patient, ResourceKind::Patient), Ok(()));
+        let weight = json!({"resourceType": "Observation", "status": "final", "code": {"text": "Vekt"},
+            "subject": {"reference": "Patient/p"}, "valueQuantity": {"value": 72.5, "unit": "kg"}});
+        assert_eq!(check_type(&weight, "Observation"), Ok(()));
     }
 
     #[test]
