@@ -154,6 +154,16 @@ pub fn identifier(statement: &Value, type_text: &str) -> Option<String> {
 async fn the_whole_prescribing_loop() {
     let app = spawn_app().await;
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
+    // The EHR opens the patient: a patient ticket from the session service.
+    let reply = app
+        .patient_ticket(
+            Some(&token),
+            &json!({"patientPid": LINE}).to_string(),
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let ticket = reply.json["patientTicket"].as_str().unwrap().to_owned();
     let reply = get_medication(
         &app,
         &token,
@@ -217,6 +227,32 @@ async fn the_whole_prescribing_loop() {
         "{}",
         reply.text
     );
+    // The withdrawn Zopiclone (outside the PLL) is gone.
+    assert!(
+        !after
+            .iter()
+            .any(|s| identifier(s, "ReseptId").as_deref() == Some(zopiklon_id.as_str())),
+        "{}",
+        reply.text
+    );
+    // Datadeling shows the same medication by the patient ticket.
+    let reply = app
+        .fhir(
+            "GET",
+            &format!("/MedicationStatement?patientTicket={ticket}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let shared: Vec<String> = reply.json["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| identifier(&e["resource"], "ReseptId"))
+        .collect();
+    assert!(shared.contains(&new_id), "{}", reply.text);
+    assert!(!shared.contains(&zopiklon_id), "{}", reply.text);
 }
 
 /// The real `$getMedication` answer from SFM's test environment, as shipped in examples/.
