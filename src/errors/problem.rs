@@ -49,6 +49,19 @@ impl Problem {
         }
     }
 
+    /// ASP.NET Core's validation problem: 400, "One or more validation errors occurred.", the
+    /// messages by field.
+    pub fn validation(errors: BTreeMap<String, Vec<String>>) -> Self {
+        Self {
+            problem_type: type_uri(StatusCode::BAD_REQUEST),
+            title: "One or more validation errors occurred.",
+            status: StatusCode::BAD_REQUEST,
+            detail: None,
+            errors,
+            www_authenticate: None,
+        }
+    }
+
     /// A problem with an explicit detail message.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self::from_status(status, &detail.into())

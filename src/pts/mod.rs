@@ -1,15 +1,55 @@
-//! PTS, NHN's patient-safety access-restriction API, at `/pts`. Until its endpoints land, every
-//! path answers in PTS's problem-details format.
+//! PTS, NHN's patient-safety access-restriction API, at `/pts`: add, update and remove a
+//! restriction on a confidential object (`POST /access-restrictions/patient-safety`), associate
+//! a sibling with its parent and inherit its delay (`…/associate-parent`), and search
+//! (`…/_search`). Callers use a DPoP-bound HelseID token for `nhn:pts` naming their
+//! organisation (`orgnr_parent`); each organisation sees only its own restrictions. Errors are
+//! ASP.NET Core problem details, validation messages under `errors`.
 
+pub mod input;
+pub mod model;
+pub mod rules;
+
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 
+use crate::auth::{DpopPolicy, RequestParts, Requirements};
 use crate::errors::problem::Problem;
-use crate::errors::{ErrorFormat, error_handlers};
+use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+use crate::helseid::claims::ORGNR_PARENT;
+use crate::helseid::token::request_urls;
+use crate::state::AppState;
+use model::Restriction;
+use rules::{CodeKind, Errors, code_kind, push};
+
+/// PTS's audience.
+pub const PTS_AUDIENCE: &str = "nhn:pts";
+/// PTS's scope.
+pub const PTS_SCOPE: &str = "nhn:pts/api";
+/// Largest accepted body.
+const MAX_BODY: usize = 16 * 1024;
 
 /// Registers PTS's routes under `/pts`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/pts")
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .service(
+                web::resource("/access-restrictions/patient-safety")
+                    .route(web::post().to(upsert))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/access-restrictions/patient-safety/associate-parent")
+                    .route(web::post().to(associate_parent))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/access-restrictions/patient-safety/_search")
+                    .route(web::post().to(search))
+                    .default_service(method_not_allowed("POST")),
+            )
             .wrap(error_handlers(ErrorFormat::Problem))
             .default_service(web::to(not_found)),
     );
@@ -17,8 +57,217 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
     Problem::from_status(
-        actix_web::http::StatusCode::NOT_FOUND,
+        StatusCode::NOT_FOUND,
         &format!("PTS has no endpoint at {}", req.path()),
     )
     .render()
+}
+
+/// The organisation calling: a DPoP-bound token for `nhn:pts` with `orgnr_parent`.
+fn organisation(
+    req: &HttpRequest,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<String, Problem> {
+    let public = format!("{}{}", state.base_url, req.path());
+    let urls = request_urls(req, &public);
+    let parts = RequestParts {
+        authorization: req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
+        method: req.method().as_str(),
+        urls: &urls,
+    };
+    let required = Requirements {
+        audience: Some(PTS_AUDIENCE),
+        any_scope: &[PTS_SCOPE],
+        single_audience: true,
+        dpop: DpopPolicy::Required,
+    };
+    let token = state.tokens.verify(&parts, &required, now).map_err(|e| {
+        let mut problem = Problem::new(StatusCode::UNAUTHORIZED, e.to_string());
+        problem.www_authenticate = Some(e.www_authenticate(DpopPolicy::Required));
+        problem
+    })?;
+    token
+        .claim_str(ORGNR_PARENT)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "The token names no organisation ({ORGNR_PARENT}): PTS keeps restrictions per organisation"
+                ),
+            )
+        })
+}
+
+/// The body as JSON, or the problem ASP.NET Core answers.
+fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, Problem> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !(content_type.starts_with("application/json") || content_type.contains("+json")) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "The body must be JSON ('Content-Type: application/json'), got '{content_type}'"
+            ),
+        ));
+    }
+    input::parse(body).map_err(Problem::validation)
+}
+
+fn ok(value: &Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(value.to_string())
+}
+
+fn invalid(errors: Errors) -> Problem {
+    Problem::validation(errors)
+}
+
+/// `POST /access-restrictions/patient-safety`: add, update, or (code `N`) remove.
+async fn upsert(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let now = state.clock.now();
+    let organisation = organisation(&req, &state, now)?;
+    let request = input::Upsert::read(&json_body(&req, &body)?).map_err(invalid)?;
+    let object = &request.object;
+    let errors = rules::check_delay(&request.code, &request.delay, object.parent.is_some(), now);
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    let mut store = state.store.pts_mut();
+    let mut restriction = Restriction {
+        id: String::new(),
+        organisation: organisation.clone(),
+        off_id: object.off_id.clone(),
+        object: object.object.clone(),
+        parent: object.parent.clone(),
+        code: request.code.clone(),
+        delay_delivery_until: request.delay.until,
+        delay_days: request.delay.days,
+        delay_from_time: request.delay.from,
+        created: now,
+        last_updated: now,
+    };
+    match code_kind(&request.code) {
+        Some(CodeKind::Normal) => {
+            // No restriction: remove whatever there was (nothing there is fine too).
+            if let Some(removed) = store.remove(&organisation, &object.off_id, &object.object) {
+                restriction.created = removed.created;
+            }
+            restriction.delay_from_time = None;
+            return Ok(ok(&restriction.view()));
+        }
+        Some(CodeKind::Indefinite) => {
+            restriction.delay_delivery_until = Some(rules::max_date_time())
+        }
+        _ => {}
+    }
+    if let (Some(from), Some(parent)) = (request.delay.from, &object.parent) {
+        let days = store
+            .find(&organisation, &object.off_id, parent)
+            .and_then(|p| p.delay_days);
+        let Some(days) = days else {
+            let mut errors = Errors::new();
+            push(
+                &mut errors,
+                "ParentConfidentialObjectId",
+                "The parent confidential object has no patient safety access restriction with DelayDays to compute DelayDeliveryUntil from",
+            );
+            return Err(invalid(errors));
+        };
+        restriction.delay_delivery_until = rules::sibling_delay(from, days);
+    }
+    restriction.id = uuid::Uuid::new_v4().to_string();
+    let stored = store.upsert(restriction);
+    Ok(ok(&stored.view()))
+}
+
+/// `POST /access-restrictions/patient-safety/associate-parent`: the sibling inherits the parent's
+/// restriction, its delay counted from its own `delayFromTime` (default: now).
+async fn associate_parent(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let now = state.clock.now();
+    let organisation = organisation(&req, &state, now)?;
+    let request = input::Associate::read(&json_body(&req, &body)?).map_err(invalid)?;
+    let object = &request.object;
+    let from = request.from.unwrap_or(now);
+    let mut store = state.store.pts_mut();
+    let parent = object
+        .parent
+        .as_ref()
+        .and_then(|p| store.find(&organisation, &object.off_id, p))
+        .cloned();
+    let mut sibling = Restriction {
+        id: String::new(),
+        organisation: organisation.clone(),
+        off_id: object.off_id.clone(),
+        object: object.object.clone(),
+        parent: object.parent.clone(),
+        code: "N".to_owned(),
+        delay_delivery_until: None,
+        delay_days: None,
+        delay_from_time: request.from,
+        created: now,
+        last_updated: now,
+    };
+    let Some(parent) = parent else {
+        // The parent is not restricted: the sibling is not either.
+        return Ok(ok(&sibling.view()));
+    };
+    sibling.code = parent.code.clone();
+    sibling.delay_delivery_until = match parent.delay_days {
+        Some(days) => rules::sibling_delay(from, days),
+        None => parent.delay_delivery_until,
+    };
+    sibling.delay_from_time = Some(from);
+    sibling.id = uuid::Uuid::new_v4().to_string();
+    let stored = store.upsert(sibling);
+    Ok(ok(&stored.view()))
+}
+
+/// `POST /access-restrictions/patient-safety/_search`: the organisation's restrictions for a
+/// person, optionally for one object or one parent's siblings, optionally only those still in
+/// force.
+async fn search(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let now = state.clock.now();
+    let organisation = organisation(&req, &state, now)?;
+    let request = input::Search::read(&json_body(&req, &body)?).map_err(invalid)?;
+    let store = state.store.pts();
+    let found: Vec<Value> = store
+        .restrictions
+        .iter()
+        .filter(|r| r.organisation == organisation && r.off_id == request.off_id)
+        .filter(|r| request.object.as_ref().is_none_or(|o| &r.object == o))
+        .filter(|r| {
+            request
+                .parent
+                .as_ref()
+                .is_none_or(|p| r.parent.as_ref() == Some(p))
+        })
+        .filter(|r| {
+            !request.applicable_only || r.delay_delivery_until.is_none_or(|until| until > now)
+        })
+        .map(Restriction::view)
+        .collect();
+    Ok(ok(&Value::Array(found)))
 }

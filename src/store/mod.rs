@@ -11,6 +11,7 @@ use crate::fixtures::Fixtures;
 use crate::helseid::flow::FlowState;
 use crate::helseid::model::{ApiResources, Client, User};
 use crate::kjernejournal::model::KjStore;
+use crate::pts::model::PtsStore;
 use crate::sfm::model::SfmStore;
 
 pub use replay::ReplayCache;
@@ -40,6 +41,7 @@ pub struct Store {
     helseid_flows: Mutex<FlowState>,
     sfm: RwLock<SfmStore>,
     kjernejournal: RwLock<KjStore>,
+    pts: RwLock<PtsStore>,
 }
 
 impl Store {
@@ -59,6 +61,7 @@ impl Store {
             helseid_flows: Mutex::new(FlowState::default()),
             sfm: RwLock::new(fixtures.sfm.clone()),
             kjernejournal: RwLock::new(fixtures.kjernejournal.clone()),
+            pts: RwLock::new(PtsStore::default()),
         }
     }
 
@@ -92,6 +95,16 @@ impl Store {
         self.kjernejournal
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Read access to PTS's state.
+    pub fn pts(&self) -> RwLockReadGuard<'_, PtsStore> {
+        self.pts.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Write access to PTS's state.
+    pub fn pts_mut(&self) -> RwLockWriteGuard<'_, PtsStore> {
+        self.pts.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Write access to HelseID's state.

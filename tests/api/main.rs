@@ -16,6 +16,7 @@ mod helseid_login_errors;
 mod helseid_openidconnect;
 mod kjernejournal;
 mod login_page_browser;
+mod pts;
 mod sfm_datadeling;
 mod sfm_fhir;
 mod sfm_medication;

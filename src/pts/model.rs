@@ -1,0 +1,131 @@
+//! PTS's state: the patient-safety access restrictions, each owned by the organisation that set
+//! it and kept per person (`offId`) and confidential object.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::rules::dotnet_time;
+
+/// A confidential object's identity: `{type, value}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectId {
+    /// Its type, e.g. `Rekvisisjon`, `Svarrapport`.
+    pub kind: String,
+    /// Its id.
+    pub value: String,
+}
+
+impl ObjectId {
+    /// As JSON.
+    pub fn json(&self) -> Value {
+        json!({"type": self.kind, "value": self.value})
+    }
+}
+
+/// One restriction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restriction {
+    /// Its id.
+    pub id: String,
+    /// The organisation that set it (the token's `orgnr_parent`).
+    pub organisation: String,
+    /// The person.
+    pub off_id: String,
+    /// The confidential object.
+    pub object: ObjectId,
+    /// The parent object, for a sibling.
+    pub parent: Option<ObjectId>,
+    /// The confidentiality code (Volven 9603).
+    pub code: String,
+    /// The earliest disclosure (given, computed, or 9999 for `NORN_*`); `None` on a parent that
+    /// only gives `delayDays`.
+    pub delay_delivery_until: Option<DateTime<Utc>>,
+    /// Days a sibling is delayed from its `delayFromTime` (a parent's).
+    pub delay_days: Option<i64>,
+    /// What a sibling's delay was computed from.
+    pub delay_from_time: Option<DateTime<Utc>>,
+    /// When it was first set.
+    pub created: DateTime<Utc>,
+    /// When it last changed.
+    pub last_updated: DateTime<Utc>,
+}
+
+impl Restriction {
+    /// Whether it is for this organisation, person and object.
+    pub fn is_for(&self, organisation: &str, off_id: &str, object: &ObjectId) -> bool {
+        self.organisation == organisation && self.off_id == off_id && &self.object == object
+    }
+
+    /// The restriction as PTS answers it (`id` null for one that is not stored).
+    pub fn view(&self) -> Value {
+        json!({
+            "id": (!self.id.is_empty()).then_some(&self.id),
+            "patientSafetyObject": {
+                "person": {"offId": self.off_id},
+                "confidentialObjectId": self.object.json(),
+                "parentConfidentialObjectId": self.parent.as_ref().map(ObjectId::json),
+            },
+            "confidentialityCode": self.code,
+            "delayDeliveryUntil": self.delay_delivery_until.map(dotnet_time),
+            "delayDays": self.delay_days,
+            "delayFromTime": self.delay_from_time.map(dotnet_time),
+            "organizationNumber": self.organisation,
+            "created": dotnet_time(self.created),
+            "lastUpdated": dotnet_time(self.last_updated),
+        })
+    }
+}
+
+/// PTS's state.
+#[derive(Debug, Clone, Default)]
+pub struct PtsStore {
+    /// Every restriction, oldest first.
+    pub restrictions: Vec<Restriction>,
+}
+
+impl PtsStore {
+    /// The restriction of an organisation for a person's object.
+    pub fn find(
+        &self,
+        organisation: &str,
+        off_id: &str,
+        object: &ObjectId,
+    ) -> Option<&Restriction> {
+        self.restrictions
+            .iter()
+            .find(|r| r.is_for(organisation, off_id, object))
+    }
+
+    /// Stores `restriction`, replacing the one for the same organisation, person and object
+    /// (keeping its id and creation time); returns what is stored.
+    pub fn upsert(&mut self, mut restriction: Restriction) -> Restriction {
+        if let Some(existing) = self.restrictions.iter_mut().find(|r| {
+            r.is_for(
+                &restriction.organisation,
+                &restriction.off_id,
+                &restriction.object,
+            )
+        }) {
+            restriction.id = existing.id.clone();
+            restriction.created = existing.created;
+            *existing = restriction.clone();
+        } else {
+            self.restrictions.push(restriction.clone());
+        }
+        restriction
+    }
+
+    /// Removes the restriction for an organisation, person and object; returns it if there was one.
+    pub fn remove(
+        &mut self,
+        organisation: &str,
+        off_id: &str,
+        object: &ObjectId,
+    ) -> Option<Restriction> {
+        let index = self
+            .restrictions
+            .iter()
+            .position(|r| r.is_for(organisation, off_id, object))?;
+        Some(self.restrictions.remove(index))
+    }
+}
