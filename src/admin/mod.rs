@@ -1,6 +1,7 @@
 //! The control plane at `/_admin`: drive the simulator from tests and demos without a restart.
 
 mod clients;
+pub mod clock;
 mod national;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -28,6 +29,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(clients::get))
                     .route(web::delete().to(clients::delete))
                     .default_service(method_not_allowed("GET, DELETE")),
+            )
+            .service(
+                web::resource("/clock")
+                    .route(web::get().to(clock::get))
+                    .route(web::post().to(clock::post))
+                    .default_service(method_not_allowed("GET, POST")),
             )
             .service(
                 web::resource("/sfm/messages")

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin_clients;
+mod admin_clock;
 mod certs;
 mod cli;
 mod errors;

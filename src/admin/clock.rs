@@ -1,0 +1,106 @@
+//! `/_admin/clock`: every service's time in one place. `GET` shows it; `POST` moves it —
+//! `{"advance": "PT4H1M"}` (an ISO 8601 duration, `-` in front to go back), `{"set":
+//! "2026-01-01T10:00:00Z"}`, or `{"reset": true}` (back to the real time). Token expiry, ticket
+//! lifetimes, the 4-hour rule and PTS delays all follow.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, SecondsFormat, TimeDelta};
+use serde_json::{Value, json};
+
+use super::require_json;
+use crate::errors::admin::AdminError;
+use crate::state::AppState;
+
+fn answer(state: &AppState) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "now": state.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "offset_seconds": state.clock.offset().num_seconds(),
+    }))
+}
+
+/// `GET /_admin/clock`: the simulation's now and how far it is moved.
+pub async fn get(state: web::Data<AppState>) -> HttpResponse {
+    answer(&state)
+}
+
+/// Parses an ISO 8601 duration (`PT4H1M`, `P2D`, `P1W`; a leading `-` goes back). Years count
+/// 365 days and months 30.
+pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let valid_chars = rest
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"PYMWDTHS.,".contains(&b));
+    let parsed = iso8601::duration(rest)
+        .ok()
+        .filter(|_| valid_chars && rest.starts_with('P') && rest.len() > 1)
+        .ok_or_else(|| {
+            format!("'{text}' is not an ISO 8601 duration such as PT4H1M, P2D or -PT30M")
+        })?;
+    let delta = TimeDelta::from_std(std::time::Duration::from(parsed))
+        .map_err(|_| format!("'{text}' is too long a duration"))?;
+    Ok(if negative { -delta } else { delta })
+}
+
+/// `POST /_admin/clock`: advance, set or reset.
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    require_json(&req)?;
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::invalid_request(format!("The body is not valid JSON: {e}")))?;
+    let change = request
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next());
+    let Some((key, value)) = change else {
+        return Err(AdminError::invalid_request(
+            "Send exactly one of {\"advance\": \"PT4H1M\"}, {\"set\": \"2026-01-01T10:00:00Z\"} or {\"reset\": true}",
+        ));
+    };
+    match (key.as_str(), value) {
+        ("advance", Value::String(duration)) => {
+            let by = parse_duration(duration).map_err(AdminError::invalid_request)?;
+            state.clock.advance(by);
+        }
+        ("set", Value::String(at)) => {
+            let at = DateTime::parse_from_rfc3339(at).map_err(|_| {
+                AdminError::invalid_request(format!(
+                    "set must be an RFC 3339 time such as 2026-01-01T10:00:00Z, got '{at}'"
+                ))
+            })?;
+            state.clock.set(at.to_utc());
+        }
+        ("reset", Value::Bool(true)) => state.clock.reset(),
+        _ => {
+            return Err(AdminError::invalid_request(format!(
+                "Unknown clock change {key}: {value}; send {{\"advance\": \"PT4H1M\"}}, {{\"set\": \"2026-01-01T10:00:00Z\"}} or {{\"reset\": true}}"
+            )));
+        }
+    }
+    Ok(answer(&state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("PT4H1M"),
+            Ok(TimeDelta::hours(4) + TimeDelta::minutes(1))
+        );
+        assert_eq!(parse_duration("P2D"), Ok(TimeDelta::days(2)));
+        assert_eq!(parse_duration("P1W"), Ok(TimeDelta::days(7)));
+        assert_eq!(parse_duration("-PT30M"), Ok(-TimeDelta::minutes(30)));
+        assert_eq!(parse_duration("PT0.5S"), Ok(TimeDelta::milliseconds(500)));
+        for bad in ["4h", "", "P", "PT4Hx", "T4H"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
