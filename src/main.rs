@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use helsesim::commands::{self, CommandError, token::TokenOptions};
+use helsesim::commands::token::{ProofOptions, TokenOptions};
+use helsesim::commands::{self, CommandError};
 use helsesim::config::SettingsArgs;
 use helsesim::{Application, Clock, Settings, telemetry};
 
@@ -26,6 +27,8 @@ enum Command {
     Serve,
     /// Get an access token for a client, with its test key from the fixtures.
     Token(TokenOptions),
+    /// Make a DPoP proof for one API call (with a key from `token --json`).
+    DpopProof(ProofOptions),
     /// Create the CA, TLS certificate and token-signing key where missing (all anew with --force).
     Certs {
         /// Make everything anew (tokens signed before stop verifying; re-trust the CA).
@@ -53,6 +56,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.settings).await,
         Command::Token(options) => commands::token::run(&cli.settings, options).await,
+        Command::DpopProof(options) => commands::token::proof(&cli.settings, options).await,
         Command::Certs { force } => commands::certs(&cli.settings, force),
         Command::CheckFixtures { dir } => {
             commands::check_fixtures(&dir.unwrap_or_else(|| cli.settings.fixtures.clone()))

@@ -226,19 +226,25 @@ fn ephemeral_dpop_key() -> Result<DpopKey, CommandError> {
     Ok((key, jwk, pem))
 }
 
+/// A DPoP proof for `method` `url`; `access_token` adds its hash (`ath`) for an API call.
 fn dpop_proof(
     key: &DpopKey,
+    method: &str,
     url: &str,
     nonce: Option<&str>,
+    access_token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<String, CommandError> {
     let mut header = Header::new(Algorithm::ES256);
     header.typ = Some("dpop+jwt".to_owned());
     header.jwk = Some(key.1.clone());
     let mut claims =
-        json!({"jti": random::hex_id(), "htm": "POST", "htu": url, "iat": now.timestamp()});
+        json!({"jti": random::hex_id(), "htm": method, "htu": url, "iat": now.timestamp()});
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
+    }
+    if let Some(token) = access_token {
+        claims["ath"] = json!(crate::jose::sha256_b64url(token));
     }
     jsonwebtoken::encode(&header, &claims, &key.0).map_err(|e| CommandError::new(e.to_string()))
 }
@@ -270,8 +276,10 @@ fn local_token(
         .map(|k| {
             dpop_proof(
                 k,
+                "POST",
                 &endpoints.token,
                 Some(&state.helseid.nonces.issue(now)),
+                None,
                 now,
             )
         })
@@ -331,13 +339,14 @@ async fn discover(http: &reqwest::Client, base: &str) -> Result<Discovered, Comm
 /// assertion) with a DPoP proof when `dpop_key` is given, answering `use_dpop_nonce` once.
 async fn post_form(
     http: &reqwest::Client,
+    clock: &Clock,
     endpoint: &str,
     dpop_key: Option<&DpopKey>,
     form: impl Fn(DateTime<Utc>) -> Result<String, CommandError>,
 ) -> Result<Value, CommandError> {
     let mut nonce: Option<String> = None;
     for _ in 0..2 {
-        let now = Clock::system().now();
+        let now = clock.now();
         let mut request = http
             .post(endpoint)
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -345,7 +354,7 @@ async fn post_form(
         if let Some(dpop_key) = dpop_key {
             request = request.header(
                 "DPoP",
-                dpop_proof(dpop_key, endpoint, nonce.as_deref(), now)?,
+                dpop_proof(dpop_key, "POST", endpoint, nonce.as_deref(), None, now)?,
             );
         }
         let response = request
@@ -395,11 +404,12 @@ async fn remote_token(
         .clone()
         .unwrap_or_else(|| local_base_url(settings));
     let http = http_client(&settings.certs)?;
+    let clock = server_clock(&http, &base).await;
     let endpoints = discover(&http, &base).await?;
     let scope = options.scope.as_deref().unwrap_or_default();
     match &options.user {
         None => {
-            post_form(&http, &endpoints.token, dpop_key, |now| {
+            post_form(&http, &clock, &endpoints.token, dpop_key, |now| {
                 let assertion = client_assertion(client, key, &endpoints.issuer, &details, now)?;
                 Ok(form_body(client, scope, &assertion))
             })
@@ -407,7 +417,7 @@ async fn remote_token(
         }
         Some(pid) => {
             user_login(
-                &http, &endpoints, client, key, details, dpop_key, scope, pid,
+                &http, &clock, &endpoints, client, key, details, dpop_key, scope, pid,
             )
             .await
         }
@@ -422,6 +432,7 @@ async fn remote_token(
 )]
 async fn user_login(
     http: &reqwest::Client,
+    clock: &Clock,
     endpoints: &Discovered,
     client: &Client,
     key: &SigningKey,
@@ -439,7 +450,7 @@ async fn user_login(
     let verifier = random::url_token(48);
     let challenge = crate::jose::sha256_b64url(&verifier);
     let details_json = (!details.is_empty()).then(|| Value::Array(details).to_string());
-    let pushed = post_form(http, &endpoints.par, dpop_key, |now| {
+    let pushed = post_form(http, clock, &endpoints.par, dpop_key, |now| {
         let assertion = client_assertion(client, key, &endpoints.issuer, &[], now)?;
         let mut pairs = vec![
             ("client_id", client.id()),
@@ -498,7 +509,7 @@ async fn user_login(
             )));
         }
     };
-    post_form(http, &endpoints.token, dpop_key, |now| {
+    post_form(http, clock, &endpoints.token, dpop_key, |now| {
         let assertion = client_assertion(client, key, &endpoints.issuer, &[], now)?;
         Ok(encode(&[
             ("grant_type", "authorization_code"),
@@ -511,4 +522,71 @@ async fn user_login(
         ]))
     })
     .await
+}
+
+/// The server's simulation clock, when its control plane tells it (`GET /_admin/clock`), so
+/// assertions and proofs carry the times it expects after its clock was moved; else the
+/// system clock.
+async fn server_clock(http: &reqwest::Client, base: &str) -> Clock {
+    let clock = Clock::system();
+    let url = format!("{}/_admin/clock", base.trim_end_matches('/'));
+    if let Ok(response) = http.get(url).send().await
+        && let Ok(body) = response.json::<Value>().await
+        && let Some(now) = body["now"].as_str()
+        && let Ok(now) = DateTime::parse_from_rfc3339(now)
+    {
+        clock.set(now.to_utc());
+    }
+    clock
+}
+
+/// Options of `helsesim dpop-proof`.
+#[derive(Debug, clap::Args)]
+pub struct ProofOptions {
+    /// The DPoP private key (EC P-256, PKCS#8 PEM), e.g. `dpop_private_key_pem` of `token --json`.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The request's URL (htu), e.g. http://localhost:8080/pts/access-restrictions/patient-safety.
+    #[arg(long)]
+    pub url: String,
+    /// The request's method (htm).
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// The access token the request carries (its hash goes into `ath`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// A nonce the server asked for (`DPoP-Nonce`).
+    #[arg(long)]
+    pub nonce: Option<String>,
+}
+
+/// `helsesim dpop-proof`: a DPoP proof for one request, dated by the server's clock.
+pub async fn proof(settings: &SettingsArgs, options: ProofOptions) -> Result<String, CommandError> {
+    let pem = std::fs::read_to_string(&options.key).map_err(|e| {
+        CommandError::new(format!(
+            "cannot read the key {}: {e}",
+            options.key.display()
+        ))
+    })?;
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| {
+        CommandError::new(format!(
+            "{} is not an EC P-256 private key in PEM: {e}",
+            options.key.display()
+        ))
+    })?;
+    let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
+        .map_err(|e| CommandError::new(e.to_string()))?;
+    let url = url::Url::parse(&options.url)
+        .map_err(|e| CommandError::new(format!("--url '{}': {e}", options.url)))?;
+    let origin = url.origin().ascii_serialization();
+    let http = http_client(&settings.certs)?;
+    let clock = server_clock(&http, &origin).await;
+    dpop_proof(
+        &(key, jwk, pem),
+        &options.method.to_ascii_uppercase(),
+        &options.url,
+        options.nonce.as_deref(),
+        options.token.as_deref(),
+        clock.now(),
+    )
 }

@@ -800,3 +800,79 @@ async fn token_reports_a_refusal_by_the_server() {
         )
     );
 }
+
+/// The README's PTS walkthrough: with helsesim's clock moved to the spec's January 2024, the CLI
+/// still gets a DPoP-bound token (its assertion and proofs are dated by the server's clock), and
+/// `dpop-proof` makes the proof for each API call.
+#[actix_web::test]
+async fn token_and_dpop_proof_follow_the_servers_moved_clock() {
+    let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2024-01-05T08:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
+    let mut cmd = helsesim();
+    cmd.args([
+        "token",
+        "--url",
+        &app.base,
+        "--client",
+        "pts",
+        "--scope",
+        "nhn:pts/api",
+        "--json",
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    let response: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let token = response["access_token"].as_str().unwrap().to_owned();
+    let (_, claims) = decode_jwt(&token);
+    assert_eq!(claims["iat"], json!(1_704_441_600));
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dpop.pem");
+    std::fs::write(&key, response["dpop_private_key_pem"].as_str().unwrap()).unwrap();
+
+    let url = format!("{}/pts/access-restrictions/patient-safety", app.base);
+    let mut cmd = helsesim();
+    cmd.args(["dpop-proof", "--key"])
+        .arg(&key)
+        .args(["--url", &url, "--token", &token]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    let proof = stdout(&output).trim().to_owned();
+    let (header, claims) = decode_jwt(&proof);
+    assert_eq!(header["typ"], "dpop+jwt");
+    assert_eq!(claims["htm"], "POST");
+    assert_eq!(claims["htu"], url.as_str());
+    assert_eq!(claims["iat"], json!(1_704_441_600));
+    assert_eq!(claims["ath"], helsesim::jose::sha256_b64url(&token));
+    let reply = Reply::read(
+        app.http
+            .post(&url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof)
+            .header("Content-Type", "application/json")
+            .body(include_str!("../../examples/pts/update-svarrapport.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.json["delayDeliveryUntil"],
+        "2024-01-21T20:50:20.908216Z"
+    );
+
+    // A key that is not a PEM file is refused with the path named.
+    let mut cmd = helsesim();
+    cmd.args(["dpop-proof", "--key", "Cargo.toml", "--url", &url]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("Cargo.toml is not an EC P-256 private key in PEM"),
+        "{}",
+        stderr(&output)
+    );
+}

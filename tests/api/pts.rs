@@ -11,102 +11,20 @@ use crate::helpers::*;
 
 const BASE: &str = "/pts/access-restrictions/patient-safety";
 
-/// The spec's examples, exactly as printed (trailing commas included).
-const ADD_REKVISISJON: &str = r#"{
-  "patientSafetyObject": {
-    "person": {
-      "offId": "12345678901"
-    },
-    "confidentialObjectId": {
-      "type": "Rekvisisjon",
-      "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"
-    },
-  },
-  "delayDays": 14,
-  "confidentialityCode": "NORU"
-}"#;
+/// The spec's examples, exactly as printed (trailing commas included), from examples/pts/.
+const ADD_REKVISISJON: &str = include_str!("../../examples/pts/add-rekvisisjon.json");
 
-const ASSOCIATE_SVARRAPPORT: &str = r#"{
-  "patientSafetyObject": {
-    "person": {
-      "offId": "12345678901"
-    },
-    "confidentialObjectId": {
-      "type": "Svarrapport",
-      "value": "49b2c6af-9edc-487d-bf34-97874ca8d483"
-    },
-    "parentConfidentialObjectId": {
-      "type": "Rekvisisjon",
-      "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"
-    }
-  },
-  "delayFromTime": "2024-01-04T20:50:20.908216Z"
-}"#;
+const ASSOCIATE_SVARRAPPORT: &str = include_str!("../../examples/pts/associate-svarrapport.json");
 
-const UPDATE_SVARRAPPORT: &str = r#"{
-  "patientSafetyObject": {
-    "person": {
-      "offId": "12345678901"
-    },
-    "confidentialObjectId": {
-      "type": "Svarrapport",
-      "value": "49b2c6af-9edc-487d-bf34-97874ca8d483"
-    },
-    "parentConfidentialObjectId": {
-      "type": "Rekvisisjon",
-      "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"
-    }
-  },
-  "delayDeliveryUntil": "2024-01-21T20:50:20.908216Z",
-  "confidentialityCode": "NORU"
-}"#;
+const UPDATE_SVARRAPPORT: &str = include_str!("../../examples/pts/update-svarrapport.json");
 
-const REMOVE_SVARRAPPORT: &str = r#"{
-  "patientSafetyObject": {
-    "person": {
-      "offId": "12345678901"
-    },
-    "confidentialObjectId": {
-      "type": "Svarrapport",
-      "value": "27772521-507f-4494-9b4d-7ea41924c243"
-    },
-    "parentConfidentialObjectId": {
-      "type": "Rekvisisjon",
-      "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"
-    }
-  },
-  "confidentialityCode": "N"
-}"#;
+const REMOVE_SVARRAPPORT: &str = include_str!("../../examples/pts/remove-svarrapport.json");
 
-const ADD_NORN_FFL: &str = r#"{
-  "patientSafetyObject": {
-    "person": {
-      "offId": "12345678901"
-    },
-    "confidentialObjectId": { 
-      "type": "Svarrapport",
-      "value": "509af0f7-9794-4b62-b296-cfb4de43b917"
-    },
-  },
-  "confidentialityCode": "NORN_FFL"
-}"#;
+const ADD_NORN_FFL: &str = include_str!("../../examples/pts/add-norn-ffl.json");
 
-const SEARCH_OBJECT: &str = r#"{
-  "offId": "12345678901",
-  "confidentialObjectId": {
-    "type": "Svarrapport",
-    "value": "d20b8fa0-5268-4cf0-8ed8-0bb92c68164b"
-  },
-  "parentConfidentialObjectId": {
-    "type": "Rekvisisjon",
-    "value": "5b4a0742-1e01-47e3-9f0d-e2f688fcf051"
-  }
-}"#;
+const SEARCH_OBJECT: &str = include_str!("../../examples/pts/search.json");
 
-const SEARCH_APPLICABLE: &str = r#"{
-  "offId": "12345678901",
-  "ApplicableOnly": true
-}"#;
+const SEARCH_APPLICABLE: &str = include_str!("../../examples/pts/search-applicable.json");
 
 /// A caller: a DPoP key and the token bound to it.
 struct Caller {
