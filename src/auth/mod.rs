@@ -3,6 +3,7 @@
 //! its own error format.
 
 pub mod dpop;
+pub mod http;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};

@@ -3,32 +3,22 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::token::request_urls;
 use super::tokens;
-use crate::auth::{self, AuthError, DpopPolicy, RequestParts, Requirements};
+use crate::auth::{self, AuthError, DpopPolicy, Requirements};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::state::AppState;
 
 /// `GET|POST /helseid/connect/userinfo` (bearer or DPoP).
 pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
-    let urls = request_urls(&req, &state.helseid.endpoints.userinfo);
-    let parts = RequestParts {
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
-        method: req.method().as_str(),
-        urls: &urls,
-    };
     let required = Requirements {
         audience: None,
         any_scope: &["openid"],
         single_audience: false,
         dpop: DpopPolicy::Allowed,
     };
-    let verified = match state.tokens.verify(&parts, &required, now) {
+    let public = state.helseid.endpoints.userinfo.clone();
+    let verified = match auth::http::verify_request(&req, &state, &public, &required, now) {
         Ok(verified) => verified,
         Err(error) => return challenge(&error),
     };

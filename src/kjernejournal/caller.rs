@@ -3,13 +3,12 @@
 //! the EHR system in `X-EPJ-System`.
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use chrono::{DateTime, Utc};
 
 use super::fault::Fault;
-use crate::auth::{DpopPolicy, RequestParts, Requirements, VerifiedToken};
+use crate::auth::http::verify_api_request;
+use crate::auth::{DpopPolicy, Requirements, VerifiedToken};
 use crate::helseid::claims::{HPR_NUMBER, ORGNR_CHILD, ORGNR_PARENT, PID, SECURITY_LEVEL};
-use crate::helseid::token::request_urls;
 use crate::state::AppState;
 
 /// Kjernejournal's audience.
@@ -56,21 +55,7 @@ fn verify(
     now: DateTime<Utc>,
     required: &Requirements<'_>,
 ) -> Result<VerifiedToken, Fault> {
-    let public = format!("{}{}", state.base_url, req.path());
-    let urls = request_urls(req, &public);
-    let parts = RequestParts {
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
-        method: req.method().as_str(),
-        urls: &urls,
-    };
-    state
-        .tokens
-        .verify(&parts, required, now)
-        .map_err(|e| Fault::Token(e.to_string()))
+    verify_api_request(req, state, required, now).map_err(|e| Fault::Token(e.to_string()))
 }
 
 /// The organisation a token names, checked against kjernejournal's register.

@@ -14,11 +14,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::auth::{DpopPolicy, RequestParts, Requirements};
+use crate::auth::http::verify_api_request;
+use crate::auth::{DpopPolicy, Requirements};
 use crate::errors::problem::Problem;
 use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
 use crate::helseid::claims::ORGNR_PARENT;
-use crate::helseid::token::request_urls;
 use crate::state::AppState;
 use model::Restriction;
 use rules::{CodeKind, Errors, code_kind, push};
@@ -69,24 +69,13 @@ fn organisation(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<String, Problem> {
-    let public = format!("{}{}", state.base_url, req.path());
-    let urls = request_urls(req, &public);
-    let parts = RequestParts {
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
-        method: req.method().as_str(),
-        urls: &urls,
-    };
     let required = Requirements {
         audience: Some(PTS_AUDIENCE),
         any_scope: &[PTS_SCOPE],
         single_audience: true,
         dpop: DpopPolicy::Required,
     };
-    let token = state.tokens.verify(&parts, &required, now).map_err(|e| {
+    let token = verify_api_request(req, state, &required, now).map_err(|e| {
         let mut problem = Problem::new(StatusCode::UNAUTHORIZED, e.to_string());
         problem.www_authenticate = Some(e.www_authenticate(DpopPolicy::Required));
         problem

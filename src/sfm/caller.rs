@@ -2,12 +2,11 @@
 //! single-tenant clients, `nhn:sfm:journal-id` for multi-tenant ones) and the user (`pid`).
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use chrono::{DateTime, Utc};
 
-use crate::auth::{AuthError, DpopPolicy, RequestParts, Requirements};
+use crate::auth::http::verify_api_request;
+use crate::auth::{AuthError, DpopPolicy, Requirements};
 use crate::helseid::claims::{CLIENT_TENANCY, JOURNAL_ID, PID, SFM_AUDIENCE, SFM_ID};
-use crate::helseid::token::request_urls;
 use crate::state::AppState;
 
 /// The scope every SFM call needs.
@@ -64,27 +63,13 @@ pub fn authenticate(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<Caller, Refusal> {
-    let public = format!("{}{}", state.base_url, req.path());
-    let urls = request_urls(req, &public);
-    let parts = RequestParts {
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
-        method: req.method().as_str(),
-        urls: &urls,
-    };
     let required = Requirements {
         audience: Some(SFM_AUDIENCE),
         any_scope: &[SFM_SCOPE],
         single_audience: false,
         dpop: DpopPolicy::Allowed,
     };
-    let token = state
-        .tokens
-        .verify(&parts, &required, now)
-        .map_err(Refusal::Token)?;
+    let token = verify_api_request(req, state, &required, now).map_err(Refusal::Token)?;
     let multi_tenant = token.claim_str(CLIENT_TENANCY) == Some("multi-tenant");
     let tenant_id = if multi_tenant {
         token.claim_str(JOURNAL_ID).ok_or_else(|| {

@@ -1,0 +1,42 @@
+//! Verifying the access token of an HTTP request: its `Authorization` and `DPoP` headers, its
+//! method, and the URLs a DPoP proof may name (the public one and the one the client reached).
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use chrono::{DateTime, Utc};
+
+use super::{AuthError, RequestParts, Requirements, VerifiedToken};
+use crate::helseid::token::request_urls;
+use crate::state::AppState;
+
+/// Checks the request's token against `required`; `public` is the endpoint's public URL.
+pub fn verify_request(
+    req: &HttpRequest,
+    state: &AppState,
+    public: &str,
+    required: &Requirements<'_>,
+    now: DateTime<Utc>,
+) -> Result<VerifiedToken, AuthError> {
+    let urls = request_urls(req, public);
+    let parts = RequestParts {
+        authorization: req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
+        method: req.method().as_str(),
+        urls: &urls,
+    };
+    state.tokens.verify(&parts, required, now)
+}
+
+/// [`verify_request`] for an API endpoint under helsesim's public base URL.
+pub fn verify_api_request(
+    req: &HttpRequest,
+    state: &AppState,
+    required: &Requirements<'_>,
+    now: DateTime<Utc>,
+) -> Result<VerifiedToken, AuthError> {
+    let public = format!("{}{}", state.base_url, req.path());
+    verify_request(req, state, &public, required, now)
+}
