@@ -30,6 +30,8 @@ pub struct AppState {
     pub discovery_json: String,
     /// The fixtures directory.
     pub fixtures_dir: PathBuf,
+    /// The fixture texts loaded at start, for `POST /_admin/reset`.
+    pub seed: crate::fixtures::FixtureTexts,
     /// Non-fatal remarks from loading the fixtures.
     pub warnings: Vec<String>,
     /// `login_hint` naming a fixture user logs them in without the login page.
@@ -111,6 +113,7 @@ impl AppState {
             discovery_json,
             fixtures_dir: settings.fixtures_dir.clone(),
             warnings: fixtures.warnings,
+            seed: fixtures.texts,
             autologin: settings.autologin,
             kj_extra_field: settings.kj_extra_field,
             kj_tickets: TicketSealer::generate().map_err(|_| StartupError::Random)?,

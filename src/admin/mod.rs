@@ -3,6 +3,7 @@
 mod clients;
 pub mod clock;
 mod national;
+mod reset;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -29,6 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(clients::get))
                     .route(web::delete().to(clients::delete))
                     .default_service(method_not_allowed("GET, DELETE")),
+            )
+            .service(
+                web::resource("/reset")
+                    .route(web::post().to(reset::reset))
+                    .default_service(method_not_allowed("POST")),
             )
             .service(
                 web::resource("/clock")

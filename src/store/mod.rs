@@ -65,6 +65,38 @@ impl Store {
         }
     }
 
+    /// Back to `fixtures`: every service's state replaced at once (each part under its own
+    /// write lock; requests in flight finish against the old or the new state).
+    pub fn reset(&self, fixtures: &Fixtures) {
+        let fresh = Self::from_fixtures(fixtures);
+        *self.helseid.write().unwrap_or_else(PoisonError::into_inner) = fresh
+            .helseid
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self
+            .helseid_flows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = fresh
+            .helseid_flows
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.sfm.write().unwrap_or_else(PoisonError::into_inner) = fresh
+            .sfm
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self
+            .kjernejournal
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = fresh
+            .kjernejournal
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.pts.write().unwrap_or_else(PoisonError::into_inner) = fresh
+            .pts
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+
     /// Read access to HelseID's state.
     pub fn helseid(&self) -> RwLockReadGuard<'_, HelseIdStore> {
         self.helseid.read().unwrap_or_else(PoisonError::into_inner)
