@@ -40,6 +40,9 @@ pub struct AppState {
     pub kj_extra_field: bool,
     /// Seals and opens kjernejournal's tickets (a key made at start-up).
     pub kj_tickets: TicketSealer,
+    /// A signing key helsesim does not publish, for deliberately broken test tokens (made on
+    /// first use).
+    pub untrusted_signer: std::sync::OnceLock<crate::jose::TokenSigner>,
 }
 
 /// Why helsesim cannot start.
@@ -117,6 +120,7 @@ impl AppState {
             autologin: settings.autologin,
             kj_extra_field: settings.kj_extra_field,
             kj_tickets: TicketSealer::generate().map_err(|_| StartupError::Random)?,
+            untrusted_signer: std::sync::OnceLock::new(),
             base_url,
         })
     }

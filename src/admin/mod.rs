@@ -4,6 +4,7 @@ mod clients;
 pub mod clock;
 mod national;
 mod reset;
+mod tokens;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -34,6 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/reset")
                     .route(web::post().to(reset::reset))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/tokens")
+                    .route(web::post().to(tokens::mint))
                     .default_service(method_not_allowed("POST")),
             )
             .service(

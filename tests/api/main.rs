@@ -7,6 +7,7 @@ mod helpers;
 mod admin_clients;
 mod admin_clock;
 mod admin_reset;
+mod admin_tokens;
 mod certs;
 mod cli;
 mod errors;
