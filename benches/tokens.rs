@@ -43,6 +43,7 @@ fn app_state() -> AppState {
         workers: Some(1),
         autologin: true,
         kj_extra_field: true,
+        journal_size: 500,
     };
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }

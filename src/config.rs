@@ -69,6 +69,11 @@ pub struct SettingsArgs {
           value_parser = parse_switch_kj_extra_field)]
     pub kj_extra_field: bool,
 
+    /// How many recent requests the request journal keeps (0 = none).
+    #[arg(long, env = "HELSESIM_JOURNAL_SIZE", default_value_t = 500, global = true,
+          value_parser = parse_journal_size)]
+    pub journal_size: usize,
+
     /// Log line format: `text` or `json` (one JSON object per line).
     #[arg(
         long,
@@ -101,6 +106,8 @@ pub struct Settings {
     pub autologin: bool,
     /// Kjernejournal adds a random extra field to every JSON answer.
     pub kj_extra_field: bool,
+    /// How many requests the request journal keeps.
+    pub journal_size: usize,
 }
 
 impl From<&SettingsArgs> for Settings {
@@ -115,6 +122,7 @@ impl From<&SettingsArgs> for Settings {
             workers: None,
             autologin: args.autologin,
             kj_extra_field: args.kj_extra_field,
+            journal_size: args.journal_size,
         }
     }
 }
@@ -125,6 +133,16 @@ fn parse_switch_autologin(value: &str) -> Result<bool, String> {
 
 fn parse_switch_kj_extra_field(value: &str) -> Result<bool, String> {
     parse_switch("HELSESIM_KJ_EXTRA_FIELD / --kj-extra-field", value)
+}
+
+fn parse_journal_size(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 100_000)
+        .ok_or_else(|| {
+            format!("HELSESIM_JOURNAL_SIZE / --journal-size must be a number from 0 to 100000, got '{value}'")
+        })
 }
 
 fn parse_switch(setting: &str, value: &str) -> Result<bool, String> {

@@ -13,6 +13,7 @@ pub mod health;
 pub mod helseid;
 pub mod ids;
 pub mod jose;
+pub mod journal;
 pub mod keys;
 pub mod kjernejournal;
 pub mod national;

@@ -43,6 +43,8 @@ pub struct AppState {
     /// A signing key helsesim does not publish, for deliberately broken test tokens (made on
     /// first use).
     pub untrusted_signer: std::sync::OnceLock<crate::jose::TokenSigner>,
+    /// The recent requests.
+    pub journal: crate::journal::Journal,
 }
 
 /// Why helsesim cannot start.
@@ -121,6 +123,7 @@ impl AppState {
             kj_extra_field: settings.kj_extra_field,
             kj_tickets: TicketSealer::generate().map_err(|_| StartupError::Random)?,
             untrusted_signer: std::sync::OnceLock::new(),
+            journal: crate::journal::Journal::new(settings.journal_size),
             base_url,
         })
     }

@@ -3,6 +3,7 @@
 mod clients;
 pub mod clock;
 mod national;
+mod requests;
 mod reset;
 mod tokens;
 
@@ -36,6 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/reset")
                     .route(web::post().to(reset::reset))
                     .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/requests")
+                    .route(web::get().to(requests::list))
+                    .route(web::delete().to(requests::clear))
+                    .default_service(method_not_allowed("GET, DELETE")),
             )
             .service(
                 web::resource("/tokens")

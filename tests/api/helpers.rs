@@ -63,6 +63,7 @@ pub fn test_settings() -> Settings {
         workers: Some(1),
         autologin: true,
         kj_extra_field: true,
+        journal_size: 500,
     }
 }
 

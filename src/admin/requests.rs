@@ -1,0 +1,71 @@
+//! `/_admin/requests`: the request journal. `GET ?service=&status=&limit=` lists the newest
+//! first (`status` an exact code such as `401` or a class such as `4xx`; `limit` default 100);
+//! `DELETE` clears it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::errors::admin::AdminError;
+use crate::journal::entries_json;
+use crate::state::AppState;
+
+/// `GET /_admin/requests`.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let mut service = None;
+    let mut status: Option<(u16, u16)> = None;
+    let mut limit = 100;
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match name.as_ref() {
+            "service" => match value.as_ref() {
+                "helseid" | "sfm" | "kjernejournal" | "pts" | "none" => {
+                    service = Some(value.into_owned());
+                }
+                other => {
+                    return Err(AdminError::invalid_request(format!(
+                        "service must be helseid, sfm, kjernejournal, pts or none, got '{other}'"
+                    )));
+                }
+            },
+            "status" => {
+                status = Some(parse_status(&value).ok_or_else(|| {
+                    AdminError::invalid_request(format!(
+                        "status must be a code such as 401 or a class such as 4xx, got '{value}'"
+                    ))
+                })?);
+            }
+            "limit" => {
+                limit = value.parse().map_err(|_| {
+                    AdminError::invalid_request(format!("limit must be a number, got '{value}'"))
+                })?;
+            }
+            other => {
+                return Err(AdminError::invalid_request(format!(
+                    "Unknown parameter '{other}': this endpoint takes service, status and limit"
+                )));
+            }
+        }
+    }
+    let entries = state.journal.list(limit, |e| {
+        service.as_deref().is_none_or(|s| s == e.service)
+            && status.is_none_or(|(low, high)| (low..=high).contains(&e.status))
+    });
+    Ok(HttpResponse::Ok().json(entries_json(&entries)))
+}
+
+/// `401` → (401, 401); `4xx` → (400, 499).
+fn parse_status(value: &str) -> Option<(u16, u16)> {
+    if let Some(class) = value.strip_suffix("xx") {
+        let class: u16 = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some((class * 100, class * 100 + 99));
+    }
+    let code: u16 = value.parse().ok().filter(|c| (100..=599).contains(c))?;
+    Some((code, code))
+}
+
+/// `DELETE /_admin/requests`.
+pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
+    state.journal.clear();
+    HttpResponse::NoContent().finish()
+}

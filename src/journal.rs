@@ -1,0 +1,368 @@
+//! The request journal: the last N requests to the simulated services (not the control plane)
+//! with service, method, path, status, latency, time and both bodies — tokens, assertions,
+//! codes and keys redacted — in a bounded ring, for `GET /_admin/requests`.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use actix_web::HttpMessage as _;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes, BytesMut};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::state::AppState;
+use crate::telemetry::service_of;
+
+/// How much of a body the journal keeps.
+const MAX_KEPT_BODY: usize = 16 * 1024;
+/// What replaces a secret.
+const REDACTED: &str = "[redacted]";
+/// Names whose values are secrets, wherever they appear (JSON keys, form fields, query).
+const SECRET_NAMES: [&str; 14] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "id_token_hint",
+    "token",
+    "subject_token",
+    "client_assertion",
+    "assertion",
+    "code",
+    "code_verifier",
+    "dpop_private_key_pem",
+    "private_key",
+    "password",
+    "client_secret",
+];
+/// The private members of a JWK.
+const JWK_PRIVATE: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+
+/// One journal entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// A running number.
+    pub id: u64,
+    /// When the request came (helsesim's clock).
+    pub time: String,
+    /// `helseid`, `sfm`, `kjernejournal`, `pts`, `none`.
+    pub service: &'static str,
+    /// The method.
+    pub method: String,
+    /// The path, with the query (secrets redacted).
+    pub path: String,
+    /// The answer's status.
+    pub status: u16,
+    /// How long the answer took, in milliseconds.
+    pub latency_ms: f64,
+    /// The request body (redacted, at most 16 KiB), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    /// The response body (redacted, at most 16 KiB), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+}
+
+/// The ring of recent requests.
+#[derive(Debug)]
+pub struct Journal {
+    capacity: usize,
+    inner: Mutex<(u64, VecDeque<Entry>)>,
+}
+
+impl Journal {
+    /// A journal keeping the last `capacity` requests (0 keeps none).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            inner: Mutex::new((0, VecDeque::with_capacity(capacity.min(4096)))),
+        }
+    }
+
+    fn push(&self, mut entry: Entry) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.0 += 1;
+        entry.id = inner.0;
+        if inner.1.len() == self.capacity {
+            inner.1.pop_front();
+        }
+        inner.1.push_back(entry);
+    }
+
+    /// The entries, newest first, that `keep` accepts, at most `limit`.
+    pub fn list(&self, limit: usize, keep: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .1
+            .iter()
+            .rev()
+            .filter(|e| keep(e))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clear();
+    }
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAMES.contains(&lower.as_str()) || lower.contains("secret")
+}
+
+/// Whether a string looks like a compact JWS/JWT (`eyJ…` in three dot-separated parts).
+fn looks_like_jwt(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('.').collect();
+    parts.len() == 3
+        && value.starts_with("eyJ")
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn redact_json(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let is_jwk = map.contains_key("kty");
+            for (key, inner) in map.iter_mut() {
+                if is_secret_name(key) || (is_jwk && JWK_PRIVATE.contains(&key.as_str())) {
+                    *inner = Value::String(REDACTED.to_owned());
+                } else {
+                    redact_json(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::String(s) if looks_like_jwt(s) || s.contains("PRIVATE KEY") => {
+            *s = REDACTED.to_owned();
+        }
+        _ => {}
+    }
+}
+
+fn redact_pairs(text: &str) -> String {
+    url::form_urlencoded::parse(text.as_bytes())
+        .fold(
+            url::form_urlencoded::Serializer::new(String::new()),
+            |mut out, (name, value)| {
+                if is_secret_name(&name) || looks_like_jwt(&value) {
+                    out.append_pair(&name, REDACTED);
+                } else {
+                    out.append_pair(&name, &value);
+                }
+                out
+            },
+        )
+        .finish()
+}
+
+/// A body as the journal keeps it: JSON and forms with their secrets redacted, other text with
+/// JWTs redacted, binary as a size.
+pub fn redact_body(content_type: &str, body: &[u8]) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    let content_type = content_type.to_ascii_lowercase();
+    let kept = &body[..body.len().min(MAX_KEPT_BODY)];
+    let truncated = if body.len() > MAX_KEPT_BODY {
+        format!(" … ({} bytes in all)", body.len())
+    } else {
+        String::new()
+    };
+    if content_type.contains("json")
+        && let Ok(mut value) = serde_json::from_slice::<Value>(body)
+    {
+        redact_json(&mut value);
+        let mut text = value.to_string();
+        if text.len() > MAX_KEPT_BODY {
+            text.truncate(text.floor_char_boundary(MAX_KEPT_BODY));
+            text.push_str(&truncated);
+        }
+        return Some(text);
+    }
+    let Ok(text) = std::str::from_utf8(kept) else {
+        return Some(format!("[{} bytes of {content_type}]", body.len()));
+    };
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return Some(format!("{}{truncated}", redact_pairs(text)));
+    }
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|w| {
+            if looks_like_jwt(w.trim()) {
+                REDACTED.to_owned()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    Some(format!("{}{truncated}", words.join(" ")))
+}
+
+fn redacted_path(req: &ServiceRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_owned(),
+        query => format!("{}?{}", req.path(), redact_pairs(query)),
+    }
+}
+
+fn content_type(headers: &header::HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Middleware: journals every request outside `/_admin` and `/healthz`.
+pub async fn journal(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let path = req.path().to_owned();
+    if state.journal.capacity == 0 || path.starts_with("/_admin") || path == "/healthz" {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    let started = Instant::now();
+    let time: DateTime<Utc> = state.clock.now();
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    let body = body.freeze();
+    let request_body = redact_body(&content_type(req.headers()), &body);
+    req.set_payload(Payload::from(body));
+    let entry = Entry {
+        id: 0,
+        time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        service: service_of(&path),
+        method: req.method().to_string(),
+        path: redacted_path(&req),
+        status: 0,
+        latency_ms: 0.0,
+        request_body,
+        response_body: None,
+    };
+    let response = next.call(req).await?;
+    let (req, response) = response.into_parts();
+    let status = response.status().as_u16();
+    let response_type = content_type(response.headers());
+    let (head, body) = response.into_parts();
+    let body: Bytes = match actix_web::body::to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            state.journal.push(Entry {
+                status,
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                response_body: Some("[the connection was dropped]".to_owned()),
+                ..entry
+            });
+            return Err(actix_web::error::ErrorInternalServerError(
+                "the response body failed",
+            ));
+        }
+    };
+    state.journal.push(Entry {
+        status,
+        latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        response_body: redact_body(&response_type, &body),
+        ..entry
+    });
+    Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))))
+}
+
+/// The journal as JSON (used by the control plane).
+pub fn entries_json(entries: &[Entry]) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        "requests".to_owned(),
+        serde_json::to_value(entries).unwrap_or_default(),
+    );
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+
+    #[test]
+    fn secrets_are_redacted_in_json_forms_and_text() {
+        let json = format!(
+            r#"{{"access_token":"{JWT}","token_type":"Bearer","nested":[{{"kty":"EC","d":"secret-d","x":"pub"}}],"note":"{JWT}","client_secret_x":"s","patientTicket":"t-1"}}"#
+        );
+        assert_eq!(
+            redact_body("application/json; charset=utf-8", json.as_bytes()).unwrap(),
+            r#"{"access_token":"[redacted]","token_type":"Bearer","nested":[{"kty":"EC","d":"[redacted]","x":"pub"}],"note":"[redacted]","client_secret_x":"[redacted]","patientTicket":"t-1"}"#
+        );
+        let form =
+            format!("grant_type=client_credentials&client_assertion={JWT}&scope=a+b&code=abc");
+        assert_eq!(
+            redact_body("application/x-www-form-urlencoded", form.as_bytes()).unwrap(),
+            "grant_type=client_credentials&client_assertion=%5Bredacted%5D&scope=a+b&code=%5Bredacted%5D"
+        );
+        assert_eq!(
+            redact_body("text/plain", format!("Bearer {JWT}").as_bytes()).unwrap(),
+            "Bearer [redacted]"
+        );
+        assert_eq!(redact_body("application/json", b""), None);
+        assert_eq!(
+            redact_body("application/octet-stream", &[0xff, 0xfe]).unwrap(),
+            "[2 bytes of application/octet-stream]"
+        );
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest() {
+        let journal = Journal::new(2);
+        for path in ["/a", "/b", "/c"] {
+            journal.push(Entry {
+                id: 0,
+                time: String::new(),
+                service: "none",
+                method: "GET".to_owned(),
+                path: path.to_owned(),
+                status: 200,
+                latency_ms: 0.0,
+                request_body: None,
+                response_body: None,
+            });
+        }
+        let listed: Vec<(u64, String)> = journal
+            .list(10, |_| true)
+            .into_iter()
+            .map(|e| (e.id, e.path))
+            .collect();
+        assert_eq!(listed, [(3, "/c".to_owned()), (2, "/b".to_owned())]);
+        journal.clear();
+        assert!(journal.list(10, |_| true).is_empty());
+    }
+}

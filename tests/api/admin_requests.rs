@@ -1,0 +1,121 @@
+//! `/_admin/requests`: the journal of recent requests, secrets redacted.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn journal(app: &TestApp, query: &str) -> Vec<Value> {
+    let reply = app.get(&format!("/_admin/requests{query}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json["requests"].as_array().unwrap().clone()
+}
+
+#[actix_web::test]
+async fn requests_are_journaled_newest_first_with_secrets_redacted() {
+    let app = spawn_app_with(|s| s.kj_extra_field = false).await;
+    let token = app
+        .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
+        .await;
+    assert_eq!(token.status, StatusCode::OK);
+    advance(&app, 1);
+    let reply = Reply::read(
+        app.http
+            .post(app.url("/kjernejournal/v1/helseindikator?debug=1"))
+            .header("Content-Type", "application/json")
+            .body(r#"{"fnr": "13116900216"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    app.get("/healthz").await;
+    app.get("/_admin/clock").await;
+
+    let all = journal(&app, "").await;
+    assert_eq!(all.len(), 2, "not the control plane or /healthz: {all:?}");
+    let kj = &all[0];
+    assert_eq!(kj["service"], "kjernejournal");
+    assert_eq!(kj["method"], "POST");
+    assert_eq!(kj["path"], "/kjernejournal/v1/helseindikator?debug=1");
+    assert_eq!(kj["status"], 401);
+    assert_eq!(kj["time"], "2026-03-02T10:00:01.000Z");
+    assert_eq!(kj["request_body"], r#"{"fnr":"13116900216"}"#);
+    assert!(
+        kj["response_body"]
+            .as_str()
+            .unwrap()
+            .contains("\"feilkode\":\"KJF-000123\""),
+        "{kj}"
+    );
+    assert!(kj["latency_ms"].as_f64().unwrap() >= 0.0);
+    let token_call = &all[1];
+    assert_eq!(token_call["service"], "helseid");
+    assert_eq!(token_call["path"], "/helseid/connect/token");
+    assert_eq!(token_call["status"], 200);
+    let request = token_call["request_body"].as_str().unwrap();
+    assert!(
+        request.contains("client_assertion=%5Bredacted%5D"),
+        "{request}"
+    );
+    assert!(
+        request.contains("grant_type=client_credentials"),
+        "{request}"
+    );
+    assert!(!request.contains("eyJ"), "{request}");
+    let response: Value =
+        serde_json::from_str(token_call["response_body"].as_str().unwrap()).unwrap();
+    assert_eq!(response["access_token"], "[redacted]");
+    assert_eq!(response["token_type"], "Bearer");
+    assert!(all[0]["id"].as_u64().unwrap() > all[1]["id"].as_u64().unwrap());
+
+    // Filters.
+    assert_eq!(journal(&app, "?service=helseid").await.len(), 1);
+    assert_eq!(journal(&app, "?status=4xx").await.len(), 1);
+    assert_eq!(journal(&app, "?status=200").await.len(), 1);
+    assert_eq!(
+        journal(&app, "?limit=1").await[0]["service"],
+        "kjernejournal"
+    );
+    for (query, message) in [
+        (
+            "?service=x",
+            "service must be helseid, sfm, kjernejournal, pts or none, got 'x'",
+        ),
+        (
+            "?status=4x",
+            "status must be a code such as 401 or a class such as 4xx, got '4x'",
+        ),
+        ("?limit=many", "limit must be a number, got 'many'"),
+        (
+            "?colour=red",
+            "Unknown parameter 'colour': this endpoint takes service, status and limit",
+        ),
+    ] {
+        let reply = app.get(&format!("/_admin/requests{query}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.json,
+            json!({"error": "invalid_request", "message": message})
+        );
+    }
+    // Cleared.
+    let reply = Reply::read(
+        app.http
+            .delete(app.url("/_admin/requests"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(journal(&app, "").await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_journal_of_size_0_keeps_nothing() {
+    let app = spawn_app_with(|s| s.journal_size = 0).await;
+    app.get("/sfm/nothing").await;
+    assert!(journal(&app, "").await.is_empty());
+}
