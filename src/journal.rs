@@ -284,8 +284,9 @@ pub async fn journal(
                 response_body: Some("[the connection was dropped]".to_owned()),
                 ..entry
             });
-            return Err(actix_web::error::ErrorInternalServerError(
-                "the response body failed",
+            return Ok(ServiceResponse::new(
+                req,
+                head.set_body(crate::faults::dropped_body()),
             ));
         }
     };

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod errors;
+pub mod faults;
 pub mod fixtures;
 pub mod health;
 pub mod helseid;

@@ -53,6 +53,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .wrap(error_handlers(ErrorFormat::Admin))
+                .wrap(from_fn(crate::faults::inject))
                 .wrap(from_fn(crate::journal::journal))
                 .wrap(from_fn(telemetry::access_log))
                 .configure(routes)

@@ -45,6 +45,8 @@ pub struct AppState {
     pub untrusted_signer: std::sync::OnceLock<crate::jose::TokenSigner>,
     /// The recent requests.
     pub journal: crate::journal::Journal,
+    /// The fault-injection rules.
+    pub faults: crate::faults::Faults,
 }
 
 /// Why helsesim cannot start.
@@ -124,6 +126,7 @@ impl AppState {
             kj_tickets: TicketSealer::generate().map_err(|_| StartupError::Random)?,
             untrusted_signer: std::sync::OnceLock::new(),
             journal: crate::journal::Journal::new(settings.journal_size),
+            faults: crate::faults::Faults::default(),
             base_url,
         })
     }

@@ -2,6 +2,7 @@
 
 mod clients;
 pub mod clock;
+mod faults;
 mod national;
 mod requests;
 mod reset;
@@ -37,6 +38,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/reset")
                     .route(web::post().to(reset::reset))
                     .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/faults")
+                    .route(web::get().to(faults::list))
+                    .route(web::post().to(faults::add))
+                    .route(web::delete().to(faults::clear))
+                    .default_service(method_not_allowed("GET, POST, DELETE")),
+            )
+            .service(
+                web::resource("/faults/{id}")
+                    .route(web::delete().to(faults::remove))
+                    .default_service(method_not_allowed("DELETE")),
             )
             .service(
                 web::resource("/requests")

@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin_clients;
 mod admin_clock;
+mod admin_faults;
 mod admin_requests;
 mod admin_reset;
 mod admin_tokens;

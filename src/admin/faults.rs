@@ -1,0 +1,51 @@
+//! `/_admin/faults`: fault-injection rules. `POST` adds one (`{service?, method?, path (glob),
+//! status + body? | delay_ms | drop_connection, probability?, times?}`), `GET` lists them,
+//! `DELETE /_admin/faults/{id}` removes one and `DELETE /_admin/faults` all.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::require_json;
+use crate::errors::admin::AdminError;
+use crate::faults::FaultRequest;
+use crate::state::AppState;
+
+/// `POST /_admin/faults`.
+pub async fn add(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    require_json(&req)?;
+    let rule: FaultRequest = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::invalid_request(format!("The body is not a fault rule: {e}")))?;
+    let stored = state
+        .faults
+        .add(rule)
+        .map_err(AdminError::invalid_request)?;
+    Ok(HttpResponse::Created().json(stored))
+}
+
+/// `GET /_admin/faults`.
+pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "faults": state.faults.list() }))
+}
+
+/// `DELETE /_admin/faults`.
+pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
+    state.faults.clear();
+    HttpResponse::NoContent().finish()
+}
+
+/// `DELETE /_admin/faults/{id}`.
+pub async fn remove(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner();
+    if state.faults.remove(&id) {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(AdminError::not_found(format!("No fault rule '{id}'")))
+    }
+}
