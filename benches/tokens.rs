@@ -44,6 +44,9 @@ fn app_state() -> AppState {
         autologin: true,
         kj_extra_field: true,
         journal_size: 500,
+        admin: true,
+        admin_token: None,
+        cors_origins: helsesim::config::CorsOrigins::Any,
     };
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }

@@ -69,6 +69,25 @@ pub struct SettingsArgs {
           value_parser = parse_switch_kj_extra_field)]
     pub kj_extra_field: bool,
 
+    /// The control plane (/_admin): `on` or `off`.
+    #[arg(long, env = "HELSESIM_ADMIN", default_value = "on", global = true,
+          value_parser = parse_switch_admin)]
+    pub admin: bool,
+
+    /// A bearer token the control plane demands (none: open).
+    #[arg(
+        long,
+        env = "HELSESIM_ADMIN_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Origins allowed by CORS: `*` (any) or a comma-separated list.
+    #[arg(long, env = "HELSESIM_CORS_ORIGINS", default_value = "*", global = true,
+          value_parser = parse_cors_origins)]
+    pub cors_origins: CorsOrigins,
+
     /// How many recent requests the request journal keeps (0 = none).
     #[arg(long, env = "HELSESIM_JOURNAL_SIZE", default_value_t = 500, global = true,
           value_parser = parse_journal_size)]
@@ -108,6 +127,21 @@ pub struct Settings {
     pub kj_extra_field: bool,
     /// How many requests the request journal keeps.
     pub journal_size: usize,
+    /// Whether the control plane answers.
+    pub admin: bool,
+    /// The bearer token the control plane demands.
+    pub admin_token: Option<String>,
+    /// The origins CORS allows.
+    pub cors_origins: CorsOrigins,
+}
+
+/// The origins CORS allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin (local use).
+    Any,
+    /// These origins only (`https://epj.example:8443`).
+    List(Vec<String>),
 }
 
 impl From<&SettingsArgs> for Settings {
@@ -123,6 +157,9 @@ impl From<&SettingsArgs> for Settings {
             autologin: args.autologin,
             kj_extra_field: args.kj_extra_field,
             journal_size: args.journal_size,
+            admin: args.admin,
+            admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+            cors_origins: args.cors_origins.clone(),
         }
     }
 }
@@ -133,6 +170,34 @@ fn parse_switch_autologin(value: &str) -> Result<bool, String> {
 
 fn parse_switch_kj_extra_field(value: &str) -> Result<bool, String> {
     parse_switch("HELSESIM_KJ_EXTRA_FIELD / --kj-extra-field", value)
+}
+
+fn parse_switch_admin(value: &str) -> Result<bool, String> {
+    parse_switch("HELSESIM_ADMIN / --admin", value)
+}
+
+fn parse_cors_origins(value: &str) -> Result<CorsOrigins, String> {
+    if value.trim() == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let url = Url::parse(origin).map_err(|_| {
+            format!("HELSESIM_CORS_ORIGINS / --cors-origins: '{origin}' is not an origin such as https://epj.example:8443")
+        })?;
+        if url.path() != "/" || url.query().is_some() || url.host().is_none() {
+            return Err(format!(
+                "HELSESIM_CORS_ORIGINS / --cors-origins: '{origin}' is not an origin (scheme, host and port only)"
+            ));
+        }
+        origins.push(url.origin().ascii_serialization());
+    }
+    if origins.is_empty() {
+        return Err(
+            "HELSESIM_CORS_ORIGINS / --cors-origins: give * or at least one origin".to_owned(),
+        );
+    }
+    Ok(CorsOrigins::List(origins))
 }
 
 fn parse_journal_size(value: &str) -> Result<usize, String> {
@@ -220,6 +285,33 @@ pub fn base_url_string(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins() {
+        assert_eq!(parse_cors_origins("*"), Ok(CorsOrigins::Any));
+        assert_eq!(
+            parse_cors_origins("https://epj.example:8443, http://localhost:3000"),
+            Ok(CorsOrigins::List(vec![
+                "https://epj.example:8443".to_owned(),
+                "http://localhost:3000".to_owned()
+            ]))
+        );
+        for bad in [
+            "",
+            "epj.example",
+            "https://epj.example/app",
+            "https://epj.example?x=1",
+        ] {
+            let err = parse_cors_origins(bad).unwrap_err();
+            assert!(
+                err.starts_with("HELSESIM_CORS_ORIGINS / --cors-origins"),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(parse_journal_size("0"), Ok(0));
+        assert!(parse_journal_size("-1").is_err());
+        assert!(parse_journal_size("100001").is_err());
+    }
 
     #[test]
     fn public_url_is_normalised() {

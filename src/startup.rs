@@ -49,9 +49,11 @@ impl Application {
         }
 
         let data = state.clone();
+        let origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .wrap(cors(&origins))
                 .wrap(error_handlers(ErrorFormat::Admin))
                 .wrap(from_fn(crate::faults::inject))
                 .wrap(from_fn(crate::journal::journal))
@@ -132,6 +134,22 @@ impl Application {
     /// Serves until the server is stopped (SIGINT/SIGTERM or the handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// CORS for every service and the control plane: preflights answered, any method and header,
+/// the response headers exposed (browser-based EHRs read `DPoP-Nonce`, `Location`, `ETag`).
+fn cors(origins: &crate::config::CorsOrigins) -> actix_cors::Cors {
+    let cors = actix_cors::Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_any_header()
+        .max_age(3600);
+    match origins {
+        crate::config::CorsOrigins::Any => cors.allow_any_origin(),
+        crate::config::CorsOrigins::List(list) => list
+            .iter()
+            .fold(cors, |cors, origin| cors.allowed_origin(origin)),
     }
 }
 

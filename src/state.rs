@@ -47,6 +47,10 @@ pub struct AppState {
     pub journal: crate::journal::Journal,
     /// The fault-injection rules.
     pub faults: crate::faults::Faults,
+    /// Whether the control plane answers (`HELSESIM_ADMIN`).
+    pub admin: bool,
+    /// The bearer token the control plane demands (`HELSESIM_ADMIN_TOKEN`).
+    pub admin_token: Option<String>,
 }
 
 /// Why helsesim cannot start.
@@ -127,6 +131,8 @@ impl AppState {
             untrusted_signer: std::sync::OnceLock::new(),
             journal: crate::journal::Journal::new(settings.journal_size),
             faults: crate::faults::Faults::default(),
+            admin: settings.admin,
+            admin_token: settings.admin_token.clone(),
             base_url,
         })
     }

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/_admin")
             .wrap(error_handlers(ErrorFormat::Admin))
+            .wrap(actix_web::middleware::from_fn(guard))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .service(
                 web::resource("/helseid/clients")
@@ -75,6 +76,51 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .default_service(web::to(not_found)),
     );
+}
+
+/// Middleware: the control plane answers only when switched on, and only to the bearer of
+/// `HELSESIM_ADMIN_TOKEN` when one is set.
+async fn guard(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<crate::state::AppState>>().cloned() else {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    };
+    if !state.admin {
+        let refusal =
+            AdminError::not_found("The control plane is switched off (HELSESIM_ADMIN=off)");
+        return Ok(req.into_response(refusal.render()));
+    }
+    if let Some(expected) = &state.admin_token {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let matches = aws_lc_rs::constant_time::verify_slices_are_equal(
+            given.as_bytes(),
+            expected.as_bytes(),
+        )
+        .is_ok();
+        if !matches {
+            let mut response = AdminError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "The control plane needs 'Authorization: Bearer <HELSESIM_ADMIN_TOKEN>'",
+            )
+            .render();
+            response.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static(
+                    "Bearer realm=\"helsesim-admin\"",
+                ),
+            );
+            return Ok(req.into_response(response));
+        }
+    }
+    next.call(req).await.map(|r| r.map_into_boxed_body())
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -64,6 +64,9 @@ pub fn test_settings() -> Settings {
         autologin: true,
         kj_extra_field: true,
         journal_size: 500,
+        admin: true,
+        admin_token: None,
+        cors_origins: helsesim::config::CorsOrigins::Any,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod admin_access;
 mod admin_clients;
 mod admin_clock;
 mod admin_faults;
