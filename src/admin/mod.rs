@@ -3,6 +3,7 @@
 mod clients;
 pub mod clock;
 mod faults;
+mod fixtures;
 mod national;
 mod requests;
 mod reset;
@@ -68,6 +69,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(clock::get))
                     .route(web::post().to(clock::post))
                     .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/helseid/users")
+                    .route(web::get().to(fixtures::list_users))
+                    .route(web::post().to(fixtures::upsert_user))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/helseid/users/{pid}")
+                    .route(web::delete().to(fixtures::delete_user))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/sfm/tenants")
+                    .route(web::post().to(fixtures::upsert_tenant))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/sfm/national")
+                    .route(web::post().to(fixtures::upsert_patient))
+                    .default_service(method_not_allowed("POST")),
             )
             .service(
                 web::resource("/sfm/messages")

@@ -8,6 +8,7 @@ mod admin_access;
 mod admin_clients;
 mod admin_clock;
 mod admin_faults;
+mod admin_fixtures;
 mod admin_requests;
 mod admin_reset;
 mod admin_tokens;
