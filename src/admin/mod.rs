@@ -5,6 +5,7 @@ pub mod clock;
 mod faults;
 mod fixtures;
 mod national;
+mod openapi;
 mod requests;
 mod reset;
 mod tokens;
@@ -35,6 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(clients::get))
                     .route(web::delete().to(clients::delete))
                     .default_service(method_not_allowed("GET, DELETE")),
+            )
+            .service(
+                web::resource("/openapi.json")
+                    .route(web::get().to(openapi::get))
+                    .default_service(method_not_allowed("GET")),
             )
             .service(
                 web::resource("/reset")

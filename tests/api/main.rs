@@ -9,6 +9,7 @@ mod admin_clients;
 mod admin_clock;
 mod admin_faults;
 mod admin_fixtures;
+mod admin_openapi;
 mod admin_requests;
 mod admin_reset;
 mod admin_tokens;
