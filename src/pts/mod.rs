@@ -138,17 +138,11 @@ async fn upsert(
     }
     let mut store = state.store.pts_mut();
     let mut restriction = Restriction {
-        id: String::new(),
-        organisation: organisation.clone(),
-        off_id: object.off_id.clone(),
-        object: object.object.clone(),
-        parent: object.parent.clone(),
         code: request.code.clone(),
         delay_delivery_until: request.delay.until,
         delay_days: request.delay.days,
         delay_from_time: request.delay.from,
-        created: now,
-        last_updated: now,
+        ..Restriction::new(&organisation, object, now)
     };
     match code_kind(&request.code) {
         Some(CodeKind::Normal) => {
@@ -203,17 +197,8 @@ async fn associate_parent(
         .and_then(|p| store.find(&organisation, &object.off_id, p))
         .cloned();
     let mut sibling = Restriction {
-        id: String::new(),
-        organisation: organisation.clone(),
-        off_id: object.off_id.clone(),
-        object: object.object.clone(),
-        parent: object.parent.clone(),
-        code: "N".to_owned(),
-        delay_delivery_until: None,
-        delay_days: None,
         delay_from_time: request.from,
-        created: now,
-        last_updated: now,
+        ..Restriction::new(&organisation, object, now)
     };
     let Some(parent) = parent else {
         // The parent is not restricted: the sibling is not either.

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::input::SafetyObject;
 use super::rules::dotnet_time;
 
 /// A confidential object's identity: `{type, value}`.
@@ -51,6 +52,24 @@ pub struct Restriction {
 }
 
 impl Restriction {
+    /// A restriction (not yet stored: no id) set by `organisation` on a person's object at
+    /// `now`, with code `N` and no delay until the caller says otherwise.
+    pub fn new(organisation: &str, object: &SafetyObject, now: DateTime<Utc>) -> Self {
+        Self {
+            id: String::new(),
+            organisation: organisation.to_owned(),
+            off_id: object.off_id.clone(),
+            object: object.object.clone(),
+            parent: object.parent.clone(),
+            code: "N".to_owned(),
+            delay_delivery_until: None,
+            delay_days: None,
+            delay_from_time: None,
+            created: now,
+            last_updated: now,
+        }
+    }
+
     /// Whether it is for this organisation, person and object.
     pub fn is_for(&self, organisation: &str, off_id: &str, object: &ObjectId) -> bool {
         self.organisation == organisation && self.off_id == off_id && &self.object == object

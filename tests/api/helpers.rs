@@ -807,6 +807,26 @@ pub const SJOKANTEN_ORGNR: &str = "928765431";
 pub const KOLASBAKKANE: &str = "a99abfb4-2bea-4e0a-bb03-38e37febbd2c";
 /// The nurse of the fixtures (a user of both SFM instances).
 pub const SIGRID: &str = "02887810071";
+/// The multidose doctor's SFM instance (Nordby multidoselege), reached by the multi-tenant client.
+pub const NORDBY: &str = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
+/// Nordby's organisation number.
+pub const NORDBY_ORGNR: &str = "924681357";
+
+/// Didrik at Fjordbyen (the sfm-ready client).
+pub async fn didrik(app: &TestApp) -> String {
+    app.sfm_token(SFM_READY, DIDRIK, None).await
+}
+
+/// Didrik at Nordby multidoselege (the multi-tenant client with Nordby's journal-id).
+pub async fn didrik_at_nordby(app: &TestApp) -> String {
+    app.sfm_token_in_journal(DIDRIK, NORDBY_ORGNR, NORDBY).await
+}
+
+/// Sigrid at Sjøkanten legesenter (the multi-tenant client with Sjøkanten's journal-id).
+pub async fn sigrid_at_sjokanten(app: &TestApp) -> String {
+    app.sfm_token_in_journal(SIGRID, SJOKANTEN_ORGNR, SJOKANTEN)
+        .await
+}
 
 /// Parses a FHIR R4 resource strictly (unknown elements and wrong types fail), as a client's
 /// FHIR library would.
@@ -835,6 +855,16 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         reply.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A user's SFM token from the multi-tenant client, naming the organisation and the SFM
+    /// instance (journal-id) as a multi-tenant EHR does.
+    pub async fn sfm_token_in_journal(&self, pid: &str, orgnr: &str, journal_id: &str) -> String {
+        let details = json!([
+            org_detail("urn:oid:1.0.6523", &format!("NO:ORGNR:{orgnr}")),
+            {"type": "nhn:sfm:journal-id", "value": {"journal_id": journal_id}}
+        ]);
+        self.sfm_token(MULTI_TENANT, pid, Some(details)).await
     }
 
     /// A FHIR request to `/sfm/fhir{path}` with a bearer token and an optional FHIR JSON body.

@@ -179,6 +179,18 @@ impl TestApp {
         Reply::read(request.send().await.unwrap()).await
     }
 
+    /// `GET /kjernejournal/v1/ping` with a token and, optionally, `X-EPJ-System`.
+    async fn kj_ping(&self, token: &str, epj: Option<&str>) -> Reply {
+        let mut request = self
+            .http
+            .get(self.url("/kjernejournal/v1/ping"))
+            .header("Authorization", format!("Bearer {token}"));
+        if let Some(epj) = epj {
+            request = request.header("X-EPJ-System", epj);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
     /// A ticket for the patient, issued to the kjernejournal client's organisation.
     async fn kj_ticket(&self, fnr: &str, samtykke: Option<&str>) -> String {
         let token = self.kj_system_token().await;
@@ -541,15 +553,7 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
     assert_kj_error(&reply, 400, "KJF-900003", missing, incomplete);
     let reply = app.helseindikator(Some(&token), Some("  "), &body).await;
     assert_kj_error(&reply, 400, "KJF-900003", missing, incomplete);
-    let reply = Reply::read(
-        app.http
-            .get(app.url("/kjernejournal/v1/ping"))
-            .header("Authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.kj_ping(&token, None).await;
     assert_kj_error(&reply, 400, "KJF-900003", missing, incomplete);
 
     // An organisation kjernejournal knows but has not granted access: the spec's error.
@@ -586,16 +590,7 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
 async fn ping_answers_the_time_for_a_test_connection_button() {
     let app = spawn_app().await;
     let token = app.kj_system_token().await;
-    let reply = Reply::read(
-        app.http
-            .get(app.url("/kjernejournal/v1/ping"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("X-EPJ-System", EPJ)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.kj_ping(&token, Some(EPJ)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(
         without_extra(&reply.json, &["pong"]),
@@ -604,16 +599,7 @@ async fn ping_answers_the_time_for_a_test_connection_button() {
     assert!(reply.header("x-event-id").is_some());
     // The same authentication errors as helseindikator, as detailed.
     let kolasbakkane = app.kj_multi_tenant_token("NO:ORGNR:917897468").await;
-    let reply = Reply::read(
-        app.http
-            .get(app.url("/kjernejournal/v1/ping"))
-            .header("Authorization", format!("Bearer {kolasbakkane}"))
-            .header("X-EPJ-System", EPJ)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.kj_ping(&kolasbakkane, Some(EPJ)).await;
     assert_kj_error(
         &reply,
         403,

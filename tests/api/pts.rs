@@ -431,21 +431,25 @@ async fn delays_from_a_parent_and_unrestricted_parents() {
     assert_eq!(reply.json["delayDeliveryUntil"], "2024-01-19T08:00:00Z");
 }
 
+/// POSTs the spec's first example with only an Authorization header (no DPoP proof).
+async fn post_without_proof(app: &TestApp, authorization: Option<String>) -> Reply {
+    let mut request = app
+        .http
+        .post(app.url(BASE))
+        .header("Content-Type", "application/json")
+        .body(ADD_REKVISISJON);
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    Reply::read(request.send().await.unwrap()).await
+}
+
 #[actix_web::test]
 async fn only_a_dpop_bound_pts_token_is_accepted() {
     let app = spec_app().await;
     let url = app.url(BASE);
     // No token.
-    let reply = Reply::read(
-        app.http
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .body(ADD_REKVISISJON)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = post_without_proof(&app, None).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],
@@ -457,34 +461,14 @@ async fn only_a_dpop_bound_pts_token_is_accepted() {
     );
     // A DPoP-bound token sent as a bearer token.
     let pts = Caller::pts(&app).await;
-    let reply = Reply::read(
-        app.http
-            .post(&url)
-            .header("Authorization", format!("Bearer {}", pts.token))
-            .header("Content-Type", "application/json")
-            .body(ADD_REKVISISJON)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = post_without_proof(&app, Some(format!("Bearer {}", pts.token))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],
         "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP proof, not as a bearer token"
     );
     // The DPoP scheme without a proof.
-    let reply = Reply::read(
-        app.http
-            .post(&url)
-            .header("Authorization", format!("DPoP {}", pts.token))
-            .header("Content-Type", "application/json")
-            .body(ADD_REKVISISJON)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = post_without_proof(&app, Some(format!("DPoP {}", pts.token))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],
@@ -504,17 +488,7 @@ async fn only_a_dpop_bound_pts_token_is_accepted() {
         .client_credentials(MULTI_TENANT, "nhn:pts/api", &assertion, &[])
         .await;
     let bearer = reply.json["access_token"].as_str().unwrap().to_owned();
-    let reply = Reply::read(
-        app.http
-            .post(&url)
-            .header("Authorization", format!("Bearer {bearer}"))
-            .header("Content-Type", "application/json")
-            .body(ADD_REKVISISJON)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = post_without_proof(&app, Some(format!("Bearer {bearer}"))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],

@@ -36,9 +36,6 @@ const KARI: &str = "13116900216";
 const PER: &str = "14019800513";
 const RAYMOND: &str = "10086148248";
 
-/// Nordby multidoselege, the multidose doctor's instance (Didrik, patient Ola).
-const NORDBY: &str = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
-const NORDBY_ORGNR: &str = "924681357";
 /// Didrik's and Sigrid's HPR numbers.
 const DIDRIK_HPR: &str = "431001110";
 const SIGRID_HPR: &str = "565501872";
@@ -89,31 +86,9 @@ const INR_NOT_NUMERIC: &str = "An INR Observation carries its result as valueQua
 // ---------------------------------------------------------------------------------------------
 // Tokens and tickets.
 
-async fn didrik(app: &TestApp) -> String {
-    app.sfm_token(SFM_READY, DIDRIK, None).await
-}
-
 /// Sigrid at Fjordbyen (the sfm-ready client).
 async fn sigrid(app: &TestApp) -> String {
     app.sfm_token(SFM_READY, SIGRID, None).await
-}
-
-/// Sigrid at Sjøkanten legesenter (the multi-tenant client with Sjøkanten's journal-id).
-async fn sigrid_at_sjokanten(app: &TestApp) -> String {
-    let details = json!([
-        org_detail("urn:oid:1.0.6523", &format!("NO:ORGNR:{SJOKANTEN_ORGNR}")),
-        {"type": "nhn:sfm:journal-id", "value": {"journal_id": SJOKANTEN}}
-    ]);
-    app.sfm_token(MULTI_TENANT, SIGRID, Some(details)).await
-}
-
-/// Didrik at Nordby multidoselege (the multi-tenant client with Nordby's journal-id).
-async fn didrik_at_nordby(app: &TestApp) -> String {
-    let details = json!([
-        org_detail("urn:oid:1.0.6523", &format!("NO:ORGNR:{NORDBY_ORGNR}")),
-        {"type": "nhn:sfm:journal-id", "value": {"journal_id": NORDBY}}
-    ]);
-    app.sfm_token(MULTI_TENANT, DIDRIK, Some(details)).await
 }
 
 /// A valid ticket of `pid` for the patient `fnr` in the caller's instance.

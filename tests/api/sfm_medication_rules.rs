@@ -54,9 +54,6 @@ const PER: &str = "14019800513";
 const SOBRIL: &str = "Sobril tab 10 mg";
 const SOBRIL_REFNUM: &str = "LP3K8W2ZD";
 const PER_CETIRIZIN: &str = "Cetirizin Mylan tab 10 mg";
-/// Nordby multidoselege, the multidose doctor's instance.
-const NORDBY: &str = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
-const NORDBY_ORGNR: &str = "924681357";
 /// The patient without fødselsnummer or D-nummer: the EHR's id, and his prescription's refnum.
 const EPJ_SYSTEM: &str = "http://helsesim.example/epj/pasient-id";
 const EPJ_ID: &str = "EPJ-4711";
@@ -69,28 +66,6 @@ const NEW_DRUG: &str = "Losartan Krka tab 50 mg";
 
 // ---------------------------------------------------------------------------------------------
 // Tokens and lookups.
-
-async fn didrik(app: &TestApp) -> String {
-    app.sfm_token(SFM_READY, DIDRIK, None).await
-}
-
-/// Didrik at Nordby multidoselege (the multi-tenant client, the journal-id of Nordby).
-async fn didrik_at_nordby(app: &TestApp) -> String {
-    let details = json!([
-        org_detail("urn:oid:1.0.6523", &format!("NO:ORGNR:{NORDBY_ORGNR}")),
-        {"type": "nhn:sfm:journal-id", "value": {"journal_id": NORDBY}}
-    ]);
-    app.sfm_token(MULTI_TENANT, DIDRIK, Some(details)).await
-}
-
-/// Sigrid at Sjøkanten legesenter (the multi-tenant client, the journal-id of Sjøkanten).
-async fn sigrid_at_sjokanten(app: &TestApp) -> String {
-    let details = json!([
-        org_detail("urn:oid:1.0.6523", &format!("NO:ORGNR:{SJOKANTEN_ORGNR}")),
-        {"type": "nhn:sfm:journal-id", "value": {"journal_id": SJOKANTEN}}
-    ]);
-    app.sfm_token(MULTI_TENANT, SIGRID, Some(details)).await
-}
 
 fn line() -> Value {
     patient_param(LINE, "Danser", "Line")
