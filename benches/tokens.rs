@@ -47,6 +47,8 @@ fn app_state() -> AppState {
         admin: true,
         admin_token: None,
         cors_origins: helsesim::config::CorsOrigins::Any,
+        state_file: None,
+        state_interval: std::time::Duration::from_secs(5),
     };
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }

@@ -71,6 +71,12 @@ impl Clock {
         state.offset = TimeDelta::zero();
     }
 
+    /// Moves the clock to `offset` from its base (as a state document records it).
+    pub fn set_offset(&self, offset: TimeDelta) {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.offset = offset;
+    }
+
     /// How far the clock has been moved from its base.
     pub fn offset(&self) -> TimeDelta {
         self.state

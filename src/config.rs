@@ -93,6 +93,16 @@ pub struct SettingsArgs {
           value_parser = parse_journal_size)]
     pub journal_size: usize,
 
+    /// A file the whole state is kept in across restarts: loaded at start when present
+    /// (instead of the fixtures), written when changed and on a graceful stop.
+    #[arg(long, env = "HELSESIM_STATE_FILE", global = true)]
+    pub state_file: Option<PathBuf>,
+
+    /// How often, in seconds, the state file is written when the state changed (1 to 3600).
+    #[arg(long, env = "HELSESIM_STATE_INTERVAL", default_value_t = 5, global = true,
+          value_parser = parse_state_interval)]
+    pub state_interval: u64,
+
     /// Log line format: `text` or `json` (one JSON object per line).
     #[arg(
         long,
@@ -133,6 +143,10 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// The origins CORS allows.
     pub cors_origins: CorsOrigins,
+    /// Where the state is kept across restarts.
+    pub state_file: Option<PathBuf>,
+    /// How often the state file is written when the state changed.
+    pub state_interval: std::time::Duration,
 }
 
 /// The origins CORS allows.
@@ -160,6 +174,11 @@ impl From<&SettingsArgs> for Settings {
             admin: args.admin,
             admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
             cors_origins: args.cors_origins.clone(),
+            state_file: args
+                .state_file
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
+            state_interval: std::time::Duration::from_secs(args.state_interval),
         }
     }
 }
@@ -207,6 +226,16 @@ fn parse_journal_size(value: &str) -> Result<usize, String> {
         .filter(|n| *n <= 100_000)
         .ok_or_else(|| {
             format!("HELSESIM_JOURNAL_SIZE / --journal-size must be a number from 0 to 100000, got '{value}'")
+        })
+}
+
+fn parse_state_interval(value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=3600).contains(n))
+        .ok_or_else(|| {
+            format!("HELSESIM_STATE_INTERVAL / --state-interval must be a number of seconds from 1 to 3600, got '{value}'")
         })
 }
 

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod keys;
 pub mod kjernejournal;
 pub mod national;
+pub mod persist;
 pub mod pts;
 pub mod random;
 pub mod sfm;

@@ -20,6 +20,8 @@ pub struct Application {
     http_port: u16,
     https_port: Option<u16>,
     state: web::Data<AppState>,
+    /// With a state file: whether it was loaded (`false`: created from the fixtures).
+    state_file_loaded: Option<bool>,
     server: Server,
 }
 
@@ -47,6 +49,10 @@ impl Application {
         for warning in &state.warnings {
             log::warn!("{warning}");
         }
+        let state_file_loaded = match &state.state_file {
+            Some(file) => Some(file.load_or_create(&state)?),
+            None => None,
+        };
 
         let data = state.clone();
         let origins = settings.cors_origins.clone();
@@ -78,6 +84,7 @@ impl Application {
             http_port,
             https_port,
             state,
+            state_file_loaded,
             server: server.run(),
         })
     }
@@ -120,6 +127,18 @@ impl Application {
                 self.state.keys.ca_cert_path.display()
             ));
         }
+        if let (Some(file), Some(loaded)) = (&self.state.state_file, self.state_file_loaded) {
+            lines.push(format!(
+                "  State file     {} ({}, saved every {} s when changed)",
+                file.path().display(),
+                if loaded {
+                    "loaded"
+                } else {
+                    "created from the fixtures"
+                },
+                file.interval().as_secs()
+            ));
+        }
         let mut listening = vec![format!("http://{}", self.http_addr)];
         if let Some(port) = self.https_port {
             listening.push(format!(
@@ -131,10 +150,42 @@ impl Application {
         lines.join("\n")
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM or the handle).
+    /// Serves until the server is stopped (SIGINT/SIGTERM or the handle). With a state file,
+    /// the state is saved every interval when it changed, and once more after the last request.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some(interval) = self.state.state_file.as_ref().map(|f| f.interval()) else {
+            return self.server.await;
+        };
+        let state = self.state.clone();
+        let saver = actix_web::rt::spawn(async move {
+            let mut ticks = actix_web::rt::time::interval(interval);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(e) = save_state(state.clone()).await {
+                    log::error!("{e}");
+                }
+            }
+        });
+        let served = self.server.await;
+        saver.abort();
+        let saved = save_state(self.state.clone()).await;
+        served?;
+        saved.map_err(std::io::Error::other)
     }
+}
+
+/// Writes the state file (on a blocking thread: the state is serialised and synced to disk).
+async fn save_state(state: web::Data<AppState>) -> Result<(), String> {
+    let written = web::block(move || match &state.state_file {
+        Some(file) => file
+            .save(&state)
+            .map(|_| ())
+            .map_err(|e| format!("cannot write the state file {}: {e}", file.path().display())),
+        None => Ok(()),
+    })
+    .await;
+    written.map_err(|e| format!("cannot write the state file: {e}"))?
 }
 
 /// CORS for every service and the control plane: preflights answered, any method and header,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub admin: bool,
     /// The bearer token the control plane demands (`HELSESIM_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
+    /// Where the state is kept across restarts (`HELSESIM_STATE_FILE`).
+    pub state_file: Option<crate::persist::StateFile>,
 }
 
 /// Why helsesim cannot start.
@@ -65,6 +67,9 @@ pub enum StartupError {
     /// The system's random source failed.
     #[error("cannot make kjernejournal's ticket key: the system's random source failed")]
     Random,
+    /// The state file cannot be used (exit code 2 when it is invalid).
+    #[error("{0}")]
+    StateFile(#[from] crate::persist::StateFileError),
     /// A listener cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -79,7 +84,8 @@ impl StartupError {
     /// The process exit code: 2 for bad input (fixtures), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StartupError::Fixtures(_) => 2,
+            StartupError::Fixtures(_)
+            | StartupError::StateFile(crate::persist::StateFileError::Invalid { .. }) => 2,
             _ => 1,
         }
     }
@@ -133,6 +139,10 @@ impl AppState {
             faults: crate::faults::Faults::default(),
             admin: settings.admin,
             admin_token: settings.admin_token.clone(),
+            state_file: settings
+                .state_file
+                .clone()
+                .map(|path| crate::persist::StateFile::new(path, settings.state_interval)),
             base_url,
         })
     }

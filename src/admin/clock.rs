@@ -11,11 +11,16 @@ use super::require_json;
 use crate::errors::admin::AdminError;
 use crate::state::AppState;
 
+/// The clock as `GET /_admin/clock` shows it.
+pub fn clock_json(clock: &crate::clock::Clock) -> Value {
+    json!({
+        "now": clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "offset_seconds": clock.offset().num_seconds(),
+    })
+}
+
 fn answer(state: &AppState) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "now": state.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "offset_seconds": state.clock.offset().num_seconds(),
-    }))
+    HttpResponse::Ok().json(clock_json(&state.clock))
 }
 
 /// `GET /_admin/clock`: the simulation's now and how far it is moved.

@@ -8,6 +8,7 @@ mod national;
 mod openapi;
 mod requests;
 mod reset;
+mod state;
 mod tokens;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -46,6 +47,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/reset")
                     .route(web::post().to(reset::reset))
                     .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/state")
+                    .app_data(web::PayloadConfig::new(state::MAX_STATE_BYTES))
+                    .route(web::get().to(state::export))
+                    .route(web::put().to(state::import))
+                    .default_service(method_not_allowed("GET, PUT")),
             )
             .service(
                 web::resource("/faults")

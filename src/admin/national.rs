@@ -53,7 +53,7 @@ pub async fn messages(
                 message,
             })
         })
-        .filter(|m| kind.as_deref().is_none_or(|k| k == m.message.kind))
+        .filter(|m| kind.as_deref().is_none_or(|k| k == m.message.kind.as_str()))
         .collect();
     list.sort_by_key(|m| m.message.sent);
     Ok(HttpResponse::Ok().json(serde_json::json!({ "messages": list })))

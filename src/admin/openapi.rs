@@ -37,6 +37,13 @@ pub fn document() -> Value {
         "security": [{}, {"adminToken": []}],
         "paths": {
             "/_admin/reset": {"post": op("Every service back to the fixtures (keys, clock, faults and journal stay)", None, &[("200", "{reset, took_ms}")])},
+            "/_admin/state": {
+                "get": op("The whole state as one versioned document (format helsesim-state, version 1): clock offset, HelseID clients/users/logins, SFM, the national systems, kjernejournal (with its ticket key), PTS", None, &[("200", "the state document")]),
+                "put": op("Replace the whole state with a document from GET (validated completely first; on error nothing changes)", Some(json!({
+                    "type": "object", "required": ["format", "version", "helseid", "sfm", "national", "kjernejournal", "pts"],
+                    "properties": {"format": {"const": "helsesim-state"}, "version": {"const": 1}, "clock": {"type": "object", "properties": {"offset_ms": {"type": "integer"}}}}
+                })), &[("200", "{imported, clients, users, sfm_tenants, national_patients, kjernejournal_organisations, pts_restrictions, clock}"), ("400", "invalid_state"), ("415", "unsupported_media_type")])
+            },
             "/_admin/clock": {
                 "get": op("The simulation's now and offset", None, &[("200", "{now, offset_seconds}")]),
                 "post": op("Advance (ISO 8601 duration), set or reset the clock", Some(json!({

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::model::User;
@@ -21,7 +22,8 @@ pub const SESSION_LIFETIME: TimeDelta = TimeDelta::hours(8);
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 /// How the authorization response is delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     /// Query parameters on a 302 redirect.
     Query,
@@ -30,7 +32,8 @@ pub enum ResponseMode {
 }
 
 /// A validated authorization request (from PAR, or from the authorize query for non-PAR clients).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizationRequest {
     /// The client.
     pub client_id: String,
@@ -62,7 +65,8 @@ pub struct AuthorizationRequest {
 pub type LoggedInUser = User;
 
 /// A login in progress on the login page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginTransaction {
     /// The request being answered.
     pub request: AuthorizationRequest,
@@ -71,7 +75,8 @@ pub struct LoginTransaction {
 }
 
 /// A browser session (the `sid`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Session {
     /// Who is logged in.
     pub user: LoggedInUser,
@@ -82,7 +87,8 @@ pub struct Session {
 }
 
 /// An authorization code and what it grants.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizationCode {
     /// The request it answers.
     pub request: AuthorizationRequest,
@@ -99,7 +105,8 @@ pub struct AuthorizationCode {
 }
 
 /// What a redeemed code issued.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Redemption {
     /// The refresh-token family issued.
     pub family: Option<String>,
@@ -108,7 +115,8 @@ pub struct Redemption {
 }
 
 /// The grant behind a family of refresh tokens (one login, rotated on every use).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Grant {
     /// The client.
     pub client_id: String,
@@ -146,25 +154,35 @@ pub enum RefreshLookup {
 }
 
 /// All login state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FlowState {
     /// Pushed requests by request URI.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub pushed: HashMap<String, (AuthorizationRequest, DateTime<Utc>)>,
     /// Login pages in progress by transaction id.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub logins: HashMap<String, LoginTransaction>,
     /// Codes.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub codes: HashMap<String, AuthorizationCode>,
     /// Browser sessions by sid.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub sessions: HashMap<String, Session>,
     /// Refresh-token families by family id.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub grants: HashMap<String, Grant>,
     /// Every refresh token ever issued (current and rotated) to its family.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub refresh_tokens: HashMap<String, String>,
     /// Revoked access tokens (jti) until their expiry.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub revoked_access: HashMap<String, DateTime<Utc>>,
     /// Everyone who has logged in, by `sub` (for userinfo, which outlives sessions).
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub known_users: HashMap<String, LoggedInUser>,
     /// When expired entries were last swept.
+    #[serde(skip)]
     last_sweep: Option<DateTime<Utc>>,
 }
 

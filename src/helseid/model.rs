@@ -418,13 +418,28 @@ fn default_security_level() -> String {
     "4".to_owned()
 }
 
-/// A validated user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated user (written as its entry, validated again when read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "UserEntry", into = "UserEntry")]
 pub struct User {
     /// The entry as configured.
     pub entry: UserEntry,
     /// Whether the pid is a fødselsnummer or a D-nummer.
     pub pid_kind: crate::ids::NationalIdKind,
+}
+
+impl TryFrom<UserEntry> for User {
+    type Error = FieldError;
+
+    fn try_from(entry: UserEntry) -> Result<Self, FieldError> {
+        User::validate(entry)
+    }
+}
+
+impl From<User> for UserEntry {
+    fn from(user: User) -> Self {
+        user.entry
+    }
 }
 
 impl User {

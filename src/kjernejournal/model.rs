@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fixtures::FieldError;
 use crate::ids::OrgNr;
@@ -24,7 +24,8 @@ pub struct OrganisationEntry {
 }
 
 /// An organisation kjernejournal knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Organisation {
     /// Its name.
     pub name: String,
@@ -33,7 +34,8 @@ pub struct Organisation {
 }
 
 /// Kjernejournal's state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KjStore {
     /// Known organisations by organisation number.
     pub organisations: BTreeMap<String, Organisation>,

@@ -55,9 +55,13 @@ pub enum TicketError {
     Expired(DateTime<Utc>),
 }
 
-/// Seals and opens tickets.
+/// How long a ticket key is, in bytes (AES-256).
+pub const KEY_LEN: usize = 32;
+
+/// Seals and opens tickets. The key can be replaced (a state document carries it, so tickets
+/// survive a restart with `HELSESIM_STATE_FILE`).
 pub struct TicketSealer {
-    key: LessSafeKey,
+    key: std::sync::RwLock<(LessSafeKey, [u8; KEY_LEN])>,
     random: SystemRandom,
 }
 
@@ -72,12 +76,33 @@ impl TicketSealer {
     /// be after the hour anyway.
     pub fn generate() -> Result<Self, aws_lc_rs::error::Unspecified> {
         let random = SystemRandom::new();
-        let mut key = [0u8; 32];
+        let mut key = [0u8; KEY_LEN];
         random.fill(&mut key)?;
         Ok(Self {
-            key: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key)?),
+            key: std::sync::RwLock::new((
+                LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key)?),
+                key,
+            )),
             random,
         })
+    }
+
+    /// The key's bytes.
+    pub fn key_bytes(&self) -> [u8; KEY_LEN] {
+        self.key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
+    }
+
+    /// Seals and opens with `key` from now on: tickets sealed under the old key are invalid.
+    pub fn replace_key(&self, key: [u8; KEY_LEN]) -> Result<(), aws_lc_rs::error::Unspecified> {
+        let sealing = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key)?);
+        *self
+            .key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (sealing, key);
+        Ok(())
     }
 
     /// The ticket for `facts`, URL-encoded.
@@ -85,11 +110,15 @@ impl TicketSealer {
         let mut nonce = [0u8; NONCE_LEN];
         self.random.fill(&mut nonce)?;
         let mut sealed = serde_json::to_vec(facts).map_err(|_| aws_lc_rs::error::Unspecified)?;
-        self.key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(AAD),
-            &mut sealed,
-        )?;
+        self.key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut sealed,
+            )?;
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         Ok(url::form_urlencoded::byte_serialize(STANDARD.encode(bytes).as_bytes()).collect())
@@ -109,8 +138,12 @@ impl TicketSealer {
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| TicketError::Invalid)?;
         let mut sealed = sealed.to_vec();
-        let plain = self
+        let key = self
             .key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let plain = key
+            .0
             .open_in_place(nonce, Aad::from(AAD), &mut sealed)
             .map_err(|_| TicketError::Invalid)?;
         serde_json::from_slice(plain).map_err(|_| TicketError::Invalid)

@@ -11,13 +11,14 @@ pub mod statement;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use statement::EntryKind;
 
 /// Everything the national systems hold, by patient key (see [`patient_key`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NationalStore {
     /// The patients the national systems know.
     pub patients: BTreeMap<String, NationalPatient>,
@@ -67,7 +68,8 @@ impl NationalStore {
 }
 
 /// One patient's national data.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NationalPatient {
     /// The patient key.
     pub key: String,
@@ -129,7 +131,8 @@ impl NationalPatient {
 
 /// A statement with its Medication, as the national systems keep it. References to other
 /// resources are logical (identifier + display); bundles give them fresh `urn:uuid`s.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "EntryData", into = "EntryData")]
 pub struct Entry {
     /// The `sfm-MedicationStatement`.
     pub statement: Value,
@@ -137,6 +140,29 @@ pub struct Entry {
     pub medication: Value,
     /// What it is, for the PLL rules.
     pub kind: EntryKind,
+}
+
+/// An [`Entry`] as the state document writes it: its kind is derived again when read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryData {
+    statement: Value,
+    medication: Value,
+}
+
+impl From<EntryData> for Entry {
+    fn from(data: EntryData) -> Self {
+        Entry::new(data.statement, data.medication)
+    }
+}
+
+impl From<Entry> for EntryData {
+    fn from(entry: Entry) -> Self {
+        EntryData {
+            statement: entry.statement,
+            medication: entry.medication,
+        }
+    }
 }
 
 impl Entry {
@@ -167,7 +193,7 @@ impl Entry {
 }
 
 /// A prescription's status in Reseptformidleren.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RfStatus {
     /// Can be dispensed.
     Ekspederbar,
@@ -218,7 +244,8 @@ impl RfStatus {
 }
 
 /// A prescription in Reseptformidleren.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Prescription {
     /// The statement it was sent as, and its medication.
     pub entry: Entry,
@@ -244,7 +271,8 @@ impl Prescription {
 }
 
 /// A dispense (M10) on a prescription.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dispense {
     /// The M10 id.
     pub id: String,
@@ -257,7 +285,8 @@ pub struct Dispense {
 }
 
 /// The latest PLL (M25.1).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pll {
     /// The M25.1 message id.
     pub message_id: String,
@@ -270,7 +299,8 @@ pub struct Pll {
 }
 
 /// A health professional or an organisation, named in national data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Party {
     /// The name.
     pub name: String,
@@ -280,7 +310,8 @@ pub struct Party {
 
 /// What kjernejournal holds about a patient beyond the allergies (critical information) and
 /// the prescriptions it reads from Reseptformidleren.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KjRecord {
     /// The patient has registered their own health information (helseindikator status 3).
     pub own_health_information: bool,
@@ -292,11 +323,13 @@ pub struct KjRecord {
 }
 
 /// A kjernejournal module a patient can restrict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KjModule {
     /// Critical information (allergies, reactions, ...).
+    #[serde(rename = "KRITISKINFO")]
     KritiskInfo,
     /// The medication overview.
+    #[serde(rename = "LEGEMIDLER")]
     Legemidler,
 }
 
@@ -319,7 +352,8 @@ impl KjModule {
 }
 
 /// A multidose patient's arrangement: the responsible doctor and the dispensing pharmacy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Multidose {
     /// The doctor responsible for the multidose (HPR number in `id`).
     pub doctor: Party,
@@ -330,7 +364,8 @@ pub struct Multidose {
 }
 
 /// An allergy or intolerance in the patient's kjernejournal.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Allergy {
     /// Its logical id.
     pub id: String,
@@ -365,14 +400,40 @@ fn instant<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
     s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+/// The kinds of message SFM sends to Reseptformidleren.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageKind {
+    /// A new prescription.
+    #[serde(rename = "M1")]
+    M1,
+    /// A withdrawal (recall) of a prescription.
+    #[serde(rename = "M5")]
+    M5,
+    /// The patient's medication list (PLL).
+    #[serde(rename = "M25.1")]
+    M25_1,
+}
+
+impl MessageKind {
+    /// Its name (`M1`, `M5`, `M25.1`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::M1 => "M1",
+            MessageKind::M5 => "M5",
+            MessageKind::M25_1 => "M25.1",
+        }
+    }
+}
+
 /// A message SFM sent to Reseptformidleren on the patient's behalf.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NationalMessage {
     /// The message id.
     pub id: String,
     /// `M1` (prescription), `M5` (withdrawal) or `M25.1` (PLL).
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: MessageKind,
     /// When it was sent.
     #[serde(serialize_with = "instant")]
     pub sent: DateTime<Utc>,

@@ -2,13 +2,15 @@
 //! it and kept per person (`offId`) and confidential object.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::input::SafetyObject;
 use super::rules::dotnet_time;
 
 /// A confidential object's identity: `{type, value}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ObjectId {
     /// Its type, e.g. `Rekvisisjon`, `Svarrapport`.
     pub kind: String,
@@ -24,7 +26,8 @@ impl ObjectId {
 }
 
 /// One restriction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Restriction {
     /// Its id.
     pub id: String,
@@ -96,7 +99,8 @@ impl Restriction {
 }
 
 /// PTS's state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PtsStore {
     /// Every restriction, oldest first.
     pub restrictions: Vec<Restriction>,

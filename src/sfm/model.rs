@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::tickets::TicketBook;
@@ -26,7 +26,7 @@ pub const HPR_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.4";
 pub const PROFILE_BASE: &str = "http://ehelse.no/fhir/StructureDefinition/";
 
 /// The FHIR resource types SFM's REST API serves here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ResourceKind {
     /// The tenant's organisation.
     Organization,
@@ -70,7 +70,8 @@ impl ResourceKind {
 
 /// A resource with its server-kept versions. Every stored JSON carries `id` and
 /// `meta.versionId`/`meta.lastUpdated`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Versioned {
     /// All versions, oldest first; the last is current.
     pub versions: Vec<Value>,
@@ -125,7 +126,8 @@ pub fn stamp(resource: &mut Value, id: &str, version: usize, now: DateTime<Utc>)
 }
 
 /// One SFM instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tenant {
     /// The SFM-id / journal-id.
     pub id: String,
@@ -260,16 +262,64 @@ pub fn identifier_value<'a>(resource: &'a Value, system: &str) -> Option<&'a str
 }
 
 /// SFM's whole state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SfmStore {
     /// Tenants by SFM-id / journal-id.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub tenants: HashMap<String, Tenant>,
     /// One-time codes for opening the portal.
+    #[serde(serialize_with = "crate::store::sorted::map")]
     pub gui_codes: HashMap<String, super::session::GuiCode>,
     /// Open GUI sessions by (tenant, user pid), with when they were opened.
-    pub gui_sessions: HashMap<(String, String), DateTime<Utc>>,
-    /// The national systems behind SFM (Reseptformidleren, the PLL, Kjernejournal's allergies).
+    #[serde(with = "gui_sessions")]
+    pub gui_sessions: GuiSessions,
+    /// The national systems behind SFM (Reseptformidleren, the PLL, Kjernejournal's allergies);
+    /// a state document has them as a part of their own.
+    #[serde(skip)]
     pub national: crate::national::NationalStore,
+}
+
+/// Open GUI sessions by (tenant, user pid), with when they were opened.
+pub type GuiSessions = HashMap<(String, String), DateTime<Utc>>;
+
+/// The GUI sessions as the state document writes them: a list ordered by tenant and user.
+mod gui_sessions {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct GuiSession {
+        tenant_id: String,
+        pid: String,
+        opened: DateTime<Utc>,
+    }
+
+    pub fn serialize<S: Serializer>(
+        sessions: &super::GuiSessions,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut list: Vec<GuiSession> = sessions
+            .iter()
+            .map(|((tenant_id, pid), opened)| GuiSession {
+                tenant_id: tenant_id.clone(),
+                pid: pid.clone(),
+                opened: *opened,
+            })
+            .collect();
+        list.sort_by(|a, b| (&a.tenant_id, &a.pid).cmp(&(&b.tenant_id, &b.pid)));
+        list.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<super::GuiSessions, D::Error> {
+        Ok(Vec::<GuiSession>::deserialize(deserializer)?
+            .into_iter()
+            .map(|s| ((s.tenant_id, s.pid), s.opened))
+            .collect())
+    }
 }
 
 /// One tenant as written in `fixtures/sfm/tenants.json`.

@@ -21,7 +21,8 @@ use crate::ui;
 pub const GUI_CODE_LIFETIME: TimeDelta = TimeDelta::seconds(60);
 
 /// A one-time code for opening SFM's portal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuiCode {
     /// The tenant.
     pub tenant_id: String,

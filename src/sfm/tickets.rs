@@ -6,12 +6,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
 
 /// How long a ticket lives after it was last issued.
 pub const TICKET_LIFETIME: TimeDelta = TimeDelta::minutes(60);
 
 /// A patient ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ticket {
     /// The ticket.
     pub value: String,
@@ -24,10 +26,40 @@ pub struct Ticket {
 }
 
 /// A tenant's tickets.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<Ticket>", into = "Vec<Ticket>")]
 pub struct TicketBook {
     by_value: HashMap<String, Ticket>,
     by_user_and_patient: HashMap<(String, String), String>,
+}
+
+impl From<Vec<Ticket>> for TicketBook {
+    /// A book holding `tickets`; of two for the same user and patient, the one that lives
+    /// longer is theirs.
+    fn from(tickets: Vec<Ticket>) -> Self {
+        let mut book = TicketBook::default();
+        for ticket in tickets {
+            let key = (ticket.user_pid.clone(), ticket.patient_id.clone());
+            let theirs = book
+                .by_user_and_patient
+                .get(&key)
+                .and_then(|value| book.by_value.get(value));
+            if theirs.is_none_or(|t| t.expires < ticket.expires) {
+                book.by_user_and_patient.insert(key, ticket.value.clone());
+            }
+            book.by_value.insert(ticket.value.clone(), ticket);
+        }
+        book
+    }
+}
+
+impl From<TicketBook> for Vec<Ticket> {
+    /// The tickets, ordered by value.
+    fn from(book: TicketBook) -> Self {
+        let mut tickets: Vec<Ticket> = book.by_value.into_values().collect();
+        tickets.sort_by(|a, b| a.value.cmp(&b.value));
+        tickets
+    }
 }
 
 impl TicketBook {

@@ -67,6 +67,8 @@ pub fn test_settings() -> Settings {
         admin: true,
         admin_token: None,
         cors_origins: helsesim::config::CorsOrigins::Any,
+        state_file: None,
+        state_interval: std::time::Duration::from_secs(5),
     }
 }
 

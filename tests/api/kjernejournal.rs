@@ -136,7 +136,12 @@ impl TestApp {
     }
 
     /// A user's kjernejournal token (kjernejournal the only audience).
-    async fn kj_user_token(&self, client_id: &str, pid: &str, details: Option<Value>) -> String {
+    pub(crate) async fn kj_user_token(
+        &self,
+        client_id: &str,
+        pid: &str,
+        details: Option<Value>,
+    ) -> String {
         let details = details.map(|d| d.to_string());
         let mut extra: Vec<(&str, &str)> = Vec::new();
         if let Some(details) = &details {
@@ -192,7 +197,7 @@ impl TestApp {
     }
 
     /// A ticket for the patient, issued to the kjernejournal client's organisation.
-    async fn kj_ticket(&self, fnr: &str, samtykke: Option<&str>) -> String {
+    pub(crate) async fn kj_ticket(&self, fnr: &str, samtykke: Option<&str>) -> String {
         let token = self.kj_system_token().await;
         let mut body = json!({"fnr": fnr});
         if let Some(s) = samtykke {
@@ -233,7 +238,7 @@ impl TestApp {
     }
 
     /// `GET /kjernejournal/v1/legemidler` with query parameters.
-    async fn legemidler(&self, user: &str, query: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn legemidler(&self, user: &str, query: &[(&str, &str)]) -> Reply {
         let request = self
             .http
             .get(self.url("/kjernejournal/v1/legemidler"))

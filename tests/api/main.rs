@@ -12,6 +12,7 @@ mod admin_fixtures;
 mod admin_openapi;
 mod admin_requests;
 mod admin_reset;
+mod admin_state;
 mod admin_tokens;
 mod certs;
 mod cli;

@@ -12,7 +12,7 @@ use crate::helpers::*;
 const BASE: &str = "/pts/access-restrictions/patient-safety";
 
 /// The spec's examples, exactly as printed (trailing commas included), from examples/pts/.
-const ADD_REKVISISJON: &str = include_str!("../../examples/pts/add-rekvisisjon.json");
+pub(crate) const ADD_REKVISISJON: &str = include_str!("../../examples/pts/add-rekvisisjon.json");
 
 const ASSOCIATE_SVARRAPPORT: &str = include_str!("../../examples/pts/associate-svarrapport.json");
 
@@ -27,14 +27,14 @@ const SEARCH_OBJECT: &str = include_str!("../../examples/pts/search.json");
 const SEARCH_APPLICABLE: &str = include_str!("../../examples/pts/search-applicable.json");
 
 /// A caller: a DPoP key and the token bound to it.
-struct Caller {
+pub(crate) struct Caller {
     key: TestKey,
     token: String,
 }
 
 impl Caller {
     /// The pts client (organisation 922222223).
-    async fn pts(app: &TestApp) -> Self {
+    pub(crate) async fn pts(app: &TestApp) -> Self {
         let key = TestKey::ec("P-256");
         let token = app.dpop_token(PTS, "nhn:pts/api", &key).await;
         Self { key, token }
@@ -64,7 +64,7 @@ impl Caller {
     }
 
     /// POSTs a body as printed to a PTS path, with the token and a fresh proof.
-    async fn post(&self, app: &TestApp, path: &str, body: &str) -> Reply {
+    pub(crate) async fn post(&self, app: &TestApp, path: &str, body: &str) -> Reply {
         let url = app.url(&format!("{BASE}{path}"));
         let proof = Proof::new(app, &self.key, "POST", &url)
             .claim("ath", json!(sha256_b64url(&self.token)))

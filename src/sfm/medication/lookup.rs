@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::national::RfStatus;
 
@@ -17,7 +18,8 @@ pub const LOOKUP_THRESHOLD: TimeDelta = TimeDelta::hours(4);
 const REMEMBER_SUPERSEDED: TimeDelta = TimeDelta::hours(24);
 
 /// What a requirement names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Required {
     /// A prescription, by ReseptId.
     Prescription,
@@ -26,7 +28,8 @@ pub enum Required {
 }
 
 /// Something every later `$sendMedication` must carry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Requirement {
     /// A prescription or a PLL entry.
     pub what: Required,
@@ -43,7 +46,8 @@ pub struct Requirement {
 }
 
 /// One `$getMedication`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lookup {
     /// The Composition identifier it returned.
     pub composition_id: String,
@@ -62,7 +66,8 @@ pub struct Lookup {
 }
 
 /// A lookup that a newer one replaced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Superseded {
     /// The user.
     pub user_pid: String,
@@ -75,10 +80,74 @@ pub struct Superseded {
 }
 
 /// A tenant's lookups.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "LookupBookData", into = "LookupBookData")]
 pub struct LookupBook {
     latest: HashMap<(String, String), Lookup>,
     superseded: HashMap<String, Superseded>,
+}
+
+/// A [`LookupBook`] as the state document writes it: lists in a stable order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupBookData {
+    latest: Vec<LatestLookup>,
+    superseded: Vec<SupersededId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatestLookup {
+    user_pid: String,
+    lookup: Lookup,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SupersededId {
+    composition_id: String,
+    #[serde(flatten)]
+    superseded: Superseded,
+}
+
+impl From<LookupBookData> for LookupBook {
+    fn from(data: LookupBookData) -> Self {
+        Self {
+            latest: data
+                .latest
+                .into_iter()
+                .map(|l| ((l.user_pid, l.lookup.patient_key.clone()), l.lookup))
+                .collect(),
+            superseded: data
+                .superseded
+                .into_iter()
+                .map(|s| (s.composition_id, s.superseded))
+                .collect(),
+        }
+    }
+}
+
+impl From<LookupBook> for LookupBookData {
+    fn from(book: LookupBook) -> Self {
+        let mut latest: Vec<LatestLookup> = book
+            .latest
+            .into_iter()
+            .map(|((user_pid, _), lookup)| LatestLookup { user_pid, lookup })
+            .collect();
+        latest.sort_by(|a, b| {
+            (&a.user_pid, &a.lookup.patient_key).cmp(&(&b.user_pid, &b.lookup.patient_key))
+        });
+        let mut superseded: Vec<SupersededId> = book
+            .superseded
+            .into_iter()
+            .map(|(composition_id, superseded)| SupersededId {
+                composition_id,
+                superseded,
+            })
+            .collect();
+        superseded.sort_by(|a, b| a.composition_id.cmp(&b.composition_id));
+        Self { latest, superseded }
+    }
 }
 
 impl LookupBook {

@@ -17,8 +17,8 @@ use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
 use crate::national::statement::{self, set_amendment_part};
 use crate::national::{
-    Entry, EntryKind, NationalMessage, NationalPatient, NationalStore, Party, Pll, Prescription,
-    RfStatus,
+    Entry, EntryKind, MessageKind, NationalMessage, NationalPatient, NationalStore, Party, Pll,
+    Prescription, RfStatus,
 };
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir;
@@ -205,7 +205,7 @@ fn new_refnum() -> String {
 }
 
 fn message(
-    kind: &'static str,
+    kind: MessageKind,
     caller: &Caller,
     now: DateTime<Utc>,
     resept_id: Option<&str>,
@@ -254,7 +254,7 @@ fn apply(
                 recall_pending: false,
                 dispenses: Vec::new(),
             });
-            let mut m1 = message("M1", caller, now, Some(&id));
+            let mut m1 = message(MessageKind::M1, caller, now, Some(&id));
             m1.refnum = given.clone();
             patient.messages.push(m1);
             outcome.prescription_count += 1;
@@ -275,7 +275,7 @@ fn apply(
             } else if let Some(info) = statement::amendment_part(&s.statement, "recallinfo") {
                 set_amendment_part(&mut p.entry.statement, info.clone());
             }
-            let mut m5 = message("M5", caller, now, Some(id));
+            let mut m5 = message(MessageKind::M5, caller, now, Some(id));
             m5.recall_code = recall.code.clone();
             patient.messages.push(m5);
             outcome.recall_count += 1;
@@ -317,7 +317,7 @@ fn apply(
                 outcome.new_pll_entries.push((id.to_owned(), e.display()));
             }
         }
-        let m25 = message("M25.1", caller, now, None);
+        let m25 = message(MessageKind::M25_1, caller, now, None);
         outcome.pll_message_id = Some(m25.id.clone());
         patient.pll = Some(Pll {
             message_id: m25.id.clone(),

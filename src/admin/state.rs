@@ -1,0 +1,56 @@
+//! `GET /_admin/state` and `PUT /_admin/state`: the whole in-memory state as one versioned JSON
+//! document (see [`crate::store::snapshot`]), exported, and imported after validating all of it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::require_json;
+use crate::errors::admin::AdminError;
+use crate::state::AppState;
+
+/// Largest accepted state document.
+pub const MAX_STATE_BYTES: usize = 64 * 1024 * 1024;
+
+/// `GET /_admin/state`: the state document.
+pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    let document = crate::persist::export(&state).map_err(|e| {
+        AdminError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("the state could not be written as JSON: {e}"),
+        )
+    })?;
+    Ok(HttpResponse::Ok().json(document))
+}
+
+/// `PUT /_admin/state`: replaces the whole state with the document's (400 `invalid_state`
+/// naming the field when any of it is invalid; then nothing changed).
+pub async fn import(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    require_json(&req)?;
+    crate::persist::import(&state, &body)
+        .map_err(|e| AdminError::new(StatusCode::BAD_REQUEST, "invalid_state", e.to_string()))?;
+    // One lock at a time.
+    let (clients, users) = {
+        let helseid = state.store.helseid();
+        (helseid.clients.len(), helseid.users.len())
+    };
+    let (tenants, patients) = {
+        let sfm = state.store.sfm();
+        (sfm.tenants.len(), sfm.national.patients.len())
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "imported": true,
+        "clients": clients,
+        "users": users,
+        "sfm_tenants": tenants,
+        "national_patients": patients,
+        "kjernejournal_organisations": state.store.kjernejournal().organisations.len(),
+        "pts_restrictions": state.store.pts().restrictions.len(),
+        "clock": crate::admin::clock::clock_json(&state.clock),
+    })))
+}
