@@ -10,7 +10,7 @@ COPY src ./src
 COPY tests ./tests
 COPY benches ./benches
 RUN cargo build --release --locked --bin helsesim \
- && mkdir -p /out/certs \
+ && mkdir -p /out/certs /out/data \
  && cp target/release/helsesim /out/helsesim
 
 FROM gcr.io/distroless/cc-debian12:nonroot
@@ -19,6 +19,8 @@ COPY fixtures /app/fixtures
 # The certs directory must be writable by the non-root user (uid 65532); mount a volume here to
 # keep the CA and signing key across container re-creation.
 COPY --from=build --chown=65532:65532 /out/certs /app/certs
+# For HELSESIM_STATE_FILE=/app/data/state.json with a volume here (writable by the same user).
+COPY --from=build --chown=65532:65532 /out/data /app/data
 WORKDIR /app
 ENV HELSESIM_BIND=0.0.0.0 \
     HELSESIM_PORT=8080 \

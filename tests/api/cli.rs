@@ -21,7 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const SFM: &str = "e-helse:sfm.api/sfm.api";
 
 /// `helsesim` with no `HELSESIM_*` variable but the shared certs and the bundled fixtures.
-fn helsesim() -> Command {
+pub(crate) fn helsesim() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_helsesim"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("HELSESIM_") {
@@ -316,19 +316,29 @@ fn check_fixtures_refuses_a_missing_directory() {
 // serve and healthcheck.
 
 /// A `helsesim serve` child process, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     /// The start-up message, line by line.
-    ready: Vec<String>,
-    port: u16,
+    pub(crate) ready: Vec<String>,
+    pub(crate) port: u16,
 }
 
 impl Served {
     /// Starts `serve` on free ports with `certs` and waits for the whole start-up message.
-    fn start(certs: &Path) -> Self {
-        let mut child = helsesim()
+    pub(crate) fn start(certs: &Path) -> Self {
+        Self::start_with(certs, &[])
+    }
+
+    /// Starts `serve` with `certs` and more environment variables.
+    pub(crate) fn start_with(certs: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let mut command = helsesim();
+        command
             .args(["serve", "--port", "0", "--tls-port", "0"])
-            .env("HELSESIM_CERTS", certs)
+            .env("HELSESIM_CERTS", certs);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -350,7 +360,11 @@ impl Served {
             port: 0,
         };
         let deadline = Instant::now() + TIMEOUT;
-        while served.ready.len() < 8 {
+        while !served
+            .ready
+            .last()
+            .is_some_and(|l| l.trim_start().starts_with("Listening on"))
+        {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => served.ready.push(line),
@@ -375,14 +389,35 @@ impl Served {
         served
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server and waits for it to exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM (a graceful stop) and waits for the exit.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit within {TIMEOUT:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -32,3 +32,4 @@ mod sfm_medication;
 mod sfm_medication_rules;
 mod sfm_session;
 mod sfm_walkthroughs;
+mod state_file;

@@ -66,21 +66,33 @@ impl Caller {
     /// POSTs a body as printed to a PTS path, with the token and a fresh proof.
     pub(crate) async fn post(&self, app: &TestApp, path: &str, body: &str) -> Reply {
         let url = app.url(&format!("{BASE}{path}"));
-        let proof = Proof::new(app, &self.key, "POST", &url)
+        self.try_post(app, &url, body).await.unwrap()
+    }
+
+    /// POSTs a body to a PTS URL; `None` when no answer came (connection refused or cut).
+    pub(crate) async fn try_post(&self, app: &TestApp, url: &str, body: &str) -> Option<Reply> {
+        let proof = Proof::new(app, &self.key, "POST", url)
             .claim("ath", json!(sha256_b64url(&self.token)))
             .sign();
-        Reply::read(
-            app.http
-                .post(url)
-                .header("Authorization", format!("DPoP {}", self.token))
-                .header("DPoP", proof)
-                .header("Content-Type", "application/json")
-                .body(body.to_owned())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        let response = app
+            .http
+            .post(url)
+            .header("Authorization", format!("DPoP {}", self.token))
+            .header("DPoP", proof)
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .ok()?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        let text = response.text().await.ok()?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Some(Reply {
+            status,
+            headers,
+            json,
+            text,
+        })
     }
 }
 
