@@ -6,7 +6,6 @@
 )]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use helsesim::auth::{DpopPolicy, RequestParts, Requirements};
@@ -14,44 +13,17 @@ use helsesim::helseid::tenancy::Organisation;
 use helsesim::helseid::token::{self, FormParams, RequestMeta};
 use helsesim::helseid::tokens::{AccessTokenSpec, access_token_claims};
 use helsesim::jose::TokenSigner;
-use helsesim::{AppState, Clock, Settings};
+use helsesim::{AppState, Clock};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+
+mod common;
+use common::{app_state, manifest_dir};
 
 /// The shipped single-tenant SFM client (`sfm-ready` in fixtures/helseid/clients.json).
 const CLIENT_ID: &str = "28472fd6-8a1e-480c-a670-06b7e5230d20";
 const SFM_SCOPE: &str = "e-helse:sfm.api/sfm.api";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const BASE_URL: &str = "http://localhost:8080";
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The application state, built once over the repo's fixtures and a certs dir of its own.
-fn app_state() -> AppState {
-    let certs_dir = manifest_dir().join("target/bench-certs");
-    let hosts = helsesim::keys::certificate_hosts(Some("localhost"));
-    helsesim::keys::ensure(&certs_dir, &hosts, Clock::system().now(), false).expect("bench certs");
-    let settings = Settings {
-        bind: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        tls_port: None,
-        public_url: None,
-        fixtures_dir: manifest_dir().join("fixtures"),
-        certs_dir,
-        workers: Some(1),
-        autologin: true,
-        kj_extra_field: true,
-        journal_size: 500,
-        admin: true,
-        admin_token: None,
-        cors_origins: helsesim::config::CorsOrigins::Any,
-        state_file: None,
-        state_interval: std::time::Duration::from_secs(5),
-    };
-    AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
-}
 
 /// The claims helsesim puts in an SFM system token for the shipped client, built by its own
 /// claim builder.
