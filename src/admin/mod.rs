@@ -2,6 +2,7 @@
 
 mod clients;
 pub mod clock;
+pub mod dashboard;
 mod faults;
 mod fixtures;
 mod national;
@@ -18,9 +19,9 @@ use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
 /// Largest accepted control-plane body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Registers the control plane under `/_admin`.
+/// Registers the control plane under `/_admin`, and its dashboard at `/`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
+    cfg.configure(dashboard::configure).service(
         web::scope("/_admin")
             .wrap(error_handlers(ErrorFormat::Admin))
             .wrap(actix_web::middleware::from_fn(guard))
@@ -40,6 +41,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/openapi.json")
                     .route(web::get().to(openapi::get))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/overview")
+                    .route(web::get().to(dashboard::overview::get))
                     .default_service(method_not_allowed("GET")),
             )
             .service(
@@ -116,9 +122,7 @@ async fn guard(
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
     if !state.admin {
-        let refusal =
-            AdminError::not_found("The control plane is switched off (HELSESIM_ADMIN=off)");
-        return Ok(req.into_response(refusal.render()));
+        return Ok(req.into_response(switched_off().render()));
     }
     if let Some(expected) = &state.admin_token {
         let given = req
@@ -149,6 +153,11 @@ async fn guard(
         }
     }
     next.call(req).await.map(|r| r.map_into_boxed_body())
+}
+
+/// The answer of the control plane (and its dashboard) when `HELSESIM_ADMIN=off`.
+fn switched_off() -> AdminError {
+    AdminError::not_found("The control plane is switched off (HELSESIM_ADMIN=off)")
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
