@@ -29,6 +29,8 @@ use crate::sfm_medication::{
 const STEP: Duration = Duration::from_secs(10);
 /// The longest the whole browser part may take.
 const BROWSER_PART: Duration = Duration::from_secs(90);
+/// The control plane's token in the locked test.
+const ADMIN_TOKEN: &str = "dashboard-s3cret";
 /// A test user added at run time: gone after the reset.
 const ADDED_PID: &str = "15838510075";
 
@@ -37,6 +39,8 @@ const NEWEST_ID: &str =
     "Number((document.querySelector('#journal-rows tr.req') || {dataset: {id: 0}}).dataset.id)";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// What a page logged as an error.
+type Errors = Arc<Mutex<Vec<String>>>;
 
 /// What the browser thread asks the test's runtime to do (it serves the app, so the browser
 /// thread cannot block on HTTP itself).
@@ -178,6 +182,58 @@ async fn the_dashboard_in_chromium_shows_the_state_moves_the_clock_journals_and_
     );
 }
 
+#[actix_web::test]
+async fn the_locked_dashboard_in_chromium_asks_for_the_token_and_then_works() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: no Chromium (see the other dashboard test)");
+        return;
+    };
+    let app = spawn_app_with(|s| s.admin_token = Some(ADMIN_TOKEN.to_owned())).await;
+    let url = app.url("/");
+    let started = Instant::now();
+    let browser_part = std::thread::spawn(move || drive_locked(&chromium, &url));
+    while !browser_part.is_finished() {
+        assert!(
+            started.elapsed() < BROWSER_PART,
+            "the browser part took over {BROWSER_PART:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    match browser_part.join() {
+        Ok(result) => result.unwrap_or_else(|e| panic!("in Chromium: {e}")),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// With HELSESIM_ADMIN_TOKEN the page shows only the token form; with the token it loads.
+fn drive_locked(chromium: &Path, url: &str) -> Result<(), BoxError> {
+    let (browser, _profile) = launch(chromium)?;
+    let (tab, errors) = open(&browser, url)?;
+    wait_until(
+        &tab,
+        "the token form",
+        "!document.querySelector('#unlock').hidden && document.querySelector('#app').hidden",
+    )?;
+    assert!(
+        tab.find_element("[data-service]").is_err(),
+        "no data before the token"
+    );
+    tab.find_element("#unlock-token")?.focus()?;
+    tab.send_character(ADMIN_TOKEN)?;
+    tab.find_element(r#"#unlock-form button[type="submit"]"#)?
+        .click()?;
+    tab.wait_for_element(r#"[data-service="helseid"] .base-url"#)?;
+    tab.wait_for_element(r#"[data-patient="13116900216"]"#)?;
+    wait_until(
+        &tab,
+        "the settings line",
+        "document.querySelector('#settings').textContent.includes('control plane behind a token')",
+    )?;
+    let errors = errors.lock().map_err(|_| "poisoned")?.clone();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+    Ok(())
+}
+
 fn ask(asking: &Asking, what: Ask) -> Result<Value, BoxError> {
     let (reply, answer) = channel();
     asking.send((what, reply))?;
@@ -185,7 +241,7 @@ fn ask(asking: &Asking, what: Ask) -> Result<Value, BoxError> {
 }
 
 /// Every console error, failed load and uncaught exception of the page.
-fn collect_errors(tab: &Arc<Tab>) -> Result<Arc<Mutex<Vec<String>>>, BoxError> {
+fn collect_errors(tab: &Arc<Tab>) -> Result<Errors, BoxError> {
     let errors = Arc::new(Mutex::new(Vec::new()));
     let sink = errors.clone();
     tab.add_event_listener(Arc::new(move |event: &Event| {
@@ -276,11 +332,9 @@ fn text_of(tab: &Arc<Tab>, selector: &str) -> Result<String, BoxError> {
         .ok_or_else(|| format!("nothing at {selector}").into())
 }
 
-fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxError> {
-    for name in ["dashboard.png", "dashboard-narrow.png"] {
-        // No stale picture from an earlier run.
-        let _ = std::fs::remove_file(screenshot_path(name));
-    }
+/// Headless Chromium with a fresh profile (kept as long as the returned folder lives), a
+/// window 1400 pixels wide.
+fn launch(chromium: &Path) -> Result<(Browser, tempfile::TempDir), BoxError> {
     let profile = tempfile::tempdir()?;
     let options = LaunchOptions::default_builder()
         .path(Some(chromium.to_owned()))
@@ -297,10 +351,29 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         .build()?;
     let browser = Browser::new(options).map_err(|e| format!("launching {chromium:?}: {e}"))?;
     browser.set_default_timeout(STEP);
+    Ok((browser, profile))
+}
+
+/// A new tab with its errors collected, sent to `url`.
+fn open(browser: &Browser, url: &str) -> Result<(Arc<Tab>, Errors), BoxError> {
     let tab = browser.new_tab()?;
     tab.set_default_timeout(STEP);
     let errors = collect_errors(&tab)?;
     tab.navigate_to(url)?;
+    Ok((tab, errors))
+}
+
+fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxError> {
+    for name in [
+        "dashboard.png",
+        "dashboard-narrow.png",
+        "dashboard-dark.png",
+    ] {
+        // No stale picture from an earlier run.
+        let _ = std::fs::remove_file(screenshot_path(name));
+    }
+    let (browser, _profile) = launch(chromium)?;
+    let (tab, errors) = open(&browser, url)?;
 
     // The services, a client and a patient, all loaded from the control plane.
     tab.wait_for_element(r#"[data-service="helseid"] .base-url"#)?;
@@ -454,6 +527,18 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     })?;
     std::thread::sleep(Duration::from_millis(300));
     save_full_page_screenshot(&tab, &screenshot_path("dashboard-narrow.png"))?;
+
+    // Wide again, in dark mode.
+    tab.call_method(Emulation::ClearDeviceMetricsOverride(None))?;
+    tab.call_method(Emulation::SetEmulatedMedia {
+        media: None,
+        features: Some(vec![Emulation::MediaFeature {
+            name: "prefers-color-scheme".to_owned(),
+            value: "dark".to_owned(),
+        }]),
+    })?;
+    std::thread::sleep(Duration::from_millis(300));
+    save_full_page_screenshot(&tab, &screenshot_path("dashboard-dark.png"))?;
 
     let errors = errors.lock().map_err(|_| "poisoned")?.clone();
     assert!(errors.is_empty(), "the page logged errors: {errors:#?}");

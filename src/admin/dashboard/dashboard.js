@@ -885,5 +885,9 @@
 
   wire();
   setFormat(getStored('localStorage', FORMAT_KEY) || 'env');
-  refreshAll();
+  if (document.body.getAttribute('data-admin-token') === 'required' && !getStored('sessionStorage', TOKEN_KEY)) {
+    lock(null);
+  } else {
+    refreshAll();
+  }
 })();

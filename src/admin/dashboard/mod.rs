@@ -28,7 +28,8 @@ pub async fn dashboard(state: web::Data<AppState>) -> HttpResponse {
     if !state.admin {
         return super::switched_off().render();
     }
-    let mut response = crate::ui::html_response(StatusCode::OK, page::shell());
+    let mut response =
+        crate::ui::html_response(StatusCode::OK, page::shell(state.admin_token.is_some()));
     if let Ok(policy) =
         actix_web::http::header::HeaderValue::from_str(&page::CONTENT_SECURITY_POLICY)
     {

@@ -53,8 +53,9 @@ fn section_head(id: &str, title: &str, hint: &str) -> Markup {
     }
 }
 
-/// The whole page.
-pub fn shell() -> Markup {
+/// The whole page. `locked`: the control plane wants `HELSESIM_ADMIN_TOKEN`, so the page asks
+/// for it before calling an API (whether a token is set is no secret: every API says so).
+pub fn shell(locked: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -66,7 +67,7 @@ pub fn shell() -> Markup {
                 link rel="icon" href=(FAVICON);
                 style { (PreEscaped(STYLE)) }
             }
-            body {
+            body data-admin-token=(if locked { "required" } else { "none" }) {
                 header.top {
                     div.bar {
                         a.brand href="#" {
