@@ -41,7 +41,8 @@ fn instant(at: DateTime<Utc>) -> String {
 /// The overview document.
 pub fn overview(state: &AppState) -> Value {
     let now = state.clock.now();
-    let helseid = state.store.helseid();
+    // A snapshot (clients and users are shared pointers), so that no two locks are held at once.
+    let helseid = state.store.helseid().clone();
     let sfm = state.store.sfm();
     let mut tenants: Vec<&Tenant> = sfm.tenants.values().collect();
     tenants.sort_by_key(|t| (tenant_name(t), t.id.clone()));
