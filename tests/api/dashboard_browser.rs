@@ -209,6 +209,7 @@ async fn the_locked_dashboard_in_chromium_asks_for_the_token_and_then_works() {
 fn drive_locked(chromium: &Path, url: &str) -> Result<(), BoxError> {
     let (browser, _profile) = launch(chromium)?;
     let (tab, errors) = open(&browser, url)?;
+    tab.wait_for_element("#unlock-form")?;
     wait_until(
         &tab,
         "the token form",
@@ -307,15 +308,17 @@ fn eval(tab: &Arc<Tab>, expression: &str) -> Result<Value, BoxError> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Waits until `expression` is true in the page.
+/// Waits until `expression` is true in the page (an expression that throws, as while the page
+/// loads, is not true yet).
 fn wait_until(tab: &Arc<Tab>, what: &str, expression: &str) -> Result<(), BoxError> {
     let deadline = Instant::now() + STEP;
     loop {
-        if eval(tab, expression)? == json!(true) {
+        let value = eval(tab, expression);
+        if matches!(value, Ok(Value::Bool(true))) {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{what}: not within {STEP:?} ({expression})").into());
+            return Err(format!("{what}: not within {STEP:?} ({expression}: {value:?})").into());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -483,6 +486,23 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     tab.find_element(r#"[data-service="helseid"] .url-row button.copy"#)?
         .click()?;
     save_full_page_screenshot(&tab, &screenshot_path("dashboard.png"))?;
+
+    // "+1 day", then "Now": back to the real time (the test's fixed clock: its start).
+    tab.find_element(r#"button[data-advance="P1D"]"#)?.click()?;
+    wait_until(
+        &tab,
+        "the clock after +1 day",
+        "document.querySelector('#clock').dataset.offset === '90000'",
+    )?;
+    assert_eq!(text_of(&tab, "#clock-offset")?, "+1 d 1 h ahead");
+    tab.find_element("#clock-reset")?.click()?;
+    wait_until(
+        &tab,
+        "the clock back to the real time",
+        "document.querySelector('#clock').dataset.offset === '0'",
+    )?;
+    assert_eq!(ask(asking, Ask::Clock)?["offset_seconds"], 0);
+    assert_eq!(text_of(&tab, "#clock-offset")?, "real time");
 
     // "Reset state" (click, then confirm): the user added at run time is gone.
     tab.find_element("#reset")?.click()?;
