@@ -219,14 +219,15 @@ fn faulted_response(status: StatusCode, body: Option<Value>) -> HttpResponse {
     }
 }
 
-/// Middleware: applies the fault rules to every request outside `/_admin`.
+/// Middleware: applies the fault rules to every request outside the control plane (`/_admin`
+/// and its dashboard at `/`).
 pub async fn inject(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let action = req
         .app_data::<web::Data<AppState>>()
-        .filter(|_| !req.path().starts_with("/_admin"))
+        .filter(|_| !req.path().starts_with("/_admin") && req.path() != "/")
         .and_then(|state| {
             state
                 .faults

@@ -98,6 +98,11 @@ impl Journal {
         inner.1.push_back(entry);
     }
 
+    /// How many requests it keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The entries, newest first, that `keep` accepts, at most `limit`.
     pub fn list(&self, limit: usize, keep: impl Fn(&Entry) -> bool) -> Vec<Entry> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -231,7 +236,8 @@ fn content_type(headers: &header::HeaderMap) -> String {
         .to_owned()
 }
 
-/// Middleware: journals every request outside `/_admin` and `/healthz`.
+/// Middleware: journals every request outside the control plane (`/_admin` and its dashboard at
+/// `/`) and `/healthz`.
 pub async fn journal(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -243,7 +249,11 @@ pub async fn journal(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let path = req.path().to_owned();
-    if state.journal.capacity == 0 || path.starts_with("/_admin") || path == "/healthz" {
+    if state.journal.capacity == 0
+        || path.starts_with("/_admin")
+        || path == "/"
+        || path == "/healthz"
+    {
         return next
             .call(req)
             .await

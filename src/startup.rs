@@ -118,7 +118,7 @@ impl Application {
             format!("  SFM            {base}/sfm  (FHIR: {base}/sfm/fhir)"),
             format!("  Kjernejournal  {base}/kjernejournal"),
             format!("  PTS            {base}/pts"),
-            format!("  Control plane  {base}/_admin"),
+            format!("  Control plane  {base}/_admin  (dashboard: {base}/)"),
             format!("  Health         {base}/healthz"),
         ];
         if let Some(port) = self.https_port {

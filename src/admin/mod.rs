@@ -2,6 +2,7 @@
 
 mod clients;
 pub mod clock;
+pub mod dashboard;
 mod faults;
 mod fixtures;
 mod national;
@@ -19,9 +20,9 @@ use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
 /// Largest accepted control-plane body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Registers the control plane under `/_admin`.
+/// Registers the control plane under `/_admin`, and its dashboard at `/`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
+    cfg.configure(dashboard::configure).service(
         web::scope("/_admin")
             .wrap(error_handlers(ErrorFormat::Admin))
             .wrap(actix_web::middleware::from_fn(guard))
@@ -41,6 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/openapi.json")
                     .route(web::get().to(openapi::get))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/overview")
+                    .route(web::get().to(dashboard::overview::get))
                     .default_service(method_not_allowed("GET")),
             )
             .service(
@@ -124,9 +130,7 @@ async fn guard(
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
     if !state.admin {
-        let refusal =
-            AdminError::not_found("The control plane is switched off (HELSESIM_ADMIN=off)");
-        return Ok(req.into_response(refusal.render()));
+        return Ok(req.into_response(switched_off().render()));
     }
     if let Some(expected) = &state.admin_token {
         let given = req
@@ -157,6 +161,11 @@ async fn guard(
         }
     }
     next.call(req).await.map(|r| r.map_into_boxed_body())
+}
+
+/// The answer of the control plane (and its dashboard) when `HELSESIM_ADMIN=off`.
+fn switched_off() -> AdminError {
+    AdminError::not_found("The control plane is switched off (HELSESIM_ADMIN=off)")
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -117,6 +117,7 @@ pub fn document() -> Value {
                 ],
                 "responses": {"200": {"description": "{messages: [...]}"}}
             }},
+            "/_admin/overview": {"get": op("What the dashboard at / shows: services with base URLs and config snippets, clients with a helsesim token command per API, test users, SFM instances, patients (kjernejournal status, valid tickets, medication), the clock and settings", None, &[("200", "{version, base_url, clock, services, tools, clients, users, tenants, patients, settings}")])},
             "/_admin/openapi.json": {"get": op("This document", None, &[("200", "OpenAPI 3.1")])}
         }
     })

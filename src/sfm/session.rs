@@ -322,7 +322,7 @@ pub async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 /// "Given Family" of a resource's first HumanName.
-fn display_name(resource: &Value) -> Option<String> {
+pub(crate) fn display_name(resource: &Value) -> Option<String> {
     let name = resource.get("name")?.as_array()?.first()?;
     let given: Vec<&str> = name
         .get("given")

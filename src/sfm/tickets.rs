@@ -107,6 +107,11 @@ impl TicketBook {
         Some(ticket)
     }
 
+    /// The tickets still valid at `now` (for the dashboard), in no particular order.
+    pub fn valid(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Ticket> {
+        self.by_value.values().filter(move |t| t.expires > now)
+    }
+
     /// How many tickets are remembered.
     pub fn len(&self) -> usize {
         self.by_value.len()

@@ -22,7 +22,7 @@ async fn every_documented_operation_exists() {
     }
     assert_eq!(
         operations.len(),
-        23,
+        24,
         "every route of src/admin/mod.rs: {operations:?}"
     );
     for (method, path) in &operations {

@@ -1,0 +1,593 @@
+//! `GET /_admin/overview`: everything the dashboard shows that is not live — the services with
+//! their base URLs and a configuration snippet, the clients with a `helsesim token` command per
+//! API, the test users, the SFM instances and the patients (kjernejournal status, valid SFM
+//! tickets, medication, allergies, messages) — in one JSON document.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::helseid::claims::SFM_AUDIENCE;
+use crate::helseid::model::{Client, Tenancy};
+use crate::ids::{NationalId, NationalIdKind};
+use crate::kjernejournal::caller::KJ_AUDIENCE;
+use crate::kjernejournal::indicator::indicator;
+use crate::national::NationalPatient;
+use crate::pts::PTS_AUDIENCE;
+use crate::sfm::model::{
+    DNR_SYSTEM, ENH_SYSTEM, FNR_SYSTEM, ResourceKind, Tenant, identifier_value, identifiers,
+};
+use crate::sfm::session::display_name;
+use crate::state::AppState;
+use crate::store::HelseIdStore;
+
+/// The base URL the `helsesim` CLI assumes when it is given no `--url`.
+const CLI_DEFAULT_BASE: &str = "http://localhost:8080";
+
+/// `GET /_admin/overview`.
+pub async fn get(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(overview(&state))
+}
+
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The overview document.
+pub fn overview(state: &AppState) -> Value {
+    let now = state.clock.now();
+    // A snapshot (clients and users are shared pointers), so that no two locks are held at once.
+    let helseid = state.store.helseid().clone();
+    let sfm = state.store.sfm();
+    let mut tenants: Vec<&Tenant> = sfm.tenants.values().collect();
+    tenants.sort_by_key(|t| (tenant_name(t), t.id.clone()));
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "base_url": state.base_url,
+        "clock": {
+            "now": instant(now),
+            "offset_seconds": state.clock.offset().num_seconds(),
+        },
+        "services": services(state),
+        "tools": [
+            {"name": "Control plane", "url": format!("{}/_admin", state.base_url)},
+            {"name": "OpenAPI", "url": format!("{}/_admin/openapi.json", state.base_url)},
+            {"name": "Health", "url": format!("{}/healthz", state.base_url)},
+        ],
+        "clients": clients(&helseid, &tenants, &state.base_url, &state.fixtures_dir),
+        "users": helseid.users.iter().map(|u| json!({
+            "pid": u.pid(),
+            "name": u.name(),
+            "pid_kind": pid_kind(u.pid()),
+            "hpr_number": u.entry.hpr_number,
+            "security_level": u.entry.security_level,
+            "description": u.entry.description,
+        })).collect::<Vec<_>>(),
+        "tenants": tenants.iter().map(|t| tenant_json(t, now)).collect::<Vec<_>>(),
+        "patients": patients(&sfm.national.patients, &tenants, &helseid, now),
+        "settings": {
+            "admin_token": state.admin_token.is_some(),
+            "autologin": state.autologin,
+            "kj_extra_field": state.kj_extra_field,
+            "journal_size": state.journal.capacity(),
+        },
+    })
+}
+
+/// One service: its base URL, what it replaces, its main endpoints and the settings an EHR
+/// changes to use it (as environment variables and as `appsettings.json`).
+struct Service {
+    id: &'static str,
+    name: &'static str,
+    base_url: String,
+    replaces: &'static [&'static str],
+    endpoints: Vec<(&'static str, String)>,
+    section: &'static str,
+    settings: Vec<(&'static str, String)>,
+}
+
+impl Service {
+    fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "base_url": self.base_url,
+            "replaces": self.replaces,
+            "endpoints": self.endpoints.iter()
+                .map(|(name, url)| json!({"name": name, "url": url}))
+                .collect::<Vec<_>>(),
+            "config": {
+                "env": env_snippet(self.section, &self.settings),
+                "appsettings": appsettings_snippet(self.section, &self.settings),
+            },
+        })
+    }
+}
+
+fn services(state: &AppState) -> Vec<Value> {
+    let base = &state.base_url;
+    let e = &state.helseid.endpoints;
+    let sfm = format!("{base}/sfm");
+    let kj = format!("{base}/kjernejournal");
+    let pts = format!("{base}/pts");
+    [
+        Service {
+            id: "helseid",
+            name: "HelseID",
+            base_url: e.issuer.clone(),
+            replaces: &["https://helseid-sts.test.nhn.no"],
+            endpoints: vec![
+                ("Discovery", e.discovery.clone()),
+                ("JWKS", e.jwks.clone()),
+                ("Token", e.token.clone()),
+                ("PAR", e.par.clone()),
+                ("Authorize", e.authorize.clone()),
+                ("Userinfo", e.userinfo.clone()),
+                ("End session", e.end_session.clone()),
+            ],
+            section: "HelseId",
+            settings: vec![
+                ("Authority", e.issuer.clone()),
+                ("MetadataAddress", e.discovery.clone()),
+                ("TokenEndpoint", e.token.clone()),
+                ("ParEndpoint", e.par.clone()),
+                ("AuthorizeEndpoint", e.authorize.clone()),
+            ],
+        },
+        Service {
+            id: "sfm",
+            name: "SFM",
+            base_url: sfm.clone(),
+            replaces: &[
+                "https://session.test2.forskrivning.no",
+                "https://base-fhir.test2.forskrivning.no",
+                "https://datashare.test2.forskrivning.no",
+            ],
+            endpoints: vec![
+                ("Session API", format!("{sfm}/api")),
+                ("FHIR base", format!("{sfm}/fhir")),
+                ("Capability statement", format!("{sfm}/fhir/metadata")),
+                ("Portal", format!("{sfm}/portal")),
+            ],
+            section: "Sfm",
+            settings: vec![
+                ("SessionBaseUrl", sfm.clone()),
+                ("FhirBaseUrl", format!("{sfm}/fhir")),
+                ("DatashareBaseUrl", format!("{sfm}/fhir")),
+                ("Audience", SFM_AUDIENCE.to_owned()),
+            ],
+        },
+        Service {
+            id: "kjernejournal",
+            name: "Kjernejournal",
+            base_url: kj.clone(),
+            replaces: &["https://api.st2.kjernejournal-test.no:8000"],
+            endpoints: vec![
+                ("Helseindikator", format!("{kj}/v1/helseindikator")),
+                ("Ping", format!("{kj}/v1/ping")),
+                ("FHIR (critical information)", format!("{kj}/v1/fhir")),
+                ("Medication overview", format!("{kj}/v1/legemidler")),
+            ],
+            section: "Kjernejournal",
+            settings: vec![
+                ("BaseUrl", kj.clone()),
+                ("Audience", KJ_AUDIENCE.to_owned()),
+            ],
+        },
+        Service {
+            id: "pts",
+            name: "PTS",
+            base_url: pts.clone(),
+            replaces: &["https://api.test.pts.nhn.no"],
+            endpoints: vec![
+                (
+                    "Patient-safety restrictions",
+                    format!("{pts}/access-restrictions/patient-safety"),
+                ),
+                (
+                    "Search",
+                    format!("{pts}/access-restrictions/patient-safety/_search"),
+                ),
+            ],
+            section: "Pts",
+            settings: vec![
+                ("BaseUrl", pts.clone()),
+                ("Audience", PTS_AUDIENCE.to_owned()),
+            ],
+        },
+    ]
+    .iter()
+    .map(Service::json)
+    .collect()
+}
+
+/// `HelseId` + `TokenEndpoint` → `HELSEID_TOKEN_ENDPOINT`.
+fn env_name(section: &str, name: &str) -> String {
+    let mut out = section.to_ascii_uppercase();
+    out.push('_');
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn env_snippet(section: &str, settings: &[(&str, String)]) -> String {
+    settings
+        .iter()
+        .map(|(name, value)| format!("{}={value}\n", env_name(section, name)))
+        .collect()
+}
+
+fn appsettings_snippet(section: &str, settings: &[(&str, String)]) -> String {
+    let inner: serde_json::Map<String, Value> = settings
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), json!(value)))
+        .collect();
+    let mut outer = serde_json::Map::new();
+    outer.insert(section.to_owned(), Value::Object(inner));
+    serde_json::to_string_pretty(&outer).unwrap_or_default()
+}
+
+fn tenant_name(tenant: &Tenant) -> String {
+    tenant
+        .organization()
+        .and_then(|(_, r)| r.current().get("name").and_then(Value::as_str))
+        .unwrap_or(&tenant.id)
+        .to_owned()
+}
+
+fn tenant_orgnr(tenant: &Tenant) -> Option<&str> {
+    tenant
+        .organization()
+        .and_then(|(_, r)| identifier_value(r.current(), ENH_SYSTEM))
+}
+
+fn tenant_json(tenant: &Tenant, now: DateTime<Utc>) -> Value {
+    let count = |kind| tenant.of_kind(kind).count();
+    json!({
+        "sfm_id": tenant.id,
+        "name": tenant_name(tenant),
+        "orgnr": tenant_orgnr(tenant),
+        "active": tenant.activated.is_some(),
+        "multidose_doctor": tenant.multidose_doctor,
+        "kjernejournal_access": tenant.kjernejournal_access,
+        "users": count(ResourceKind::Person) + count(ResourceKind::Practitioner),
+        "patients": count(ResourceKind::Patient),
+        "tickets": tenant.tickets.valid(now).count(),
+    })
+}
+
+fn pid_kind(pid: &str) -> &'static str {
+    match NationalId::parse(pid).map(|id| id.kind()) {
+        Ok(NationalIdKind::Fnr) => "fødselsnummer",
+        Ok(NationalIdKind::Dnr) => "D-nummer",
+        Err(_) => "other",
+    }
+}
+
+fn clients(
+    helseid: &HelseIdStore,
+    tenants: &[&Tenant],
+    base_url: &str,
+    fixtures_dir: &Path,
+) -> Vec<Value> {
+    // The journals of multi-tenant clients: the SFM instances no single-tenant client owns.
+    let owned: HashSet<&str> = helseid
+        .clients
+        .values()
+        .filter(|c| c.entry.tenancy == Tenancy::SingleTenant)
+        .filter_map(|c| c.entry.sfm_id.as_deref())
+        .collect();
+    let journals: Vec<(String, &str, &str)> = tenants
+        .iter()
+        .filter(|t| !owned.contains(t.id.as_str()))
+        .filter_map(|t| Some((tenant_name(t), tenant_orgnr(t)?, t.id.as_str())))
+        .collect();
+    helseid
+        .clients
+        .values()
+        .map(|client| {
+            let e = &client.entry;
+            let has_key = fixtures_dir
+                .join("helseid/client-keys")
+                .join(format!("{}.pem", e.client_id))
+                .is_file();
+            let commands = token_commands(client, helseid, &journals, base_url, has_key);
+            let apis: Vec<&str> = commands.iter().filter_map(|c| c["api"].as_str()).fold(
+                Vec::new(),
+                |mut apis, api| {
+                    if !apis.contains(&api) {
+                        apis.push(api);
+                    }
+                    apis
+                },
+            );
+            json!({
+                "client_id": e.client_id,
+                "name": e.name,
+                "tenancy": e.tenancy.as_str(),
+                "orgnr_parent": e.orgnr_parent,
+                "orgnr_child": e.orgnr_child,
+                "orgnr_supplier": e.orgnr_supplier,
+                "sfm_id": e.sfm_id,
+                "require_dpop": e.require_dpop,
+                "apis": apis,
+                "test_key": has_key,
+                "token_commands": commands,
+            })
+        })
+        .collect()
+}
+
+/// One `helsesim token` command per API the client may call (a multi-tenant client's SFM
+/// command once per journal), ready to paste.
+fn token_commands(
+    client: &Client,
+    helseid: &HelseIdStore,
+    journals: &[(String, &str, &str)],
+    base_url: &str,
+    has_key: bool,
+) -> Vec<Value> {
+    let e = &client.entry;
+    // The first scope of each API, in the client's order.
+    let mut per_api: Vec<(&str, &str)> = Vec::new();
+    for scope in &e.scopes {
+        if let Some(resource) = helseid.resources.resource_of(scope)
+            && !per_api.iter().any(|(api, _)| *api == resource.name)
+        {
+            per_api.push((resource.name.as_str(), scope.as_str()));
+        }
+    }
+    let mut common = format!(
+        "helsesim token --client {}",
+        e.name.as_deref().unwrap_or(&e.client_id)
+    );
+    if !has_key {
+        common.push_str(" --key <your-private-key.pem>");
+    }
+    let tail = {
+        let mut tail = String::new();
+        if e.require_dpop {
+            // The token is bound to a key made for it: --json prints that key too.
+            tail.push_str(" --json");
+        }
+        if base_url != CLI_DEFAULT_BASE {
+            tail.push_str(&format!(" --url {base_url}"));
+        }
+        tail
+    };
+    let mut out = Vec::new();
+    for (api, scope) in per_api {
+        let command = |org: &str, label: String| {
+            json!({
+                "api": api,
+                "label": label,
+                "command": format!("{common} --scope {scope}{org}{tail}"),
+            })
+        };
+        match e.tenancy {
+            Tenancy::SingleTenant => out.push(command("", api.to_owned())),
+            Tenancy::MultiTenant if api == SFM_AUDIENCE && !journals.is_empty() => {
+                for (name, orgnr, journal) in journals {
+                    out.push(command(
+                        &format!(" --org {orgnr} --journal-id {journal}"),
+                        format!("{api} · {name}"),
+                    ));
+                }
+            }
+            Tenancy::MultiTenant => {
+                let (label, org) = journals
+                    .first()
+                    .map(|(name, orgnr, _)| (format!("{api} · {name}"), (*orgnr).to_owned()))
+                    .unwrap_or_else(|| (api.to_owned(), "<orgnr>".to_owned()));
+                out.push(command(&format!(" --org {org}"), label));
+            }
+        }
+    }
+    out
+}
+
+/// What the dashboard shows for one patient, gathered from the national systems and every SFM
+/// instance's patient register.
+#[derive(Default)]
+struct PatientRow<'a> {
+    name: Option<String>,
+    national: Option<&'a NationalPatient>,
+    records: Vec<Value>,
+    tickets: Vec<Value>,
+}
+
+/// The key the national systems would file a tenant's Patient under.
+fn patient_key_of(resource: &Value) -> Option<String> {
+    identifier_value(resource, FNR_SYSTEM)
+        .or_else(|| identifier_value(resource, DNR_SYSTEM))
+        .map(str::to_owned)
+        .or_else(|| {
+            identifiers(resource)
+                .next()
+                .filter(|(system, _)| !system.is_empty())
+                .map(|(system, value)| format!("{system}|{value}"))
+        })
+}
+
+/// A name for a patient only the national systems know: the fixture description's lead
+/// ("Bente Blokkert: ..."), when it reads like a name.
+fn name_from_description(description: &str) -> Option<String> {
+    let lead = description
+        .split([',', ':', '('])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let words: Vec<&str> = lead.split_whitespace().collect();
+    let looks_like_name = (2..=4).contains(&words.len())
+        && lead.len() <= 40
+        && words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase));
+    looks_like_name.then(|| lead.to_owned())
+}
+
+fn patients(
+    national: &BTreeMap<String, NationalPatient>,
+    tenants: &[&Tenant],
+    helseid: &HelseIdStore,
+    now: DateTime<Utc>,
+) -> Vec<Value> {
+    let mut rows: BTreeMap<String, PatientRow<'_>> = BTreeMap::new();
+    for (key, patient) in national {
+        rows.entry(key.clone()).or_default().national = Some(patient);
+    }
+    for tenant in tenants {
+        let name = tenant_name(tenant);
+        let mut keys_by_id = BTreeMap::new();
+        for (id, resource) in tenant.of_kind(ResourceKind::Patient) {
+            let Some(key) = patient_key_of(resource.current()) else {
+                continue;
+            };
+            keys_by_id.insert(id.as_str(), key.clone());
+            let row = rows.entry(key).or_default();
+            if row.name.is_none() {
+                row.name = display_name(resource.current());
+            }
+            row.records.push(json!({
+                "sfm_id": tenant.id,
+                "tenant": name,
+                "patient_id": id,
+            }));
+        }
+        for ticket in tenant.tickets.valid(now) {
+            let Some(key) = keys_by_id.get(ticket.patient_id.as_str()) else {
+                continue;
+            };
+            let user = helseid.user(&ticket.user_pid).map(|u| u.name());
+            if let Some(row) = rows.get_mut(key) {
+                row.tickets.push(json!({
+                    "sfm_id": tenant.id,
+                    "tenant": name,
+                    "user_pid": ticket.user_pid,
+                    "user_name": user,
+                    "expires": instant(ticket.expires),
+                    "ticket": ticket.value,
+                }));
+            }
+        }
+    }
+    let mut list: Vec<(String, Value)> = rows
+        .into_iter()
+        .map(|(key, mut row)| {
+            row.tickets
+                .sort_by(|a, b| a["expires"].as_str().cmp(&b["expires"].as_str()));
+            let name = row.name.clone().or_else(|| {
+                row.national
+                    .and_then(|p| p.description.as_deref())
+                    .and_then(name_from_description)
+            });
+            let sort_name = name.clone().unwrap_or_else(|| format!("\u{10FFFF}{key}"));
+            (sort_name, patient_json(&key, name, &row))
+        })
+        .collect();
+    list.sort_by(|a, b| a.0.cmp(&b.0));
+    list.into_iter().map(|(_, value)| value).collect()
+}
+
+fn patient_json(key: &str, name: Option<String>, row: &PatientRow<'_>) -> Value {
+    let kj = indicator(key, row.national, None);
+    let national = row.national;
+    let prescriptions = national
+        .map(|p| p.prescriptions.as_slice())
+        .unwrap_or_default();
+    let active: Vec<String> = prescriptions
+        .iter()
+        .filter(|p| p.status.is_active())
+        .map(|p| p.entry.display())
+        .collect();
+    json!({
+        "key": key,
+        "name": name,
+        "id_kind": pid_kind(key),
+        "description": national.and_then(|p| p.description.as_deref()),
+        "kjernejournal": {
+            "status": kj.status as u8,
+            "text": kj.status.text(),
+            "restricted": kj.restrictions.iter()
+                .filter(|r| r.er_sperret)
+                .map(|r| r.modul)
+                .collect::<Vec<_>>(),
+            "blocked_professional": kj.blocked_professional,
+            "locked_prescriptions": kj.locked_prescriptions,
+            "medications": kj.medications,
+        },
+        "medication": {
+            "prescriptions": prescriptions.len(),
+            "active": active,
+            "locked": prescriptions.iter().filter(|p| p.locked).count(),
+            "pll_entries": national.and_then(|p| p.pll.as_ref()).map(|pll| pll.entries.len()),
+            "multidose": national.is_some_and(|p| p.multidose.is_some()),
+        },
+        "allergies": national.map(|p| p.allergies.iter().map(|a| json!({
+            "substance": a.substance,
+            "criticality": a.criticality,
+            "category": a.category(),
+        })).collect::<Vec<_>>()).unwrap_or_default(),
+        "messages": national.map_or(0, |p| p.messages.len()),
+        "records": row.records,
+        "tickets": row.tickets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_upper_snake_case() {
+        assert_eq!(
+            env_name("HelseId", "TokenEndpoint"),
+            "HELSEID_TOKEN_ENDPOINT"
+        );
+        assert_eq!(env_name("Sfm", "FhirBaseUrl"), "SFM_FHIR_BASE_URL");
+        let settings = [("BaseUrl", "http://x/pts".to_owned())];
+        assert_eq!(env_snippet("Pts", &settings), "PTS_BASE_URL=http://x/pts\n");
+        assert_eq!(
+            appsettings_snippet("Pts", &settings),
+            "{\n  \"Pts\": {\n    \"BaseUrl\": \"http://x/pts\"\n  }\n}"
+        );
+    }
+
+    #[test]
+    fn names_are_taken_from_descriptions_only_when_they_read_like_names() {
+        assert_eq!(
+            name_from_description("Bente Blokkert: critical information").as_deref(),
+            Some("Bente Blokkert")
+        );
+        assert_eq!(
+            name_from_description("Siri Sperret, restricted").as_deref(),
+            Some("Siri Sperret")
+        );
+        assert_eq!(name_from_description("a patient without a name"), None);
+        assert_eq!(name_from_description("Ola"), None);
+    }
+
+    #[test]
+    fn a_patient_key_prefers_the_national_id() {
+        let patient = json!({"identifier": [
+            {"system": "urn:oid:1.2.3", "value": "EPJ-1"},
+            {"system": DNR_SYSTEM, "value": "42038540003"},
+        ]});
+        assert_eq!(patient_key_of(&patient).as_deref(), Some("42038540003"));
+        let other = json!({"identifier": [{"system": "urn:oid:1.2.3", "value": "EPJ-1"}]});
+        assert_eq!(
+            patient_key_of(&other).as_deref(),
+            Some("urn:oid:1.2.3|EPJ-1")
+        );
+        assert_eq!(patient_key_of(&json!({})), None);
+    }
+}
