@@ -1,6 +1,7 @@
 //! The dashboard at `/` driven in headless Chromium: it loads without a console error or an
 //! uncaught exception and shows the services, a client and a patient; "+1 h" moves helsesim's
-//! clock; a request made meanwhile shows up in the live journal; "Reset state" resets. Two
+//! clock; a request made meanwhile shows up in the live journal; "Save state" downloads the
+//! state, "Reset state" resets and "Load state" brings the saved state back. Two
 //! screenshots (wide and narrow) are saved to `target/screenshots/` for a human to look at.
 //!
 //! Needs Debian's `chromium` (`.ci/run` installs it) or `HELSESIM_CHROMIUM` naming a binary;
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::types::Event;
-use headless_chrome::protocol::cdp::{Emulation, Log, Page, Runtime};
+use headless_chrome::protocol::cdp::{Browser as Cdp, Emulation, Log, Page, Runtime};
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -504,6 +505,27 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     assert_eq!(ask(asking, Ask::Clock)?["offset_seconds"], 0);
     assert_eq!(text_of(&tab, "#clock-offset")?, "real time");
 
+    // "Save state" downloads the whole state, with the user added at run time.
+    let downloads = tempfile::tempdir()?;
+    tab.call_method(Cdp::SetDownloadBehavior {
+        behavior: Cdp::SetDownloadBehaviorBehaviorOption::Allow,
+        browser_context_id: None,
+        download_path: Some(downloads.path().to_string_lossy().into_owned()),
+        events_enabled: None,
+    })?;
+    tab.find_element("#state-save")?.click()?;
+    let saved = wait_for_download(downloads.path())?;
+    let document: Value = serde_json::from_slice(&std::fs::read(&saved)?)?;
+    assert_eq!(document["format"], "helsesim-state");
+    assert!(
+        document["helseid"]["users"]
+            .as_array()
+            .ok_or("users")?
+            .iter()
+            .any(|u| u["pid"] == ADDED_PID),
+        "the saved state has the user added at run time"
+    );
+
     // "Reset state" (click, then confirm): the user added at run time is gone.
     tab.find_element("#reset")?.click()?;
     assert_eq!(text_of(&tab, "#reset")?, "Click to confirm");
@@ -527,6 +549,24 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         "the messages gone after the reset",
         "document.querySelectorAll('#message-list li').length === 0",
     )?;
+
+    // "Load state" with the saved document: the user is back.
+    let saved = saved.to_str().ok_or("a UTF-8 path")?;
+    tab.find_element("#state-load")?.set_input_files(&[saved])?;
+    wait_until(
+        &tab,
+        "the loaded state",
+        &format!("!!document.querySelector('[data-user=\"{ADDED_PID}\"]')"),
+    )?;
+    let users = ask(asking, Ask::Users)?;
+    assert!(
+        users
+            .as_array()
+            .ok_or("users")?
+            .iter()
+            .any(|u| u["pid"] == ADDED_PID),
+        "{users}"
+    );
 
     // Narrow, as on a phone.
     tab.call_method(Emulation::SetDeviceMetricsOverride {
@@ -563,6 +603,25 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     let errors = errors.lock().map_err(|_| "poisoned")?.clone();
     assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
     Ok(())
+}
+
+/// The one finished download in `dir` (Chromium writes `*.crdownload` until done).
+fn wait_for_download(dir: &Path) -> Result<PathBuf, BoxError> {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        if let [file] = done.as_slice() {
+            return Ok(file.clone());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no download in {dir:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Saves the whole page (not just the window) as a PNG.

@@ -794,6 +794,40 @@
 
   // ---------------------------------------------------------------- wiring
 
+  // Downloads the state document as helsesim-state-<clock time>.json.
+  function saveState() {
+    api('GET', '/_admin/state').then(function (document_) {
+      var blob = new Blob([JSON.stringify(document_, null, 2) + '\n'], { type: 'application/json' });
+      var link = h('a', { href: URL.createObjectURL(blob) });
+      var stamp = (document_.exported_at || '').replace(/[:.]/g, '-').slice(0, 19);
+      link.download = 'helsesim-state-' + stamp + '.json';
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+      toast('State saved to ' + link.download);
+    }, failed);
+  }
+
+  // Replaces the whole state with a chosen document (helsesim validates it all first).
+  function loadState(event) {
+    var file = event.target.files && event.target.files[0];
+    event.target.value = '';
+    if (!file) return;
+    file.text().then(function (text) {
+      var document_;
+      try {
+        document_ = JSON.parse(text);
+      } catch (e) {
+        throw new ApiError(400, 'invalid_state', file.name + ' is not JSON');
+      }
+      return api('PUT', '/_admin/state', document_);
+    }).then(function (answer) {
+      toast('State loaded from ' + file.name + ' (' + answer.sfm_tenants + ' SFM instances, ' + answer.national_patients + ' patients)');
+      state.rendered = {};
+      return Promise.all([loadOverview(), loadClock()]).then(loadMessages);
+    }).catch(failed);
+  }
+
   function arm(button, idle, armed, action) {
     var timer = null;
     button.addEventListener('click', function () {
@@ -840,6 +874,8 @@
         return loadOverview().then(loadMessages);
       }, failed);
     });
+    $('#state-save').addEventListener('click', saveState);
+    $('#state-load').addEventListener('change', loadState);
     $('#journal-service').addEventListener('change', function () {
       resetJournal();
       loadJournal().catch(failed);

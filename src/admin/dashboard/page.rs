@@ -98,6 +98,9 @@ pub fn shell(locked: bool) -> Markup {
                             }
                         }
                         div.actions {
+                            button.ghost #state-save type="button" title="Download the whole state as a JSON document (GET /_admin/state)" { "Save state" }
+                            label.button.ghost #state-load-label for="state-load" title="Replace the whole state with a saved document (PUT /_admin/state)" { "Load state" }
+                            input #state-load type="file" accept="application/json,.json" hidden;
                             button.danger #reset type="button" title="Every service back to the fixtures (the clock, fault rules and the journal stay)" { "Reset state" }
                         }
                     }
