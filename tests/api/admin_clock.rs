@@ -6,16 +6,8 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn post_clock(app: &TestApp, body: &str) -> Reply {
-    Reply::read(
-        app.http
-            .post(app.url("/_admin/clock"))
-            .header("Content-Type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.send_raw("POST", "/_admin/clock", "application/json", body)
+        .await
 }
 
 #[actix_web::test]

@@ -5,18 +5,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn post(app: &TestApp, path: &str, body: &Value) -> Reply {
-    Reply::read(
-        app.http
-            .post(app.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 async fn indicator(app: &TestApp, token: &str) -> Reply {
     Reply::read(
         app.http
@@ -38,9 +26,9 @@ async fn a_test_user_added_at_run_time_logs_in() {
     let app = spawn_app().await;
     let nina = json!({"pid": "13116900216", "given_name": "Nina", "family_name": "Ny",
                       "hpr_number": "112233", "security_level": "4"});
-    let reply = post(&app, "/_admin/helseid/users", &nina).await;
+    let reply = app.post_json("/_admin/helseid/users", &nina).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    let reply = post(&app, "/_admin/helseid/users", &nina).await;
+    let reply = app.post_json("/_admin/helseid/users", &nina).await;
     assert_eq!(reply.status, StatusCode::OK, "replaced");
     let users = app.get("/_admin/helseid/users").await;
     assert_eq!(
@@ -58,7 +46,7 @@ async fn a_test_user_added_at_run_time_logs_in() {
     let (_, claims) = decode_jwt(reply.json["access_token"].as_str().unwrap());
     assert_eq!(claims["helseid://claims/hpr/hpr_number"], "112233");
 
-    let reply = post(&app, "/_admin/helseid/users", &json!({"pid": "13116900217", "given_name": "X", "family_name": "Y", "security_level": "4"})).await;
+    let reply = app.post_json("/_admin/helseid/users", &json!({"pid": "13116900217", "given_name": "X", "family_name": "Y", "security_level": "4"})).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.json["error"], "invalid_user_entry");
     assert!(
@@ -95,20 +83,20 @@ async fn a_national_patient_added_at_run_time_is_seen_by_kjernejournal() {
         "kjernejournal": {"own_health_information": true},
         "allergies": [{"substance": "Lateks", "criticality": "high", "recorded": "now-1d"}]
     });
-    let reply = post(&app, "/_admin/sfm/national", &patient).await;
+    let reply = app.post_json("/_admin/sfm/national", &patient).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert_eq!(indicator(&app, &token).await.json["status"], 4);
     assert_eq!(
-        post(&app, "/_admin/sfm/national", &patient).await.status,
+        app.post_json("/_admin/sfm/national", &patient).await.status,
         StatusCode::OK
     );
 
-    let reply = post(
-        &app,
-        "/_admin/sfm/national",
-        &json!({"patient": "10086148248", "kjernejournal": {"blocked_modules": ["ALT"]}}),
-    )
-    .await;
+    let reply = app
+        .post_json(
+            "/_admin/sfm/national",
+            &json!({"patient": "10086148248", "kjernejournal": {"blocked_modules": ["ALT"]}}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.json,
@@ -124,12 +112,12 @@ async fn an_sfm_instance_is_added_or_replaced_at_run_time() {
     )
     .unwrap();
     let fjordbyen = &tenants[0];
-    let reply = post(&app, "/_admin/sfm/tenants", fjordbyen).await;
+    let reply = app.post_json("/_admin/sfm/tenants", fjordbyen).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json, json!({"sfm_id": FJORDBYEN}));
     let mut copy = fjordbyen.clone();
     copy["sfm_id"] = json!("not-a-guid");
-    let reply = post(&app, "/_admin/sfm/tenants", &copy).await;
+    let reply = app.post_json("/_admin/sfm/tenants", &copy).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.json,

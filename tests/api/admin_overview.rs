@@ -9,19 +9,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// POSTs JSON to the control plane.
-pub async fn post_json(app: &TestApp, path: &str, body: &Value) -> Reply {
-    Reply::read(
-        app.http
-            .post(app.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 /// The item of a JSON array whose `field` is `value`.
 pub fn by<'a>(list: &'a Value, field: &str, value: &str) -> &'a Value {
     list.as_array()
@@ -289,7 +276,9 @@ async fn patient_tickets_show_on_the_patient_until_they_expire() {
     );
 
     // A ticket lives an hour.
-    let advanced = post_json(&app, "/_admin/clock", &json!({"advance": "PT61M"})).await;
+    let advanced = app
+        .post_json("/_admin/clock", &json!({"advance": "PT61M"}))
+        .await;
     assert_eq!(advanced.status, StatusCode::OK, "{}", advanced.text);
     let overview = app.get("/_admin/overview").await.json;
     assert_eq!(line(&overview)["tickets"], json!([]));

@@ -22,15 +22,7 @@ async fn reset_forgets_everything_made_since_start_but_not_the_clock() {
     );
     // A patient created in an SFM instance.
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
-    let patient = json!({
-        "resourceType": "Patient",
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600149"}],
-        "name": [{"family": "Nyfødt", "given": ["Nora"]}]
-    });
-    let reply = app
-        .fhir("POST", "/Patient", Some(&token), Some(&patient))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    app.create_nora(&token).await;
     let search = "/Patient?identifier=28022600149";
     let reply = app.fhir("GET", search, Some(&token), None).await;
     assert_eq!(reply.json["total"], 1);

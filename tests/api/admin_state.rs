@@ -23,16 +23,8 @@ impl TestApp {
 
     /// `PUT /_admin/state` with a raw body.
     pub async fn import_state(&self, body: &str) -> Reply {
-        Reply::read(
-            self.http
-                .put(self.url("/_admin/state"))
-                .header("Content-Type", "application/json")
-                .body(body.to_owned())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.send_raw("PUT", "/_admin/state", "application/json", body)
+            .await
     }
 }
 
@@ -47,15 +39,7 @@ async fn a_state_document_carries_everything_to_another_helsesim() {
     let a = spawn_app().await;
     // SFM: a new patient, a ticket, a prescription sent (national state and an M1 message).
     let didrik_a = didrik(&a).await;
-    let nora = json!({
-        "resourceType": "Patient",
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600149"}],
-        "name": [{"family": "Nyfødt", "given": ["Nora"]}]
-    });
-    let reply = a
-        .fhir("POST", "/Patient", Some(&didrik_a), Some(&nora))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    a.create_nora(&didrik_a).await;
     let sfm_ticket = crate::sfm_datadeling::ticket(&a, &didrik_a, LINE).await;
     let reply = get_medication(&a, &didrik_a, patient_param(LINE, "Danser", "Line"), &[]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -71,15 +55,7 @@ async fn a_state_document_carries_everything_to_another_helsesim() {
         .await;
     let refresh_token = reply.json["refresh_token"].as_str().unwrap().to_owned();
     let user = json!({"pid": "15838510075", "given_name": "Tora", "family_name": "Typet", "hpr_number": "123456"});
-    let reply = Reply::read(
-        a.http
-            .post(a.url("/_admin/helseid/users"))
-            .json(&user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = a.post_json("/_admin/helseid/users", &user).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     // Kjernejournal: a ticket. PTS: a restriction. The clock: moved.
     let kj_ticket = a.kj_ticket(LINE, Some("HPMOTTATTSAMTYKKE")).await;

@@ -5,7 +5,6 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::admin_overview::post_json;
 use crate::helpers::*;
 
 const HEADINGS: [&str; 9] = [
@@ -162,12 +161,9 @@ async fn with_an_admin_token_the_dashboard_is_a_shell_and_its_data_needs_the_tok
 #[actix_web::test]
 async fn fault_rules_never_reach_the_dashboard() {
     let app = spawn_app().await;
-    let rule = post_json(
-        &app,
-        "/_admin/faults",
-        &json!({"path": "/**", "status": 503}),
-    )
-    .await;
+    let rule = app
+        .post_json("/_admin/faults", &json!({"path": "/**", "status": 503}))
+        .await;
     assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.text);
     assert_eq!(app.get("/").await.status, StatusCode::OK);
     assert_eq!(

@@ -7,19 +7,18 @@
 //! Needs Debian's `chromium` (`.ci/run` installs it) or `HELSESIM_CHROMIUM` naming a binary;
 //! without one the test says so and passes (as `login_page_browser.rs`).
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::types::Event;
-use headless_chrome::protocol::cdp::{Browser as Cdp, Emulation, Log, Page, Runtime};
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use headless_chrome::protocol::cdp::{Browser as Cdp, Emulation, Log, Runtime};
+use headless_chrome::{Browser, Tab};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::admin_overview::post_json;
+use crate::browser::*;
 use crate::helpers::*;
 use crate::sfm_medication::{
     LINE, add_prescription, get_medication, medication_bundle, patient_param, send_body,
@@ -39,7 +38,6 @@ const ADDED_PID: &str = "15838510075";
 const NEWEST_ID: &str =
     "Number((document.querySelector('#journal-rows tr.req') || {dataset: {id: 0}}).dataset.id)";
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// What a page logged as an error.
 type Errors = Arc<Mutex<Vec<String>>>;
 
@@ -57,38 +55,17 @@ enum Ask {
 
 type Asking = Sender<(Ask, Sender<Value>)>;
 
-/// The Chromium binary: `HELSESIM_CHROMIUM`, else Debian's or Ubuntu's usual path.
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HELSESIM_CHROMIUM") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "HELSESIM_CHROMIUM={} is not a file",
-            path.display()
-        );
-        return Some(path);
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.is_file())
-}
-
-fn screenshot_path(name: &str) -> PathBuf {
-    manifest_dir().join("target/screenshots").join(name)
-}
-
 /// A scene worth looking at: a login, a patient ticket, a prescription and a PLL sent (SFM's
 /// messages), a refused token request, a fault rule, and a test user added at run time.
 async fn set_the_scene(app: &TestApp) {
-    let added = post_json(
-        app,
-        "/_admin/helseid/users",
-        &json!({"pid": ADDED_PID, "given_name": "Rita", "family_name": "Runtime",
+    let added = app
+        .post_json(
+            "/_admin/helseid/users",
+            &json!({"pid": ADDED_PID, "given_name": "Rita", "family_name": "Runtime",
                 "hpr_number": "112233", "security_level": "4",
                 "description": "Added at run time: gone after a reset."}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
 
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
@@ -117,9 +94,7 @@ async fn set_the_scene(app: &TestApp) {
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
 
-    let fault = post_json(
-        app,
-        "/_admin/faults",
+    let fault = app.post_json("/_admin/faults",
         &json!({"service": "pts", "path": "/pts/**", "method": "POST", "status": 503, "times": 3}),
     )
     .await;
@@ -336,26 +311,9 @@ fn text_of(tab: &Arc<Tab>, selector: &str) -> Result<String, BoxError> {
         .ok_or_else(|| format!("nothing at {selector}").into())
 }
 
-/// Headless Chromium with a fresh profile (kept as long as the returned folder lives), a
-/// window 1400 pixels wide.
+/// Headless Chromium 1400 pixels wide.
 fn launch(chromium: &Path) -> Result<(Browser, tempfile::TempDir), BoxError> {
-    let profile = tempfile::tempdir()?;
-    let options = LaunchOptions::default_builder()
-        .path(Some(chromium.to_owned()))
-        .headless(true)
-        // CI may run as root, where Chromium's sandbox cannot start.
-        .sandbox(false)
-        .user_data_dir(Some(profile.path().to_owned()))
-        .window_size(Some((1400, 1000)))
-        .args(vec![
-            OsStr::new("--disable-quic"),
-            OsStr::new("--disable-component-update"),
-        ])
-        .idle_browser_timeout(BROWSER_PART)
-        .build()?;
-    let browser = Browser::new(options).map_err(|e| format!("launching {chromium:?}: {e}"))?;
-    browser.set_default_timeout(STEP);
-    Ok((browser, profile))
+    crate::browser::launch(chromium, (1400, 1000), BROWSER_PART, STEP)
 }
 
 /// A new tab with its errors collected, sent to `url`.
@@ -622,32 +580,4 @@ fn wait_for_download(dir: &Path) -> Result<PathBuf, BoxError> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Saves the whole page (not just the window) as a PNG.
-fn save_full_page_screenshot(tab: &Arc<Tab>, path: &Path) -> Result<(), BoxError> {
-    let metrics = tab.call_method(Page::GetLayoutMetrics(None))?;
-    let size = metrics.css_content_size;
-    let png = tab
-        .call_method(Page::CaptureScreenshot {
-            format: Some(Page::CaptureScreenshotFormatOption::Png),
-            quality: None,
-            clip: Some(Page::Viewport {
-                x: 0.0,
-                y: 0.0,
-                width: size.width,
-                height: size.height,
-                scale: 1.0,
-            }),
-            from_surface: Some(true),
-            capture_beyond_viewport: Some(true),
-            optimize_for_speed: None,
-        })?
-        .data;
-    use base64::Engine as _;
-    let png = base64::engine::general_purpose::STANDARD.decode(png)?;
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::create_dir_all(path.parent().ok_or("no folder")?)?;
-    std::fs::write(path, png)?;
-    Ok(())
 }

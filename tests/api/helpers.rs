@@ -203,6 +203,52 @@ impl TestApp {
         Reply::read(self.http.get(self.url(path)).send().await.unwrap()).await
     }
 
+    /// POSTs JSON (the control plane's bodies).
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        Reply::read(
+            self.http
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A request with a raw body of the given content type.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Reply {
+        Reply::read(
+            self.http
+                .request(method.parse().unwrap(), self.url(path))
+                .header("Content-Type", content_type)
+                .body(body.to_owned())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Creates the patient Nora Nyfødt (fødselsnummer 28022600149) in the token's SFM instance.
+    pub async fn create_nora(&self, token: &str) {
+        let nora = json!({
+            "resourceType": "Patient",
+            "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600149"}],
+            "name": [{"family": "Nyfødt", "given": ["Nora"]}]
+        });
+        let reply = self
+            .fhir("POST", "/Patient", Some(token), Some(&nora))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    }
+
     /// POSTs a urlencoded form to the token endpoint with optional extra headers.
     pub async fn token_request(&self, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
         let body = url::form_urlencoded::Serializer::new(String::new())

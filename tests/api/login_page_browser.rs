@@ -6,15 +6,14 @@
 //! without one the test says so and passes. The browser is driven over the DevTools protocol
 //! (headless_chrome, without its `fetch` feature: it never downloads a browser).
 
-use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use headless_chrome::protocol::cdp::Page;
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use headless_chrome::Tab;
 use reqwest::StatusCode;
 
+use crate::browser::*;
 use crate::helpers::*;
 
 /// A valid synthetic fødselsnummer that is no fixture user.
@@ -24,27 +23,9 @@ const STEP: Duration = Duration::from_secs(10);
 /// The longest the whole browser part may take.
 const BROWSER_PART: Duration = Duration::from_secs(30);
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The Chromium binary: `HELSESIM_CHROMIUM`, else Debian's or Ubuntu's usual path.
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HELSESIM_CHROMIUM") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "HELSESIM_CHROMIUM={} is not a file",
-            path.display()
-        );
-        return Some(path);
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.is_file())
-}
-
-fn screenshot_path() -> PathBuf {
-    manifest_dir().join("target/screenshots/login-page.png")
+/// The login page's screenshot.
+fn login_screenshot() -> PathBuf {
+    screenshot_path("login-page.png")
 }
 
 #[actix_web::test]
@@ -92,7 +73,7 @@ async fn a_user_picked_or_typed_on_the_login_page_in_chromium_gets_a_code() {
     eprintln!(
         "login page in Chromium: {:?}, screenshot at {}",
         started.elapsed(),
-        screenshot_path().display()
+        login_screenshot().display()
     );
 
     for (callback, pkce, pid) in [
@@ -125,25 +106,8 @@ fn drive_browser(
     typed_url: &str,
 ) -> Result<[String; 2], BoxError> {
     // No stale picture from an earlier run.
-    let _ = std::fs::remove_file(screenshot_path());
-    let profile = tempfile::tempdir()?;
-    let options = LaunchOptions::default_builder()
-        .path(Some(chromium.to_owned()))
-        .headless(true)
-        // CI may run as root, where Chromium's sandbox cannot start.
-        .sandbox(false)
-        .user_data_dir(Some(profile.path().to_owned()))
-        .window_size(Some((1100, 900)))
-        // headless_chrome already passes --disable-gpu, --disable-background-networking,
-        // --disable-sync and --no-first-run; the network may be closed: nothing else goes out.
-        .args(vec![
-            OsStr::new("--disable-quic"),
-            OsStr::new("--disable-component-update"),
-        ])
-        .idle_browser_timeout(BROWSER_PART)
-        .build()?;
-    let browser = Browser::new(options).map_err(|e| format!("launching {chromium:?}: {e}"))?;
-    browser.set_default_timeout(STEP);
+    let _ = std::fs::remove_file(login_screenshot());
+    let (browser, _profile) = launch(chromium, (1100, 900), BROWSER_PART, STEP)?;
 
     // A fresh tab in a fresh context: no cookies, so no single sign-on, so the page shows.
     let context = browser.new_context()?;
@@ -154,7 +118,7 @@ fn drive_browser(
         .map_err(|e| format!("no button for {DIDRIK} on the login page: {e}"))?;
     let title = tab.get_title()?;
     assert_eq!(title, "Logg inn – helsesim", "the page title, UTF-8 intact");
-    save_full_page_screenshot(&tab)?;
+    save_full_page_screenshot(&tab, &login_screenshot())?;
     button.click()?;
     let picked = wait_for_redirect(&tab)?;
     drop(context);
@@ -180,35 +144,6 @@ fn open(
     tab.set_default_timeout(STEP);
     tab.navigate_to(url)?;
     Ok(tab)
-}
-
-/// Saves the whole page (not just the window) as a PNG.
-fn save_full_page_screenshot(tab: &Arc<Tab>) -> Result<(), BoxError> {
-    let metrics = tab.call_method(Page::GetLayoutMetrics(None))?;
-    let size = metrics.css_content_size;
-    let png = tab
-        .call_method(Page::CaptureScreenshot {
-            format: Some(Page::CaptureScreenshotFormatOption::Png),
-            quality: None,
-            clip: Some(Page::Viewport {
-                x: 0.0,
-                y: 0.0,
-                width: size.width,
-                height: size.height,
-                scale: 1.0,
-            }),
-            from_surface: Some(true),
-            capture_beyond_viewport: Some(true),
-            optimize_for_speed: None,
-        })?
-        .data;
-    use base64::Engine as _;
-    let png = base64::engine::general_purpose::STANDARD.decode(png)?;
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let path = screenshot_path();
-    std::fs::create_dir_all(path.parent().unwrap())?;
-    std::fs::write(&path, png)?;
-    Ok(())
 }
 
 /// Waits until the tab is sent to the client's redirect URI (where nothing listens: the URL is

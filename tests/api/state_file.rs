@@ -92,15 +92,7 @@ async fn the_state_survives_sigterm_and_a_restart_even_under_load() {
     let pts = Arc::new(PtsCaller::pts(&app).await);
     // State of another service too: an SFM patient.
     let token = didrik(&app).await;
-    let nora = json!({
-        "resourceType": "Patient",
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600149"}],
-        "name": [{"family": "Nyfødt", "given": ["Nora"]}]
-    });
-    let reply = app
-        .fhir("POST", "/Patient", Some(&token), Some(&nora))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    app.create_nora(&token).await;
 
     // Load: four writers for three seconds, while the file is read again and again — it is
     // always a whole document (written to a temporary file, then renamed).
@@ -233,15 +225,7 @@ async fn a_state_file_is_saved_when_the_state_changes() {
         "nothing changed, nothing written"
     );
     let user = json!({"pid": "15838510075", "given_name": "Tora", "family_name": "Typet"});
-    let reply = Reply::read(
-        app.http
-            .post(app.url("/_admin/helseid/users"))
-            .json(&user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.post_json("/_admin/helseid/users", &user).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
