@@ -115,8 +115,9 @@ impl StateFile {
         self.interval
     }
 
-    /// At start-up: loads the file into `state` when it exists (`true`), else writes the
-    /// current state to it (`false`), which also proves it can be written.
+    /// At start-up: loads the file into `state` when it exists (`true`; it is written again
+    /// when the state changes), else writes the current state to it (`false`), which also
+    /// proves it can be written.
     pub fn load_or_create(&self, state: &AppState) -> Result<bool, StateFileError> {
         match std::fs::read(&self.path) {
             Ok(bytes) => {
@@ -124,10 +125,15 @@ impl StateFile {
                     path: self.path.clone(),
                     error,
                 })?;
-                self.save(state).map_err(|source| StateFileError::Write {
+                // Not written again until the state changes (a hand-edited file keeps its form).
+                let content = unstamped_text(state).map_err(|e| StateFileError::Read {
                     path: self.path.clone(),
-                    source,
+                    source: e,
                 })?;
+                *self
+                    .last_written
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(content);
                 Ok(true)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -180,6 +186,15 @@ impl StateFile {
         *last = Some(content);
         Ok(true)
     }
+}
+
+/// The state document without `exported_at`, as text: what tells whether the state changed.
+fn unstamped_text(state: &AppState) -> std::io::Result<String> {
+    let mut document = export(state).map_err(std::io::Error::other)?;
+    if let Some(object) = document.as_object_mut() {
+        object.shift_remove("exported_at");
+    }
+    serde_json::to_string(&document).map_err(std::io::Error::other)
 }
 
 /// Writes `bytes` to `path` so that a reader (or a crash) sees the old file or the new one,

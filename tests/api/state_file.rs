@@ -288,3 +288,39 @@ fn a_corrupt_state_file_stops_start_up_and_is_left_alone() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_loaded_state_file_is_left_as_it_is_until_the_state_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("state.json");
+    // A document as someone wrote it: one line, the clock moved an hour.
+    let source = spawn_app().await;
+    let mut document = source.export_state().await;
+    document["clock"]["offset_ms"] = json!(3_600_000);
+    let text = document.to_string();
+    std::fs::write(&file, &text).unwrap();
+
+    let path = file.clone();
+    let app = spawn_app_with(move |s| {
+        s.state_file = Some(path);
+        s.state_interval = Duration::from_millis(100);
+    })
+    .await;
+    assert_eq!(app.get("/_admin/clock").await.json["offset_seconds"], 3600);
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text,
+        "not rewritten"
+    );
+
+    let reply = app
+        .post_json("/_admin/clock", &json!({"advance": "PT1M"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while read_state_file(&file)["clock"]["offset_ms"] != 3_660_000 {
+        assert!(Instant::now() < deadline, "the change was not saved");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
