@@ -887,22 +887,32 @@ pub fn assert_valid_fhir(resource: &Value) {
 }
 
 impl TestApp {
-    /// A user's SFM access token: a login with login_hint, the code exchanged for e-helse:sfm.api.
+    /// A user's access token for `scopes`: a login with login_hint, the code exchanged.
     /// `details` (assertion/authorization details) go into the PAR request.
-    pub async fn sfm_token(&self, client_id: &str, pid: &str, details: Option<Value>) -> String {
+    pub async fn user_token(
+        &self,
+        client_id: &str,
+        scopes: &str,
+        pid: &str,
+        details: Option<Value>,
+    ) -> String {
         let details = details.map(|d| d.to_string());
         let mut extra: Vec<(&str, &str)> = Vec::new();
         if let Some(details) = &details {
             extra.push(("authorization_details", details));
         }
-        let (code, pkce) = self
-            .login_code(client_id, SFM_LOGIN_SCOPES, pid, &extra)
-            .await;
+        let (code, pkce) = self.login_code(client_id, scopes, pid, &extra).await;
         let reply = self
             .exchange_code(client_id, &code, &pkce.verifier, &[], &[])
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         reply.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A user's SFM access token (e-helse:sfm.api).
+    pub async fn sfm_token(&self, client_id: &str, pid: &str, details: Option<Value>) -> String {
+        self.user_token(client_id, SFM_LOGIN_SCOPES, pid, details)
+            .await
     }
 
     /// A user's SFM token from the multi-tenant client, naming the organisation and the SFM

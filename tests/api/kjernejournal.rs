@@ -142,19 +142,8 @@ impl TestApp {
         pid: &str,
         details: Option<Value>,
     ) -> String {
-        let details = details.map(|d| d.to_string());
-        let mut extra: Vec<(&str, &str)> = Vec::new();
-        if let Some(details) = &details {
-            extra.push(("authorization_details", details));
-        }
-        let (code, pkce) = self
-            .login_code(client_id, KJ_LOGIN_SCOPES, pid, &extra)
-            .await;
-        let reply = self
-            .exchange_code(client_id, &code, &pkce.verifier, &[], &[])
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        reply.json["access_token"].as_str().unwrap().to_owned()
+        self.user_token(client_id, KJ_LOGIN_SCOPES, pid, details)
+            .await
     }
 
     /// `POST /kjernejournal/v1/helseindikator` with a JSON body.
