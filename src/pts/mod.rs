@@ -173,7 +173,6 @@ async fn upsert(
         };
         restriction.delay_delivery_until = rules::sibling_delay(from, days);
     }
-    restriction.id = uuid::Uuid::new_v4().to_string();
     let stored = store.upsert(restriction);
     Ok(ok(&stored.view()))
 }
@@ -210,7 +209,6 @@ async fn associate_parent(
         None => parent.delay_delivery_until,
     };
     sibling.delay_from_time = Some(from);
-    sibling.id = uuid::Uuid::new_v4().to_string();
     let stored = store.upsert(sibling);
     Ok(ok(&stored.view()))
 }

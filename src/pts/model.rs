@@ -120,7 +120,7 @@ impl PtsStore {
     }
 
     /// Stores `restriction`, replacing the one for the same organisation, person and object
-    /// (keeping its id and creation time); returns what is stored.
+    /// (keeping its id and creation time) or added with a new id; returns what is stored.
     pub fn upsert(&mut self, mut restriction: Restriction) -> Restriction {
         if let Some(existing) = self.restrictions.iter_mut().find(|r| {
             r.is_for(
@@ -133,6 +133,7 @@ impl PtsStore {
             restriction.created = existing.created;
             *existing = restriction.clone();
         } else {
+            restriction.id = uuid::Uuid::new_v4().to_string();
             self.restrictions.push(restriction.clone());
         }
         restriction

@@ -46,23 +46,9 @@ async fn a_fault_answers_its_status_for_its_paths_and_times() {
     let reply = app.get("/_admin/requests?status=503").await;
     assert_eq!(reply.json["requests"].as_array().unwrap().len(), 2);
 
-    let reply = Reply::read(
-        app.http
-            .delete(app.url(&format!("/_admin/faults/{id}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.delete(&format!("/_admin/faults/{id}")).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
-    let reply = Reply::read(
-        app.http
-            .delete(app.url(&format!("/_admin/faults/{id}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.delete(&format!("/_admin/faults/{id}")).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.json["message"], format!("No fault rule '{id}'"));
 }
@@ -103,14 +89,7 @@ async fn delays_and_dropped_connections() {
     assert!(result.is_err(), "the connection is dropped: {result:?}");
 
     // Clearing removes every rule.
-    let reply = Reply::read(
-        app.http
-            .delete(app.url("/_admin/faults"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.delete("/_admin/faults").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/pts/anything").await.status, StatusCode::NOT_FOUND);
 }

@@ -57,14 +57,7 @@ async fn a_test_user_added_at_run_time_logs_in() {
         "{}",
         reply.text
     );
-    let reply = Reply::read(
-        app.http
-            .delete(app.url("/_admin/helseid/users/13116900216"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.delete("/_admin/helseid/users/13116900216").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     let users = app.get("/_admin/helseid/users").await;
     assert!(!users.text.contains("13116900216"));

@@ -101,14 +101,7 @@ async fn requests_are_journaled_newest_first_with_secrets_redacted() {
         );
     }
     // Cleared.
-    let reply = Reply::read(
-        app.http
-            .delete(app.url("/_admin/requests"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.delete("/_admin/requests").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(journal(&app, "").await.is_empty());
 }

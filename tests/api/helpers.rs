@@ -203,6 +203,10 @@ impl TestApp {
         Reply::read(self.http.get(self.url(path)).send().await.unwrap()).await
     }
 
+    pub async fn delete(&self, path: &str) -> Reply {
+        Reply::read(self.http.delete(self.url(path)).send().await.unwrap()).await
+    }
+
     /// POSTs JSON (the control plane's bodies).
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
         Reply::read(
