@@ -9,9 +9,10 @@ use actix_web::HttpResponse;
 use actix_web::body::{BodyStream, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
-use globset::{Glob, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,7 +30,8 @@ pub struct FaultRequest {
     /// Only this method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// The paths, a glob (`/sfm/fhir/Patient/*`, `/helseid/**`).
+    /// The paths, a glob: `*` one path segment (`/sfm/fhir/Patient/*`), `**` any depth
+    /// (`/helseid/**`).
     pub path: String,
     /// Answer this status instead of the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,7 +89,9 @@ impl FaultRequest {
         if !self.path.starts_with('/') {
             return Err(format!("path must start with '/', got '{}'", self.path));
         }
-        let matcher = Glob::new(&self.path)
+        let matcher = GlobBuilder::new(&self.path)
+            .literal_separator(true)
+            .build()
             .map_err(|e| format!("path '{}' is not a glob: {e}", self.path))?
             .compile_matcher();
         if let Some(service) = &self.service
@@ -107,11 +111,16 @@ impl FaultRequest {
             return Err("body needs a status".to_owned());
         }
         if let Some(status) = self.status
-            && StatusCode::from_u16(status).is_err()
+            && !(200..=599).contains(&status)
         {
             return Err(format!(
-                "status must be an HTTP status (100 to 999), got {status}"
+                "status must be a final HTTP status from 200 to 599, got {status} (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)"
             ));
+        }
+        if let Some(status @ (204 | 304)) = self.status
+            && self.body.is_some()
+        {
+            return Err(format!("a {status} answer has no body: leave body out"));
         }
         if self.delay_ms.is_some_and(|d| d > 600_000) {
             return Err("delay_ms must be at most 600000 (10 minutes)".to_owned());
@@ -225,9 +234,13 @@ pub async fn inject(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let is_preflight = req.method() == actix_web::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(actix_web::http::header::ACCESS_CONTROL_REQUEST_METHOD);
     let action = req
         .app_data::<web::Data<AppState>>()
-        .filter(|_| !req.path().starts_with("/_admin") && req.path() != "/")
+        .filter(|_| !is_preflight && !req.path().starts_with("/_admin") && req.path() != "/")
         .and_then(|state| {
             state
                 .faults
@@ -249,7 +262,16 @@ pub async fn inject(
     }
     if let Some((status, body)) = action.status {
         let (req, _) = req.into_parts();
-        return Ok(ServiceResponse::new(req, faulted_response(status, body)));
+        let mut response = faulted_response(status, body);
+        // Kjernejournal correlates every answer, its failures too.
+        if service_of(req.path()) == "kjernejournal"
+            && let Ok(id) = HeaderValue::from_str(&crate::kjernejournal::envelope::new_event_id())
+        {
+            response
+                .headers_mut()
+                .insert(crate::kjernejournal::envelope::EVENT_ID, id);
+        }
+        return Ok(ServiceResponse::new(req, response));
     }
     next.call(req)
         .await

@@ -68,8 +68,11 @@ pub enum NationalIdError {
     /// Not eleven digits.
     #[error("'{0}' is not a national identity number: it must be eleven digits")]
     Format(String),
-    /// The date part is not a date (after the D-number and synthetic adjustments).
-    #[error("'{0}' is not a national identity number: its first six digits are not a date")]
+    /// The date part is not a date (after the D-number and synthetic adjustments, in the
+    /// century the individual number gives).
+    #[error(
+        "'{0}' is not a national identity number: its first six digits are not a date (of the century its individual number gives)"
+    )]
     Date(String),
     /// The control digits do not match.
     #[error("'{0}' is not a national identity number: the control digits do not match")]
@@ -83,18 +86,7 @@ impl NationalId {
             return Err(NationalIdError::Format(value.to_owned()));
         }
         let d: Vec<u32> = value.bytes().map(|b| u32::from(b - b'0')).collect();
-        let mut day = d[0] * 10 + d[1];
-        if day > 40 {
-            day -= 40;
-        }
-        let mut month = d[2] * 10 + d[3];
-        for offset in [80, 65, 40] {
-            if month > offset {
-                month -= offset;
-                break;
-            }
-        }
-        if !(1..=31).contains(&day) || !(1..=12).contains(&month) {
+        if birth_date(&d).is_none() {
             return Err(NationalIdError::Date(value.to_owned()));
         }
         let check = |digits: &[u32], weights: &[u32]| match 11
@@ -125,6 +117,38 @@ impl NationalId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The birth date an identity number's digits give: the day (D-number: + 40), the month
+/// (synthetic test persons: + 40 NAV, + 65 NHN, + 80 Skatteetaten/Tenor), the two-digit year,
+/// and the century from the individual number (digits 7-9), as Skatteetaten assigns them:
+/// 000-499 1900-1999; 500-749 with year 54-99 1854-1899; 500-999 with year 00-39 2000-2039;
+/// 900-999 with year 40-99 1940-1999. Other combinations are not assigned.
+pub fn birth_date(digits: &[u32]) -> Option<chrono::NaiveDate> {
+    let [d1, d2, m1, m2, y1, y2, i1, i2, i3, ..] = *digits else {
+        return None;
+    };
+    let day = match d1 * 10 + d2 {
+        day @ 41..=71 => day - 40,
+        day => day,
+    };
+    let month = match m1 * 10 + m2 {
+        month @ 1..=12 => month,
+        month @ 41..=52 => month - 40,
+        month @ 66..=77 => month - 65,
+        month @ 81..=92 => month - 80,
+        _ => return None,
+    };
+    let year = y1 * 10 + y2;
+    let century = match (i1 * 100 + i2 * 10 + i3, year) {
+        (0..=499, _) => 1900,
+        (500..=749, 54..=99) => 1800,
+        (500..=999, 0..=39) => 2000,
+        (900..=999, 40..=99) => 1900,
+        _ => return None,
+    };
+    let year = i32::try_from(century + year).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, month, day)
 }
 
 impl fmt::Display for NationalId {
@@ -185,6 +209,63 @@ mod tests {
             NationalId::parse("1705660057a"),
             Err(NationalIdError::Format(_))
         ));
+    }
+
+    /// Computes the two control digits for nine digits (None when one would be 10).
+    fn with_control_digits(nine: &str) -> Option<String> {
+        let d: Vec<u32> = nine.bytes().map(|b| u32::from(b - b'0')).collect();
+        let k = |digits: &[u32], weights: &[u32]| match 11
+            - digits.iter().zip(weights).map(|(a, b)| a * b).sum::<u32>() % 11
+        {
+            11 => Some(0),
+            10 => None,
+            k => Some(k),
+        };
+        let k1 = k(&d, &[3, 7, 6, 1, 8, 9, 4, 5, 2])?;
+        let mut ten = d.clone();
+        ten.push(k1);
+        let k2 = k(&ten, &[5, 4, 3, 2, 7, 6, 5, 4, 3, 2])?;
+        Some(format!("{nine}{k1}{k2}"))
+    }
+
+    /// The first individual number from `from` that gives valid control digits.
+    fn valid_with(date_part: &str, from: u32) -> String {
+        (from..from + 100)
+            .find_map(|i| with_control_digits(&format!("{date_part}{i:03}")))
+            .unwrap()
+    }
+
+    #[test]
+    fn impossible_dates_are_refused_even_with_valid_control_digits() {
+        // Issue 12: 31 Feb, 30 Feb, 29 Feb 1900/1901, 31 Nov, day 32 passed before.
+        for date_part in [
+            "310290", "300290", "290200", "290201", "311190", "320190", "000190",
+        ] {
+            let id = valid_with(date_part, 100);
+            assert!(
+                matches!(NationalId::parse(&id), Err(NationalIdError::Date(_))),
+                "{id}"
+            );
+        }
+        // 29 Feb 2000 (individual number 500-999 with year 00-39) is a date; 29 Feb 1900 is not.
+        assert!(NationalId::parse(&valid_with("290200", 500)).is_ok());
+        assert!(NationalId::parse(&valid_with("290200", 100)).is_err());
+        // The same for D-numbers (day + 40) and synthetic persons (month + 40, + 65, + 80).
+        for date_part in ["710290", "314290", "316790", "318290", "704290"] {
+            assert!(
+                NationalId::parse(&valid_with(date_part, 100)).is_err(),
+                "{date_part}"
+            );
+        }
+        for date_part in ["710190", "314190", "316690", "318190", "694390"] {
+            assert!(
+                NationalId::parse(&valid_with(date_part, 100)).is_ok(),
+                "{date_part}"
+            );
+        }
+        // Individual numbers 750-899 with year 40-99 are not assigned to any century.
+        assert!(NationalId::parse(&valid_with("010190", 750)).is_err());
+        assert!(NationalId::parse(&valid_with("010120", 750)).is_ok());
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub fn export(state: &AppState) -> Result<Value, serde_json::Error> {
 pub fn import(state: &AppState, json: &[u8]) -> Result<(), StateError> {
     let resources = state.store.helseid().resources.clone();
     let validated = snapshot::parse(json, &resources)?;
+    if let Some(offset) = validated.clock_offset {
+        state.clock.check_offset(offset).map_err(|e| StateError {
+            field: "clock.offset_ms".to_owned(),
+            message: e.to_string(),
+        })?;
+    }
     if let Some(key) = validated.ticket_key {
         state.kj_tickets.replace_key(key).map_err(|_| StateError {
             field: "kjernejournal.ticket_key".to_owned(),
@@ -50,7 +56,8 @@ pub fn import(state: &AppState, json: &[u8]) -> Result<(), StateError> {
     }
     state.store.replace(validated.parts);
     if let Some(offset) = validated.clock_offset {
-        state.clock.set_offset(offset);
+        // Checked above; the clock cannot have moved far enough since to matter.
+        let _ = state.clock.set_offset(offset);
     }
     Ok(())
 }

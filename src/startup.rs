@@ -59,10 +59,12 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .wrap(cors(&origins))
                 .wrap(error_handlers(ErrorFormat::Admin))
                 .wrap(from_fn(crate::faults::inject))
                 .wrap(from_fn(crate::journal::journal))
+                // Outside everything that can answer (fault rules included), so that every
+                // answer a browser gets carries CORS headers and preflights are never faulted.
+                .wrap(cors(&origins))
                 .wrap(from_fn(telemetry::access_log))
                 .configure(routes)
         })

@@ -35,15 +35,19 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let valid_chars = rest
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b"PYMWDTHS.,".contains(&b));
-    let parsed = iso8601::duration(rest)
-        .ok()
-        .filter(|_| valid_chars && rest.starts_with('P') && rest.len() > 1)
-        .ok_or_else(|| {
-            format!("'{text}' is not an ISO 8601 duration such as PT4H1M, P2D or -PT30M")
-        })?;
+    let malformed =
+        || format!("'{text}' is not an ISO 8601 duration such as PT4H1M, P2D or -PT30M");
+    // The parser stops at what it cannot read (a number over u32 among it): all of the text
+    // must be read, or it would silently mean less than it says.
+    let parsed = match iso8601::parsers::parse_duration(rest.as_bytes()) {
+        Ok((left, parsed)) if left.is_empty() && rest.len() > 1 && !rest.ends_with('T') => parsed,
+        Ok((left, _)) if left.first().is_some_and(u8::is_ascii_digit) => {
+            return Err(format!(
+                "'{text}' has a number too large to be read (at most 4294967295 of each unit)"
+            ));
+        }
+        _ => return Err(malformed()),
+    };
     let delta = TimeDelta::from_std(std::time::Duration::from(parsed))
         .map_err(|_| format!("'{text}' is too long a duration"))?;
     Ok(if negative { -delta } else { delta })
@@ -70,7 +74,19 @@ pub async fn post(
     match (key.as_str(), value) {
         ("advance", Value::String(duration)) => {
             let by = parse_duration(duration).map_err(AdminError::invalid_request)?;
-            state.clock.advance(by);
+            let from = state.clock.now();
+            state.clock.advance(by).map_err(|_| {
+                AdminError::invalid_request(format!(
+                    "{}: advancing by {duration} from {} would take it {}",
+                    crate::clock::RANGE_RULE,
+                    from.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    if duration.starts_with('-') {
+                        "before 1900"
+                    } else {
+                        "past 9000"
+                    }
+                ))
+            })?;
         }
         ("set", Value::String(at)) => {
             let at = DateTime::parse_from_rfc3339(at).map_err(|_| {
@@ -78,7 +94,10 @@ pub async fn post(
                     "set must be an RFC 3339 time such as 2026-01-01T10:00:00Z, got '{at}'"
                 ))
             })?;
-            state.clock.set(at.to_utc());
+            state
+                .clock
+                .set(at.to_utc())
+                .map_err(|e| AdminError::invalid_request(e.to_string()))?;
         }
         ("reset", Value::Bool(true)) => state.clock.reset(),
         _ => {
@@ -104,7 +123,23 @@ mod tests {
         assert_eq!(parse_duration("P1W"), Ok(TimeDelta::days(7)));
         assert_eq!(parse_duration("-PT30M"), Ok(-TimeDelta::minutes(30)));
         assert_eq!(parse_duration("PT0.5S"), Ok(TimeDelta::milliseconds(500)));
-        for bad in ["4h", "", "P", "PT4Hx", "T4H"] {
+        assert!(
+            parse_duration("PT99999999999999999999S")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            parse_duration("P4294967295Y")
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert_eq!(
+            parse_duration("P300000Y"),
+            Ok(TimeDelta::days(300_000 * 365))
+        );
+        for bad in [
+            "4h", "", "P", "PT", "PT4Hx", "T4H", "P1DT", "PT1H2X", "-", "--PT1H",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -199,10 +199,10 @@ pub async fn mint(
             now - TimeDelta::hours(1),
         ),
         Some("not_yet_valid") => (
-            now + TimeDelta::hours(1),
-            now + TimeDelta::hours(1) + lifetime,
+            crate::clock::after(now, TimeDelta::hours(1)),
+            crate::clock::after(now, TimeDelta::hours(1) + lifetime),
         ),
-        _ => (now, now + lifetime),
+        _ => (now, crate::clock::after(now, lifetime)),
     };
     claims.insert("iat".into(), json!(iat.timestamp()));
     claims.insert("nbf".into(), json!(iat.timestamp()));

@@ -73,7 +73,7 @@ impl NonceIssuer {
         let Some(issued) = DateTime::from_timestamp(i64::from_be_bytes(issued), 0) else {
             return false;
         };
-        issued <= now + CLOCK_SKEW && now - issued <= NONCE_LIFETIME
+        issued <= crate::clock::after(now, CLOCK_SKEW) && now - issued <= NONCE_LIFETIME
     }
 }
 
@@ -177,7 +177,7 @@ pub fn validate_proof(
         .claim_seconds("iat")
         .and_then(|s| DateTime::from_timestamp(s, 0))
         .ok_or_else(|| invalid("The DPoP proof must have 'iat' (seconds since the epoch)"))?;
-    if iat > now + CLOCK_SKEW {
+    if iat > crate::clock::after(now, CLOCK_SKEW) {
         return Err(invalid("The DPoP proof's iat is in the future"));
     }
     if now - iat > PROOF_MAX_AGE + CLOCK_SKEW {
@@ -219,7 +219,7 @@ pub fn validate_proof(
     Ok(ValidProof {
         jkt: jwk.thumbprint().to_owned(),
         jti: format!("{}:{jti}", jwk.thumbprint()),
-        remember_until: iat + PROOF_MAX_AGE + CLOCK_SKEW * 2,
+        remember_until: crate::clock::after(iat, PROOF_MAX_AGE + CLOCK_SKEW * 2),
     })
 }
 

@@ -203,7 +203,7 @@ fn client_assertion(
         "aud": audience,
         "iat": now.timestamp(),
         "nbf": now.timestamp(),
-        "exp": (now + TimeDelta::seconds(60)).timestamp(),
+        "exp": crate::clock::after(now, TimeDelta::seconds(60)).timestamp(),
         "jti": random::hex_id(),
     });
     if !details.is_empty() {
@@ -535,7 +535,7 @@ async fn server_clock(http: &reqwest::Client, base: &str) -> Clock {
         && let Some(now) = body["now"].as_str()
         && let Ok(now) = DateTime::parse_from_rfc3339(now)
     {
-        clock.set(now.to_utc());
+        let _ = clock.set(now.to_utc());
     }
     clock
 }

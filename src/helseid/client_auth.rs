@@ -142,7 +142,7 @@ pub fn authenticate(
     }
     for claim in ["nbf", "iat"] {
         if let Some(at) = jws.claim_seconds(claim)
-            && at > (now + CLOCK_SKEW).timestamp()
+            && at > crate::clock::after(now, CLOCK_SKEW).timestamp()
         {
             return Err(OAuthError::invalid_client(format!(
                 "The client_assertion's {claim} is in the future: check the client's clock"

@@ -201,13 +201,13 @@ impl FlowState {
         self.logins.retain(|_, t| t.expires > now);
         // Used codes are kept a while longer so that a late replay still revokes.
         self.codes
-            .retain(|_, c| c.expires + TimeDelta::minutes(10) > now);
+            .retain(|_, c| crate::clock::after(c.expires, TimeDelta::minutes(10)) > now);
         self.sessions.retain(|_, s| s.expires > now);
         // Expired grants are kept an hour longer so that their tokens get "has expired".
         let dead: Vec<String> = self
             .grants
             .iter()
-            .filter(|(_, g)| g.expires + TimeDelta::hours(1) <= now)
+            .filter(|(_, g)| crate::clock::after(g.expires, TimeDelta::hours(1)) <= now)
             .map(|(id, _)| id.clone())
             .collect();
         for family in &dead {

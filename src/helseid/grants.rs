@@ -189,7 +189,7 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
             resources: request.resources.clone(),
             details: request.details.clone(),
             dpop_jkt: ctx.jkt().map(str::to_owned),
-            expires: ctx.now + lifetime,
+            expires: crate::clock::after(ctx.now, lifetime),
             current_token: random::url_token(32),
             revoked: false,
         };

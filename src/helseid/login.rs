@@ -182,7 +182,7 @@ fn begin(
         transaction.clone(),
         LoginTransaction {
             request: request.clone(),
-            expires: now + LOGIN_LIFETIME,
+            expires: crate::clock::after(now, LOGIN_LIFETIME),
         },
     );
     Ok(Next::ShowLoginPage(transaction, request))
@@ -342,7 +342,7 @@ fn complete(
             let session = Session {
                 user,
                 auth_time: now,
-                expires: now + SESSION_LIFETIME,
+                expires: crate::clock::after(now, SESSION_LIFETIME),
             };
             let sid = random::hex_id();
             flows.known_users.insert(
@@ -361,7 +361,7 @@ fn complete(
             user: session.user,
             auth_time: session.auth_time,
             sid: sid.clone(),
-            expires: now + CODE_LIFETIME,
+            expires: crate::clock::after(now, CODE_LIFETIME),
             redeemed: None,
         },
     );

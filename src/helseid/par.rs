@@ -78,10 +78,9 @@ pub fn push(
     )
     .map_err(request::RequestError::into_oauth)?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random::url_token(32));
-    state
-        .store
-        .helseid_flows(now)
-        .pushed
-        .insert(request_uri.clone(), (request, now + PAR_LIFETIME));
+    state.store.helseid_flows(now).pushed.insert(
+        request_uri.clone(),
+        (request, crate::clock::after(now, PAR_LIFETIME)),
+    );
     Ok(request_uri)
 }

@@ -75,7 +75,10 @@ pub fn access_token_claims(
     claims.insert("iss".into(), json!(spec.issuer));
     claims.insert("nbf".into(), json!(now.timestamp()));
     claims.insert("iat".into(), json!(now.timestamp()));
-    claims.insert("exp".into(), json!((now + lifetime).timestamp()));
+    claims.insert(
+        "exp".into(),
+        json!(crate::clock::after(now, lifetime).timestamp()),
+    );
     match spec.audiences {
         [] => {}
         [one] => {
@@ -137,7 +140,10 @@ pub fn id_token_claims(
     claims.insert("iss".into(), json!(issuer));
     claims.insert("nbf".into(), json!(now.timestamp()));
     claims.insert("iat".into(), json!(now.timestamp()));
-    claims.insert("exp".into(), json!((now + ID_TOKEN_LIFETIME).timestamp()));
+    claims.insert(
+        "exp".into(),
+        json!(crate::clock::after(now, ID_TOKEN_LIFETIME).timestamp()),
+    );
     claims.insert("aud".into(), json!(client_id));
     claims.insert("amr".into(), json!(["pwd"]));
     if let Some(nonce) = nonce {

@@ -94,7 +94,7 @@ pub(super) fn ensure(
         .any(|p| p.ends_with(names::CA_CERT));
     if new_ca || !exists(names::SERVER_CERT) || !server_cert_fits(dir, hosts, now) {
         let key = KeyPair::generate()?;
-        let not_after = now + TimeDelta::days(397);
+        let not_after = crate::clock::after(now, TimeDelta::days(397));
         let cert = server_params(hosts, now, not_after)?.signed_by(&key, &issuer)?;
         write(
             dir,
@@ -152,7 +152,7 @@ fn ca_params(now: DateTime<Utc>) -> CertificateParams {
     set_validity(
         &mut params,
         now - TimeDelta::days(1),
-        now + TimeDelta::days(3650),
+        crate::clock::after(now, TimeDelta::days(3650)),
     );
     params
 }

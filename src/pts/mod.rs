@@ -171,7 +171,8 @@ async fn upsert(
             );
             return Err(invalid(errors));
         };
-        restriction.delay_delivery_until = rules::sibling_delay(from, days);
+        restriction.delay_delivery_until =
+            Some(rules::sibling_delay(from, days, "DelayFromTime").map_err(invalid)?);
     }
     let stored = store.upsert(restriction);
     Ok(ok(&stored.view()))
@@ -205,7 +206,7 @@ async fn associate_parent(
     };
     sibling.code = parent.code.clone();
     sibling.delay_delivery_until = match parent.delay_days {
-        Some(days) => rules::sibling_delay(from, days),
+        Some(days) => Some(rules::sibling_delay(from, days, "DelayFromTime").map_err(invalid)?),
         None => parent.delay_delivery_until,
     };
     sibling.delay_from_time = Some(from);

@@ -172,9 +172,28 @@ pub fn check_delay(code: &str, delay: &Delay, has_parent: bool, now: DateTime<Ut
     errors
 }
 
-/// A sibling's delay: its own `delayFromTime` plus the parent's `delayDays`.
-pub fn sibling_delay(from: DateTime<Utc>, parent_days: i64) -> Option<DateTime<Utc>> {
-    from.checked_add_signed(TimeDelta::try_days(parent_days)?)
+/// A sibling's delay: its own `delayFromTime` plus the parent's `delayDays`; a problem under
+/// `field` when that is past what a .NET `DateTime` holds (9999-12-31).
+pub fn sibling_delay(
+    from: DateTime<Utc>,
+    parent_days: i64,
+    field: &str,
+) -> Result<DateTime<Utc>, Errors> {
+    TimeDelta::try_days(parent_days)
+        .and_then(|days| from.checked_add_signed(days))
+        .filter(|until| *until <= max_date_time())
+        .ok_or_else(|| {
+            let mut errors = Errors::new();
+            push(
+                &mut errors,
+                field,
+                format!(
+                    "DelayFromTime {} plus the parent's DelayDays {parent_days} is past 9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil PTS can store",
+                    dotnet_time(from)
+                ),
+            );
+            errors
+        })
 }
 
 #[cfg(test)]
@@ -199,7 +218,7 @@ mod tests {
     #[test]
     fn the_spec_example_is_computed_to_the_microsecond() {
         let from = t("2024-01-04T20:50:20.908216Z");
-        let until = sibling_delay(from, 14).unwrap();
+        let until = sibling_delay(from, 14, "F").unwrap();
         assert_eq!(dotnet_time(until), "2024-01-18T20:50:20.908216Z");
         assert_eq!(dotnet_time(max_date_time()), "9999-12-31T23:59:59.9999999Z");
         assert_eq!(
@@ -210,7 +229,19 @@ mod tests {
             dotnet_time(t("2024-01-21T20:50:20.5Z")),
             "2024-01-21T20:50:20.5Z"
         );
-        assert_eq!(sibling_delay(from, i64::MAX), None);
+        for days in [i64::MAX, i64::from(i32::MAX), 2_930_000] {
+            let errors = sibling_delay(from, days, "DelayFromTime").unwrap_err();
+            assert_eq!(
+                messages(&errors),
+                [(
+                    "DelayFromTime",
+                    format!("DelayFromTime 2024-01-04T20:50:20.908216Z plus the parent's DelayDays {days} is past 9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil PTS can store").as_str()
+                )]
+            );
+        }
+        let last = t("9999-12-31T00:00:00Z");
+        assert!(sibling_delay(last, 0, "F").is_ok());
+        assert!(sibling_delay(last, 1, "F").is_err());
     }
 
     #[test]

@@ -215,7 +215,7 @@ pub async fn session_create(
             tenant_id: caller.tenant_id,
             pid: caller.pid,
             nonce_hash,
-            expires: now + GUI_CODE_LIFETIME,
+            expires: crate::clock::after(now, GUI_CODE_LIFETIME),
         },
     );
     Ok(gui_code_response(&state, &code))
@@ -246,7 +246,7 @@ pub async fn session_refresh(
             tenant_id: caller.tenant_id,
             pid: caller.pid,
             nonce_hash,
-            expires: now + GUI_CODE_LIFETIME,
+            expires: crate::clock::after(now, GUI_CODE_LIFETIME),
         },
     );
     drop(sfm);

@@ -70,7 +70,7 @@ impl TicketBook {
             && let Some(ticket) = self.by_value.get_mut(value)
             && ticket.expires > now
         {
-            ticket.expires = now + TICKET_LIFETIME;
+            ticket.expires = crate::clock::after(now, TICKET_LIFETIME);
             return ticket.clone();
         }
         self.sweep(now);
@@ -78,7 +78,7 @@ impl TicketBook {
             value: new_ticket_value(),
             user_pid: user_pid.to_owned(),
             patient_id: patient_id.to_owned(),
-            expires: now + TICKET_LIFETIME,
+            expires: crate::clock::after(now, TICKET_LIFETIME),
         };
         self.by_user_and_patient.insert(key, ticket.value.clone());
         self.by_value.insert(ticket.value.clone(), ticket.clone());
@@ -103,7 +103,7 @@ impl TicketBook {
             .by_value
             .get_mut(value)
             .filter(|t| t.expires > now && t.user_pid == user_pid)?;
-        ticket.expires = now + TICKET_LIFETIME;
+        ticket.expires = crate::clock::after(now, TICKET_LIFETIME);
         Some(ticket)
     }
 

@@ -112,7 +112,23 @@ async fn bad_fault_rules_are_refused() {
         ),
         (
             json!({"path": "/sfm/**", "status": 42}),
-            "status must be an HTTP status (100 to 999), got 42",
+            "status must be a final HTTP status from 200 to 599, got 42 (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)",
+        ),
+        (
+            json!({"path": "/sfm/**", "status": 100}),
+            "status must be a final HTTP status from 200 to 599, got 100 (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)",
+        ),
+        (
+            json!({"path": "/sfm/**", "status": 101}),
+            "status must be a final HTTP status from 200 to 599, got 101 (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)",
+        ),
+        (
+            json!({"path": "/sfm/**", "status": 204, "body": {"a": 1}}),
+            "a 204 answer has no body: leave body out",
+        ),
+        (
+            json!({"path": "/sfm/**", "status": 304, "body": "x"}),
+            "a 304 answer has no body: leave body out",
         ),
         (
             json!({"path": "/sfm/**", "drop_connection": true, "status": 500}),
@@ -142,4 +158,102 @@ async fn bad_fault_rules_are_refused() {
     }
     let reply = app.get("/_admin/faults").await;
     assert_eq!(reply.json, json!({"faults": []}));
+}
+
+/// `*` is one path segment, `**` any depth (issue 12: `/sfm/fhir/Patient/*` matched
+/// `…/Patient/x/_history/1` and `$getMedication`).
+#[actix_web::test]
+async fn a_star_is_one_segment_and_two_stars_any_depth() {
+    let app = spawn_app().await;
+    add_fault(
+        &app,
+        json!({"path": "/sfm/fhir/Patient/*", "method": "GET", "status": 503}),
+    )
+    .await;
+    assert_eq!(
+        app.get("/sfm/fhir/Patient/x").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    for deeper in [
+        "/sfm/fhir/Patient/x/_history/1",
+        "/sfm/fhir/Patient/x/y",
+        "/sfm/fhir/Patient",
+    ] {
+        let reply = app.get(deeper).await;
+        assert_ne!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{deeper}");
+        assert_eq!(reply.header("x-helsesim-fault"), None, "{deeper}");
+    }
+    app.delete("/_admin/faults").await;
+    add_fault(
+        &app,
+        json!({"path": "/sfm/fhir/**", "method": "GET", "status": 503}),
+    )
+    .await;
+    for any in [
+        "/sfm/fhir/Patient/x/_history/1",
+        "/sfm/fhir/Patient",
+        "/sfm/fhir/metadata",
+    ] {
+        assert_eq!(
+            app.get(any).await.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{any}"
+        );
+    }
+}
+
+/// A faulted answer is still a CORS answer (a browser-based EHR sees the injected status, not a
+/// network error), preflights are never faulted, and kjernejournal's faulted answers carry
+/// `X-EVENT-ID` like every other answer of kjernejournal.
+#[actix_web::test]
+async fn faulted_answers_keep_cors_and_the_event_id() {
+    let app = spawn_app().await;
+    add_fault(&app, json!({"path": "/**", "status": 503})).await;
+    let origin = "http://localhost:3000";
+    let response = app
+        .http
+        .get(app.url("/sfm/fhir/metadata"))
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some(origin)
+    );
+    let preflight = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/pts/access-restrictions/patient-safety"),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, dpop, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK);
+    assert!(preflight.headers().get("x-helsesim-fault").is_none());
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some(origin)
+    );
+    let reply = app.get("/kjernejournal/v1/ping").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    let event_id = reply.header("x-event-id").unwrap_or_default();
+    assert!(
+        event_id.starts_with("Id-") && event_id.len() == 28,
+        "{event_id:?}"
+    );
 }

@@ -23,7 +23,7 @@ async fn reset_forgets_everything_made_since_start_but_not_the_clock() {
     // A patient created in an SFM instance.
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
     app.create_nora(&token).await;
-    let search = "/Patient?identifier=28022600149";
+    let search = "/Patient?identifier=28022600178";
     let reply = app.fhir("GET", search, Some(&token), None).await;
     assert_eq!(reply.json["total"], 1);
     advance(&app, 60);

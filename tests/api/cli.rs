@@ -842,11 +842,13 @@ async fn token_reports_a_refusal_by_the_server() {
 #[actix_web::test]
 async fn token_and_dpop_proof_follow_the_servers_moved_clock() {
     let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
-    app.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2024-01-05T08:00:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    app.clock
+        .set(
+            chrono::DateTime::parse_from_rfc3339("2024-01-05T08:00:00Z")
+                .unwrap()
+                .to_utc(),
+        )
+        .unwrap();
     let mut cmd = helsesim();
     cmd.args([
         "token",

@@ -240,11 +240,11 @@ impl TestApp {
         .await
     }
 
-    /// Creates the patient Nora Nyfødt (fødselsnummer 28022600149) in the token's SFM instance.
+    /// Creates the patient Nora Nyfødt (fødselsnummer 28022600178) in the token's SFM instance.
     pub async fn create_nora(&self, token: &str) {
         let nora = json!({
             "resourceType": "Patient",
-            "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600149"}],
+            "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600178"}],
             "name": [{"family": "Nyfødt", "given": ["Nora"]}]
         });
         let reply = self
@@ -650,7 +650,7 @@ impl TestApp {
 
 /// Moves the app's clock.
 pub fn advance(app: &TestApp, seconds: i64) {
-    app.clock.advance(TimeDelta::seconds(seconds));
+    app.clock.advance(TimeDelta::seconds(seconds)).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1303,7 +1303,7 @@ async fn a_typed_user_logs_in_and_an_invalid_pid_is_shown_again() {
     );
     assert!(
         reply.text.contains(
-            "<p class=\"error\" role=\"alert\">'12345678901' is not a national identity number: its first six digits are not a date</p>"
+            "<p class=\"error\" role=\"alert\">'12345678901' is not a national identity number: its first six digits are not a date (of the century its individual number gives)</p>"
         ),
         "{}",
         reply.text

@@ -30,6 +30,7 @@ mod helseid_openidconnect;
 mod kjernejournal;
 mod login_page_browser;
 mod pts;
+mod reliability;
 mod sfm_datadeling;
 mod sfm_fhir;
 mod sfm_medication;

@@ -457,7 +457,7 @@ async fn read_and_vread_carry_versions() {
 async fn create_assigns_the_id_and_version_1() {
     let app = spawn_app().await;
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
-    let mut patient = new_patient("28022600149");
+    let mut patient = new_patient("28022600178");
     patient["id"] = json!("client-chosen-id");
     patient["meta"]["versionId"] = json!("7");
     patient["meta"]["lastUpdated"] = json!("2020-01-01T00:00:00Z");
@@ -509,7 +509,7 @@ async fn create_assigns_the_id_and_version_1() {
         "/Patient",
         &token,
         &[AS_FHIR, ("Prefer", "return=minimal")],
-        Some(&bytes(&new_patient("01010150124"))),
+        Some(&bytes(&new_patient("01010150155"))),
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -525,7 +525,7 @@ async fn create_assigns_the_id_and_version_1() {
         .fhir("GET", &format!("/Patient/{minimal_id}"), Some(&token), None)
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.json["identifier"][0]["value"], "01010150124");
+    assert_eq!(reply.json["identifier"][0]["value"], "01010150155");
 
     // application/json is accepted as a request type too.
     let reply = fhir_with(
@@ -1078,7 +1078,7 @@ async fn invalid_fhir_bodies_are_refused() {
         "/Patient",
         &token,
         &[("Content-Type", "text/plain")],
-        Some(&bytes(&new_patient("28022600149"))),
+        Some(&bytes(&new_patient("28022600178"))),
     )
     .await;
     assert_outcome(
@@ -1147,7 +1147,7 @@ async fn only_fhir_json_is_spoken() {
         "/Patient?_format=xml",
         &token,
         &[AS_FHIR],
-        Some(&bytes(&new_patient("28022600149"))),
+        Some(&bytes(&new_patient("28022600178"))),
     )
     .await;
     assert_outcome(&reply, StatusCode::NOT_ACCEPTABLE, &refusal);
@@ -1368,7 +1368,7 @@ async fn search_by_name_active_and_id_with_or_and_and() {
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
     let orjan = json!({
         "resourceType": "Patient",
-        "identifier": [{"system": FNR, "value": "28022600149"}],
+        "identifier": [{"system": FNR, "value": "28022600178"}],
         "active": false,
         "name": [{"family": "Åsmundsen", "given": ["Ørjan", "Ærlend"]}]
     });
@@ -1746,7 +1746,7 @@ async fn links_and_full_urls_use_the_public_url() {
         "POST",
         "/sfm/fhir/Patient",
         &headers,
-        Some(&bytes(&new_patient("28022600149"))),
+        Some(&bytes(&new_patient("28022600178"))),
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -2033,7 +2033,7 @@ async fn a_dpop_bound_token_needs_its_scheme_and_a_proof() {
         "POST",
         "/Patient",
         &[("Authorization", &dpop), ("DPoP", &proof), AS_FHIR],
-        Some(&bytes(&new_patient("28022600149"))),
+        Some(&bytes(&new_patient("28022600178"))),
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);

@@ -161,7 +161,7 @@ async fn the_state_survives_sigterm_and_a_restart_even_under_load() {
         served.ready
     );
     let app = child_app(&served);
-    app.clock.advance(chrono::TimeDelta::hours(4));
+    app.clock.advance(chrono::TimeDelta::hours(4)).unwrap();
     let after = app.export_state().await;
     assert_eq!(unstamped(after.clone()), unstamped(before));
     let objects = restricted_objects(&after);

@@ -308,8 +308,14 @@ pub fn searchset(
     };
     let mut links = vec![json!({"relation": "self", "url": link(query.offset)})];
     let paging = !query.count_only && query.count > 0;
-    if paging && query.offset + query.count < total {
-        links.push(json!({"relation": "next", "url": link(query.offset + query.count)}));
+    // Checked: an _offset near usize::MAX must not wrap round to the first page.
+    if paging
+        && let Some(next) = query
+            .offset
+            .checked_add(query.count)
+            .filter(|next| *next < total)
+    {
+        links.push(json!({"relation": "next", "url": link(next)}));
     }
     if paging && query.offset > 0 {
         links.push(

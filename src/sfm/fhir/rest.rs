@@ -286,8 +286,14 @@ pub fn search(
     };
     let mut links = vec![json!({"relation": "self", "url": link(search.offset)})];
     let paging = !search.count_only && search.count > 0;
-    if paging && search.offset + search.count < total {
-        links.push(json!({"relation": "next", "url": link(search.offset + search.count)}));
+    // Checked: an _offset near usize::MAX must not wrap round to the first page.
+    if paging
+        && let Some(next) = search
+            .offset
+            .checked_add(search.count)
+            .filter(|next| *next < total)
+    {
+        links.push(json!({"relation": "next", "url": link(next)}));
     }
     if paging && search.offset > 0 {
         links.push(json!({"relation": "previous", "url": link(search.offset.saturating_sub(search.count))}));

@@ -51,10 +51,38 @@ pub fn check(resource: &Value, kind: ResourceKind) -> Result<(), Vec<String>> {
         problems.extend(parse_r4(resource, kind.as_str()));
     }
     if problems.is_empty() {
+        problems.extend(national_id_problems(resource, kind.as_str()));
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+/// Identifiers under the fødselsnummer or D-nummer system must be valid national identity
+/// numbers (date, century and control digits): SFM looks patients and users up by them.
+fn national_id_problems(resource: &Value, type_name: &str) -> Vec<String> {
+    use crate::sfm::model::{DNR_SYSTEM, FNR_SYSTEM};
+    let Some(identifiers) = resource.get("identifier").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    identifiers
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            matches!(
+                i.get("system").and_then(Value::as_str),
+                Some(FNR_SYSTEM | DNR_SYSTEM)
+            )
+        })
+        .filter_map(|(n, i)| {
+            let value = i.get("value").and_then(Value::as_str).unwrap_or_default();
+            crate::ids::NationalId::parse(value)
+                .err()
+                .map(|e| format!("{type_name}.identifier[{n}].value: {e}"))
+        })
+        .collect()
 }
 
 /// Checks that `resource` is a valid R4 resource of type `type_name` (any id, or none).
@@ -174,6 +202,18 @@ fn typed_as_string(map: &serde_json::Map<String, Value>, path: &str) -> Option<S
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn national_identity_numbers_must_be_valid() {
+        // Day 32 with valid control digits: refused (issue 12).
+        let patient = json!({"resourceType": "Patient", "identifier": [
+            {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "12050050295"},
+            {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "32019012345"}]});
+        assert_eq!(
+            check(&patient, ResourceKind::Patient),
+            Err(vec!["Patient.identifier[1].value: '32019012345' is not a national identity number: its first six digits are not a date (of the century its individual number gives)".to_owned()])
+        );
+    }
 
     #[test]
     fn a_valid_patient_passes() {
