@@ -103,6 +103,12 @@ pub struct SettingsArgs {
           value_parser = parse_state_interval)]
     pub state_interval: u64,
 
+    /// How long, in seconds, a request body may take to arrive (1 to 3600); a slower one is
+    /// answered 408 and its connection closed.
+    #[arg(long, env = "HELSESIM_BODY_TIMEOUT", default_value_t = 30, global = true,
+          value_parser = parse_body_timeout)]
+    pub body_timeout: u64,
+
     /// Log line format: `text` or `json` (one JSON object per line).
     #[arg(
         long,
@@ -147,6 +153,8 @@ pub struct Settings {
     pub state_file: Option<PathBuf>,
     /// How often the state file is written when the state changed.
     pub state_interval: std::time::Duration,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
 }
 
 /// The origins CORS allows.
@@ -179,6 +187,7 @@ impl From<&SettingsArgs> for Settings {
                 .clone()
                 .filter(|p| !p.as_os_str().is_empty()),
             state_interval: std::time::Duration::from_secs(args.state_interval),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout),
         }
     }
 }
@@ -227,6 +236,15 @@ fn parse_journal_size(value: &str) -> Result<usize, String> {
         .ok_or_else(|| {
             format!("HELSESIM_JOURNAL_SIZE / --journal-size must be a number from 0 to 100000, got '{value}'")
         })
+}
+
+fn parse_body_timeout(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(seconds @ 1..=3600) => Ok(seconds),
+        _ => Err(format!(
+            "HELSESIM_BODY_TIMEOUT / --body-timeout must be seconds from 1 to 3600, got '{value}'"
+        )),
+    }
 }
 
 fn parse_state_interval(value: &str) -> Result<u64, String> {

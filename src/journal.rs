@@ -2,18 +2,23 @@
 //! with service, method, path, status, latency, time and both bodies — tokens, assertions,
 //! codes and keys redacted — in a bounded ring, for `GET /_admin/requests`.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actix_web::HttpMessage as _;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::StreamExt as _;
+use futures_util::Stream;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -181,18 +186,24 @@ fn redact_pairs(text: &str) -> String {
 /// A body as the journal keeps it: JSON and forms with their secrets redacted, other text with
 /// JWTs redacted, binary as a size.
 pub fn redact_body(content_type: &str, body: &[u8]) -> Option<String> {
-    if body.is_empty() {
+    redact_preview(content_type, body, body.len())
+}
+
+/// [`redact_body`] of a body's first bytes (`kept`, of `total` in all).
+fn redact_preview(content_type: &str, kept: &[u8], total: usize) -> Option<String> {
+    if total == 0 {
         return None;
     }
     let content_type = content_type.to_ascii_lowercase();
-    let kept = &body[..body.len().min(MAX_KEPT_BODY)];
-    let truncated = if body.len() > MAX_KEPT_BODY {
-        format!(" … ({} bytes in all)", body.len())
+    let kept = &kept[..kept.len().min(MAX_KEPT_BODY)];
+    let truncated = if total > kept.len() {
+        format!(" … ({total} bytes in all)")
     } else {
         String::new()
     };
     if content_type.contains("json")
-        && let Ok(mut value) = serde_json::from_slice::<Value>(body)
+        && truncated.is_empty()
+        && let Ok(mut value) = serde_json::from_slice::<Value>(kept)
     {
         redact_json(&mut value);
         let mut text = value.to_string();
@@ -202,8 +213,13 @@ pub fn redact_body(content_type: &str, body: &[u8]) -> Option<String> {
         }
         return Some(text);
     }
-    let Ok(text) = std::str::from_utf8(kept) else {
-        return Some(format!("[{} bytes of {content_type}]", body.len()));
+    let text = match std::str::from_utf8(kept) {
+        Ok(text) => text,
+        // A preview may end inside a character.
+        Err(e) if e.error_len().is_none() && !truncated.is_empty() => {
+            std::str::from_utf8(&kept[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return Some(format!("[{total} bytes of {content_type}]")),
     };
     if content_type.starts_with("application/x-www-form-urlencoded") {
         return Some(format!("{}{truncated}", redact_pairs(text)));
@@ -219,6 +235,36 @@ pub fn redact_body(content_type: &str, body: &[u8]) -> Option<String> {
         })
         .collect();
     Some(format!("{}{truncated}", words.join(" ")))
+}
+
+/// What the journal saw of a request body: its first bytes and how many there were.
+#[derive(Debug, Default)]
+struct Preview {
+    kept: BytesMut,
+    total: usize,
+}
+
+/// A payload that copies its first [`MAX_KEPT_BODY`] bytes into a [`Preview`] as it is read.
+struct Tee {
+    inner: Payload,
+    preview: Rc<RefCell<Preview>>,
+}
+
+impl Stream for Tee {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            let mut preview = self.preview.borrow_mut();
+            let room = MAX_KEPT_BODY.saturating_sub(preview.kept.len());
+            preview
+                .kept
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+            preview.total = preview.total.saturating_add(chunk.len());
+        }
+        polled
+    }
 }
 
 fn redacted_path(req: &ServiceRequest) -> String {
@@ -261,14 +307,17 @@ pub async fn journal(
     }
     let started = Instant::now();
     let time: DateTime<Utc> = state.clock.now();
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        body.extend_from_slice(&chunk?);
-    }
-    let body = body.freeze();
-    let request_body = redact_body(&content_type(req.headers()), &body);
-    req.set_payload(Payload::from(body));
+    // The body passes through as the service reads it; the journal keeps a copy of its first
+    // 16 KiB only, and never waits for (or holds) a body the service does not read.
+    let preview = Rc::new(RefCell::new(Preview::default()));
+    let payload = req.take_payload();
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(Tee {
+            inner: payload,
+            preview: preview.clone(),
+        }),
+    });
+    let request_type = content_type(req.headers());
     let entry = Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -277,10 +326,17 @@ pub async fn journal(
         path: redacted_path(&req),
         status: 0,
         latency_ms: 0.0,
-        request_body,
+        request_body: None,
         response_body: None,
     };
     let response = next.call(req).await?;
+    let entry = {
+        let preview = preview.borrow();
+        Entry {
+            request_body: redact_preview(&request_type, &preview.kept, preview.total),
+            ..entry
+        }
+    };
     let (req, response) = response.into_parts();
     let status = response.status().as_u16();
     let response_type = content_type(response.headers());

@@ -17,6 +17,7 @@ pub mod jose;
 pub mod journal;
 pub mod keys;
 pub mod kjernejournal;
+pub mod limits;
 pub mod national;
 pub mod persist;
 pub mod pts;

@@ -56,12 +56,15 @@ impl Application {
 
         let data = state.clone();
         let origins = settings.cors_origins.clone();
+        let body_timeout = web::Data::new(crate::limits::BodyTimeout(settings.body_timeout));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(body_timeout.clone())
                 .wrap(error_handlers(ErrorFormat::Admin))
                 .wrap(from_fn(crate::faults::inject))
                 .wrap(from_fn(crate::journal::journal))
+                .wrap(from_fn(crate::limits::body_deadline))
                 // Outside everything that can answer (fault rules included), so that every
                 // answer a browser gets carries CORS headers and preflights are never faulted.
                 .wrap(cors(&origins))

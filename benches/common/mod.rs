@@ -33,6 +33,7 @@ pub fn app_state() -> AppState {
         cors_origins: helsesim::config::CorsOrigins::Any,
         state_file: None,
         state_interval: std::time::Duration::from_secs(5),
+        body_timeout: std::time::Duration::from_secs(30),
     };
     AppState::build(&settings, Clock::system(), BASE_URL.to_owned()).expect("state builds")
 }

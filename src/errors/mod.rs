@@ -86,10 +86,14 @@ fn reformat<B: MessageBody + 'static>(
     {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
-    let status = res.status();
-    let message = res
-        .response()
-        .error()
+    let error = res.response().error();
+    // A body that did not arrive in time is the client's slowness: 408, not 400.
+    let status = if error.is_some_and(crate::limits::is_body_timeout) {
+        StatusCode::REQUEST_TIMEOUT
+    } else {
+        res.status()
+    };
+    let message = error
         .map(|e| describe_framework_error(status, &e.to_string()))
         .unwrap_or_else(|| default_message(status, res.request().method().as_str()));
     let allow = res.headers().get(header::ALLOW).cloned();

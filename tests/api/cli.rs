@@ -324,6 +324,11 @@ pub(crate) struct Served {
 }
 
 impl Served {
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `serve` on free ports with `certs` and waits for the whole start-up message.
     pub(crate) fn start(certs: &Path) -> Self {
         Self::start_with(certs, &[])

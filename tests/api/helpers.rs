@@ -69,6 +69,7 @@ pub fn test_settings() -> Settings {
         cors_origins: helsesim::config::CorsOrigins::Any,
         state_file: None,
         state_interval: std::time::Duration::from_secs(5),
+        body_timeout: std::time::Duration::from_secs(30),
     }
 }
 

@@ -28,6 +28,7 @@ mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
 mod kjernejournal;
+mod limits;
 mod login_page_browser;
 mod pts;
 mod reliability;
