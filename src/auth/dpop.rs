@@ -155,6 +155,13 @@ pub fn validate_proof(
         .claim_str("jti")
         .filter(|j| !j.is_empty())
         .ok_or_else(|| invalid("The DPoP proof must have a 'jti'"))?;
+    if jti.len() > super::MAX_JTI_BYTES {
+        return Err(invalid(format!(
+            "The DPoP proof's jti is {} bytes long: at most {} are accepted (a GUID is plenty)",
+            jti.len(),
+            super::MAX_JTI_BYTES
+        )));
+    }
     let htm = jws.claim_str("htm").unwrap_or_default();
     if htm != expected.method {
         return Err(invalid(format!(
@@ -165,7 +172,7 @@ pub fn validate_proof(
     let htu = jws.claim_str("htu").unwrap_or_default();
     if !expected.urls.iter().any(|url| same_url(htu, url)) {
         return Err(invalid(format!(
-            "The DPoP proof's htu '{htu}' does not match the request URL {}",
+            "The DPoP proof's htu '{htu}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
             expected
                 .urls
                 .first()

@@ -18,12 +18,28 @@ pub fn verify_request(
     now: DateTime<Utc>,
 ) -> Result<VerifiedToken, AuthError> {
     let urls = request_urls(req, public);
+    // RFC 9449 §4.3: exactly one DPoP header; a header that is not ASCII text is no proof.
+    let mut proofs = req.headers().get_all("DPoP");
+    let dpop = proofs.next();
+    if proofs.next().is_some() {
+        return Err(AuthError::InvalidProof(
+            "Send exactly one DPoP header (RFC 9449 section 4.3): this request has several"
+                .to_owned(),
+        ));
+    }
+    let dpop = dpop
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                AuthError::InvalidProof("The DPoP header is not ASCII text".to_owned())
+            })
+        })
+        .transpose()?;
     let parts = RequestParts {
         authorization: req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
-        dpop: req.headers().get("DPoP").and_then(|v| v.to_str().ok()),
+        dpop,
         method: req.method().as_str(),
         urls: &urls,
     };

@@ -12,6 +12,10 @@ use crate::jose::{PublicJwk, SigningAlg, UnverifiedJws};
 use crate::store::ReplayCache;
 use dpop::{ProofError, ProofExpectations, validate_proof};
 
+/// The longest `jti` (client assertion, DPoP proof) accepted: the replay caches keep every
+/// `jti` for a minute or two, and must not be filled with huge ones.
+pub const MAX_JTI_BYTES: usize = 256;
+
 /// Leeway for clock differences in every time comparison.
 pub const CLOCK_SKEW: TimeDelta = TimeDelta::seconds(10);
 
@@ -97,6 +101,9 @@ pub enum AuthError {
     /// Not yet valid.
     #[error("The access token is not valid before {0}")]
     NotYetValid(String),
+    /// Issued in the future (beyond the clock skew).
+    #[error("The access token was issued in the future ({0}): check the token issuer's clock")]
+    IssuedInFuture(String),
     /// Missing scope.
     #[error("The access token lacks the scope {0}")]
     MissingScope(String),
@@ -241,17 +248,21 @@ impl TokenVerifier {
                 typ.unwrap_or_default()
             )));
         }
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
+        let skew = CLOCK_SKEW.num_seconds();
+        let exp = numeric_date(&claims, "exp")?
             .ok_or_else(|| AuthError::Invalid("it has no exp".to_owned()))?;
-        if now.timestamp() > exp + CLOCK_SKEW.num_seconds() {
+        if now.timestamp() > exp.saturating_add(skew) {
             return Err(AuthError::Expired(timestamp(exp)));
         }
-        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
-            && nbf > now.timestamp() + CLOCK_SKEW.num_seconds()
+        if let Some(nbf) = numeric_date(&claims, "nbf")?
+            && nbf > now.timestamp().saturating_add(skew)
         {
             return Err(AuthError::NotYetValid(timestamp(nbf)));
+        }
+        if let Some(iat) = numeric_date(&claims, "iat")?
+            && iat > now.timestamp().saturating_add(skew)
+        {
+            return Err(AuthError::IssuedInFuture(timestamp(iat)));
         }
         Ok(claims)
     }
@@ -317,6 +328,28 @@ impl TokenVerifier {
             return Err(AuthError::MissingScope(required.any_scope.join(" or ")));
         }
         Ok(claims)
+    }
+}
+
+/// A JWT NumericDate claim (RFC 7519 §2: seconds since the epoch) as whole seconds; `None` when
+/// absent; an error naming the claim when it is not a number of seconds a date can have.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, AuthError> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    let seconds = match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64)
+        }),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if DateTime::from_timestamp(s, 0).is_some() => Ok(Some(s)),
+        _ => Err(AuthError::Invalid(format!(
+            "its {name} must be a date in seconds since the epoch, got {value}"
+        ))),
     }
 }
 

@@ -127,7 +127,7 @@ pub fn authenticate(
                 "The client_assertion must have exp (seconds since the epoch)",
             )
         })?;
-    if exp + CLOCK_SKEW < now {
+    if crate::clock::after(exp, CLOCK_SKEW) < now {
         return Err(OAuthError::invalid_client(format!(
             "The client_assertion expired at {}: create a new assertion for every request",
             exp.to_rfc3339()
@@ -155,6 +155,13 @@ pub fn authenticate(
         .ok_or_else(|| {
             OAuthError::invalid_client("The client_assertion must have a jti (a unique id)")
         })?;
+    if jti.len() > crate::auth::MAX_JTI_BYTES {
+        return Err(OAuthError::invalid_client(format!(
+            "The client_assertion's jti is {} bytes long: at most {} are accepted (a GUID is plenty)",
+            jti.len(),
+            crate::auth::MAX_JTI_BYTES
+        )));
+    }
     let jti = format!("{iss}:{jti}");
     if used_jtis.contains(&jti, now) {
         return Err(replayed_assertion());
@@ -164,7 +171,7 @@ pub fn authenticate(
         client,
         key_amr,
         jti,
-        remember_until: exp + CLOCK_SKEW,
+        remember_until: crate::clock::after(exp, CLOCK_SKEW),
         assertion: jws.claims,
     })
 }

@@ -101,15 +101,11 @@ pub fn parse_form(body: &[u8]) -> Result<FormParams, OAuthError> {
     FormParams::parse(body)
 }
 
-/// The public URL of the endpoint, and the URL as the client reached it (for DPoP `htu`).
-pub fn request_urls(req: &HttpRequest, public: &str) -> Vec<String> {
-    let info = req.connection_info();
-    let reached = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-    if reached == public {
-        vec![public.to_owned()]
-    } else {
-        vec![public.to_owned(), reached]
-    }
+/// The URLs a DPoP proof's `htu` may name: the endpoint's public URL only. The URL as the client
+/// reached it (its `Host` or `X-Forwarded-Host`) is not trusted: a proof made for another host
+/// must not pass.
+pub fn request_urls(_req: &HttpRequest, public: &str) -> Vec<String> {
+    vec![public.to_owned()]
 }
 
 /// Authenticates the client (private_key_jwt) of a request that takes no DPoP proof, and

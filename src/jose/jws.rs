@@ -81,6 +81,11 @@ pub enum JwsError {
     /// Not three dot-separated parts.
     #[error("not a compact JWS (expected three base64url parts separated by dots)")]
     NotCompact,
+    /// An unsecured JWS (`alg` `none`, or any JWS with an empty signature).
+    #[error(
+        "it is not signed (alg '{0}' with an empty signature): only JWTs signed with an asymmetric key are accepted"
+    )]
+    Unsigned(String),
     /// A part is not base64url.
     #[error("the {0} is not base64url-encoded")]
     Base64(&'static str),
@@ -109,10 +114,17 @@ impl<'a> UnverifiedJws<'a> {
         else {
             return Err(JwsError::NotCompact);
         };
-        if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        if header.is_empty() || payload.is_empty() {
             return Err(JwsError::NotCompact);
         }
         let header = decode_object(header, "header")?;
+        if signature.is_empty() {
+            let alg = header
+                .get("alg")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(JwsError::Unsigned(alg.to_owned()));
+        }
         let claims = decode_object(payload, "payload")?;
         let signing_input_len = token.len() - signature.len() - 1;
         Ok(Self {
@@ -183,6 +195,13 @@ mod tests {
         assert_eq!(
             UnverifiedJws::parse("..").unwrap_err(),
             JwsError::NotCompact
+        );
+        // {"alg":"none"} . {} . (empty): an unsecured JWT says so.
+        assert_eq!(
+            UnverifiedJws::parse("eyJhbGciOiJub25lIn0.e30.")
+                .unwrap_err()
+                .to_string(),
+            "it is not signed (alg 'none' with an empty signature): only JWTs signed with an asymmetric key are accepted"
         );
         assert_eq!(
             UnverifiedJws::parse("!!.e30.c2ln").unwrap_err(),

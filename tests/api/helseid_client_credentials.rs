@@ -360,7 +360,7 @@ async fn client_authentication_failures_are_invalid_client() {
         (
             "none",
             unsigned(&Assertion::new(&app, SFM_READY).claims),
-            "The client_assertion is not a valid JWT: not a compact JWS (expected three base64url parts separated by dots)",
+            "The client_assertion is not a valid JWT: it is not signed (alg 'none' with an empty signature): only JWTs signed with an asymmetric key are accepted",
         ),
         (
             "typ",
@@ -417,6 +417,11 @@ async fn client_authentication_failures_are_invalid_client() {
             "The client_assertion's nbf is in the future: check the client's clock",
         ),
         ("no jti", Assertion::new(&app, SFM_READY).without("jti").sign(), "The client_assertion must have a jti (a unique id)"),
+        (
+            "jti too long",
+            Assertion::new(&app, SFM_READY).claim("jti", json!("j".repeat(257))).sign(),
+            "The client_assertion's jti is 257 bytes long: at most 256 are accepted (a GUID is plenty)",
+        ),
     ];
     for (name, assertion, description) in cases {
         let reply = app

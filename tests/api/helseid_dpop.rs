@@ -141,7 +141,7 @@ async fn proof_checks() {
             valid().claim("htu", json!("https://helseid-sts.test.nhn.no/connect/token")).sign(),
             &*Box::leak(
                 format!(
-                    "The DPoP proof's htu 'https://helseid-sts.test.nhn.no/connect/token' does not match the request URL {}",
+                    "The DPoP proof's htu 'https://helseid-sts.test.nhn.no/connect/token' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
                     app.token_endpoint()
                 )
                 .into_boxed_str(),

@@ -637,7 +637,7 @@ async fn par_dpop_proofs_need_a_nonce_and_must_match_dpop_jkt() {
     reply.assert_oauth_error(
         "invalid_dpop_proof",
         &format!(
-            "The DPoP proof's htu '{}' does not match the request URL {}",
+            "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
             app.token_endpoint(),
             par_url(&app)
         ),
@@ -2401,7 +2401,7 @@ async fn userinfo_takes_a_dpop_bound_user_token_only_with_its_proof() {
             "invalid_dpop_proof",
             "DPoP",
             format!(
-                "The DPoP proof's htu '{}' does not match the request URL {userinfo_url}",
+                "The DPoP proof's htu '{}' does not match the request URL {userinfo_url} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
                 app.token_endpoint()
             ),
         ),

@@ -2087,7 +2087,7 @@ async fn a_dpop_bound_token_needs_its_scheme_and_a_proof() {
     refused(
         &reply,
         &format!(
-            "The DPoP proof's htu '{}' does not match the request URL {}",
+            "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
             app.url("/sfm/fhir/Practitioner"),
             app.url("/sfm/fhir/Patient")
         ),
