@@ -30,7 +30,7 @@ const MAX_KEPT_BODY: usize = 16 * 1024;
 /// What replaces a secret.
 const REDACTED: &str = "[redacted]";
 /// Names whose values are secrets, wherever they appear (JSON keys, form fields, query).
-const SECRET_NAMES: [&str; 14] = [
+const SECRET_NAMES: [&str; 17] = [
     "access_token",
     "refresh_token",
     "id_token",
@@ -45,9 +45,24 @@ const SECRET_NAMES: [&str; 14] = [
     "private_key",
     "password",
     "client_secret",
+    // SFM's patient ticket, kjernejournal's ticket, a pushed authorization request's handle:
+    // each lets its holder act for the user.
+    "patientticket",
+    "ticket",
+    "request_uri",
 ];
 /// The private members of a JWK.
 const JWK_PRIVATE: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+
+/// Marker in a response's extensions: its whole body is a secret (a ticket sent as text).
+#[derive(Debug, Clone, Copy)]
+pub struct SecretBody;
+
+/// Marks `response` so that the journal records its body as `[redacted]`.
+pub fn mark_secret(mut response: actix_web::HttpResponse) -> actix_web::HttpResponse {
+    response.extensions_mut().insert(SecretBody);
+    response
+}
 
 /// One journal entry.
 #[derive(Debug, Clone, Serialize)]
@@ -267,6 +282,29 @@ impl Stream for Tee {
     }
 }
 
+/// The values of secret query parameters (a ticket to search by): answers may repeat them
+/// (a search Bundle's `self` link, a Datadeling patient's identifier), so the journal removes
+/// them from the answer too. Values under 8 characters are too short to be secrets worth it.
+fn secret_query_values(req: &ServiceRequest) -> Vec<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(name, value)| is_secret_name(name) && value.len() >= 8)
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
+
+/// `text` without any of `secrets`, raw or percent-encoded.
+fn scrub(mut text: String, secrets: &[String]) -> String {
+    for secret in secrets {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in [secret.as_str(), encoded.as_str()] {
+            if text.contains(form) {
+                text = text.replace(form, REDACTED);
+            }
+        }
+    }
+    text
+}
+
 fn redacted_path(req: &ServiceRequest) -> String {
     match req.query_string() {
         "" => req.path().to_owned(),
@@ -318,6 +356,7 @@ pub async fn journal(
         }),
     });
     let request_type = content_type(req.headers());
+    let secrets = secret_query_values(&req);
     let entry = Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -340,6 +379,7 @@ pub async fn journal(
     let (req, response) = response.into_parts();
     let status = response.status().as_u16();
     let response_type = content_type(response.headers());
+    let secret = response.extensions().get::<SecretBody>().is_some();
     let (head, body) = response.into_parts();
     let body: Bytes = match actix_web::body::to_bytes(body).await {
         Ok(bytes) => bytes,
@@ -356,10 +396,15 @@ pub async fn journal(
             ));
         }
     };
+    let response_body = if secret && !body.is_empty() {
+        Some(REDACTED.to_owned())
+    } else {
+        redact_body(&response_type, &body).map(|text| scrub(text, &secrets))
+    };
     state.journal.push(Entry {
         status,
         latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        response_body: redact_body(&response_type, &body),
+        response_body,
         ..entry
     });
     Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))))

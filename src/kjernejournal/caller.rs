@@ -40,10 +40,15 @@ pub struct UserCaller {
 
 /// `X-EPJ-System`: required on every call.
 pub fn epj_system(req: &HttpRequest) -> Result<String, Fault> {
-    req.headers()
-        .get("X-EPJ-System")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    let Some(value) = req.headers().get("X-EPJ-System") else {
+        return Err(Fault::MissingEpjSystem);
+    };
+    let text = value.to_str().map_err(|_| {
+        Fault::InvalidRequest(
+            "The X-EPJ-System header must be ASCII text (HTTP headers carry no other characters reliably): write 'o' for 'ø', e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'".to_owned(),
+        )
+    })?;
+    Some(text.trim())
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .ok_or(Fault::MissingEpjSystem)

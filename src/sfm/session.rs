@@ -153,9 +153,12 @@ pub async fn patient_ticket(
     Ok(if wants_json {
         response.json(json!({ "patientTicket": ticket.value }))
     } else {
-        response
-            .content_type("text/plain; charset=utf-8")
-            .body(ticket.value)
+        // The whole text/plain body is the ticket: the request journal must not show it.
+        crate::journal::mark_secret(
+            response
+                .content_type("text/plain; charset=utf-8")
+                .body(ticket.value),
+        )
     })
 }
 

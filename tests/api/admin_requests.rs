@@ -112,3 +112,95 @@ async fn a_journal_of_size_0_keeps_nothing() {
     app.get("/sfm/nothing").await;
     assert!(journal(&app, "").await.is_empty());
 }
+
+/// Tickets and PAR handles let their holder act for a user: the journal shows none of them
+/// (issue 12: SFM patient tickets, kjernejournal tickets and request_uri were shown).
+#[actix_web::test]
+async fn tickets_and_request_uris_are_redacted() {
+    let app = spawn_app().await;
+    let token = didrik(&app).await;
+    let body = r#"{"patientPid": "12050050295"}"#;
+    let json_ticket = app
+        .patient_ticket(Some(&token), body, Some("application/json"))
+        .await;
+    let ticket = json_ticket.json["patientTicket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text_ticket = app.patient_ticket(Some(&token), body, None).await;
+    assert_eq!(text_ticket.status, StatusCode::OK);
+    let search = app
+        .fhir(
+            "GET",
+            &format!("/MedicationStatement?patientTicket={ticket}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(search.status, StatusCode::OK, "{}", search.text);
+
+    let kj = app
+        .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
+        .await;
+    let indicator = Reply::read(
+        app.http
+            .post(app.url("/kjernejournal/v1/helseindikator"))
+            .header(
+                "Authorization",
+                format!("Bearer {}", kj.json["access_token"].as_str().unwrap()),
+            )
+            .header("X-EPJ-System", "tests")
+            .json(&json!({"fnr": "13116900216"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let kj_ticket = indicator.json["ticket"].as_str().unwrap().to_owned();
+
+    let pkce = Pkce::new();
+    let par = app
+        .par(
+            SFM_READY,
+            &TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]),
+            &[],
+        )
+        .await;
+    let request_uri = par.json["request_uri"].as_str().unwrap().to_owned();
+    app.authorize(
+        &[("client_id", SFM_READY), ("request_uri", &request_uri)],
+        None,
+    )
+    .await;
+
+    let all = journal(&app, "").await;
+    let text = serde_json::to_string(&all).unwrap();
+    for secret in [&ticket, &kj_ticket, &request_uri] {
+        assert!(!text.contains(secret.as_str()), "{secret} in {text}");
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        assert!(!text.contains(&encoded), "{encoded} in {text}");
+    }
+    let by_path = |prefix: &str| {
+        all.iter()
+            .filter(|e| e["path"].as_str().unwrap().starts_with(prefix))
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let tickets = by_path("/sfm/api/PatientTicket");
+    assert_eq!(tickets.len(), 2);
+    assert_eq!(tickets[0]["response_body"], "[redacted]");
+    assert_eq!(
+        tickets[1]["response_body"],
+        r#"{"patientTicket":"[redacted]"}"#
+    );
+    assert_eq!(
+        by_path("/sfm/fhir/MedicationStatement")[0]["path"],
+        "/sfm/fhir/MedicationStatement?patientTicket=%5Bredacted%5D"
+    );
+    assert!(
+        by_path("/helseid/connect/authorize")[0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("request_uri=%5Bredacted%5D")
+    );
+}

@@ -557,6 +557,25 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
     assert_kj_error(&reply, 400, "KJF-900003", missing, incomplete);
     let reply = app.kj_ping(&token, None).await;
     assert_kj_error(&reply, 400, "KJF-900003", missing, incomplete);
+    // A header that is there but not ASCII is not "missing" (issue 12): say what is wrong.
+    let response = app
+        .http
+        .get(app.url("/kjernejournal/v1/ping"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header(
+            "X-EPJ-System",
+            reqwest::header::HeaderValue::from_bytes("Fjordjournal 2.0 – Bodø".as_bytes()).unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_kj_error(
+        &Reply::read(response).await,
+        400,
+        "KJF-000018",
+        "The X-EPJ-System header must be ASCII text (HTTP headers carry no other characters reliably): write 'o' for 'ø', e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'",
+        "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
+    );
 
     // An organisation kjernejournal knows but has not granted access: the spec's error.
     let kolasbakkane = app.kj_multi_tenant_token("NO:ORGNR:917897468").await;
