@@ -433,7 +433,7 @@ mod tests {
         );
         assert_eq!(
             redact_body("application/json; charset=utf-8", json.as_bytes()).unwrap(),
-            r#"{"access_token":"[redacted]","token_type":"Bearer","nested":[{"kty":"EC","d":"[redacted]","x":"pub"}],"note":"[redacted]","client_secret_x":"[redacted]","patientTicket":"t-1"}"#
+            r#"{"access_token":"[redacted]","token_type":"Bearer","nested":[{"kty":"EC","d":"[redacted]","x":"pub"}],"note":"[redacted]","client_secret_x":"[redacted]","patientTicket":"[redacted]"}"#
         );
         let form =
             format!("grant_type=client_credentials&client_assertion={JWT}&scope=a+b&code=abc");

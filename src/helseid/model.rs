@@ -179,6 +179,11 @@ pub struct ClientEntry {
     /// The supplier (multi-tenant clients).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orgnr_supplier: Option<String>,
+    /// The organisations that delegated access to the supplier (multi-tenant clients): HelseID
+    /// issues tokens only for them (Altinn delegations in production, set up in HelseID
+    /// Selvbetjening in the test environment). Absent: any organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated_by: Option<Vec<String>>,
     /// The client's SFM id (single-tenant SFM clients pick their SFM tenant with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sfm_id: Option<String>,
@@ -252,8 +257,18 @@ impl Client {
                 OrgNr::parse(value).map_err(|e| FieldError::new(field, e.to_string()))?;
             }
         }
+        for (i, orgnr) in entry.delegated_by.iter().flatten().enumerate() {
+            OrgNr::parse(orgnr)
+                .map_err(|e| FieldError::new(format!("delegated_by[{i}]"), e.to_string()))?;
+        }
         match entry.tenancy {
             Tenancy::SingleTenant => {
+                if entry.delegated_by.is_some() {
+                    return Err(FieldError::new(
+                        "delegated_by",
+                        "only a multi-tenant client acts for organisations that delegated access to its supplier",
+                    ));
+                }
                 if entry.orgnr_parent.is_none() {
                     return Err(FieldError::new(
                         "orgnr_parent",

@@ -131,6 +131,20 @@ pub fn resolve(
                 ));
             }
             let (parent, child) = parse_iso6523(&value)?;
+            if let Some(delegations) = &client.entry.delegated_by
+                && !delegations.contains(&parent)
+            {
+                // HelseID checks the customer's delegation to the supplier (Altinn); its
+                // error for a missing one is not published: HID-1001 is its documented text
+                // for an organisation number the client may not use.
+                return Err(hid(
+                    "HID-1001",
+                    format!(
+                        "The supplied parent organization number {parent} is not in the whitelist for the client. The whitelist must be updated before the organization number is accepted (the organisation has not delegated access to the supplier {}: add it to the client's delegated_by)",
+                        client.entry.orgnr_supplier.as_deref().unwrap_or("(none)")
+                    ),
+                ));
+            }
             Ok(Organisation {
                 parent: Some(parent),
                 child,

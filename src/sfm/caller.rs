@@ -34,6 +34,9 @@ pub enum Refusal {
     Token(AuthError),
     /// A valid token that names no tenant or no user.
     Incomplete(String),
+    /// A valid token SFM does not accept for this instance: a multi-tenant client of a supplier
+    /// SFM does not know, or an organisation that is not the instance's (403).
+    Forbidden(String),
 }
 
 impl Refusal {
@@ -41,15 +44,20 @@ impl Refusal {
     pub fn message(&self) -> String {
         match self {
             Refusal::Token(e) => e.to_string(),
-            Refusal::Incomplete(m) => m.clone(),
+            Refusal::Incomplete(m) | Refusal::Forbidden(m) => m.clone(),
         }
+    }
+
+    /// Whether the refusal is about the token (401) rather than what it may reach (403).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Refusal::Forbidden(_))
     }
 
     /// The `WWW-Authenticate` challenge.
     pub fn challenge(&self) -> String {
         match self {
             Refusal::Token(e) => e.www_authenticate(DpopPolicy::Allowed),
-            Refusal::Incomplete(m) => format!(
+            Refusal::Incomplete(m) | Refusal::Forbidden(m) => format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\"",
                 m.replace('"', "'")
             ),
@@ -89,6 +97,16 @@ pub fn authenticate(
             "SFM needs a user token: the token has no {PID} (log the user in, with the scope helseid://scopes/identity/pid)"
         ))
     })?;
+    let orgnr_parent = token.claim_str(crate::helseid::claims::ORGNR_PARENT);
+    let orgnr_child = token.claim_str(crate::helseid::claims::ORGNR_CHILD);
+    if multi_tenant {
+        check_multi_tenant(
+            state,
+            tenant_id,
+            token.claim_str(crate::helseid::claims::ORGNR_SUPPLIER),
+            orgnr_child.or(orgnr_parent),
+        )?;
+    }
     Ok(Caller {
         tenant_id: tenant_id.to_owned(),
         pid: pid.to_owned(),
@@ -102,4 +120,39 @@ pub fn authenticate(
             .claim_str(crate::helseid::claims::HPR_NUMBER)
             .map(str::to_owned),
     })
+}
+
+/// A multi-tenant token reaches an instance only when its supplier is registered with SFM and
+/// its organisation (`orgnr_child`, else `orgnr_parent`, as when the instance was created) is
+/// the instance's: the journal-id alone must not open another customer's journal.
+fn check_multi_tenant(
+    state: &AppState,
+    tenant_id: &str,
+    supplier: Option<&str>,
+    orgnr: Option<&str>,
+) -> Result<(), Refusal> {
+    use crate::sfm::model::{ENH_SYSTEM, identifier_value};
+    let sfm = state.store.sfm();
+    if let Some(suppliers) = &sfm.suppliers
+        && !supplier.is_some_and(|s| suppliers.iter().any(|known| known.orgnr == s))
+    {
+        return Err(Refusal::Forbidden(format!(
+            "The multi-tenant client's supplier {} (orgnr_supplier) is not registered with SFM: SFM accepts multi-tenant clients only from registered suppliers (NHN registers them; helsesim's are in fixtures/sfm/suppliers.json)",
+            supplier.unwrap_or("(none)")
+        )));
+    }
+    let owner = sfm
+        .tenants
+        .get(tenant_id)
+        .and_then(|tenant| tenant.organization())
+        .and_then(|(_, org)| identifier_value(org.current(), ENH_SYSTEM).map(str::to_owned));
+    match (owner, orgnr) {
+        (Some(owner), Some(orgnr)) if owner == orgnr => Ok(()),
+        (Some(owner), orgnr) => Err(Refusal::Forbidden(format!(
+            "The SFM instance {tenant_id} (journal-id) belongs to the organisation {owner}, but the token is for {} (orgnr_child, else orgnr_parent): a multi-tenant client reaches only the journals of the organisation it acts for",
+            orgnr.unwrap_or("no organisation")
+        ))),
+        // An instance not created yet: POST Organization checks the organisation.
+        (None, _) => Ok(()),
+    }
 }

@@ -261,10 +261,26 @@ pub fn identifier_value<'a>(resource: &'a Value, system: &str) -> Option<&'a str
         .map(|(_, v)| v)
 }
 
+/// A system supplier registered with SFM (`fixtures/sfm/suppliers.json`): SFM accepts
+/// multi-tenant clients only from registered suppliers ("orgnr_supplier ... MUST correspond to
+/// a preregistered supplier in SFM", utviklerportal.nhn.no, HelseID for SFM).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supplier {
+    /// The supplier's organisation number (the token's `orgnr_supplier`).
+    pub orgnr: String,
+    /// Its name, for messages.
+    #[serde(default)]
+    pub name: String,
+}
+
 /// SFM's whole state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SfmStore {
+    /// The registered suppliers; `None` (no suppliers file): every supplier is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppliers: Option<Vec<Supplier>>,
     /// Tenants by SFM-id / journal-id.
     #[serde(serialize_with = "crate::store::sorted::map")]
     pub tenants: HashMap<String, Tenant>,

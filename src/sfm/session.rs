@@ -50,8 +50,13 @@ fn caller_in_tenant(
         p.www_authenticate = Some(challenge);
         p
     };
-    let caller = caller::authenticate(req, state, now)
-        .map_err(|r| unauthorized(r.message(), r.challenge()))?;
+    let caller = caller::authenticate(req, state, now).map_err(|r| {
+        if r.is_forbidden() {
+            problem(StatusCode::FORBIDDEN, r.message())
+        } else {
+            unauthorized(r.message(), r.challenge())
+        }
+    })?;
     let sfm = state.store.sfm();
     let challenge = || "Bearer error=\"invalid_token\"".to_owned();
     let Some(tenant) = sfm.tenants.get(&caller.tenant_id) else {

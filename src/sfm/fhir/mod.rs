@@ -183,6 +183,9 @@ pub(crate) fn authenticate(
     now: DateTime<Utc>,
 ) -> Result<Caller, FhirError> {
     caller::authenticate(req, state, now).map_err(|refusal| {
+        if refusal.is_forbidden() {
+            return FhirError::new(StatusCode::FORBIDDEN, "forbidden", refusal.message());
+        }
         let mut error = FhirError::new(StatusCode::UNAUTHORIZED, "login", refusal.message());
         error.www_authenticate = Some(refusal.challenge());
         error
