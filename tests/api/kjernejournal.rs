@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::helpers::*;
 
 const KJ_LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number nhn:kjernejournal/api";
-const EPJ: &str = "helsesim tests versjon 1.0";
+pub(crate) const EPJ: &str = "helsesim tests versjon 1.0";
 
 /// Patients of fixtures/sfm/national.json, by what they are for.
 const KARI_STATUS_4: &str = "13116900216";
@@ -18,7 +18,7 @@ const DMITRI_NO_KJ: &str = "42038540003";
 const RAYMOND_UNKNOWN: &str = "10086148248";
 const BENTE_BLOCKED: &str = "21878540058";
 const SIRI_SPERRET: &str = "03859243036";
-const LINE: &str = "12050050295";
+pub(crate) const LINE: &str = "12050050295";
 
 /// The users.
 const LARS_LEVEL_3: &str = "21817810044";
@@ -58,7 +58,13 @@ fn without_extra(body: &Value, known: &[&str]) -> Value {
 
 /// Asserts a kjernejournal error: status, both messages, code, the caching headers.
 #[track_caller]
-fn assert_kj_error(reply: &Reply, status: u16, feilkode: &str, utvikler: &str, bruker: &str) {
+pub(crate) fn assert_kj_error(
+    reply: &Reply,
+    status: u16,
+    feilkode: &str,
+    utvikler: &str,
+    bruker: &str,
+) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
     assert_eq!(
         without_extra(&reply.json, &ERROR_FIELDS),
@@ -84,7 +90,13 @@ fn assert_kj_error(reply: &Reply, status: u16, feilkode: &str, utvikler: &str, b
 
 /// Asserts an error of the FHIR API: an OperationOutcome with the code and the messages.
 #[track_caller]
-fn assert_fhir_error(reply: &Reply, status: u16, feilkode: &str, utvikler: &str, bruker: &str) {
+pub(crate) fn assert_fhir_error(
+    reply: &Reply,
+    status: u16,
+    feilkode: &str,
+    utvikler: &str,
+    bruker: &str,
+) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
     assert_eq!(
         reply.json["resourceType"], "OperationOutcome",
