@@ -31,6 +31,7 @@ mod helseid_openidconnect;
 mod kjernejournal;
 mod limits;
 mod login_page_browser;
+mod multi_tenant;
 mod pts;
 mod reliability;
 mod sfm_datadeling;
