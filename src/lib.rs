@@ -20,6 +20,8 @@ pub mod kjernejournal;
 pub mod limits;
 pub mod national;
 pub mod persist;
+#[cfg(test)]
+mod proptests;
 pub mod pts;
 pub mod random;
 pub mod sfm;

@@ -25,10 +25,23 @@ pub fn chromium() -> Option<PathBuf> {
         );
         return Some(path);
     }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .map(PathBuf::from)
-        .find(|path| path.is_file())
+        .find(|path| path.is_file());
+    // On a laptop a missing browser skips the browser tests; in CI (which installs Chromium)
+    // it is a failure, so that a broken install cannot turn them into silent passes.
+    assert!(
+        found.is_some() || !in_ci(),
+        "CI is set but no Chromium was found (/usr/bin/chromium, /usr/bin/chromium-browser or \
+         HELSESIM_CHROMIUM): .ci/run installs Debian's chromium package"
+    );
+    found
+}
+
+/// Whether the tests run in CI (`CI` set to anything but empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
 }
 
 /// Headless Chromium with a fresh profile (kept as long as the returned folder lives) and a
