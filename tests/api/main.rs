@@ -34,6 +34,7 @@ mod login_page_browser;
 mod multi_tenant;
 mod pts;
 mod reliability;
+mod robustness;
 mod sfm_datadeling;
 mod sfm_fhir;
 mod sfm_medication;
