@@ -30,6 +30,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod ui;
+pub mod wire;
 
 pub use clock::Clock;
 pub use config::Settings;

@@ -3,9 +3,14 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, Protocol, Request, Response};
+use actix_service::{ServiceFactory, ServiceFactoryExt as _, fn_service, map_config};
+use actix_web::body::BoxBody;
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, HttpRequest, HttpResponse, web};
 
 use crate::clock::Clock;
 use crate::config::{Settings, base_url_string};
@@ -57,7 +62,7 @@ impl Application {
         let data = state.clone();
         let origins = settings.cors_origins.clone();
         let body_timeout = web::Data::new(crate::limits::BodyTimeout(settings.body_timeout));
-        let mut server = HttpServer::new(move || {
+        let app = move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(body_timeout.clone())
@@ -70,27 +75,53 @@ impl Application {
                 .wrap(cors(&origins))
                 .wrap(from_fn(telemetry::access_log))
                 .configure(routes)
-        })
-        .shutdown_timeout(5);
+        };
+        let mut builder = actix_server::Server::build().shutdown_timeout(5);
         if let Some(workers) = settings.workers {
-            server = server.workers(workers);
+            builder = builder.workers(workers);
         }
-        let mut server = server.listen(http).map_err(bind_error(settings.port))?;
+        let factory = app.clone();
+        builder = builder
+            .listen("helsesim-http", http, move || {
+                let service = http_service(factory(), false, http_addr);
+                fn_service(|io: TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    let _ = io.set_nodelay(true);
+                    Ok((crate::wire::ExplainedErrors::new(io), Protocol::Http1, peer))
+                })
+                .and_then(service)
+            })
+            .map_err(bind_error(settings.port))?;
         let mut https_port = None;
         if let Some(port) = settings.tls_port {
             let https = TcpListener::bind((settings.bind, port)).map_err(bind_error(port))?;
-            https_port = Some(https.local_addr().map_err(bind_error(port))?.port());
-            server = server
-                .listen_rustls_0_23(https, (*state.keys.tls).clone())
+            let https_addr = https.local_addr().map_err(bind_error(port))?;
+            https_port = Some(https_addr.port());
+            let mut tls = (*state.keys.tls).clone();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            builder = builder
+                .listen("helsesim-https", https, move || {
+                    let service = http_service(app(), true, https_addr);
+                    actix_tls::accept::rustls_0_23::Acceptor::new(tls.clone())
+                        .map_err(|e| DispatchError::Io(std::io::Error::other(format!("{e:?}"))))
+                        .and_then(fn_service(
+                            |io: actix_tls::accept::rustls_0_23::TlsStream<TcpStream>| async move {
+                                let peer = io.get_ref().0.peer_addr().ok();
+                                Ok((crate::wire::ExplainedErrors::new(io), Protocol::Http1, peer))
+                            },
+                        ))
+                        .and_then(service)
+                })
                 .map_err(bind_error(port))?;
         }
+        let server = builder.run();
         Ok(Self {
             http_addr,
             http_port,
             https_port,
             state,
             state_file_loaded,
-            server: server.run(),
+            server,
         })
     }
 
@@ -191,6 +222,51 @@ async fn save_state(state: web::Data<AppState>) -> Result<(), String> {
     })
     .await;
     written.map_err(|e| format!("cannot write the state file: {e}"))?
+}
+
+/// HTTP/1.1 over a connection whose framework-level error answers are explained
+/// ([`crate::wire`]), serving `app` (the settings actix-web's own `HttpServer` uses).
+fn http_service<T, A, F, B>(
+    app: A,
+    secure: bool,
+    addr: std::net::SocketAddr,
+) -> impl ServiceFactory<
+    (T, Protocol, Option<std::net::SocketAddr>),
+    Config = (),
+    Response = (),
+    Error = DispatchError,
+    InitError = (),
+>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    A: actix_service::IntoServiceFactory<F, Request>,
+    F: ServiceFactory<
+            Request,
+            Config = AppConfig,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    F::Future: 'static,
+    <F::Service as actix_service::Service<Request>>::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    // actix-web's HttpServer builds this same AppConfig; outside it, this is its only
+    // constructor (the connection must be wrapped, which HttpServer does not allow).
+    let config = AppConfig::__priv_test_new(secure, addr.to_string(), addr);
+    let app = map_config(app.into_factory(), move |()| config.clone())
+        .map_err(|e: actix_web::Error| -> Response<BoxBody> { e.error_response().into() });
+    let mut builder = HttpService::build()
+        .keep_alive(actix_http::KeepAlive::Timeout(
+            std::time::Duration::from_secs(5),
+        ))
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .local_addr(addr);
+    if secure {
+        builder = builder.secure();
+    }
+    builder.finish(app)
 }
 
 /// CORS for every service and the control plane: preflights answered, any method and header,

@@ -23,6 +23,8 @@ fn raw_exchange(port: u16, head: &str, body: &[u8], wait: Duration) -> (u16, Val
         match stream.read(&mut chunk) {
             Ok(0) => break true,
             Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            // Closed with unread bytes of ours still in its buffers: the kernel resets.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
             Err(_) => break false,
         }
     };
@@ -153,4 +155,53 @@ fn a_huge_body_costs_the_server_no_memory() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A request actix-http cannot read (a head over 128 KiB or 96 headers, a URI over 64 KiB, a
+/// malformed request line) is answered by actix-http itself: with a short JSON body saying what
+/// was wrong, not an empty one (issue 12).
+#[actix_web::test]
+async fn requests_the_server_cannot_read_get_a_body_that_says_why() {
+    let app = spawn_app().await;
+    let port = app.port;
+    let many_headers: String = (0..100).map(|i| format!("X-H{i}: a\r\n")).collect();
+    let cases = [
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(140_000)
+            ),
+            431,
+            "request_header_fields_too_large",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"),
+            431,
+            "request_header_fields_too_large",
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+            400,
+            "bad_request",
+        ),
+        ("GARBAGE\r\n\r\n".to_owned(), 400, "bad_request"),
+    ];
+    for (request, status, error) in cases {
+        let (got, json, closed) = actix_web::rt::task::spawn_blocking(move || {
+            raw_exchange(port, &request, b"", Duration::from_secs(5))
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, status, "{json}");
+        assert_eq!(json["error"], error, "{json}");
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{json}"
+        );
+        assert!(closed);
+    }
+    // The application's own answers are untouched, on a kept-alive connection too.
+    let reply = app.get("/nowhere").await;
+    assert_eq!(reply.status, reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(reply.json["error"], "not_found");
 }
