@@ -48,7 +48,7 @@ pub fn document() -> Value {
                 "get": op("The simulation's now and offset", None, &[("200", "{now, offset_seconds}")]),
                 "post": op("Advance (ISO 8601 duration), set or reset the clock", Some(json!({
                     "oneOf": [
-                        {"type": "object", "required": ["advance"], "properties": {"advance": {"type": "string", "examples": ["PT4H1M"]}}},
+                        {"type": "object", "required": ["advance"], "properties": {"advance": {"type": "string", "examples": ["PT4H1M"], "description": "an ISO 8601 duration; the clock stays from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z"}}},
                         {"type": "object", "required": ["set"], "properties": {"set": {"type": "string", "format": "date-time"}}},
                         {"type": "object", "required": ["reset"], "properties": {"reset": {"const": true}}}
                     ]
@@ -84,8 +84,8 @@ pub fn document() -> Value {
                     "type": "object", "required": ["path"],
                     "properties": {
                         "service": {"enum": ["helseid", "sfm", "kjernejournal", "pts"]},
-                        "method": {"type": "string"}, "path": {"type": "string", "description": "a glob"},
-                        "status": {"type": "integer"}, "body": {}, "delay_ms": {"type": "integer"},
+                        "method": {"type": "string"}, "path": {"type": "string", "description": "a glob: * is one path segment, ** any depth"},
+                        "status": {"type": "integer", "minimum": 200, "maximum": 599, "description": "no body with 204 or 304"}, "body": {}, "delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000},
                         "drop_connection": {"type": "boolean"}, "probability": {"type": "number"},
                         "times": {"type": "integer"}
                     }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn post_clock(app: &TestApp, body: &str) -> Reply {
+pub(crate) async fn post_clock(app: &TestApp, body: &str) -> Reply {
     app.send_raw("POST", "/_admin/clock", "application/json", body)
         .await
 }

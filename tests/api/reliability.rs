@@ -5,14 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::admin_clock::post_clock;
 use crate::helpers::*;
-use crate::pts::Caller;
+use crate::pts::{Caller, at};
 use crate::sfm_medication::{get_medication, patient_param};
-
-async fn post_clock(app: &TestApp, body: &str) -> Reply {
-    app.send_raw("POST", "/_admin/clock", "application/json", body)
-        .await
-}
 
 const RANGE_RULE: &str = "The clock must stay from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z (every service writes its times with four-digit years)";
 
@@ -194,13 +190,7 @@ async fn paging_does_not_wrap_round() {
 #[actix_web::test]
 async fn pts_refuses_a_delay_past_what_it_can_store() {
     let app = spawn_app().await;
-    app.clock
-        .set(
-            chrono::DateTime::parse_from_rfc3339("2024-01-05T08:00:00Z")
-                .unwrap()
-                .to_utc(),
-        )
-        .unwrap();
+    app.clock.set(at("2024-01-05T08:00:00Z")).unwrap();
     let caller = Caller::pts(&app).await;
     let parent = r#"{"patientSafetyObject": {"person": {"offId": "12345678901"},
         "confidentialObjectId": {"type": "Rekvisisjon", "value": "r-1"}},
