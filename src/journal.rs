@@ -349,12 +349,16 @@ pub async fn journal(
     // 16 KiB only, and never waits for (or holds) a body the service does not read.
     let preview = Rc::new(RefCell::new(Preview::default()));
     let payload = req.take_payload();
-    req.set_payload(Payload::Stream {
-        payload: Box::pin(Tee {
-            inner: payload,
-            preview: preview.clone(),
-        }),
-    });
+    if matches!(payload, Payload::None) {
+        req.set_payload(payload);
+    } else {
+        req.set_payload(Payload::Stream {
+            payload: Box::pin(Tee {
+                inner: payload,
+                preview: preview.clone(),
+            }),
+        });
+    }
     let request_type = content_type(req.headers());
     let secrets = secret_query_values(&req);
     let entry = Entry {

@@ -75,6 +75,11 @@ pub async fn body_deadline(
         .app_data::<web::Data<BodyTimeout>>()
         .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
     let inner = req.take_payload();
+    if matches!(inner, Payload::None) {
+        // No body (most GETs): nothing to wait for, no timer to set.
+        req.set_payload(inner);
+        return next.call(req).await;
+    }
     let deadline = Deadline {
         inner,
         sleep: Box::pin(sleep_until(Instant::now() + timeout)),
