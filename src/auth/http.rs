@@ -1,12 +1,12 @@
 //! Verifying the access token of an HTTP request: its `Authorization` and `DPoP` headers, its
-//! method, and the URLs a DPoP proof may name (the public one and the one the client reached).
+//! method, and the URL a DPoP proof must name (the endpoint's public URL).
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use chrono::{DateTime, Utc};
 
 use super::{AuthError, RequestParts, Requirements, VerifiedToken};
-use crate::helseid::token::request_urls;
+use crate::helseid::token::proof_urls;
 use crate::state::AppState;
 
 /// Checks the request's token against `required`; `public` is the endpoint's public URL.
@@ -17,7 +17,7 @@ pub fn verify_request(
     required: &Requirements<'_>,
     now: DateTime<Utc>,
 ) -> Result<VerifiedToken, AuthError> {
-    let urls = request_urls(req, public);
+    let urls = proof_urls(public);
     // RFC 9449 §4.3: exactly one DPoP header; a header that is not ASCII text is no proof.
     let mut proofs = req.headers().get_all("DPoP");
     let dpop = proofs.next();

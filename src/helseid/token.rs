@@ -37,7 +37,7 @@ impl<'a> RequestMeta<'a> {
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok()),
             dpop: single_dpop_header(req)?,
-            urls: request_urls(req, public_url),
+            urls: proof_urls(public_url),
         })
     }
 }
@@ -104,7 +104,7 @@ pub fn parse_form(body: &[u8]) -> Result<FormParams, OAuthError> {
 /// The URLs a DPoP proof's `htu` may name: the endpoint's public URL only. The URL as the client
 /// reached it (its `Host` or `X-Forwarded-Host`) is not trusted: a proof made for another host
 /// must not pass.
-pub fn request_urls(_req: &HttpRequest, public: &str) -> Vec<String> {
+pub fn proof_urls(public: &str) -> Vec<String> {
     vec![public.to_owned()]
 }
 
