@@ -221,7 +221,13 @@ pub fn replayed_assertion() -> OAuthError {
 }
 
 fn check_audience(jws: &UnverifiedJws<'_>, endpoints: &Endpoints) -> Result<(), OAuthError> {
-    let accepted = [endpoints.issuer.as_str(), endpoints.token.as_str()];
+    // Duende accepts the issuer, the token endpoint and the PAR endpoint as the assertion's
+    // audience (RFC 9126 section 2: a PAR endpoint MUST accept its own URL).
+    let accepted = [
+        endpoints.issuer.as_str(),
+        endpoints.token.as_str(),
+        endpoints.par.as_str(),
+    ];
     let matches = |a: &str| accepted.contains(&a.trim_end_matches('/'));
     let ok = match jws.claims.get("aud") {
         Some(Value::String(aud)) => matches(aud),
@@ -232,9 +238,10 @@ fn check_audience(jws: &UnverifiedJws<'_>, endpoints: &Endpoints) -> Result<(), 
         Ok(())
     } else {
         Err(OAuthError::invalid_client(format!(
-            "The client_assertion's aud must be the issuer {} (or the token endpoint {}); got {}",
+            "The client_assertion's aud must be the issuer {} (or the token endpoint {}, or the PAR endpoint {}); got {}",
             endpoints.issuer,
             endpoints.token,
+            endpoints.par,
             jws.claims
                 .get("aud")
                 .map(Value::to_string)

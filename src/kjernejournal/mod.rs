@@ -44,17 +44,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(fhir::not_found)),
             )
             .service(
-                web::resource(["/v1/helseindikator", "/v1/helseindikator/status"])
-                    .route(web::post().to(helseindikator))
-                    .default_service(method_not_allowed("POST")),
+                // With and without a trailing slash, as the (Spring) service answers: the spec
+                // prints `POST /v1/helseindikator/`.
+                web::resource([
+                    "/v1/helseindikator",
+                    "/v1/helseindikator/",
+                    "/v1/helseindikator/status",
+                    "/v1/helseindikator/status/",
+                ])
+                .route(web::post().to(helseindikator))
+                .default_service(method_not_allowed("POST")),
             )
             .service(
-                web::resource("/v1/ping")
+                web::resource(["/v1/ping", "/v1/ping/"])
                     .route(web::get().to(ping))
                     .default_service(method_not_allowed("GET")),
             )
             .service(
-                web::resource("/v1/legemidler")
+                web::resource(["/v1/legemidler", "/v1/legemidler/"])
                     .route(web::get().to(legemidler::legemidler))
                     .default_service(method_not_allowed("GET")),
             )

@@ -392,7 +392,7 @@ async fn client_authentication_failures_are_invalid_client() {
             "aud",
             Assertion::new(&app, SFM_READY).claim("aud", json!("https://helseid-sts.test.nhn.no")).sign(),
             &*Box::leak(format!(
-                "The client_assertion's aud must be the issuer {iss} (or the token endpoint {iss}/connect/token); got \"https://helseid-sts.test.nhn.no\""
+                "The client_assertion's aud must be the issuer {iss} (or the token endpoint {iss}/connect/token, or the PAR endpoint {iss}/connect/par); got \"https://helseid-sts.test.nhn.no\""
             ).into_boxed_str()),
         ),
         ("no exp", Assertion::new(&app, SFM_READY).without("exp").sign(), "The client_assertion must have exp (seconds since the epoch)"),

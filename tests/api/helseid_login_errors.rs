@@ -2514,3 +2514,41 @@ async fn token_exchange_refuses_an_id_token_as_subject_token() {
     );
     assert!(reply.json.get("access_token").is_none());
 }
+
+/// RFC 9126 section 2: the PAR endpoint "MUST accept" a client assertion whose `aud` is its own
+/// URL (Duende accepts the issuer, the token endpoint and the PAR endpoint); issue 13.
+#[actix_web::test]
+async fn par_accepts_a_client_assertion_for_the_par_endpoint() {
+    let app = spawn_app().await;
+    let pkce = Pkce::new();
+    for aud in [app.issuer(), app.token_endpoint(), par_url(&app)] {
+        let assertion = Assertion::new(&app, SFM_READY)
+            .claim("aud", json!(aud))
+            .sign();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("client_id", SFM_READY),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+        ];
+        form.extend(TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]));
+        let reply = post_form(&app, "/helseid/connect/par", &form, &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{aud}: {}", reply.text);
+    }
+    let assertion = Assertion::new(&app, SFM_READY)
+        .claim("aud", json!(app.url("/helseid/connect/userinfo")))
+        .sign();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("client_id", SFM_READY),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", &assertion),
+    ];
+    form.extend(TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]));
+    let reply = post_form(&app, "/helseid/connect/par", &form, &[]).await;
+    let iss = app.issuer();
+    reply.assert_oauth_error(
+        "invalid_client",
+        &format!(
+            "The client_assertion's aud must be the issuer {iss} (or the token endpoint {iss}/connect/token, or the PAR endpoint {iss}/connect/par); got \"{iss}/connect/userinfo\""
+        ),
+    );
+}

@@ -187,9 +187,18 @@ impl TestApp {
 
     /// `GET /kjernejournal/v1/ping` with a token and, optionally, `X-EPJ-System`.
     async fn kj_ping(&self, token: &str, epj: Option<&str>) -> Reply {
+        self.kj_ping_via("/kjernejournal/v1/ping", token, epj).await
+    }
+
+    /// `GET` ping at `path` with the test EHR's `X-EPJ-System`.
+    async fn kj_ping_at(&self, path: &str, token: &str) -> Reply {
+        self.kj_ping_via(path, token, Some(EPJ)).await
+    }
+
+    async fn kj_ping_via(&self, path: &str, token: &str, epj: Option<&str>) -> Reply {
         let mut request = self
             .http
-            .get(self.url("/kjernejournal/v1/ping"))
+            .get(self.url(path))
             .header("Authorization", format!("Bearer {token}"));
         if let Some(epj) = epj {
             request = request.header("X-EPJ-System", epj);
@@ -1237,4 +1246,36 @@ async fn the_medication_overview() {
         reply.json["multidose"],
         json!({"lege": "Didrik D Didrikson", "apotek": "Apotek 1 Multidose"})
     );
+}
+
+/// The spec prints `POST /v1/helseindikator/` (trailing slash): every documented path answers
+/// with and without it, as the real (Spring) service does (issue 13).
+#[actix_web::test]
+async fn documented_paths_answer_with_and_without_a_trailing_slash() {
+    let app = spawn_app().await;
+    let token = app.kj_system_token().await;
+    for path in [
+        "/kjernejournal/v1/helseindikator/",
+        "/kjernejournal/v1/helseindikator",
+        "/kjernejournal/v1/helseindikator/status/",
+    ] {
+        let reply = Reply::read(
+            app.http
+                .post(app.url(path))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("X-EPJ-System", EPJ)
+                .header("Content-Type", "application/json;charset=UTF-8")
+                .body(r#"{"fnr":"13116900216"}"#)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+        assert_eq!(reply.json["status"], 4, "{path}");
+    }
+    for path in ["/kjernejournal/v1/ping/", "/kjernejournal/v1/ping"] {
+        let reply = app.kj_ping_at(path, &token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+    }
 }
