@@ -276,27 +276,38 @@ fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<Authorization
             "code_verifier does not match the code_challenge (S256) of the authorization request",
         ));
     }
-    check_dpop_binding(ctx, request.dpop_jkt.as_deref(), "authorization code")?;
+    // Duende answers a proof of another key for a bound code with invalid_dpop_proof.
+    check_dpop_binding(
+        ctx,
+        request.dpop_jkt.as_deref(),
+        "authorization code",
+        OAuthErrorCode::InvalidDpopProof,
+    )?;
     Ok(code)
 }
 
-/// A code or refresh token bound to a DPoP key needs a proof made with that key.
+/// A code or refresh token bound to a DPoP key needs a proof made with that key; a proof of
+/// another key is answered with `mismatch`.
 fn check_dpop_binding(
     ctx: &GrantContext<'_>,
     bound: Option<&str>,
     what: &str,
+    mismatch: OAuthErrorCode,
 ) -> Result<(), OAuthError> {
     let Some(bound) = bound else {
         return Ok(());
     };
-    let message = match ctx.jkt() {
-        Some(jkt) if jkt == bound => return Ok(()),
-        Some(_) => {
-            format!("The DPoP proof is made with another key than the one the {what} is bound to")
-        }
-        None => format!("The {what} is bound to a DPoP key: send a DPoP proof made with that key"),
-    };
-    Err(OAuthError::new(OAuthErrorCode::InvalidGrant, message))
+    match ctx.jkt() {
+        Some(jkt) if jkt == bound => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            mismatch,
+            format!("The DPoP proof is made with another key than the one the {what} is bound to"),
+        )),
+        None => Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            format!("The {what} is bound to a DPoP key: send a DPoP proof made with that key"),
+        )),
+    }
 }
 
 fn record_redemption(
@@ -363,7 +374,12 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     if grant.expires <= ctx.now {
         return Err(invalid_grant("The refresh token has expired"));
     }
-    check_dpop_binding(ctx, grant.dpop_jkt.as_deref(), "refresh token")?;
+    check_dpop_binding(
+        ctx,
+        grant.dpop_jkt.as_deref(),
+        "refresh token",
+        OAuthErrorCode::InvalidGrant,
+    )?;
     let scopes = match ctx.params.get("scope") {
         None => grant.scopes.clone(),
         Some(requested) => {

@@ -307,8 +307,20 @@ impl Associate {
     /// Reads the body; every problem at once.
     pub fn read(body: &Value) -> Result<Self, Errors> {
         let mut errors = Errors::new();
-        let object = safety_object(body, true, &mut errors);
         let from = time(body, "delayfromtime", "$.delayFromTime", &mut errors);
+        let parent_given = get(body, "patientsafetyobject")
+            .and_then(|o| get(o, "parentconfidentialobjectid"))
+            .is_some();
+        // With a delayFromTime, a missing parent gets the spec's own message.
+        let with_from = get(body, "delayfromtime").is_some();
+        let object = safety_object(body, !with_from, &mut errors);
+        if with_from && !parent_given {
+            push(
+                &mut errors,
+                "ParentConfidentialObjectId",
+                "Parent Confidential Object must be specified when DelayFromTime is specified",
+            );
+        }
         match object {
             Some(object) if errors.is_empty() => Ok(Self { object, from }),
             _ => Err(errors),

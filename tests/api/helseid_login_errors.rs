@@ -1718,8 +1718,9 @@ async fn a_code_pushed_with_a_dpop_proof_needs_that_key() {
     let reply = app
         .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[("DPoP", &other)])
         .await;
+    // Duende's code for a proof of another key (issue 13).
     reply.assert_oauth_error(
-        "invalid_grant",
+        "invalid_dpop_proof",
         "The DPoP proof is made with another key than the one the authorization code is bound to",
     );
 

@@ -389,6 +389,19 @@ async fn every_validation_row_has_the_specs_message() {
         &reply,
         json!({"PatientSafetyObject.ParentConfidentialObjectId": ["The ParentConfidentialObjectId field is required."]}),
     );
+    // With a delayFromTime, the spec's own message (issue 13).
+    let reply = pts
+        .post(
+            &app,
+            "/associate-parent",
+            &json!({"patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": {"type": "Svarrapport", "value": "s"}},
+                    "delayFromTime": "2024-01-04T20:50:20.908216Z"}).to_string(),
+        )
+        .await;
+    assert_invalid(
+        &reply,
+        json!({"ParentConfidentialObjectId": ["Parent Confidential Object must be specified when DelayFromTime is specified"]}),
+    );
 }
 
 #[actix_web::test]
