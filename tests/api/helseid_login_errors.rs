@@ -2522,28 +2522,29 @@ async fn token_exchange_refuses_an_id_token_as_subject_token() {
 async fn par_accepts_a_client_assertion_for_the_par_endpoint() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
-    for aud in [app.issuer(), app.token_endpoint(), par_url(&app)] {
+    let par_with_aud = |aud: String| {
         let assertion = Assertion::new(&app, SFM_READY)
             .claim("aud", json!(aud))
             .sign();
-        let mut form: Vec<(&str, &str)> = vec![
+        let form: Vec<(String, String)> = [
             ("client_id", SFM_READY),
             ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", &assertion),
-        ];
-        form.extend(TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]));
+            ("client_assertion", assertion.as_str()),
+        ]
+        .iter()
+        .chain(TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]).iter())
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        form
+    };
+    for aud in [app.issuer(), app.token_endpoint(), par_url(&app)] {
+        let form = par_with_aud(aud.clone());
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let reply = post_form(&app, "/helseid/connect/par", &form, &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{aud}: {}", reply.text);
     }
-    let assertion = Assertion::new(&app, SFM_READY)
-        .claim("aud", json!(app.url("/helseid/connect/userinfo")))
-        .sign();
-    let mut form: Vec<(&str, &str)> = vec![
-        ("client_id", SFM_READY),
-        ("client_assertion_type", ASSERTION_TYPE),
-        ("client_assertion", &assertion),
-    ];
-    form.extend(TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]));
+    let form = par_with_aud(app.url("/helseid/connect/userinfo"));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let reply = post_form(&app, "/helseid/connect/par", &form, &[]).await;
     let iss = app.issuer();
     reply.assert_oauth_error(
