@@ -56,3 +56,12 @@ pub fn verify_api_request(
     let public = format!("{}{}", state.base_url, req.path());
     verify_request(req, state, &public, required, now)
 }
+
+/// The scheme of the request's `Authorization` header, for the challenge of a refusal.
+pub fn request_scheme(req: &HttpRequest) -> Option<super::Scheme> {
+    super::Scheme::of(
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+}

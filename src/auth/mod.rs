@@ -116,25 +116,68 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The `WWW-Authenticate` challenge for this error.
-    pub fn www_authenticate(&self, dpop: DpopPolicy) -> String {
-        let (code, description) = match self {
-            AuthError::Missing | AuthError::BadScheme => (None, self.to_string()),
-            AuthError::MissingScope(_) => (Some("insufficient_scope"), self.to_string()),
-            AuthError::InvalidProof(_) => (Some("invalid_dpop_proof"), self.to_string()),
-            _ => (Some("invalid_token"), self.to_string()),
+    /// The `WWW-Authenticate` challenge for this error, to a request that used `used` (RFC 9449
+    /// §7.1–7.2): a `DPoP` challenge where the API requires DPoP, where the request used the DPoP
+    /// scheme and where the refusal is about DPoP itself; a `Bearer` one (RFC 6750) otherwise.
+    pub fn www_authenticate(&self, dpop: DpopPolicy, used: Option<Scheme>) -> String {
+        let code = match self {
+            AuthError::Missing | AuthError::BadScheme => None,
+            AuthError::MissingScope(_) => Some("insufficient_scope"),
+            AuthError::InvalidProof(_) => Some("invalid_dpop_proof"),
+            _ => Some("invalid_token"),
         };
-        let scheme = match (dpop, self) {
-            (DpopPolicy::Required, _)
-            | (_, AuthError::InvalidProof(_) | AuthError::DpopRequired(_)) => "DPoP",
-            _ => "Bearer",
+        let scheme = match (dpop, used, self) {
+            (DpopPolicy::Required, _, _)
+            | (_, Some(Scheme::Dpop), _)
+            | (_, _, AuthError::InvalidProof(_) | AuthError::DpopRequired(_)) => Scheme::Dpop,
+            _ => Scheme::Bearer,
         };
-        let description = description.replace('"', "'");
-        match code {
-            Some(code) => format!("{scheme} error=\"{code}\", error_description=\"{description}\""),
-            None => format!("{scheme} realm=\"helsesim\""),
+        challenge(scheme, code, &self.to_string())
+    }
+}
+
+/// The scheme of an `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449).
+    Dpop,
+}
+
+impl Scheme {
+    /// The scheme of an `Authorization` header value; `None` when absent or another scheme.
+    pub fn of(authorization: Option<&str>) -> Option<Scheme> {
+        let scheme = authorization?.split(' ').next()?;
+        if scheme.eq_ignore_ascii_case("DPoP") {
+            Some(Scheme::Dpop)
+        } else if scheme.eq_ignore_ascii_case("Bearer") {
+            Some(Scheme::Bearer)
+        } else {
+            None
         }
     }
+}
+
+/// A `WWW-Authenticate` challenge: with an error `code` and its description, or a bare
+/// `realm` challenge. Every DPoP challenge names the proof algorithms accepted (`algs`,
+/// RFC 9449 §7.1).
+pub fn challenge(scheme: Scheme, code: Option<&str>, description: &str) -> String {
+    let description = description.replace(['"', '\\'], "'");
+    let mut value = match (scheme, code) {
+        (Scheme::Bearer, Some(code)) => {
+            format!("Bearer error=\"{code}\", error_description=\"{description}\"")
+        }
+        (Scheme::Bearer, None) => "Bearer realm=\"helsesim\"".to_owned(),
+        (Scheme::Dpop, Some(code)) => {
+            format!("DPoP error=\"{code}\", error_description=\"{description}\"")
+        }
+        (Scheme::Dpop, None) => "DPoP realm=\"helsesim\"".to_owned(),
+    };
+    if scheme == Scheme::Dpop {
+        value.push_str(&format!(", algs=\"{}\"", SigningAlg::names().join(" ")));
+    }
+    value
 }
 
 /// Verifies tokens issued by helsesim's HelseID.
@@ -630,8 +673,8 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(
-            err.www_authenticate(DpopPolicy::Required),
-            format!("DPoP error=\"invalid_token\", error_description=\"{err}\"")
+            err.www_authenticate(DpopPolicy::Required, Some(Scheme::Bearer)),
+            format!("DPoP error=\"invalid_token\", error_description=\"{err}\", algs=\"{ALGS}\"")
         );
         let err = check(&v, &format!("DPoP {token}"), None, &required).unwrap_err();
         assert_eq!(
@@ -643,15 +686,45 @@ mod tests {
         );
     }
 
+    const ALGS: &str = "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512";
+
     #[test]
     fn challenges_follow_rfc_6750() {
         assert_eq!(
-            AuthError::Missing.www_authenticate(DpopPolicy::Allowed),
+            AuthError::Missing.www_authenticate(DpopPolicy::Allowed, None),
             "Bearer realm=\"helsesim\""
         );
         assert_eq!(
-            AuthError::MissingScope("x".to_owned()).www_authenticate(DpopPolicy::Allowed),
+            AuthError::MissingScope("x".to_owned())
+                .www_authenticate(DpopPolicy::Allowed, Some(Scheme::Bearer)),
             "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the scope x\""
+        );
+    }
+
+    /// RFC 9449 §7.1: a request made with the DPoP scheme gets a DPoP challenge, and every DPoP
+    /// challenge names the algorithms.
+    #[test]
+    fn dpop_requests_get_dpop_challenges_with_algs() {
+        let expired = AuthError::Expired("2024-05-23T13:29:25Z".to_owned());
+        assert_eq!(
+            expired.www_authenticate(DpopPolicy::Allowed, Some(Scheme::Dpop)),
+            format!(
+                "DPoP error=\"invalid_token\", error_description=\"{expired}\", algs=\"{ALGS}\""
+            )
+        );
+        assert_eq!(
+            expired.www_authenticate(DpopPolicy::Allowed, Some(Scheme::Bearer)),
+            format!("Bearer error=\"invalid_token\", error_description=\"{expired}\"")
+        );
+        assert_eq!(
+            AuthError::Missing.www_authenticate(DpopPolicy::Required, None),
+            format!("DPoP realm=\"helsesim\", algs=\"{ALGS}\"")
+        );
+        assert_eq!(Scheme::of(Some("dpop abc")), Some(Scheme::Dpop));
+        assert_eq!(Scheme::of(Some("Basic abc")), None);
+        assert_eq!(
+            challenge(Scheme::Bearer, Some("invalid_token"), "a \"quoted\\ text"),
+            "Bearer error=\"invalid_token\", error_description=\"a 'quoted' text\""
         );
     }
 }

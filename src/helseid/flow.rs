@@ -29,6 +29,8 @@ pub enum ResponseMode {
     Query,
     /// An auto-submitting HTML form (`form_post`).
     FormPost,
+    /// Parameters in the fragment of a 302 redirect (`fragment`, for browser-based clients).
+    Fragment,
 }
 
 /// A validated authorization request (from PAR, or from the authorize query for non-PAR clients).
@@ -132,7 +134,8 @@ pub struct Grant {
     pub resources: Vec<String>,
     /// Organisation details from the login.
     pub details: Option<Map<String, Value>>,
-    /// The DPoP key the refresh tokens are bound to.
+    /// The DPoP key of the login's first tokens. Recorded only: HelseID's clients are
+    /// confidential, so a refresh may use another key (RFC 9449 §5).
     pub dpop_jkt: Option<String>,
     /// Absolute expiry of every refresh token of the family.
     pub expires: DateTime<Utc>,
@@ -140,6 +143,18 @@ pub struct Grant {
     pub current_token: String,
     /// Revoked (reuse detected, logout, revocation): no token of the family works.
     pub revoked: bool,
+    /// The access tokens issued with the family (`jti`, expiry), unexpired ones only: revoking
+    /// the family revokes them too (RFC 7009 §2.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_tokens: Vec<(String, DateTime<Utc>)>,
+}
+
+impl Grant {
+    /// Records an access token issued with the family, forgetting the expired ones.
+    pub fn record_access(&mut self, jti: String, expires: DateTime<Utc>, now: DateTime<Utc>) {
+        self.access_tokens.retain(|(_, until)| *until > now);
+        self.access_tokens.push((jti, expires));
+    }
 }
 
 /// What became of a refresh token presented at the token endpoint.
@@ -232,10 +247,13 @@ impl FlowState {
         }
     }
 
-    /// Revokes a refresh-token family.
+    /// Revokes every refresh token of a family and the access tokens issued with it.
     pub fn revoke_family(&mut self, family: &str) {
         if let Some(grant) = self.grants.get_mut(family) {
             grant.revoked = true;
+            for (jti, until) in grant.access_tokens.drain(..) {
+                self.revoked_access.insert(jti, until);
+            }
         }
     }
 

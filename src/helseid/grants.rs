@@ -192,6 +192,7 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
             expires: crate::clock::after(ctx.now, lifetime),
             current_token: random::url_token(32),
             revoked: false,
+            access_tokens: vec![access_jti.clone()],
         };
         response.0.refresh_token = Some(grant.current_token.clone());
         response.0.rt_expires_in = Some(lifetime.num_seconds());
@@ -276,36 +277,24 @@ fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<Authorization
             "code_verifier does not match the code_challenge (S256) of the authorization request",
         ));
     }
-    // Duende answers a proof of another key for a bound code with invalid_dpop_proof.
-    check_dpop_binding(
-        ctx,
-        request.dpop_jkt.as_deref(),
-        "authorization code",
-        OAuthErrorCode::InvalidDpopProof,
-    )?;
+    check_code_binding(ctx, request.dpop_jkt.as_deref())?;
     Ok(code)
 }
 
-/// A code or refresh token bound to a DPoP key needs a proof made with that key; a proof of
-/// another key is answered with `mismatch`.
-fn check_dpop_binding(
-    ctx: &GrantContext<'_>,
-    bound: Option<&str>,
-    what: &str,
-    mismatch: OAuthErrorCode,
-) -> Result<(), OAuthError> {
+/// A code bound to a DPoP key (a proof or `dpop_jkt` at PAR) needs a proof made with that key;
+/// Duende answers a proof of another key with `invalid_dpop_proof`.
+fn check_code_binding(ctx: &GrantContext<'_>, bound: Option<&str>) -> Result<(), OAuthError> {
     let Some(bound) = bound else {
         return Ok(());
     };
     match ctx.jkt() {
         Some(jkt) if jkt == bound => Ok(()),
-        Some(_) => Err(OAuthError::new(
-            mismatch,
-            format!("The DPoP proof is made with another key than the one the {what} is bound to"),
+        Some(_) => Err(OAuthError::invalid_dpop_proof(
+            "The DPoP proof is made with another key than the one the authorization code is bound to",
         )),
         None => Err(OAuthError::new(
             OAuthErrorCode::InvalidGrant,
-            format!("The {what} is bound to a DPoP key: send a DPoP proof made with that key"),
+            "The authorization code is bound to a DPoP key: send a DPoP proof made with that key",
         )),
     }
 }
@@ -374,12 +363,9 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     if grant.expires <= ctx.now {
         return Err(invalid_grant("The refresh token has expired"));
     }
-    check_dpop_binding(
-        ctx,
-        grant.dpop_jkt.as_deref(),
-        "refresh token",
-        OAuthErrorCode::InvalidGrant,
-    )?;
+    // Every HelseID client authenticates (private_key_jwt), and a confidential client's refresh
+    // token is not bound to a DPoP key (RFC 9449 §5, as Duende): the new access token is bound
+    // to the key of this request's proof, if any.
     let scopes = match ctx.params.get("scope") {
         None => grant.scopes.clone(),
         Some(requested) => {
@@ -409,14 +395,26 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
             ));
         }
         current.current_token = new_token.clone();
-        flows.refresh_tokens.insert(new_token.clone(), family);
+        flows
+            .refresh_tokens
+            .insert(new_token.clone(), family.clone());
     }
     let login = Login {
         user: &grant.user,
         auth_time: grant.auth_time,
         sid: &grant.sid,
     };
-    let (mut response, _) = login_tokens(ctx, login, &scopes, &audiences, &org, None)?;
+    let (mut response, (jti, expires)) = login_tokens(ctx, login, &scopes, &audiences, &org, None)?;
+    {
+        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        match flows.grants.get_mut(&family) {
+            Some(grant) if !grant.revoked => grant.record_access(jti, expires, ctx.now),
+            // Revoked while this token was signed: the token is born revoked.
+            _ => {
+                flows.revoked_access.insert(jti, expires);
+            }
+        }
+    }
     response.refresh_token = Some(new_token);
     response.rt_expires_in = Some(grant.expires.timestamp() - ctx.now.timestamp());
     Ok(response)

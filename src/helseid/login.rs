@@ -410,10 +410,17 @@ fn respond_error(
 fn respond(redirect_uri: &str, mode: ResponseMode, fields: &[(&str, String)]) -> HttpResponse {
     match mode {
         ResponseMode::FormPost => ui::form_post(redirect_uri, fields),
-        ResponseMode::Query => match url::Url::parse(redirect_uri) {
+        ResponseMode::Query | ResponseMode::Fragment => match url::Url::parse(redirect_uri) {
             Ok(mut url) => {
-                url.query_pairs_mut()
-                    .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                if mode == ResponseMode::Query {
+                    url.query_pairs_mut()
+                        .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                } else {
+                    let fragment = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())))
+                        .finish();
+                    url.set_fragment(Some(&fragment));
+                }
                 HttpResponse::Found()
                     .insert_header((header::LOCATION, url.as_str()))
                     .insert_header((header::CACHE_CONTROL, "no-store"))

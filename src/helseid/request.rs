@@ -195,10 +195,11 @@ pub fn validate(
     let (response_mode, mode_error) = match params.get("response_mode") {
         None | Some("query") => (ResponseMode::Query, None),
         Some("form_post") => (ResponseMode::FormPost, None),
+        Some("fragment") => (ResponseMode::Fragment, None),
         Some(other) => (
             ResponseMode::Query,
             Some(format!(
-                "response_mode '{other}' is not supported: use query or form_post"
+                "response_mode '{other}' is not supported: use query, fragment or form_post"
             )),
         ),
     };

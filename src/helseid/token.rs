@@ -131,7 +131,8 @@ pub fn authenticate_client(
     Ok(client)
 }
 
-/// Authenticates the client of a request to `endpoint` (token, PAR) and checks its DPoP proof.
+/// Authenticates the client of a request to `endpoint` (token, PAR) and checks its DPoP proof,
+/// if one is sent.
 /// The client assertion and proof are recorded as used unless the answer is `use_dpop_nonce`,
 /// so that the retry with the nonce may resend the same assertion.
 pub fn authenticate(
@@ -174,11 +175,6 @@ pub fn authenticate(
             "The DPoP proof has been used before: create a new proof (new jti) for every request",
         ));
     }
-    if proof.is_none() && client.client.entry.require_dpop {
-        return Err(OAuthError::invalid_request(
-            "This client requires DPoP-bound tokens: send a DPoP proof in the DPoP header",
-        ));
-    }
     Ok((client, proof, resources))
 }
 
@@ -190,6 +186,13 @@ pub fn issue(
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, OAuthError> {
     let (client, proof, resources) = authenticate(state, params, meta, now)?;
+    // Enforced here and not at PAR, where DPoP stays optional (a client may bind its code with
+    // `dpop_jkt` instead, RFC 9449 §10.1), as Duende does.
+    if proof.is_none() && client.client.entry.require_dpop {
+        return Err(OAuthError::invalid_request(
+            "This client requires DPoP-bound tokens: send a DPoP proof in the DPoP header",
+        ));
+    }
     let ctx = GrantContext {
         state,
         client: &client,

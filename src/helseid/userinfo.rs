@@ -4,7 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::tokens;
-use crate::auth::{self, AuthError, DpopPolicy, Requirements};
+use crate::auth::{self, AuthError, DpopPolicy, Requirements, Scheme};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::state::AppState;
 
@@ -18,24 +18,29 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         dpop: DpopPolicy::Allowed,
     };
     let public = state.helseid.endpoints.userinfo.clone();
+    let used = auth::http::request_scheme(&req);
     let verified = match auth::http::verify_request(&req, &state, &public, &required, now) {
         Ok(verified) => verified,
-        Err(error) => return challenge(&error),
+        Err(error) => return challenge(&error, used),
     };
     let flows = state.store.helseid_flows(now);
     if verified
         .claim_str("jti")
         .is_some_and(|jti| flows.is_access_revoked(jti, now))
     {
-        return challenge(&AuthError::Invalid("it has been revoked".to_owned()));
+        return challenge(&AuthError::Invalid("it has been revoked".to_owned()), used);
     }
     let Some(user) = verified
         .claim_str("sub")
         .and_then(|sub| flows.known_users.get(sub))
     else {
-        return challenge(&AuthError::Invalid(
-            "it has no logged-in user (sub): userinfo needs a token from a user login".to_owned(),
-        ));
+        return challenge(
+            &AuthError::Invalid(
+                "it has no logged-in user (sub): userinfo needs a token from a user login"
+                    .to_owned(),
+            ),
+            used,
+        );
     };
     let scopes: Vec<String> = auth::scopes(&verified.claims)
         .into_iter()
@@ -47,13 +52,13 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 }
 
 /// 401 (403 for a missing scope) with the RFC 6750 challenge and an OAuth error body.
-fn challenge(error: &AuthError) -> HttpResponse {
+fn challenge(error: &AuthError, used: Option<Scheme>) -> HttpResponse {
     let (status, code) = match error {
         AuthError::MissingScope(_) => (StatusCode::FORBIDDEN, OAuthErrorCode::InsufficientScope),
         AuthError::InvalidProof(_) => (StatusCode::UNAUTHORIZED, OAuthErrorCode::InvalidDpopProof),
         _ => (StatusCode::UNAUTHORIZED, OAuthErrorCode::InvalidToken),
     };
     let mut oauth = OAuthError::new(code, error.to_string()).with_status(status);
-    oauth.www_authenticate = Some(error.www_authenticate(DpopPolicy::Allowed));
+    oauth.www_authenticate = Some(error.www_authenticate(DpopPolicy::Allowed, used));
     oauth.render()
 }

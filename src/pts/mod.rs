@@ -77,7 +77,8 @@ fn organisation(
     };
     let token = verify_api_request(req, state, &required, now).map_err(|e| {
         let mut problem = Problem::new(StatusCode::UNAUTHORIZED, e.to_string());
-        problem.www_authenticate = Some(e.www_authenticate(DpopPolicy::Required));
+        problem.www_authenticate =
+            Some(e.www_authenticate(DpopPolicy::Required, crate::auth::http::request_scheme(req)));
         problem
     })?;
     token

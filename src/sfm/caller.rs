@@ -5,7 +5,7 @@ use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
 use crate::auth::http::verify_api_request;
-use crate::auth::{AuthError, DpopPolicy, Requirements};
+use crate::auth::{self, AuthError, DpopPolicy, Requirements, Scheme};
 use crate::helseid::claims::{CLIENT_TENANCY, JOURNAL_ID, PID, SFM_AUDIENCE, SFM_ID};
 use crate::state::AppState;
 
@@ -53,14 +53,13 @@ impl Refusal {
         matches!(self, Refusal::Forbidden(_))
     }
 
-    /// The `WWW-Authenticate` challenge.
-    pub fn challenge(&self) -> String {
+    /// The `WWW-Authenticate` challenge to a request that used `used`.
+    pub fn challenge(&self, used: Option<Scheme>) -> String {
         match self {
-            Refusal::Token(e) => e.www_authenticate(DpopPolicy::Allowed),
-            Refusal::Incomplete(m) | Refusal::Forbidden(m) => format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                m.replace('"', "'")
-            ),
+            Refusal::Token(e) => e.www_authenticate(DpopPolicy::Allowed, used),
+            Refusal::Incomplete(m) | Refusal::Forbidden(m) => {
+                auth::challenge(used.unwrap_or(Scheme::Bearer), Some("invalid_token"), m)
+            }
         }
     }
 }

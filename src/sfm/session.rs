@@ -54,7 +54,10 @@ fn caller_in_tenant(
         if r.is_forbidden() {
             problem(StatusCode::FORBIDDEN, r.message())
         } else {
-            unauthorized(r.message(), r.challenge())
+            unauthorized(
+                r.message(),
+                r.challenge(crate::auth::http::request_scheme(req)),
+            )
         }
     })?;
     let sfm = state.store.sfm();

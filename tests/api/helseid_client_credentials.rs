@@ -150,6 +150,13 @@ async fn multi_tenant_token_names_parent_child_supplier_and_journal() {
         claims["e-helse:sfm.api/client/claims/sfm-id"],
         "ce75db36-c57b-4592-9d47-5dfae8a34340"
     );
+    // The spec's multi-tenant example token lives an hour (exp 1716477163 − iat 1716473563);
+    // its single-tenant one ten minutes (see single_tenant_sfm_token_has_the_claims_of_the_real_one).
+    assert_eq!(reply.json["expires_in"], 3600);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
 }
 
 #[actix_web::test]

@@ -261,3 +261,164 @@ async fn openidconnect_multi_tenant_client_names_its_organisation() {
     );
     assert_eq!(claims["aud"], Value::from("nhn:kjernejournal"));
 }
+
+/// A fresh key for a JOSE algorithm name of discovery.
+fn key_for(alg: &str) -> TestKey {
+    use jsonwebtoken::Algorithm;
+    match alg {
+        "ES256" => TestKey::ec("P-256"),
+        "ES384" => TestKey::ec("P-384"),
+        "ES512" => TestKey::ec("P-521"),
+        "RS256" => TestKey::rsa(Algorithm::RS256),
+        "RS384" => TestKey::rsa(Algorithm::RS384),
+        "RS512" => TestKey::rsa(Algorithm::RS512),
+        "PS256" => TestKey::rsa(Algorithm::PS256),
+        "PS384" => TestKey::rsa(Algorithm::PS384),
+        "PS512" => TestKey::rsa(Algorithm::PS512),
+        other => {
+            panic!("discovery advertises an algorithm the test cannot make a key for: {other}")
+        }
+    }
+}
+
+/// RFC 8414 §2: what discovery advertises must work. Reads the document and tries every value of
+/// the fields an EHR picks from (issue 13: `fragment` was advertised but refused).
+#[actix_web::test]
+async fn every_value_discovery_advertises_works() {
+    let app = spawn_app().await;
+    let doc = app
+        .get("/helseid/.well-known/openid-configuration")
+        .await
+        .json;
+    let list = |field: &str| -> Vec<String> {
+        doc[field]
+            .as_array()
+            .unwrap_or_else(|| panic!("{field} is a list"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Every response mode delivers the code of a whole login.
+    for mode in list("response_modes_supported") {
+        let pkce = Pkce::new();
+        let mut form = TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[("response_mode", &mode)]);
+        form.push(("login_hint", DIDRIK));
+        let pushed = app.par(SFM_READY, &form, &[]).await;
+        assert_eq!(
+            pushed.status,
+            StatusCode::CREATED,
+            "{mode}: {}",
+            pushed.text
+        );
+        let request_uri = pushed.json["request_uri"].as_str().unwrap();
+        let reply = app
+            .authorize(
+                &[("client_id", SFM_READY), ("request_uri", request_uri)],
+                None,
+            )
+            .await;
+        let code = match mode.as_str() {
+            "query" => reply.redirect_params(REDIRECT_URI)["code"].clone(),
+            "fragment" => {
+                assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text);
+                let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
+                assert_eq!(location.query(), None, "{location}");
+                let params = params_of(location.fragment().unwrap());
+                assert_eq!(params["state"], "state-123");
+                assert_eq!(params["iss"], app.issuer());
+                params["code"].clone()
+            }
+            "form_post" => {
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+                assert!(reply.text.contains(&format!("action=\"{REDIRECT_URI}\"")));
+                let start = reply.text.find("name=\"code\" value=\"").unwrap() + 19;
+                let end = start + reply.text[start..].find('"').unwrap();
+                reply.text[start..end].to_owned()
+            }
+            other => panic!("response mode {other} has no check in this test"),
+        };
+        let tokens = app
+            .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[])
+            .await;
+        assert_eq!(tokens.status, StatusCode::OK, "{mode}: {}", tokens.text);
+    }
+
+    // Every response type, PKCE method and prompt value is accepted at PAR.
+    for (field, parameter) in [
+        ("response_types_supported", "response_type"),
+        ("code_challenge_methods_supported", "code_challenge_method"),
+        ("prompt_values_supported", "prompt"),
+    ] {
+        for value in list(field) {
+            let pkce = Pkce::new();
+            let mut form = TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &[]);
+            form.retain(|(name, _)| *name != parameter);
+            form.push((parameter, &value));
+            let reply = app.par(SFM_READY, &form, &[]).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{field} {value}: {}",
+                reply.text
+            );
+        }
+    }
+
+    // Every grant type is known to the token endpoint (refused for what is missing, not as
+    // unsupported).
+    for grant in list("grant_types_supported") {
+        let assertion = Assertion::new(&app, SFM_READY).sign();
+        let reply = app
+            .token_request(
+                &[
+                    ("grant_type", grant.as_str()),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &assertion),
+                ],
+                &[],
+            )
+            .await;
+        assert_ne!(
+            reply.json["error"], "unsupported_grant_type",
+            "{grant}: {}",
+            reply.text
+        );
+    }
+
+    // Every client-assertion algorithm authenticates a client; every DPoP algorithm binds a
+    // token (the multi-tenant client, for a PTS token).
+    assert_eq!(
+        list("token_endpoint_auth_methods_supported"),
+        ["private_key_jwt"]
+    );
+    for (i, alg) in list("token_endpoint_auth_signing_alg_values_supported")
+        .iter()
+        .enumerate()
+    {
+        let key = key_for(alg);
+        let client_id = format!("discovery-{i}");
+        let reply = app
+            .register_client(&json!({
+                "client_id": client_id,
+                "jwks": {"keys": [key.public_jwk_with_kid("k")]},
+                "tenancy": "single-tenant",
+                "orgnr_parent": "917897468",
+                "scopes": ["e-helse:sfm.api/sfm.api"],
+            }))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let assertion = Assertion::with_key(&app, &client_id, key, Some("k")).sign();
+        let reply = app
+            .client_credentials(&client_id, "e-helse:sfm.api/sfm.api", &assertion, &[])
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{alg}: {}", reply.text);
+    }
+    for alg in list("dpop_signing_alg_values_supported") {
+        let key = key_for(&alg);
+        let token = app.dpop_token(PTS, "nhn:pts/api", &key).await;
+        let (_, claims) = decode_jwt(&token);
+        assert_eq!(claims["cnf"]["jkt"], key.thumbprint(), "{alg}");
+    }
+    assert_eq!(list("id_token_signing_alg_values_supported"), ["RS256"]);
+}

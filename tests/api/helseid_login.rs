@@ -41,7 +41,8 @@ async fn one_login_gives_an_sfm_token_and_a_kjernejournal_token() {
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     let body = &reply.json;
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 600);
+    // The multi-tenant client's tokens live an hour, as the spec's multi-tenant example.
+    assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["rt_expires_in"], 28800);
     assert!(
         body["refresh_token"]
@@ -61,7 +62,7 @@ async fn one_login_gives_an_sfm_token_and_a_kjernejournal_token() {
             "iss": app.issuer(),
             "nbf": now,
             "iat": now,
-            "exp": now + 600,
+            "exp": now + 3600,
             "aud": "e-helse:sfm.api",
             "scope": [
                 "openid", "profile", "offline_access",
@@ -421,8 +422,25 @@ async fn revoked_access_tokens_stop_working_at_userinfo_and_introspection() {
         "The access token is not valid: it has been revoked"
     );
 
-    // Revoking the refresh token ends the whole login's refresh tokens.
-    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    // Revoking the refresh token ends the whole login: its refresh tokens, and the access
+    // tokens issued with them are inactive at introspection (RFC 7009 §2.1 SHOULD).
+    let refreshed = app
+        .refresh(
+            SFM_READY,
+            tokens["refresh_token"].as_str().unwrap(),
+            &[],
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let second_access = refreshed.json["access_token"].as_str().unwrap().to_owned();
+    let reply = introspect(
+        second_access.clone(),
+        "e-helse%3Asfm.api:sfm-introspection-secret",
+    )
+    .await;
+    assert_eq!(reply.json["active"], true, "{}", reply.text);
+    let refresh_token = refreshed.json["refresh_token"].as_str().unwrap();
     let reply = revoke(
         refresh_token.to_owned(),
         Assertion::new(&app, SFM_READY).sign(),
@@ -431,6 +449,8 @@ async fn revoked_access_tokens_stop_working_at_userinfo_and_introspection() {
     assert_eq!(reply.status, StatusCode::OK);
     let reply = app.refresh(SFM_READY, refresh_token, &[], &[]).await;
     reply.assert_oauth_error("invalid_grant", "The refresh token has been revoked");
+    let reply = introspect(second_access, "e-helse%3Asfm.api:sfm-introspection-secret").await;
+    assert_eq!(reply.json, json!({"active": false}));
     // Unknown tokens are answered 200 too.
     let reply = revoke(
         "nonsense".to_owned(),

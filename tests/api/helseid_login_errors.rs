@@ -588,15 +588,15 @@ async fn par_prompt_acr_values_and_response_mode() {
         "acr_values names the identity provider 'other': helsesim has only the test IdP (testidp-oidc)",
     );
 
-    for mode in ["query", "form_post"] {
+    for mode in ["query", "form_post", "fragment"] {
         let reply = par_sfm(&app, &[("response_mode", mode)]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{mode}: {}", reply.text);
     }
-    for mode in ["bogus", "fragment"] {
+    for mode in ["bogus", "web_message"] {
         let reply = par_sfm(&app, &[("response_mode", mode)]).await;
         reply.assert_oauth_error(
             "invalid_request",
-            &format!("response_mode '{mode}' is not supported: use query or form_post"),
+            &format!("response_mode '{mode}' is not supported: use query, fragment or form_post"),
         );
     }
 }
@@ -1989,8 +1989,11 @@ async fn a_refresh_can_only_narrow_the_scopes() {
     assert_eq!(reply.json["scope"], SFM_LOGIN_SCOPES);
 }
 
+/// RFC 9449 §5: a confidential client's refresh token is not bound to the DPoP key (Duende lets
+/// such a client refresh with a new key); the new access token is bound to the new key, and a
+/// refresh without a proof gets a bearer token (the client does not require DPoP).
 #[actix_web::test]
-async fn a_dpop_bound_refresh_token_needs_its_key() {
+async fn a_confidential_clients_refresh_token_is_not_bound_to_a_dpop_key() {
     let app = spawn_app().await;
     let key = TestKey::ec("P-256");
     let (code, pkce) = app
@@ -2006,22 +2009,8 @@ async fn a_dpop_bound_refresh_token_needs_its_key() {
     let nonce = tokens.header("dpop-nonce").unwrap().to_owned();
     let refresh_token = tokens.json["refresh_token"].as_str().unwrap();
 
-    let reply = app.refresh(SFM_READY, refresh_token, &[], &[]).await;
-    reply.assert_oauth_error(
-        "invalid_grant",
-        "The refresh token is bound to a DPoP key: send a DPoP proof made with that key",
-    );
-    let other = Proof::token(&app, &TestKey::ec("P-256"))
-        .nonce(&nonce)
-        .sign();
-    let reply = app
-        .refresh(SFM_READY, refresh_token, &[], &[("DPoP", &other)])
-        .await;
-    reply.assert_oauth_error(
-        "invalid_grant",
-        "The DPoP proof is made with another key than the one the refresh token is bound to",
-    );
-    let proof = Proof::token(&app, &key).nonce(&nonce).sign();
+    let other = TestKey::ec("P-256");
+    let proof = Proof::token(&app, &other).nonce(&nonce).sign();
     let reply = app
         .refresh(SFM_READY, refresh_token, &[], &[("DPoP", &proof)])
         .await;
@@ -2029,8 +2018,69 @@ async fn a_dpop_bound_refresh_token_needs_its_key() {
     assert_eq!(reply.json["token_type"], "DPoP");
     assert_eq!(
         access_claims(&reply)["cnf"],
-        json!({"jkt": key.thumbprint()})
+        json!({"jkt": other.thumbprint()})
     );
+
+    let refresh_token = reply.json["refresh_token"].as_str().unwrap();
+    let reply = app.refresh(SFM_READY, refresh_token, &[], &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["token_type"], "Bearer");
+    assert!(access_claims(&reply).get("cnf").is_none());
+}
+
+/// RFC 9449 §10.1: `dpop_jkt` at PAR binds the code without a DPoP header, also for a client
+/// that requires DPoP; the proof is demanded at the token endpoint (as Duende does).
+#[actix_web::test]
+async fn a_client_requiring_dpop_may_push_with_dpop_jkt_alone() {
+    let app = spawn_app().await;
+    let mut entry = app
+        .get(&format!("/_admin/helseid/clients/{SFM_READY}"))
+        .await
+        .json;
+    entry["require_dpop"] = json!(true);
+    let reply = app.register_client(&entry).await;
+    assert!(reply.status.is_success(), "{}", reply.text);
+
+    // Without any DPoP at PAR: accepted; the token endpoint enforces DPoP.
+    let (code, pkce) = app
+        .login_code(SFM_READY, SFM_LOGIN_SCOPES, DIDRIK, &[])
+        .await;
+    let reply = app
+        .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[])
+        .await;
+    reply.assert_oauth_error(
+        "invalid_request",
+        "This client requires DPoP-bound tokens: send a DPoP proof in the DPoP header",
+    );
+
+    // With dpop_jkt only: the code is bound to that key.
+    let key = TestKey::ec("P-256");
+    let jkt = key.thumbprint();
+    let (code, pkce) = app
+        .login_code(SFM_READY, SFM_LOGIN_SCOPES, DIDRIK, &[("dpop_jkt", &jkt)])
+        .await;
+    let nonce = app.dpop_nonce(SFM_READY, SFM_SCOPE, &key).await;
+    let other = Proof::token(&app, &TestKey::ec("P-256"))
+        .nonce(&nonce)
+        .sign();
+    let reply = app
+        .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[("DPoP", &other)])
+        .await;
+    reply.assert_oauth_error(
+        "invalid_dpop_proof",
+        "The DPoP proof is made with another key than the one the authorization code is bound to",
+    );
+
+    let (code, pkce) = app
+        .login_code(SFM_READY, SFM_LOGIN_SCOPES, DIDRIK, &[("dpop_jkt", &jkt)])
+        .await;
+    let proof = Proof::token(&app, &key).nonce(&nonce).sign();
+    let reply = app
+        .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[("DPoP", &proof)])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["token_type"], "DPoP");
+    assert_eq!(access_claims(&reply)["cnf"], json!({"jkt": jkt}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2422,13 +2472,14 @@ async fn userinfo_takes_a_dpop_bound_user_token_only_with_its_proof() {
         let reply = call(scheme, proof).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{description}");
         reply.assert_oauth_body(code, &description);
-        assert_eq!(
-            reply.header("www-authenticate").unwrap(),
-            format!(
-                "{challenge_scheme} error=\"{code}\", error_description=\"{}\"",
-                description.replace('"', "'")
-            )
+        let mut expected = format!(
+            "{challenge_scheme} error=\"{code}\", error_description=\"{}\"",
+            description.replace('"', "'")
         );
+        if challenge_scheme == "DPoP" {
+            expected.push_str(", algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512\"");
+        }
+        assert_eq!(reply.header("www-authenticate").unwrap(), expected);
     }
 }
 

@@ -482,7 +482,9 @@ async fn only_a_dpop_bound_pts_token_is_accepted() {
     );
     assert_eq!(
         reply.header("www-authenticate"),
-        Some("DPoP realm=\"helsesim\"")
+        Some(
+            "DPoP realm=\"helsesim\", algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512\""
+        )
     );
     // A DPoP-bound token sent as a bearer token.
     let pts = Caller::pts(&app).await;

@@ -2040,10 +2040,16 @@ async fn a_dpop_bound_token_needs_its_scheme_and_a_proof() {
 
     let refused = |reply: &Reply, message: &str, error: &str, scheme: &str| {
         assert_outcome(reply, StatusCode::UNAUTHORIZED, &[("login", message)]);
+        // RFC 9449 §7.1: every DPoP challenge names the proof algorithms.
+        let algs = if scheme == "DPoP" {
+            ", algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512\""
+        } else {
+            ""
+        };
         assert_eq!(
             reply.header("www-authenticate"),
             Some(&*format!(
-                "{scheme} error=\"{error}\", error_description=\"{}\"",
+                "{scheme} error=\"{error}\", error_description=\"{}\"{algs}",
                 message.replace('"', "'")
             ))
         );

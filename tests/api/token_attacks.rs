@@ -768,8 +768,8 @@ async fn call_validly(ctx: &Ctx<'_>, bound: bool) -> Reply {
     }
 }
 
-/// Runs one attack against the API.
-async fn attack(ctx: &Ctx<'_>, attack: &Attack) -> Reply {
+/// Runs one attack against the API; the reply and the `Authorization` scheme used.
+async fn attack(ctx: &Ctx<'_>, attack: &Attack) -> (Reply, &'static str) {
     let key = TestKey::ec("P-256");
     let bound = ctx.bound(attack);
     let mut body = if attack.other_api {
@@ -820,7 +820,7 @@ async fn attack(ctx: &Ctx<'_>, attack: &Attack) -> Reply {
             ctx.api.name, attack.name, first.text
         );
     }
-    call(ctx, &token, scheme, &proofs, &headers).await
+    (call(ctx, &token, scheme, &proofs, &headers).await, scheme)
 }
 
 /// The user message of every refused kjernejournal token.
@@ -836,24 +836,27 @@ fn oauth_code(kind: Kind) -> &'static str {
 }
 
 /// The `WWW-Authenticate` challenge of a refusal.
-fn challenge(api: &Api, expected: &Refusal) -> String {
-    let scheme = if api.dpop == Dpop::Required
-        || matches!(expected.kind, Kind::Proof | Kind::DpopRequired)
-    {
-        "DPoP"
-    } else {
-        "Bearer"
-    };
-    format!(
+/// RFC 9449 §7.1–7.2: a DPoP challenge where the API requires DPoP, the request used the DPoP
+/// scheme or the refusal is about DPoP, and every DPoP challenge names the algorithms.
+fn challenge(api: &Api, expected: &Refusal, used: &str) -> String {
+    let dpop = api.dpop == Dpop::Required
+        || used == "DPoP"
+        || matches!(expected.kind, Kind::Proof | Kind::DpopRequired);
+    let scheme = if dpop { "DPoP" } else { "Bearer" };
+    let mut value = format!(
         "{scheme} error=\"{}\", error_description=\"{}\"",
         oauth_code(expected.kind),
         expected.message.replace('"', "'")
-    )
+    );
+    if dpop {
+        value.push_str(", algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512\"");
+    }
+    value
 }
 
 /// Asserts the API refused the call as `expected`, in its own format.
 #[track_caller]
-fn assert_refused(api: &Api, reply: &Reply, expected: &Refusal) {
+fn assert_refused(api: &Api, reply: &Reply, expected: &Refusal, used: &str) {
     let status = if expected.kind == Kind::Scope {
         api.scope_status
     } else {
@@ -916,7 +919,7 @@ fn assert_refused(api: &Api, reply: &Reply, expected: &Refusal) {
     if matches!(api.format, Format::Fhir | Format::Problem | Format::OAuth) {
         assert_eq!(
             reply.header("www-authenticate"),
-            Some(challenge(api, expected).as_str())
+            Some(challenge(api, expected, used).as_str())
         );
     }
 }
@@ -985,13 +988,13 @@ async fn every_api_refuses_every_token_attack() {
             }
         }
         for (i, row) in attacks.iter().enumerate().filter(|(_, a)| ctx.applies(a)) {
-            let reply = attack(&ctx, row).await;
+            let (reply, used) = attack(&ctx, row).await;
             let expected = (row.expect)(&ctx);
             cases += 1;
             tried[i] += 1;
-            if let Err(payload) =
-                catch_unwind(AssertUnwindSafe(|| assert_refused(api, &reply, &expected)))
-            {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+                assert_refused(api, &reply, &expected, used)
+            })) {
                 failures.push(format!(
                     "{} / {}: {}",
                     api.name,

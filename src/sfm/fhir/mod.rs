@@ -187,7 +187,7 @@ pub(crate) fn authenticate(
             return FhirError::new(StatusCode::FORBIDDEN, "forbidden", refusal.message());
         }
         let mut error = FhirError::new(StatusCode::UNAUTHORIZED, "login", refusal.message());
-        error.www_authenticate = Some(refusal.challenge());
+        error.www_authenticate = Some(refusal.challenge(crate::auth::http::request_scheme(req)));
         error
     })
 }
