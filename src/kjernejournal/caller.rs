@@ -95,7 +95,8 @@ pub fn system(
         &Requirements {
             audience: Some(KJ_AUDIENCE),
             any_scope: &[KJ_SCOPE, KJ_LEGACY_SCOPE],
-            single_audience: false,
+            // "KJ APIs require access tokens with the API Resource as the only audience" (spec).
+            single_audience: true,
             dpop: DpopPolicy::Allowed,
         },
     )?;

@@ -91,10 +91,11 @@ async fn everything(
         "KJ-SAMTYKKE-BRUK",
         &all,
     )?;
+    // KJ's "HTTP Header" page (D6 in shared/research) lists all three values for both headers.
     let opening = access::consent_value(
         header_str(&req, "KJ-SAMTYKKE-SPERRET-KRITISKINFO"),
         "KJ-SAMTYKKE-SPERRET-KRITISKINFO",
-        &[Samtykke::HpMottattSamtykke, Samtykke::HpAkutt],
+        &all,
     )?;
     let named = path.map(web::Path::into_inner);
     let access = access::open(
@@ -117,7 +118,7 @@ async fn everything(
             (true, None) => {
                 return Err(Fault::BlockedModule(
                     KjModule::KritiskInfo,
-                    "send KJ-SAMTYKKE-SPERRET-KRITISKINFO: HPMOTTATTSAMTYKKE or HPAKUTT",
+                    "send KJ-SAMTYKKE-SPERRET-KRITISKINFO: HPMOTTATTSAMTYKKE, HPAKUTT or HPUNNTAK",
                 )
                 .into());
             }

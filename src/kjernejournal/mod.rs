@@ -250,11 +250,12 @@ async fn helseindikator(
     Ok(json_answer(&Value::Object(out)))
 }
 
-/// `GET /v1/ping`: checks the system token and the organisation's access; answers the time.
+/// `GET /v1/ping`: checks the system token and the organisation's access; answers the time in
+/// the field the spec's output table names, `Pong`.
 async fn ping(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, KjError> {
     let now = state.clock.now();
     caller::system(&req, &state, now)?;
     Ok(json_answer(
-        &json!({"pong": now.to_rfc3339_opts(SecondsFormat::Millis, true)}),
+        &json!({"Pong": now.to_rfc3339_opts(SecondsFormat::Millis, true)}),
     ))
 }

@@ -88,7 +88,7 @@ fn organisation(
             Problem::new(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "The token names no organisation ({ORGNR_PARENT}): PTS keeps restrictions per organisation"
+                    "The token names no organisation ({ORGNR_PARENT}): PTS records which organisation sets each restriction"
                 ),
             )
         })
@@ -148,20 +148,25 @@ async fn upsert(
     match code_kind(&request.code) {
         Some(CodeKind::Normal) => {
             // No restriction: remove whatever there was (nothing there is fine too).
-            if let Some(removed) = store.remove(&organisation, &object.off_id, &object.object) {
+            if let Some(removed) = store.remove(&object.off_id, &object.object) {
                 restriction.created = removed.created;
+                restriction.created_by = removed.created_by;
             }
             restriction.delay_from_time = None;
             return Ok(ok(&restriction.view()));
         }
         Some(CodeKind::Indefinite) => {
-            restriction.delay_delivery_until = Some(rules::max_date_time())
+            // Delayed forever, whatever a parent says ("will be set by the service itself to
+            // Maximum DateTime").
+            restriction.delay_delivery_until = Some(rules::max_date_time());
+            let stored = store.upsert(restriction);
+            return Ok(ok(&stored.view()));
         }
         _ => {}
     }
     if let (Some(from), Some(parent)) = (request.delay.from, &object.parent) {
         let days = store
-            .find(&organisation, &object.off_id, parent)
+            .find(&object.off_id, parent)
             .and_then(|p| p.delay_days);
         let Some(days) = days else {
             let mut errors = Errors::new();
@@ -195,7 +200,7 @@ async fn associate_parent(
     let parent = object
         .parent
         .as_ref()
-        .and_then(|p| store.find(&organisation, &object.off_id, p))
+        .and_then(|p| store.find(&object.off_id, p))
         .cloned();
     let mut sibling = Restriction {
         delay_from_time: request.from,
@@ -215,22 +220,22 @@ async fn associate_parent(
     Ok(ok(&stored.view()))
 }
 
-/// `POST /access-restrictions/patient-safety/_search`: the organisation's restrictions for a
-/// person, optionally for one object or one parent's siblings, optionally only those still in
-/// force.
+/// `POST /access-restrictions/patient-safety/_search`: "all connected patient safety access
+/// restrictions for a specified offid", whichever organisation set them; optionally for one
+/// object or one parent's siblings, optionally only those still in force.
 async fn search(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
-    let organisation = organisation(&req, &state, now)?;
+    organisation(&req, &state, now)?;
     let request = input::Search::read(&json_body(&req, &body)?).map_err(invalid)?;
     let store = state.store.pts();
     let found: Vec<Value> = store
         .restrictions
         .iter()
-        .filter(|r| r.organisation == organisation && r.off_id == request.off_id)
+        .filter(|r| r.off_id == request.off_id)
         .filter(|r| request.object.as_ref().is_none_or(|o| &r.object == o))
         .filter(|r| {
             request

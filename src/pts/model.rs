@@ -1,5 +1,7 @@
-//! PTS's state: the patient-safety access restrictions, each owned by the organisation that set
-//! it and kept per person (`offId`) and confidential object.
+//! PTS's state: the patient-safety access restrictions, one per person (`offId`) and
+//! confidential object, whoever set it: the main use crosses organisations (a GP restricts a
+//! Rekvisisjon, the laboratory's Svarrapport inherits the delay). Each records which
+//! organisation created it and which changed it last, for audit.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,8 +33,12 @@ impl ObjectId {
 pub struct Restriction {
     /// Its id.
     pub id: String,
-    /// The organisation that set it (the token's `orgnr_parent`).
-    pub organisation: String,
+    /// The organisation that created it (the token's `orgnr_parent`).
+    #[serde(alias = "organisation")]
+    pub created_by: String,
+    /// The organisation that changed it last (the creator until someone else changes it).
+    #[serde(default)]
+    pub last_updated_by: String,
     /// The person.
     pub off_id: String,
     /// The confidential object.
@@ -60,7 +66,8 @@ impl Restriction {
     pub fn new(organisation: &str, object: &SafetyObject, now: DateTime<Utc>) -> Self {
         Self {
             id: String::new(),
-            organisation: organisation.to_owned(),
+            created_by: organisation.to_owned(),
+            last_updated_by: organisation.to_owned(),
             off_id: object.off_id.clone(),
             object: object.object.clone(),
             parent: object.parent.clone(),
@@ -73,9 +80,9 @@ impl Restriction {
         }
     }
 
-    /// Whether it is for this organisation, person and object.
-    pub fn is_for(&self, organisation: &str, off_id: &str, object: &ObjectId) -> bool {
-        self.organisation == organisation && self.off_id == off_id && &self.object == object
+    /// Whether it is for this person and object.
+    pub fn is_for(&self, off_id: &str, object: &ObjectId) -> bool {
+        self.off_id == off_id && &self.object == object
     }
 
     /// The restriction as PTS answers it (`id` null for one that is not stored).
@@ -91,7 +98,12 @@ impl Restriction {
             "delayDeliveryUntil": self.delay_delivery_until.map(dotnet_time),
             "delayDays": self.delay_days,
             "delayFromTime": self.delay_from_time.map(dotnet_time),
-            "organizationNumber": self.organisation,
+            "organizationNumber": self.created_by,
+            "lastUpdatedByOrganizationNumber": if self.last_updated_by.is_empty() {
+                &self.created_by
+            } else {
+                &self.last_updated_by
+            },
             "created": dotnet_time(self.created),
             "lastUpdated": dotnet_time(self.last_updated),
         })
@@ -107,30 +119,24 @@ pub struct PtsStore {
 }
 
 impl PtsStore {
-    /// The restriction of an organisation for a person's object.
-    pub fn find(
-        &self,
-        organisation: &str,
-        off_id: &str,
-        object: &ObjectId,
-    ) -> Option<&Restriction> {
-        self.restrictions
-            .iter()
-            .find(|r| r.is_for(organisation, off_id, object))
+    /// The restriction on a person's object.
+    pub fn find(&self, off_id: &str, object: &ObjectId) -> Option<&Restriction> {
+        self.restrictions.iter().find(|r| r.is_for(off_id, object))
     }
 
-    /// Stores `restriction`, replacing the one for the same organisation, person and object
-    /// (keeping its id and creation time) or added with a new id; returns what is stored.
+    /// Stores `restriction`, replacing the one on the same person's object (keeping its id,
+    /// creation time and creator; `restriction`'s creator becomes the last updater) or added
+    /// with a new id; returns what is stored.
     pub fn upsert(&mut self, mut restriction: Restriction) -> Restriction {
-        if let Some(existing) = self.restrictions.iter_mut().find(|r| {
-            r.is_for(
-                &restriction.organisation,
-                &restriction.off_id,
-                &restriction.object,
-            )
-        }) {
+        if let Some(existing) = self
+            .restrictions
+            .iter_mut()
+            .find(|r| r.is_for(&restriction.off_id, &restriction.object))
+        {
             restriction.id = existing.id.clone();
             restriction.created = existing.created;
+            restriction.last_updated_by = restriction.created_by.clone();
+            restriction.created_by = existing.created_by.clone();
             *existing = restriction.clone();
         } else {
             restriction.id = uuid::Uuid::new_v4().to_string();
@@ -139,17 +145,12 @@ impl PtsStore {
         restriction
     }
 
-    /// Removes the restriction for an organisation, person and object; returns it if there was one.
-    pub fn remove(
-        &mut self,
-        organisation: &str,
-        off_id: &str,
-        object: &ObjectId,
-    ) -> Option<Restriction> {
+    /// Removes the restriction on a person's object; returns it if there was one.
+    pub fn remove(&mut self, off_id: &str, object: &ObjectId) -> Option<Restriction> {
         let index = self
             .restrictions
             .iter()
-            .position(|r| r.is_for(organisation, off_id, object))?;
+            .position(|r| r.is_for(off_id, object))?;
         Some(self.restrictions.remove(index))
     }
 }

@@ -102,7 +102,7 @@ async fn a_minted_dpop_token_without_orgnr_parent_is_refused_by_pts() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     assert_eq!(
         reply.json["detail"],
-        "The token names no organisation (helseid://claims/client/claims/orgnr_parent): PTS keeps restrictions per organisation"
+        "The token names no organisation (helseid://claims/client/claims/orgnr_parent): PTS records which organisation sets each restriction"
     );
 }
 

@@ -634,9 +634,10 @@ async fn ping_answers_the_time_for_a_test_connection_button() {
     let token = app.kj_system_token().await;
     let reply = app.kj_ping(&token, Some(EPJ)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    // The spec's output table: "Pong | Body | Timestamp".
     assert_eq!(
-        without_extra(&reply.json, &["pong"]),
-        json!({"pong": "2026-03-02T10:00:00.000Z"})
+        without_extra(&reply.json, &["Pong"]),
+        json!({"Pong": "2026-03-02T10:00:00.000Z"})
     );
     assert!(reply.header("x-event-id").is_some());
     // The same authentication errors as helseindikator, as detailed.
@@ -925,14 +926,17 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         .exchange_code(MULTI_TENANT, &code, &pkce.verifier, &[], &[])
         .await;
     let both = reply.json["access_token"].as_str().unwrap().to_owned();
+    let several = "The HelseID access token was refused: The access token has several audiences [\"e-helse:sfm.api\", \"nhn:kjernejournal\"]: this API requires a token whose only audience is nhn:kjernejournal";
     let reply = app.everything(Some(&both), Some(&ticket), None, &[]).await;
-    assert_fhir_error(
-        &reply,
-        401,
-        "KJF-000123",
-        "The HelseID access token was refused: The access token has several audiences [\"e-helse:sfm.api\", \"nhn:kjernejournal\"]: this API requires a token whose only audience is nhn:kjernejournal",
-        login,
-    );
+    assert_fhir_error(&reply, 401, "KJF-000123", several, login);
+    // "KJ APIs require access tokens with the API Resource as the only audience": at every API,
+    // helseindikator and ping too.
+    let reply = app
+        .helseindikator(Some(&both), Some(EPJ), &json!({"fnr": KARI_STATUS_4}))
+        .await;
+    assert_kj_error(&reply, 401, "KJF-000123", several, login);
+    let reply = app.kj_ping_at("/kjernejournal/v1/ping", &both).await;
+    assert_kj_error(&reply, 401, "KJF-000123", several, login);
     // Security level 3.
     let lars = app.kj_user_token(KJERNEJOURNAL, LARS_LEVEL_3, None).await;
     let reply = app.everything(Some(&lars), Some(&ticket), None, &[]).await;
@@ -1031,7 +1035,7 @@ async fn consent_and_restricted_modules() {
         &reply,
         403,
         "KJF-900006",
-        "The patient has restricted (sperret) the module KRITISKINFO: it opens only with the patient's consent or in an emergency (send KJ-SAMTYKKE-SPERRET-KRITISKINFO: HPMOTTATTSAMTYKKE or HPAKUTT)",
+        "The patient has restricted (sperret) the module KRITISKINFO: it opens only with the patient's consent or in an emergency (send KJ-SAMTYKKE-SPERRET-KRITISKINFO: HPMOTTATTSAMTYKKE, HPAKUTT or HPUNNTAK)",
         "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med pasientens samtykke eller i en akuttsituasjon.",
     );
     let reply = app
@@ -1044,6 +1048,33 @@ async fn consent_and_restricted_modules() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json["total"], 1);
+    // KJ's "HTTP Header" page lists HPUNNTAK (no consent needed: the patient's GP, a
+    // specialist) for this header too.
+    let reply = app
+        .everything(
+            Some(&user),
+            Some(&ticket),
+            None,
+            &[("KJ-SAMTYKKE-SPERRET-KRITISKINFO", "HPUNNTAK")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["total"], 1);
+    let reply = app
+        .everything(
+            Some(&user),
+            Some(&ticket),
+            None,
+            &[("KJ-SAMTYKKE-SPERRET-KRITISKINFO", "JA")],
+        )
+        .await;
+    assert_fhir_error(
+        &reply,
+        400,
+        "KJF-000018",
+        "KJ-SAMTYKKE-SPERRET-KRITISKINFO must be one of HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got 'JA'",
+        "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
+    );
     // The header must not be used when the module is not restricted.
     let ticket = app
         .kj_ticket(KARI_STATUS_4, Some("HPMOTTATTSAMTYKKE"))

@@ -1,6 +1,6 @@
 //! PTS: the spec's examples posted as printed, every validation row with its exact message,
-//! the associate-parent computation to the microsecond, DPoP-only authentication, and isolation
-//! between organisations.
+//! the associate-parent computation to the microsecond, DPoP-only authentication, and
+//! restrictions shared across organisations (with who created and changed each).
 
 use chrono::{DateTime, Utc};
 use helsesim::jose::sha256_b64url;
@@ -152,7 +152,7 @@ async fn the_specs_example_sequence_runs_as_printed() {
         json!({
             "patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": rekvisisjon, "parentConfidentialObjectId": null},
             "confidentialityCode": "NORU", "delayDeliveryUntil": null, "delayDays": 14, "delayFromTime": null,
-            "organizationNumber": "922222223"
+            "organizationNumber": "922222223", "lastUpdatedByOrganizationNumber": "922222223"
         })
     );
     assert_eq!(reply.json["created"], "2024-01-05T08:00:00Z");
@@ -168,7 +168,8 @@ async fn the_specs_example_sequence_runs_as_printed() {
         json!({
             "patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": svarrapport, "parentConfidentialObjectId": rekvisisjon},
             "confidentialityCode": "NORU", "delayDeliveryUntil": "2024-01-18T20:50:20.908216Z", "delayDays": null,
-            "delayFromTime": "2024-01-04T20:50:20.908216Z", "organizationNumber": "922222223"
+            "delayFromTime": "2024-01-04T20:50:20.908216Z", "organizationNumber": "922222223",
+            "lastUpdatedByOrganizationNumber": "922222223"
         })
     );
     let sibling_id = reply.json["id"].as_str().unwrap().to_owned();
@@ -576,31 +577,50 @@ async fn a_form_body_is_unsupported_media_type() {
     );
 }
 
+/// Restrictions belong to the patient's object, not to the organisation that set them: the
+/// spec's `_search` lists "all connected patient safety access restrictions for a specified
+/// offid", and the main use crosses organisations — a GP restricts a Rekvisisjon, the laboratory
+/// associates its Svarrapport and inherits the delay. Who created and who last changed each
+/// restriction is in the answer.
 #[actix_web::test]
-async fn each_organisation_sees_and_changes_only_its_own_restrictions() {
+async fn restrictions_are_shared_across_organisations_with_their_authors() {
     let app = spec_app().await;
-    let pts = Caller::pts(&app).await;
-    let other = Caller::other_organisation(&app).await;
+    let gp = Caller::pts(&app).await;
+    let lab = Caller::other_organisation(&app).await;
     assert_eq!(
-        pts.post(&app, "", ADD_REKVISISJON).await.status,
+        gp.post(&app, "", ADD_REKVISISJON).await.status,
         StatusCode::OK
     );
-    assert_eq!(
-        pts.post(&app, "", ADD_NORN_FFL).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(gp.post(&app, "", ADD_NORN_FFL).await.status, StatusCode::OK);
 
-    // The other organisation sees none of them.
-    let reply = other.post(&app, "/_search", SEARCH_APPLICABLE).await;
+    // The laboratory sees both.
+    let reply = lab.post(&app, "/_search", SEARCH_APPLICABLE).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert_eq!(reply.json, json!([]));
-    // Its sibling does not inherit the first organisation's parent.
-    let reply = other
+    let codes: Vec<&Value> = reply
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["confidentialityCode"])
+        .collect();
+    assert_eq!(codes, [&json!("NORU"), &json!("NORN_FFL")]);
+    assert_eq!(reply.json[0]["organizationNumber"], "922222223");
+
+    // Its Svarrapport inherits the GP's delay: 2024-01-04T20:50:20.908216Z + 14 days.
+    let reply = lab
         .post(&app, "/associate-parent", ASSOCIATE_SVARRAPPORT)
         .await;
-    assert_eq!(reply.json["confidentialityCode"], "N");
-    // Its own restriction on the same object, and its removal, leave the first one alone.
-    let reply = other
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["confidentialityCode"], "NORU");
+    assert_eq!(
+        reply.json["delayDeliveryUntil"],
+        "2024-01-18T20:50:20.908216Z"
+    );
+    assert_eq!(reply.json["organizationNumber"], "917897468");
+
+    // The laboratory changes the GP's Rekvisisjon: one restriction, the GP still its creator.
+    advance(&app, 60);
+    let reply = lab
         .post(
             &app,
             "",
@@ -608,22 +628,79 @@ async fn each_organisation_sees_and_changes_only_its_own_restrictions() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert_eq!(reply.json["organizationNumber"], "917897468");
-    let remove = ADD_NORN_FFL.replace("NORN_FFL", "N");
-    assert_eq!(other.post(&app, "", &remove).await.status, StatusCode::OK);
-    let reply = pts.post(&app, "/_search", SEARCH_APPLICABLE).await;
-    let mine: Vec<(Value, Value)> = reply
+    assert_eq!(reply.json["delayDays"], 30);
+    assert_eq!(reply.json["organizationNumber"], "922222223");
+    assert_eq!(reply.json["lastUpdatedByOrganizationNumber"], "917897468");
+    assert_eq!(reply.json["created"], "2024-01-05T08:00:00Z");
+    assert_eq!(reply.json["lastUpdated"], "2024-01-05T08:01:00Z");
+    let reply = gp.post(&app, "/_search", SEARCH_APPLICABLE).await;
+    let rekvisisjoner: Vec<&Value> = reply
         .json
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["confidentialityCode"].clone(), r["delayDays"].clone()))
+        .filter(|r| r["patientSafetyObject"]["confidentialObjectId"]["type"] == "Rekvisisjon")
+        .collect();
+    assert_eq!(rekvisisjoner.len(), 1, "{}", reply.text);
+    assert_eq!(rekvisisjoner[0]["delayDays"], 30);
+
+    // And removes the GP's NORN_FFL.
+    let remove = ADD_NORN_FFL.replace("NORN_FFL", "N");
+    let reply = lab.post(&app, "", &remove).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["organizationNumber"], "922222223");
+    assert_eq!(reply.json["lastUpdatedByOrganizationNumber"], "917897468");
+    let reply = gp.post(&app, "/_search", SEARCH_APPLICABLE).await;
+    let codes: Vec<&Value> = reply
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["confidentialityCode"])
+        .collect();
+    assert_eq!(codes, [&json!("NORU"), &json!("NORU")]);
+}
+
+/// `NORN_*` is "delayed forever": sent with `delayFromTime` and a restricted parent, it still
+/// gets .NET's DateTime.MaxValue, never the parent's finite delay (issue 13).
+#[actix_web::test]
+async fn a_norn_sibling_with_delay_from_time_stays_delayed_forever() {
+    let app = spec_app().await;
+    let pts = Caller::pts(&app).await;
+    assert_eq!(
+        pts.post(&app, "", ADD_REKVISISJON).await.status,
+        StatusCode::OK
+    );
+    let body = json!({
+        "patientSafetyObject": {
+            "person": {"offId": "12345678901"},
+            "confidentialObjectId": {"type": "Svarrapport", "value": "49b2c6af-9edc-487d-bf34-97874ca8d483"},
+            "parentConfidentialObjectId": {"type": "Rekvisisjon", "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
+        },
+        "delayFromTime": "2024-01-04T20:50:20.908216Z",
+        "confidentialityCode": "NORN_FFL"
+    });
+    let reply = pts.post(&app, "", &body.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["confidentialityCode"], "NORN_FFL");
+    assert_eq!(
+        reply.json["delayDeliveryUntil"],
+        "9999-12-31T23:59:59.9999999Z"
+    );
+    let reply = pts.post(&app, "/_search", SEARCH_APPLICABLE).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let stored: Vec<(&Value, &Value)> = reply
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (&r["confidentialityCode"], &r["delayDeliveryUntil"]))
         .collect();
     assert_eq!(
-        mine,
-        [(json!("NORU"), json!(14)), (json!("NORN_FFL"), Value::Null)]
+        stored,
+        [
+            (&json!("NORU"), &Value::Null),
+            (&json!("NORN_FFL"), &json!("9999-12-31T23:59:59.9999999Z"))
+        ]
     );
-    let reply = other.post(&app, "/_search", SEARCH_APPLICABLE).await;
-    assert_eq!(reply.json.as_array().unwrap().len(), 1);
-    assert_eq!(reply.json[0]["delayDays"], 30);
 }
