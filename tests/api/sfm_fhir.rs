@@ -593,19 +593,20 @@ async fn creates_that_conflict_or_are_not_supported() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 
+    // Another Person with Didrik's fødselsnummer.
     let person = json!({
         "resourceType": "Person",
-        "identifier": [{"system": FNR, "value": HENRIK}]
+        "identifier": [{"system": FNR, "value": DIDRIK}]
     });
     let reply = app
         .fhir("POST", "/Person", Some(&token), Some(&person))
         .await;
     assert_outcome(
         &reply,
-        StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::CONFLICT,
         &[(
-            "not-supported",
-            "Person is not created through the API: SFM creates the superuser's Person with the instance",
+            "duplicate",
+            &format!("Person person-didrik already has the identifier {FNR}|{DIDRIK}"),
         )],
     );
 
@@ -2204,18 +2205,77 @@ async fn metadata_refuses_xml_like_every_other_endpoint() {
     );
 }
 
+/// "To allow other users into this instance of SFM, the superuser may now use HelseID to create
+/// other superusers, and Practitioners" (sfm-create-organization): a superuser (a Person) creates
+/// a Person (201, and that user is a superuser in turn); a user who is only a Practitioner may
+/// create neither (403).
 #[actix_web::test]
-
-async fn post_person_405_names_the_allowed_methods() {
+async fn only_a_superuser_creates_superusers_and_practitioners() {
     let app = spawn_app().await;
-    let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
-    let person =
-        json!({"resourceType": "Person", "identifier": [{"system": FNR, "value": HENRIK}]});
+    let didrik = app.sfm_token(SFM_READY, DIDRIK, None).await;
+    let person = json!({"resourceType": "Person", "identifier": [{"system": FNR, "value": HENRIK}], "active": true});
     let reply = app
-        .fhir("POST", "/Person", Some(&token), Some(&person))
+        .fhir("POST", "/Person", Some(&didrik), Some(&person))
         .await;
-    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(reply.header("allow"), Some("GET"));
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.json["resourceType"], "Person");
+    assert_eq!(reply.json["meta"]["versionId"], "1");
+    assert!(
+        reply
+            .header("location")
+            .is_some_and(|l| l.contains("/sfm/fhir/Person/")),
+        "{:?}",
+        reply.headers
+    );
+    assert_valid_fhir(&reply.json);
+
+    // Henrik, now a superuser, creates a Practitioner.
+    let henrik = app.sfm_token(SFM_READY, HENRIK, None).await;
+    let practitioner = json!({
+        "resourceType": "Practitioner",
+        "identifier": [{"system": FNR, "value": "13116900216"}],
+        "name": [{"family": "Lege", "given": ["Lise"]}]
+    });
+    let reply = app
+        .fhir("POST", "/Practitioner", Some(&henrik), Some(&practitioner))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    // Sigrid is a Practitioner of this instance, not a superuser.
+    let sigrid = app.sfm_token(SFM_READY, SIGRID, None).await;
+    for (path, resource) in [
+        (
+            "/Person",
+            json!({"resourceType": "Person", "identifier": [{"system": FNR, "value": "01018010018"}]}),
+        ),
+        (
+            "/Practitioner",
+            json!({"resourceType": "Practitioner", "identifier": [{"system": FNR, "value": "01018010018"}]}),
+        ),
+    ] {
+        let reply = app.fhir("POST", path, Some(&sigrid), Some(&resource)).await;
+        assert_outcome(
+            &reply,
+            StatusCode::FORBIDDEN,
+            &[(
+                "forbidden",
+                &format!(
+                    "Only a superuser (a Person of this SFM instance) may create {}: the user {SIGRID} is not one",
+                    &path[1..]
+                ),
+            )],
+        );
+    }
+    // She still creates Patients.
+    let reply = app
+        .fhir(
+            "POST",
+            "/Patient",
+            Some(&sigrid),
+            Some(&new_patient("01018010018")),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 }
 
 #[actix_web::test]

@@ -109,6 +109,8 @@ async fn the_organisation_creation_walkthrough_runs_as_printed() {
         bundle["entry"][0]["fullUrl"],
         format!("{}/sfm/fhir/Person/{person_id}", app.base)
     );
+    // As printed: the Person search marks its entry "include".
+    assert_eq!(bundle["entry"][0]["search"], json!({"mode": "include"}));
     assert_eq!(
         person["identifier"],
         json!([{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": DIDRIK}])

@@ -331,7 +331,7 @@ async fn create(
                 .tenants
                 .get_mut(&caller.tenant_id)
                 .ok_or_else(|| unknown_tenant(&caller))?;
-            rest::create(tenant, kind, resource, now)?
+            rest::create(tenant, kind, resource, &caller.pid, now)?
         };
     drop(sfm);
     Ok(resource_response(

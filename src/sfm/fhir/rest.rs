@@ -82,15 +82,29 @@ pub fn vread(
 }
 
 /// `POST [type]`: a new resource with a server-assigned id (an id in the body is ignored, as
-/// FHIR says). Person and Organization are not created this way (the tenant bootstrap makes them).
+/// FHIR says). The Organization is made by the tenant bootstrap; users (Person: superusers,
+/// Practitioner) only by a superuser: "the superuser may now … create other superusers, and
+/// Practitioners" (sfm-create-organization).
 pub fn create(
     tenant: &mut Tenant,
     kind: ResourceKind,
     resource: Value,
+    caller_pid: &str,
     now: DateTime<Utc>,
 ) -> Result<Stored, FhirError> {
     match kind {
-        ResourceKind::Practitioner | ResourceKind::Patient => {}
+        ResourceKind::Patient => {}
+        ResourceKind::Practitioner | ResourceKind::Person if !tenant.is_superuser(caller_pid) => {
+            return Err(FhirError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "Only a superuser (a Person of this SFM instance) may create {}: the user {caller_pid} is not one",
+                    kind.as_str()
+                ),
+            ));
+        }
+        ResourceKind::Practitioner | ResourceKind::Person => {}
         ResourceKind::Organization => {
             let existing = tenant
                 .organization()
@@ -103,15 +117,6 @@ pub fn create(
                     "This SFM instance already exists (Organization/{existing}): update it with PUT"
                 ),
             ));
-        }
-        ResourceKind::Person => {
-            let mut error = FhirError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "not-supported",
-                "Person is not created through the API: SFM creates the superuser's Person with the instance",
-            );
-            error.allow = Some("GET");
-            return Err(error);
         }
     }
     validate::check(&resource, kind).map_err(invalid)?;
@@ -223,7 +228,7 @@ pub fn update(
     })
 }
 
-/// One person, one Patient (or Practitioner) per tenant: a fødselsnummer or D-nummer that
+/// One person, one Patient (or Practitioner, or Person) per tenant: a fødselsnummer or D-nummer that
 /// another resource of the type already has is a conflict.
 fn refuse_duplicate_pid(
     tenant: &Tenant,
@@ -231,7 +236,10 @@ fn refuse_duplicate_pid(
     resource: &Value,
     own_id: Option<&str>,
 ) -> Result<(), FhirError> {
-    if !matches!(kind, ResourceKind::Patient | ResourceKind::Practitioner) {
+    if !matches!(
+        kind,
+        ResourceKind::Patient | ResourceKind::Practitioner | ResourceKind::Person
+    ) {
         return Ok(());
     }
     for (system, value) in identifiers(resource) {
@@ -306,6 +314,13 @@ pub fn search(
         "total": total,
         "link": links,
     });
+    // The spec's one printed answer, `GET ./Person` in sfm-create-organization, marks its
+    // entry `include`; other searches keep FHIR's `match` (no example says otherwise).
+    let mode = if kind == ResourceKind::Person {
+        "include"
+    } else {
+        "match"
+    };
     if !search.count_only {
         let entries: Vec<Value> = matches
             .into_iter()
@@ -315,7 +330,7 @@ pub fn search(
                 json!({
                     "fullUrl": format!("{fhir_base}/{}/{id}", kind.as_str()),
                     "resource": resource,
-                    "search": {"mode": "match"},
+                    "search": {"mode": mode},
                 })
             })
             .collect();
