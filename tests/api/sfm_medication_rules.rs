@@ -24,6 +24,7 @@ const RELATES_TO: &str = "Parameters.parameter[0].resource.entry[0].resource.rel
 /// Line's PLL entry with an Ekspederbar prescription.
 const ATORVASTATIN: &str = "Atorvastatin Sandoz tab 20 mg";
 const ATORVASTATIN_RESEPT: &str = "a45bf849-2d0f-482f-b491-5a28a1f142c8";
+const ATORVASTATIN_PLL: &str = "533db406-2b27-437a-a126-dbcbf615c0cd";
 /// Line's PLL entry with an UnderEkspedering prescription.
 const METFORMIN: &str = "Metformin Teva tab 500 mg";
 const METFORMIN_RESEPT: &str = "c10d37e1-ca8c-4f8f-a317-ec0c249d341c";
@@ -374,6 +375,10 @@ fn rule_title(rule: &str) -> &'static str {
         "active-prescriptions" => "Rule 4 (active prescriptions)",
         "previous-send" => "Rule 5 (previous send)",
         "multidose-new-lookup" => "Rule 6 (multidose doctor)",
+        "all-statements" => "Rule 7 (every statement referenced)",
+        "head-of-chain" => "Rule 8 (every head of chain)",
+        "pll-statements" => "Rule 9 (every PLL statement)",
+        "new-lookup-after-error" => "Rule 10 (new lookup after an error)",
         other => panic!("unknown rule {other}"),
     }
 }
@@ -461,6 +466,41 @@ fn pll_missing(name: &str, pll_id: &str) -> Value {
         ),
         Some(ENTRIES),
     )
+}
+
+/// The issue of a PLL entry missing from a send without a new PLL (rule 9, the SFM Basis guide's
+/// "Populating $sendMedication").
+fn pll_statement_missing(name: &str, pll_id: &str) -> Value {
+    violation(
+        "pll-statements",
+        &format!(
+            "the PLL entry '{name}' (PLL id {pll_id}) from $getMedication is missing, though no new PLL is sent: \"any sfm-MedicationStatement identified as part of PLL shall be returned\" (SFM Basis guide, Populating $sendMedication)"
+        ),
+        Some(ENTRIES),
+    )
+}
+
+/// The issue of another statement of the lookup missing from a send (rule 7, the SFM Basis
+/// guide's `$sendMedication` page).
+fn statement_missing(name: &str, pll_id: &str) -> Value {
+    violation(
+        "all-statements",
+        &format!(
+            "the statement '{name}' (PLL id {pll_id}) from $getMedication is missing: \"All medicationStatements represented in getMedication/latest sendMedication must be referred within sendMedication, either as medicationStatement or within recall-info\" (SFM Basis guide, $sendMedication)"
+        ),
+        Some(ENTRIES),
+    )
+}
+
+/// After a refused send, SFM requires a new `$getMedication` ("if … SFM respond with
+/// operationOutcome (error) the EPJ need to send a new getMedication", SFM Basis guide): makes
+/// one for `patient` and points `body` at it.
+async fn relookup(app: &TestApp, token: &str, patient: Value, extra: &[Value], body: &mut Value) {
+    let bundle = lookup(app, token, patient, extra).await;
+    set_relates_to(
+        body,
+        Some(json!({"code": "replaces", "targetIdentifier": {"value": composition_id(&bundle)}})),
+    );
 }
 
 /// The issue of a missing active prescription (rule 4).
@@ -657,12 +697,10 @@ async fn rule_2_missing_relates_to_fails() {
             Some(RELATES_TO),
         )],
     );
-    // With it, the same document passes.
-    assert_sent(
-        &send_medication(&app, &token, &send_back(&bundle, false)).await,
-        0,
-        0,
-    );
+    // With it, the same document passes (on a new lookup: the refusal asks for one).
+    let mut body = send_back(&bundle, false);
+    relookup(&app, &token, line(), &[], &mut body).await;
+    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
 #[actix_web::test]
@@ -685,10 +723,8 @@ async fn rule_2_a_code_other_than_replaces_fails() {
             Some(&format!("{RELATES_TO}[0].code")),
         )],
     );
-    set_relates_to(
-        &mut body,
-        Some(json!({"code": "replaces", "targetIdentifier": {"value": id}})),
-    );
+    // 'replaces', on a new lookup (the refusal asks for one), passes.
+    relookup(&app, &token, line(), &[], &mut body).await;
     assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
@@ -715,10 +751,8 @@ async fn rule_2_an_unknown_identifier_fails() {
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
     );
-    set_relates_to(
-        &mut body,
-        Some(json!({"code": "replaces", "targetIdentifier": {"value": id}})),
-    );
+    // The refusal asks for a new lookup; the same document naming it passes.
+    relookup(&app, &token, line(), &[], &mut body).await;
     assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
@@ -743,11 +777,19 @@ async fn rule_2_a_superseded_identifier_fails() {
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
     );
-    // The same document, naming the newer lookup, passes.
+    // The refusal marked the newer lookup too (a refused send asks for a new $getMedication).
     set_relates_to(
         &mut body,
         Some(json!({"code": "replaces", "targetIdentifier": {"value": new}})),
     );
+    let reply = send_medication(&app, &token, &body).await;
+    assert_eq!(
+        reply.json["issue"][0]["details"]["coding"][0]["code"], "new-lookup-after-error",
+        "{}",
+        reply.text
+    );
+    // The same document, naming a new lookup, passes.
+    relookup(&app, &token, line(), &[], &mut body).await;
     assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
@@ -771,11 +813,10 @@ async fn rule_2_another_users_lookup_fails() {
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
     );
-    assert_sent(
-        &send_medication(&app, &token, &send_back(&own, false)).await,
-        0,
-        0,
-    );
+    // Didrik's refusal asks him for a new lookup; Sigrid's lookup is untouched.
+    let mut body = send_back(&own, false);
+    relookup(&app, &token, line(), &[], &mut body).await;
+    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
     assert_sent(
         &send_medication(&app, &sigrid, &send_back(&hers, false)).await,
         0,
@@ -805,30 +846,36 @@ async fn rule_2_another_patients_lookup_fails() {
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
     );
-    assert_sent(
-        &send_medication(&app, &token, &send_back(&lines, false)).await,
-        0,
-        0,
-    );
+    let mut body = send_back(&lines, false);
+    relookup(&app, &token, line(), &[], &mut body).await;
+    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rule 3: a PLL carries every PLL entry.
 
 #[actix_web::test]
-async fn rule_3_a_missing_pll_entry_fails_only_when_a_pll_is_sent() {
+async fn rule_3_a_missing_pll_entry_fails_with_a_pll_and_rule_9_without() {
     let app = spawn_app().await;
     let token = didrik(&app).await;
     let bundle = lookup(&app, &token, line(), &[]).await;
     for (name, pll_id) in [(PARACET, PARACET_PLL), (AMOXICILLIN, AMOXICILLIN_PLL)] {
         let mut body = send_back(&bundle, true);
+        relookup(&app, &token, line(), &[], &mut body).await;
         leave_out(&mut body, name);
         let reply = send_medication(&app, &token, &body).await;
         assert_violations(&reply, &[pll_missing(name, pll_id)]);
 
+        // Without a new PLL the spec's rule 3 does not apply, but the SFM Basis guide's does:
+        // "any sfm-MedicationStatement identified as part of PLL shall be returned".
         set_create_pll(&mut body, false);
-        assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
+        relookup(&app, &token, line(), &[], &mut body).await;
+        let reply = send_medication(&app, &token, &body).await;
+        assert_violations(&reply, &[pll_statement_missing(name, pll_id)]);
     }
+    let mut body = send_back(&bundle, false);
+    relookup(&app, &token, line(), &[], &mut body).await;
+    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
     // Nor did the refused PLLs reach Reseptformidleren.
     assert_eq!(messages(&app, LINE, None).await, Vec::<Value>::new());
 }
@@ -844,7 +891,7 @@ async fn rule_3_a_complete_pll_passes() {
 }
 
 #[actix_web::test]
-async fn rule_3_old_discontinued_entered_in_error_vaccine_and_nib_may_be_left_out() {
+async fn rule_3_old_discontinued_and_entered_in_error_entries_may_be_left_out() {
     let app = spawn_app().await;
     let token = didrik(&app).await;
     let bundle = lookup(&app, &token, line(), &[]).await;
@@ -855,18 +902,32 @@ async fn rule_3_old_discontinued_entered_in_error_vaccine_and_nib_may_be_left_ou
         &send_medication(&app, &token, &body).await,
         &[pll_missing(PARACET, PARACET_PLL)],
     );
-    // Discontinued 120 days ago (Amoxicillin, 20 days ago, is required: see above),
-    // entered-in-error, a vaccine, a NIB product: each may be left out of a PLL.
-    for name in [IBUX, OMEPRAZOL, INFLUVAC, NUTRIDRINK] {
+    // Discontinued 120 days ago (Amoxicillin, 20 days ago, is required: see above) and
+    // entered-in-error: each may be left out of a PLL, and of a send.
+    for name in [IBUX, OMEPRAZOL] {
         let mut body = send_back(&bundle, true);
+        relookup(&app, &token, line(), &[], &mut body).await;
         leave_out(&mut body, name);
         let reply = send_medication(&app, &token, &body).await;
         assert_sent(&reply, 0, 0);
         assert!(output(&reply.json, "PllResult").is_some(), "{name}");
     }
-    // And all at once.
+    // A vaccine and a NIB product are not PLL entries (rule 3 does not ask for them), but the
+    // SFM Basis guide asks for every statement of the lookup (rule 7).
+    for (name, pll_id) in [
+        (INFLUVAC, "9a01745d-f009-4d7f-b6c5-6c3a1b8e8cfd"),
+        (NUTRIDRINK, "bc527059-b893-477d-a59b-be9827fba297"),
+    ] {
+        let mut body = send_back(&bundle, true);
+        relookup(&app, &token, line(), &[], &mut body).await;
+        leave_out(&mut body, name);
+        let reply = send_medication(&app, &token, &body).await;
+        assert_violations(&reply, &[statement_missing(name, pll_id)]);
+    }
+    // The exempt two at once.
     let mut body = send_back(&bundle, true);
-    for name in [IBUX, OMEPRAZOL, INFLUVAC, NUTRIDRINK] {
+    relookup(&app, &token, line(), &[], &mut body).await;
+    for name in [IBUX, OMEPRAZOL] {
         leave_out(&mut body, name);
     }
     assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
@@ -882,6 +943,7 @@ async fn rule_4_a_missing_ekspederbar_prescription_fails_with_or_without_a_pll()
     let bundle = lookup(&app, &token, line(), &[]).await;
     for create_pll in [false, true] {
         let mut body = send_back(&bundle, create_pll);
+        relookup(&app, &token, line(), &[], &mut body).await;
         leave_out(&mut body, ZOPICLONE);
         let reply = send_medication(&app, &token, &body).await;
         assert_violations(
@@ -894,8 +956,9 @@ async fn rule_4_a_missing_ekspederbar_prescription_fails_with_or_without_a_pll()
         );
     }
     for create_pll in [false, true] {
-        let reply = send_medication(&app, &token, &send_back(&bundle, create_pll)).await;
-        assert_sent(&reply, 0, 0);
+        let mut body = send_back(&bundle, create_pll);
+        relookup(&app, &token, line(), &[], &mut body).await;
+        assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
     }
 }
 
@@ -906,18 +969,27 @@ async fn rule_4_a_missing_under_ekspedering_prescription_fails_with_or_without_a
     let bundle = lookup(&app, &token, line(), &[]).await;
     let missing = prescription_missing("UnderEkspedering", METFORMIN, METFORMIN_RESEPT);
 
+    // Metformin is a PLL entry too: missed twice, as an active prescription and as a PLL
+    // statement (rule 9 without a new PLL, rule 3 with one).
     let mut body = send_back(&bundle, false);
     leave_out(&mut body, METFORMIN);
     let reply = send_medication(&app, &token, &body).await;
-    assert_violations(&reply, std::slice::from_ref(&missing));
-    // Metformin is a PLL entry too: a PLL misses it twice.
+    assert_violations(
+        &reply,
+        &[
+            missing.clone(),
+            pll_statement_missing(METFORMIN, METFORMIN_PLL),
+        ],
+    );
     set_create_pll(&mut body, true);
+    relookup(&app, &token, line(), &[], &mut body).await;
     let reply = send_medication(&app, &token, &body).await;
     assert_violations(&reply, &[missing, pll_missing(METFORMIN, METFORMIN_PLL)]);
 
     for create_pll in [false, true] {
-        let reply = send_medication(&app, &token, &send_back(&bundle, create_pll)).await;
-        assert_sent(&reply, 0, 0);
+        let mut body = send_back(&bundle, create_pll);
+        relookup(&app, &token, line(), &[], &mut body).await;
+        assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
     }
 }
 
@@ -927,25 +999,25 @@ async fn rule_4_dispensed_and_withdrawn_prescriptions_need_not_be_carried() {
     let token = didrik(&app).await;
     let bundle = lookup(&app, &token, line(), &[]).await;
 
-    // Left out altogether (no PLL, so rule 3 does not ask for them).
+    // Left out altogether: rule 4 does not ask for them, but they are PLL statements, which
+    // the SFM Basis guide asks for (rule 9); the Ekspederbar Zopiclone left out fails rule 4.
     let mut body = send_back(&bundle, false);
     leave_out(&mut body, PARACET);
     leave_out(&mut body, AMOXICILLIN);
-    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
-    // The control: the Ekspederbar Zopiclone left out the same way fails.
     leave_out(&mut body, ZOPICLONE);
     assert_violations(
         &send_medication(&app, &token, &body).await,
-        &[prescription_missing(
-            "Ekspederbar",
-            ZOPICLONE,
-            ZOPICLONE_RESEPT,
-        )],
+        &[
+            pll_statement_missing(PARACET, PARACET_PLL),
+            pll_statement_missing(AMOXICILLIN, AMOXICILLIN_PLL),
+            prescription_missing("Ekspederbar", ZOPICLONE, ZOPICLONE_RESEPT),
+        ],
     );
 
     // Kept as PLL entries of a PLL, without their ReseptIds (and the Tilbakekalt one without
-    // its recallinfo, which would name its ReseptId).
+    // its recallinfo, which would name its ReseptId): their PLL ids reference them.
     let mut body = send_back(&bundle, true);
+    relookup(&app, &token, line(), &[], &mut body).await;
     set_identifiers(
         &mut body,
         PARACET,
@@ -997,6 +1069,7 @@ async fn rule_5_a_second_send_must_keep_the_first_sends_prescription() {
     amendment_mut(&mut statement["resource"]).retain(|p| p["url"] != "createresept");
     let medication = entries(&first)[statement_index + 1].clone();
     entries_mut(&mut second).extend([statement, medication]);
+    relookup(&app, &token, line(), &[], &mut second).await;
     assert_sent(&send_medication(&app, &token, &second).await, 0, 0);
     assert_eq!(messages(&app, LINE, Some("M1")).await.len(), 1);
 }
@@ -1029,6 +1102,7 @@ async fn rule_5_a_second_pll_must_keep_the_first_pll_s_new_entry() {
     );
     let index = entry_index(&first, NEW_DRUG);
     entries_mut(&mut second).extend(entries(&first)[index..index + 2].iter().cloned());
+    relookup(&app, &token, line(), &[], &mut second).await;
     assert_sent(&send_medication(&app, &token, &second).await, 0, 0);
 }
 
@@ -1048,12 +1122,22 @@ async fn a_refused_send_adds_nothing_later_sends_must_carry() {
             ZOPICLONE_RESEPT,
         )],
     );
-    // The next send on the same lookup is not asked for the refused prescription.
-    assert_sent(
-        &send_medication(&app, &token, &send_back(&bundle, false)).await,
-        0,
-        0,
+    // The next send on the same lookup is refused: "if … SFM respond with operationOutcome
+    // (error) the EPJ need to send a new getMedication" (SFM Basis guide, $sendMedication).
+    let mut body = send_back(&bundle, false);
+    assert_violations(
+        &send_medication(&app, &token, &body).await,
+        &[violation(
+            "new-lookup-after-error",
+            &format!(
+                "a $sendMedication based on the $getMedication of {AT_T0} was refused at {AT_T0}, and \"if EPJ do not receive response from SFM or SFM respond with operationOutcome (error) the EPJ need to send a new getMedication\" (SFM Basis guide, $sendMedication): call $getMedication again"
+            ),
+            None,
+        )],
     );
+    // On a new lookup it passes, and is not asked for the refused prescription.
+    relookup(&app, &token, line(), &[], &mut body).await;
+    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1096,17 +1180,37 @@ async fn rule_6_a_refused_send_is_no_send_for_the_multidose_doctor() {
     leave_out(&mut refused, "Levaxin tab 50 mikrog");
     assert_violations(
         &send_medication(&app, &token, &refused).await,
-        &[prescription_missing(
-            "Ekspederbar",
-            "Levaxin tab 50 mikrog",
-            "4a22df27-b6c5-4cef-8ad4-e4518438f485",
-        )],
+        &[
+            prescription_missing(
+                "Ekspederbar",
+                "Levaxin tab 50 mikrog",
+                "4a22df27-b6c5-4cef-8ad4-e4518438f485",
+            ),
+            pll_statement_missing(
+                "Levaxin tab 50 mikrog",
+                "699b801b-baf9-4667-b054-f639efc21a1b",
+            ),
+        ],
     );
-    assert_sent(
-        &send_medication(&app, &token, &send_back(&bundle, false)).await,
-        0,
-        0,
+    // The retry on the same lookup needs a new lookup (rule 10), but the refused send did not
+    // count as a send: rule 6 does not speak.
+    let mut body = send_back(&bundle, false);
+    let reply = send_medication(&app, &token, &body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
     );
+    let rules: Vec<&Value> = reply.json["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["details"]["coding"][0]["code"])
+        .collect();
+    assert_eq!(rules, [&json!("new-lookup-after-error")], "{}", reply.text);
+    relookup(&app, &token, ola(), &[], &mut body).await;
+    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
 }
 
 #[actix_web::test]
@@ -1314,12 +1418,13 @@ async fn one_resept_id_for_two_new_prescriptions_is_refused() {
     );
     assert_eq!(messages(&app, LINE, None).await, Vec::<Value>::new());
 
-    // The control: two GUIDs, two prescriptions.
+    // The control: two GUIDs, two prescriptions (on a new lookup: the refusal asks for one).
     set_identifiers(
         &mut body,
         "Enalapril tab 10 mg",
         json!([resept_identifier(&uuid::Uuid::new_v4().to_string())]),
     );
+    relookup(&app, &token, line(), &[], &mut body).await;
     assert_sent(&send_medication(&app, &token, &body).await, 2, 0);
 }
 
@@ -1384,15 +1489,14 @@ async fn withdrawing_an_ekspederbar_prescription_takes_it_out_of_the_active_set(
     );
     let mut body = send_back(&next, false);
     assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
-    // While the Ekspederbar Atorvastatin is still needed.
+    // While the Ekspederbar Atorvastatin (a PLL entry too) is still needed.
     leave_out(&mut body, ATORVASTATIN);
     assert_violations(
         &send_medication(&app, &token, &body).await,
-        &[prescription_missing(
-            "Ekspederbar",
-            ATORVASTATIN,
-            ATORVASTATIN_RESEPT,
-        )],
+        &[
+            prescription_missing("Ekspederbar", ATORVASTATIN, ATORVASTATIN_RESEPT),
+            pll_statement_missing(ATORVASTATIN, ATORVASTATIN_PLL),
+        ],
     );
 
     let m5 = messages(&app, LINE, Some("M5")).await;
@@ -1419,9 +1523,14 @@ async fn withdrawing_a_pll_entrys_prescription_shows_it_tilbakekalt() {
         rf_status(find_statement(&next, ATORVASTATIN).unwrap()),
         Some("T")
     );
+    // No longer an active prescription (rule 4 is silent), but still a PLL statement the
+    // SFM Basis guide asks for (rule 9).
     let mut body = send_back(&next, false);
     leave_out(&mut body, ATORVASTATIN);
-    assert_sent(&send_medication(&app, &token, &body).await, 0, 0);
+    assert_violations(
+        &send_medication(&app, &token, &body).await,
+        &[pll_statement_missing(ATORVASTATIN, ATORVASTATIN_PLL)],
+    );
 }
 
 #[actix_web::test]
@@ -1455,11 +1564,10 @@ async fn withdrawing_a_prescription_under_dispensing_keeps_it_active() {
     leave_out(&mut body, METFORMIN);
     assert_violations(
         &send_medication(&app, &token, &body).await,
-        &[prescription_missing(
-            "UnderEkspedering",
-            METFORMIN,
-            METFORMIN_RESEPT,
-        )],
+        &[
+            prescription_missing("UnderEkspedering", METFORMIN, METFORMIN_RESEPT),
+            pll_statement_missing(METFORMIN, METFORMIN_PLL),
+        ],
     );
     let m5 = messages(&app, LINE, Some("M5")).await;
     assert_eq!(m5.len(), 1, "{m5:?}");
@@ -1744,7 +1852,9 @@ async fn a_new_prescription_needs_a_new_guid_as_resept_id() {
     );
     assert_eq!(messages(&app, LINE, None).await, Vec::<Value>::new());
 
-    // The control: a fresh GUID passes.
+    // The control: a fresh GUID passes (on a new lookup: the refusal asks for one).
+    let mut good = good;
+    relookup(&app, &token, line(), &[], &mut good).await;
     let reply = send_medication(&app, &token, &good).await;
     assert_sent(&reply, 1, 0);
     let m1 = messages(&app, LINE, Some("M1")).await;
@@ -1780,6 +1890,7 @@ async fn withdrawals_must_name_a_prescription_that_can_be_withdrawn() {
 
     // The fully dispensed Paracet.
     let mut body = good.clone();
+    relookup(&app, &token, line(), &[], &mut body).await;
     withdraw(&mut body, PARACET, None);
     let index = entry_index(&body, PARACET);
     let reply = send_medication(&app, &token, &body).await;
@@ -1799,6 +1910,7 @@ async fn withdrawals_must_name_a_prescription_that_can_be_withdrawn() {
 
     // The control: recallId naming the Ekspederbar Atorvastatin itself passes.
     let mut body = good.clone();
+    relookup(&app, &token, line(), &[], &mut body).await;
     withdraw(&mut body, ATORVASTATIN, Some(ATORVASTATIN_RESEPT));
     assert_sent(&send_medication(&app, &token, &body).await, 0, 1);
 }
@@ -2199,11 +2311,9 @@ async fn a_lookup_in_one_instance_is_no_lookup_in_another() {
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
     );
-    // Each instance takes its own.
-    assert_sent(
-        &send_medication(&app, &sjokanten, &send_back(&from_sjokanten, false)).await,
-        0,
-        0,
-    );
+    // Each instance takes its own (Sjøkanten's after a new lookup: its refusal asks for one).
+    let mut own = send_back(&from_sjokanten, false);
+    relookup(&app, &sjokanten, line(), &[], &mut own).await;
+    assert_sent(&send_medication(&app, &sjokanten, &own).await, 0, 0);
     assert_sent(&send_medication(&app, &fjordbyen, &body).await, 0, 0);
 }

@@ -334,27 +334,8 @@ pub fn compile(
                 ));
                 entries.push(json!({"fullUrl": dispense_urn, "resource": render::dispense(d, p, &subject, &medication_urn, &statement_urn)}));
             }
-            if p.status.is_active() {
-                requirements.push(Requirement {
-                    what: Required::Prescription,
-                    id: p.id().to_owned(),
-                    display: display.clone(),
-                    rf_status: Some(p.status),
-                    discontinued_at: None,
-                    added_by_send: None,
-                });
-            }
         }
-        if let Some(pll_id) = v.entry.pll_id().filter(|_| v.counts_for_pll()) {
-            requirements.push(Requirement {
-                what: Required::PllEntry,
-                id: pll_id.to_owned(),
-                display,
-                rf_status: None,
-                discontinued_at: statement::discontinued_at(&v.entry.statement),
-                added_by_send: None,
-            });
-        }
+        requirements.extend(requirements_of(v, &display));
     }
 
     let mut pll_refs = Vec::new();
@@ -465,6 +446,7 @@ pub fn compile(
             national_id: has_national_id,
             requirements,
             sends: Vec::new(),
+            refused_send: None,
         },
     }
 }
@@ -518,4 +500,37 @@ fn as_bundle_organization(organization: &Value) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// What later sends must carry of one statement of the lookup: an active prescription always
+/// (the spec), another prescription as head of chain unless the PLL entry stands for it, a PLL
+/// entry, and any other statement with a PLL id (the SFM Basis guide). An entered-in-error
+/// statement is not required (the spec leaves it out of the PLL).
+fn requirements_of(v: &ViewEntry<'_>, display: &str) -> Vec<Requirement> {
+    let mut out = Vec::new();
+    if statement::status(&v.entry.statement) == "entered-in-error" {
+        return out;
+    }
+    let discontinued_at = statement::discontinued_at(&v.entry.statement);
+    let requirement = |what, id: &str, rf_status| Requirement {
+        what,
+        id: id.to_owned(),
+        display: display.to_owned(),
+        rf_status,
+        discontinued_at,
+        added_by_send: None,
+    };
+    if let Some(p) = v.prescription
+        && (p.status.is_active() || !v.counts_for_pll())
+    {
+        out.push(requirement(Required::Prescription, p.id(), Some(p.status)));
+    }
+    match v.entry.pll_id() {
+        Some(id) if v.counts_for_pll() => out.push(requirement(Required::PllEntry, id, None)),
+        Some(id) if v.prescription.is_none() => {
+            out.push(requirement(Required::Statement, id, None));
+        }
+        _ => {}
+    }
+    out
 }

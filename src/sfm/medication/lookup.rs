@@ -1,7 +1,7 @@
 //! What SFM remembers of each `$getMedication`, per tenant, user and patient: the composition
-//! identifier `$sendMedication` must name, when Reseptformidleren was asked, and what every later
-//! send must carry (the lookup's active prescriptions and PLL entries, plus what earlier sends
-//! added).
+//! identifier `$sendMedication` must name, when Reseptformidleren was asked, what every later
+//! send must carry (every statement the lookup returned, plus what earlier sends added), and
+//! whether a send on it was refused.
 
 use std::collections::HashMap;
 
@@ -25,6 +25,8 @@ pub enum Required {
     Prescription,
     /// A PLL entry, by PLL id.
     PllEntry,
+    /// Another statement of the lookup (neither a prescription nor a PLL entry), by PLL id.
+    Statement,
 }
 
 /// Something every later `$sendMedication` must carry.
@@ -63,6 +65,9 @@ pub struct Lookup {
     pub requirements: Vec<Requirement>,
     /// When sends based on it succeeded.
     pub sends: Vec<DateTime<Utc>>,
+    /// When a send based on it was refused: SFM then requires a new `$getMedication`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_send: Option<DateTime<Utc>>,
 }
 
 /// A lookup that a newer one replaced.

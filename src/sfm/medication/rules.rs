@@ -1,6 +1,8 @@
-//! `$sendMedication`'s validation rules (the spec's "Bundle validation"), as one pure function
-//! of what was sent and the latest lookup. Every violation is its own OperationOutcome issue,
-//! naming the rule (`details`) and the offending entry; all are reported at once.
+//! `$sendMedication`'s validation rules, as one pure function of what was sent and the latest
+//! lookup: the spec's "Bundle validation" (rules 1–6) and the rules of the SFM Basis guide's
+//! `$sendMedication` page the spec leaves out (7–10, each quoting the guide). Every violation is
+//! its own OperationOutcome issue, naming the rule (`details`) and the offending entry; all are
+//! reported at once.
 
 use std::collections::BTreeSet;
 
@@ -30,7 +32,18 @@ pub enum Rule {
     PreviousSend,
     /// 6: a multidose doctor's organisation needs a new lookup between sends.
     MultidoseNewLookup,
+    /// 7 (guide): every statement of the lookup is referenced, as a statement or in recallinfo.
+    AllStatements,
+    /// 8 (guide): every head-of-chain prescription of the lookup is returned.
+    HeadOfChain,
+    /// 9 (guide): every PLL statement is returned, also without a new PLL.
+    PllStatements,
+    /// 10 (guide): after a refused send, a new `$getMedication`.
+    NewLookupAfterError,
 }
+
+/// The SFM Basis guide's `$sendMedication` page, quoted by rules 7–10.
+const GUIDE: &str = "SFM Basis guide, $sendMedication";
 
 impl Rule {
     /// The code in `issue.details`.
@@ -42,6 +55,10 @@ impl Rule {
             Rule::ActivePrescriptions => "active-prescriptions",
             Rule::PreviousSend => "previous-send",
             Rule::MultidoseNewLookup => "multidose-new-lookup",
+            Rule::AllStatements => "all-statements",
+            Rule::HeadOfChain => "head-of-chain",
+            Rule::PllStatements => "pll-statements",
+            Rule::NewLookupAfterError => "new-lookup-after-error",
         }
     }
 
@@ -54,6 +71,10 @@ impl Rule {
             Rule::ActivePrescriptions => "Rule 4 (active prescriptions)",
             Rule::PreviousSend => "Rule 5 (previous send)",
             Rule::MultidoseNewLookup => "Rule 6 (multidose doctor)",
+            Rule::AllStatements => "Rule 7 (every statement referenced)",
+            Rule::HeadOfChain => "Rule 8 (every head of chain)",
+            Rule::PllStatements => "Rule 9 (every PLL statement)",
+            Rule::NewLookupAfterError => "Rule 10 (new lookup after an error)",
         }
     }
 
@@ -94,6 +115,8 @@ pub struct Send<'a> {
     pub create_pll: bool,
     /// The ReseptIds of the MedicationStatements sent.
     pub prescriptions: &'a BTreeSet<String>,
+    /// The ReseptIds the sent statements' recallinfo names (a reference too, says the guide).
+    pub recalled: &'a BTreeSet<String>,
     /// The PLL ids of the MedicationStatements sent.
     pub pll_ids: &'a BTreeSet<String>,
     /// The sender's organisation is a multidose doctor's.
@@ -115,6 +138,13 @@ pub fn check(send: &Send<'_>, lookup: Option<&Lookup>, history: History<'_>) -> 
     lookup_threshold(send, lookup, &mut issues);
     composition_identifier(send, lookup, history, &mut issues);
     if let Some(lookup) = lookup {
+        if let Some(at) = lookup.refused_send {
+            issues.push(Rule::NewLookupAfterError.issue(format!(
+                "a $sendMedication based on the $getMedication of {} was refused at {}, and \"if EPJ do not receive response from SFM or SFM respond with operationOutcome (error) the EPJ need to send a new getMedication\" ({GUIDE}): call $getMedication again",
+                lookup.at.to_rfc3339(),
+                at.to_rfc3339()
+            )));
+        }
         for requirement in &lookup.requirements {
             if let Some(issue) = missing(send, requirement) {
                 issues.push(issue);
@@ -226,53 +256,70 @@ fn composition_identifier(
     );
 }
 
-/// The issue for a requirement the send does not carry, if any.
+/// The issue for a requirement the send does not carry, if any. A prescription is referenced
+/// by a statement with its ReseptId or by a statement's recallinfo; a PLL entry or another
+/// statement by its PLL id. Statements discontinued more than 3 months ago (and entered-in-error
+/// ones, which the lookup does not require) are exempt, as the spec exempts them from the PLL.
 fn missing(send: &Send<'_>, r: &Requirement) -> Option<Issue> {
     let entries = "Parameters.parameter[0].resource.entry";
-    match r.what {
+    let referenced = match r.what {
         Required::Prescription => {
-            if send.prescriptions.contains(&r.id) {
-                return None;
-            }
-            Some(match r.added_by_send {
-                Some(at) => Rule::PreviousSend.issue(format!(
-                    "the prescription '{}' (ReseptId {}) that the $sendMedication of {} sent is missing: later sends on the same $getMedication must keep what earlier ones added",
-                    r.display,
-                    r.id,
-                    at.to_rfc3339()
-                )),
-                None => Rule::ActivePrescriptions.issue(format!(
-                    "the {} prescription '{}' (ReseptId {}) from $getMedication is missing: every Ekspederbar and UnderEkspedering prescription must be sent back, as a MedicationStatement (with recallinfo to withdraw it)",
-                    r.rf_status.map_or("active", |s| s.name()),
-                    r.display,
-                    r.id
-                )),
-            }
-            .at(entries))
+            send.prescriptions.contains(&r.id) || send.recalled.contains(&r.id)
         }
-        Required::PllEntry => {
-            if !send.create_pll || send.pll_ids.contains(&r.id) {
-                return None;
-            }
-            let three_months_ago = send.now.checked_sub_months(Months::new(3))?;
-            if r.discontinued_at.is_some_and(|t| t < three_months_ago) {
-                return None;
-            }
-            Some(match r.added_by_send {
-                Some(at) => Rule::PreviousSend.issue(format!(
-                    "the PLL entry '{}' (PLL id {}) that the $sendMedication of {} sent is missing: later sends on the same $getMedication must keep what earlier ones added",
-                    r.display,
-                    r.id,
-                    at.to_rfc3339()
-                )),
-                None => Rule::PllComplete.issue(format!(
-                    "the PLL entry '{}' (PLL id {}) from $getMedication is missing: a new PLL (createPLL true) must carry every PLL entry except those discontinued more than 3 months ago and those entered-in-error",
-                    r.display, r.id
-                )),
-            }
-            .at(entries))
-        }
+        Required::PllEntry | Required::Statement => send.pll_ids.contains(&r.id),
+    };
+    if referenced {
+        return None;
     }
+    let active = r.rf_status.is_some_and(|s| s.is_active());
+    let three_months_ago = send.now.checked_sub_months(Months::new(3))?;
+    if !active && r.discontinued_at.is_some_and(|t| t < three_months_ago) {
+        return None;
+    }
+    let (what, id_name) = match r.what {
+        Required::Prescription => ("prescription", "ReseptId"),
+        Required::PllEntry => ("PLL entry", "PLL id"),
+        Required::Statement => ("statement", "PLL id"),
+    };
+    if let Some(at) = r.added_by_send {
+        return Some(
+            Rule::PreviousSend
+                .issue(format!(
+                    "the {what} '{}' ({id_name} {}) that the $sendMedication of {} sent is missing: later sends on the same $getMedication must keep what earlier ones added",
+                    r.display,
+                    r.id,
+                    at.to_rfc3339()
+                ))
+                .at(entries),
+        );
+    }
+    let issue = match r.what {
+        Required::Prescription if active => Rule::ActivePrescriptions.issue(format!(
+            "the {} prescription '{}' (ReseptId {}) from $getMedication is missing: every Ekspederbar and UnderEkspedering prescription must be sent back, as a MedicationStatement (with recallinfo to withdraw it)",
+            r.rf_status.map_or("active", |s| s.name()),
+            r.display,
+            r.id
+        )),
+        Required::Prescription => Rule::HeadOfChain.issue(format!(
+            "the prescription '{}' (ReseptId {}{}) that $getMedication delivered as head of chain is missing: \"All head of chain delivered in last lookup ($getMedication) are represented in the bundle\" ({GUIDE})",
+            r.display,
+            r.id,
+            r.rf_status.map_or(String::new(), |s| format!(", {}", s.name()))
+        )),
+        Required::PllEntry if send.create_pll => Rule::PllComplete.issue(format!(
+            "the PLL entry '{}' (PLL id {}) from $getMedication is missing: a new PLL (createPLL true) must carry every PLL entry except those discontinued more than 3 months ago and those entered-in-error",
+            r.display, r.id
+        )),
+        Required::PllEntry => Rule::PllStatements.issue(format!(
+            "the PLL entry '{}' (PLL id {}) from $getMedication is missing, though no new PLL is sent: \"any sfm-MedicationStatement identified as part of PLL shall be returned\" (SFM Basis guide, Populating $sendMedication)",
+            r.display, r.id
+        )),
+        Required::Statement => Rule::AllStatements.issue(format!(
+            "the statement '{}' (PLL id {}) from $getMedication is missing: \"All medicationStatements represented in getMedication/latest sendMedication must be referred within sendMedication, either as medicationStatement or within recall-info\" ({GUIDE})",
+            r.display, r.id
+        )),
+    };
+    Some(issue.at(entries))
 }
 
 /// "4 hours 1 minute".
@@ -337,17 +384,20 @@ mod tests {
                 },
             ],
             sends: Vec::new(),
+            refused_send: None,
         }
     }
 
     struct Sent {
         prescriptions: BTreeSet<String>,
+        recalled: BTreeSet<String>,
         pll_ids: BTreeSet<String>,
     }
 
     fn sent(prescriptions: &[&str], pll_ids: &[&str]) -> Sent {
         Sent {
             prescriptions: prescriptions.iter().map(|s| s.to_string()).collect(),
+            recalled: BTreeSet::new(),
             pll_ids: pll_ids.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -365,6 +415,7 @@ mod tests {
             }),
             create_pll,
             prescriptions: &s.prescriptions,
+            recalled: &s.recalled,
             pll_ids: &s.pll_ids,
             multidose_doctor: false,
         }
@@ -427,9 +478,66 @@ mod tests {
         let without_pll = check(&send(&s, t0(), false), Some(&lookup()), History::default());
         assert_eq!(
             codes(&without_pll),
-            ["active-prescriptions"],
-            "PLL entries only matter when a PLL is sent"
+            ["active-prescriptions", "pll-statements"],
+            "without a new PLL, a missing PLL entry is the guide's rule, not the spec's"
         );
+        assert!(
+            without_pll[1].diagnostics.contains(
+                "\"any sfm-MedicationStatement identified as part of PLL shall be returned\""
+            ),
+            "{}",
+            without_pll[1].diagnostics
+        );
+    }
+
+    /// The SFM Basis guide's rules: every statement referenced (a recallinfo naming a
+    /// prescription counts), every head of chain, and a new lookup after a refused send.
+    #[test]
+    fn the_guides_rules() {
+        let mut l = lookup();
+        l.requirements.push(Requirement {
+            what: Required::Prescription,
+            id: "r-done".to_owned(),
+            display: "Paracet".to_owned(),
+            rf_status: Some(RfStatus::Ekspedert),
+            discontinued_at: None,
+            added_by_send: None,
+        });
+        l.requirements.push(Requirement {
+            what: Required::Statement,
+            id: "v-1".to_owned(),
+            display: "Vaksine".to_owned(),
+            rf_status: None,
+            discontinued_at: None,
+            added_by_send: None,
+        });
+        let s = sent(&["r-1"], &["p-1"]);
+        let issues = check(&send(&s, t0(), true), Some(&l), History::default());
+        assert_eq!(codes(&issues), ["head-of-chain", "all-statements"]);
+        assert!(issues[0].diagnostics.contains("ReseptId r-done, Ekspedert"));
+        assert!(issues[1].diagnostics.contains(
+            "\"All medicationStatements represented in getMedication/latest sendMedication must be referred within sendMedication, either as medicationStatement or within recall-info\""
+        ));
+
+        // A recallinfo naming the prescription references it; the PLL id the statement.
+        let mut s = sent(&[], &["p-1", "v-1"]);
+        s.recalled = ["r-1".to_owned(), "r-done".to_owned()].into();
+        assert_eq!(
+            check(&send(&s, t0(), true), Some(&l), History::default()),
+            vec![]
+        );
+
+        // Discontinued more than 3 months ago: exempt, as from the PLL.
+        l.requirements[3].discontinued_at = Some(t0() - TimeDelta::days(100));
+        let s = sent(&["r-1"], &["p-1", "v-1"]);
+        assert_eq!(
+            check(&send(&s, t0(), true), Some(&l), History::default()),
+            vec![]
+        );
+
+        l.refused_send = Some(t0());
+        let issues = check(&send(&s, t0(), true), Some(&l), History::default());
+        assert_eq!(codes(&issues), ["new-lookup-after-error"]);
     }
 
     #[test]

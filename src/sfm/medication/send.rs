@@ -44,7 +44,18 @@ pub async fn send_medication(
         .get_mut(&caller.tenant_id)
         .ok_or_else(|| fhir::unknown_tenant(&caller))?;
 
-    check_against_rf(&document, &sfm.national)?;
+    let key = document.identity.key.clone();
+    // "if … SFM respond with operationOutcome (error) the EPJ need to send a new getMedication"
+    // (SFM Basis guide): a refusal marks the lookup the send was checked against.
+    let refused = |tenant: &mut crate::sfm::model::Tenant, error: FhirError| {
+        if let Some(lookup) = tenant.lookups.latest_mut(&caller.pid, &key) {
+            lookup.refused_send = Some(now);
+        }
+        error
+    };
+    if let Err(error) = check_against_rf(&document, &sfm.national) {
+        return Err(refused(tenant, error));
+    }
     let prescriptions: BTreeSet<String> = document
         .statements
         .iter()
@@ -55,7 +66,11 @@ pub async fn send_medication(
         .iter()
         .filter_map(|s| statement::pll_id(&s.statement).map(str::to_owned))
         .collect();
-    let key = document.identity.key.clone();
+    let recalled: BTreeSet<String> = document
+        .statements
+        .iter()
+        .filter_map(|s| statement::recall(&s.statement).and_then(|r| r.resept_id))
+        .collect();
     let lookup = tenant.lookups.latest(&caller.pid, &key);
     let target = document
         .relates_to
@@ -73,15 +88,14 @@ pub async fn send_medication(
         relates_to: document.relates_to.clone(),
         create_pll: document.create_pll,
         prescriptions: &prescriptions,
+        recalled: &recalled,
         pll_ids: &pll_ids,
         multidose_doctor: tenant.multidose_doctor,
     };
     let issues = rules::check(&send, lookup, history);
     if !issues.is_empty() {
-        return Err(FhirError::with_issues(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            issues,
-        ));
+        let error = FhirError::with_issues(StatusCode::UNPROCESSABLE_ENTITY, issues);
+        return Err(refused(tenant, error));
     }
 
     let author = Party {
