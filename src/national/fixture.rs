@@ -12,8 +12,8 @@ use super::statement::{
     self, DISCONTINUATION, ITEM_GROUP_SYSTEM, RECALL_CODE_SYSTEM, REG_INFO, RESEPTAMENDMENT,
 };
 use super::{
-    Allergy, Dispense, Entry, EntryKind, KjModule, KjRecord, Multidose, NationalPatient,
-    NationalStore, Party, Pll, Prescription, RfStatus,
+    Allergy, Delivery, Dispense, Entry, EntryKind, KjModule, KjRecord, Multidose, NationalPatient,
+    NationalStore, Party, PharmacyMessage, PharmacyMessageKind, Pll, Prescription, RfStatus,
 };
 use crate::fixtures::FieldError;
 use crate::ids::NationalId;
@@ -305,6 +305,38 @@ pub struct MultidoseFixture {
     pub organization: PartyFixture,
     /// The dispensing pharmacy (with `her`).
     pub pharmacy: PartyFixture,
+    /// The pharmacy's messages about the PLL: `M25.2` queries and `M25.3` dispensing notes.
+    #[serde(default)]
+    pub messages: Vec<PharmacyMessageFixture>,
+}
+
+/// A multidose pharmacy's message (M25.2 or M25.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PharmacyMessageFixture {
+    /// `M25.2` (the pharmacy's query) or `M25.3` (its dispensing note).
+    #[serde(rename = "type")]
+    pub kind: PharmacyMessageKind,
+    /// The message id (default: a new GUID).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// When it was sent.
+    pub date: String,
+    /// M25.3: what was dispensed, per prescription (at least one); none in an M25.2.
+    #[serde(default)]
+    pub deliveries: Vec<DeliveryFixture>,
+}
+
+/// One prescription's delivery in an M25.3.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFixture {
+    /// The prescription (a ReseptId of this patient).
+    pub resept_id: String,
+    /// The first dose.
+    pub first_dose: String,
+    /// The last dose.
+    pub last_dose: String,
 }
 
 /// A time in a fixture: absolute, or `now`, `now-120d`, `now+2h`, `now-1y` (units m h d w y; a
@@ -796,10 +828,54 @@ pub fn build_patient(
                 "the multidose doctor needs an HPR number",
             ));
         }
+        let mut messages = Vec::with_capacity(m.messages.len());
+        for (i, message) in m.messages.iter().enumerate() {
+            let field = format!("multidose.messages[{i}]");
+            match (message.kind, message.deliveries.is_empty()) {
+                (PharmacyMessageKind::Query, false) => {
+                    return Err(FieldError::new(
+                        format!("{field}.deliveries"),
+                        "an M25.2 (the pharmacy's query) has no deliveries: only an M25.3 does",
+                    ));
+                }
+                (PharmacyMessageKind::Dispensing, true) => {
+                    return Err(FieldError::new(
+                        format!("{field}.deliveries"),
+                        "an M25.3 (the pharmacy's dispensing note) needs at least one delivery",
+                    ));
+                }
+                _ => {}
+            }
+            let mut deliveries = Vec::with_capacity(message.deliveries.len());
+            for (j, d) in message.deliveries.iter().enumerate() {
+                let field = format!("{field}.deliveries[{j}]");
+                if patient.prescription(&d.resept_id).is_none() {
+                    return Err(FieldError::new(
+                        format!("{field}.resept_id"),
+                        format!("'{}' is not a prescription of this patient", d.resept_id),
+                    ));
+                }
+                deliveries.push(Delivery {
+                    resept_id: d.resept_id.clone(),
+                    first_dose: when(&format!("{field}.first_dose"), &d.first_dose, now)?,
+                    last_dose: when(&format!("{field}.last_dose"), &d.last_dose, now)?,
+                });
+            }
+            messages.push(PharmacyMessage {
+                id: message
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                kind: message.kind,
+                date: when(&format!("{field}.date"), &message.date, now)?,
+                deliveries,
+            });
+        }
         patient.multidose = Some(Multidose {
             doctor: party(&m.doctor),
             organization: party(&m.organization),
             pharmacy: party(&m.pharmacy),
+            messages,
         });
     }
     Ok(patient)

@@ -361,6 +361,65 @@ pub struct Multidose {
     pub organization: Party,
     /// The dispensing pharmacy (HER-id in `id`).
     pub pharmacy: Party,
+    /// The pharmacy's messages about the PLL: queries (M25.2) and dispensing notes (M25.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<PharmacyMessage>,
+}
+
+/// Which multidose message a pharmacy sent about the PLL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PharmacyMessageKind {
+    /// M25.2, "Multidose spørremelding fra apotek": the pharmacy asks the doctor.
+    #[serde(rename = "M25.2")]
+    Query,
+    /// M25.3, "Multidose utleveringsmelding": what the pharmacy dispensed, per prescription.
+    #[serde(rename = "M25.3")]
+    Dispensing,
+}
+
+impl PharmacyMessageKind {
+    /// The message type code (`sfm-message-type`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Query => "M25.2",
+            Self::Dispensing => "M25.3",
+        }
+    }
+
+    /// The message type's display, as SFM writes it.
+    pub fn display(self) -> &'static str {
+        match self {
+            Self::Query => "Multidose spørremelding fra apotek",
+            Self::Dispensing => "Multidose utleveringsmelding",
+        }
+    }
+}
+
+/// A multidose pharmacy's message about the PLL (M25.2 or M25.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PharmacyMessage {
+    /// The message id.
+    pub id: String,
+    /// M25.2 or M25.3.
+    pub kind: PharmacyMessageKind,
+    /// When it was sent.
+    pub date: DateTime<Utc>,
+    /// M25.3: what was dispensed, per prescription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One prescription's multidose delivery in an M25.3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// The prescription (ReseptId).
+    pub resept_id: String,
+    /// The first dose of the delivery.
+    pub first_dose: DateTime<Utc>,
+    /// The last dose of the delivery.
+    pub last_dose: DateTime<Utc>,
 }
 
 /// An allergy or intolerance in the patient's kjernejournal.

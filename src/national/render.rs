@@ -5,7 +5,10 @@ use serde_json::{Value, json};
 
 use super::fixture::{date, date_time, organization_reference, practitioner_reference};
 use super::statement::{self, RF_STATUS_SYSTEM, set_amendment_part};
-use super::{Allergy, Dispense, Entry, EntryKind, Multidose, NationalPatient, Pll, Prescription};
+use super::{
+    Allergy, Dispense, Entry, EntryKind, Multidose, NationalPatient, PharmacyMessage, Pll,
+    Prescription,
+};
 
 const PROFILE_BASE: &str = "http://ehelse.no/fhir/StructureDefinition/";
 
@@ -198,6 +201,41 @@ pub fn multidose_roles(m: &Multidose) -> [Value; 2] {
         "code": [coding("urn:oid:2.16.578.1.12.4.1.1.7490", "A", "Ansvarlig farmasøyt")],
     });
     [doctor, pharmacy]
+}
+
+/// The pharmacy as the author of its multidose messages: a PractitionerRole of the pharmacy.
+pub fn pharmacy_author_role(m: &Multidose) -> Value {
+    json!({
+        "resourceType": "PractitionerRole",
+        "id": format!("md-pharmacy-author-{}", m.pharmacy.id.as_deref().unwrap_or("unknown")),
+        "meta": {"profile": [format!("{PROFILE_BASE}sfm-PractitionerRole")]},
+        "organization": organization_reference(&m.pharmacy),
+    })
+}
+
+/// A multidose pharmacy's message about the PLL (M25.2, M25.3) as an `sfm-PLL-info` Basic, as
+/// the real answer writes them: the date, the multidose parties, then (M25.3) one
+/// `deliveryinformation` per prescription; the pharmacy's role as author, no subject.
+pub fn pharmacy_message(
+    message: &PharmacyMessage,
+    related: &[Value],
+    author: &Value,
+    deliveries: Vec<Value>,
+) -> Value {
+    let mut parts = vec![json!({"url": "PLLdate", "valueDateTime": date_time(message.date)})];
+    for r in related {
+        parts.push(json!({"url": "relatedparties", "valueReference": r}));
+    }
+    parts.extend(deliveries);
+    json!({
+        "resourceType": "Basic",
+        "id": message.id,
+        "meta": {"profile": [format!("{PROFILE_BASE}sfm-PLL-info")]},
+        "extension": [{"url": statement::PLL_INFORMATION, "extension": parts}],
+        "identifier": [{"use": "usual", "value": message.id}],
+        "code": coding("http://ehelse.no/fhir/CodeSystem/sfm-message-type", message.kind.code(), message.kind.display()),
+        "author": author,
+    })
 }
 
 /// The PLL's metadata as an `sfm-PLL-info` Basic; `related` are references to the multidose

@@ -117,3 +117,62 @@ async fn an_sfm_instance_is_added_or_replaced_at_run_time() {
         json!({"error": "invalid_tenant_entry", "message": "field `sfm_id`: 'not-a-guid' is not a GUID"})
     );
 }
+
+/// A multidose pharmacy's messages (M25.2, M25.3) in a national patient: an M25.2 has no
+/// deliveries, an M25.3 has at least one, each naming a prescription of the patient.
+#[actix_web::test]
+async fn multidose_pharmacy_messages_are_checked() {
+    let app = spawn_app().await;
+    let entry = |messages: Value| {
+        json!({
+            "patient": "10086148248",
+            "multidose": {
+                "doctor": {"name": "Didrik D Didrikson", "hpr": "431001110"},
+                "organization": {"name": "Nordby multidoselege", "her": "8140355"},
+                "pharmacy": {"name": "Apotek 1 Multidose", "her": "8100033"},
+                "messages": messages
+            },
+            "medications": [{
+                "medication": {"name": "Levaxin tab 50 mikrog"},
+                "dssn": "1 tablett om morgenen",
+                "started": "now-100d",
+                "prescription": {"id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21", "status": "Ekspederbar", "issued": "now-20d", "expires": "now+300d", "packages": 1}
+            }]
+        })
+    };
+    let delivery = json!({"resept_id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21", "first_dose": "now-5d", "last_dose": "now+9d"});
+    let cases = [
+        (
+            json!([{"type": "M25.2", "date": "now-3d", "deliveries": [delivery]}]),
+            "field `multidose.messages[0].deliveries`: an M25.2 (the pharmacy's query) has no deliveries: only an M25.3 does",
+        ),
+        (
+            json!([{"type": "M25.3", "date": "now-3d"}]),
+            "field `multidose.messages[0].deliveries`: an M25.3 (the pharmacy's dispensing note) needs at least one delivery",
+        ),
+        (
+            json!([{"type": "M25.3", "date": "now-3d", "deliveries": [{"resept_id": "other", "first_dose": "now-5d", "last_dose": "now+9d"}]}]),
+            "field `multidose.messages[0].deliveries[0].resept_id`: 'other' is not a prescription of this patient",
+        ),
+    ];
+    for (messages, message) in cases {
+        let reply = app
+            .post_json("/_admin/sfm/national", &entry(messages))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+        assert_eq!(
+            reply.json,
+            json!({"error": "invalid_patient_entry", "message": message})
+        );
+    }
+    let reply = app
+        .post_json(
+            "/_admin/sfm/national",
+            &entry(json!([
+                {"type": "M25.2", "date": "now-3d"},
+                {"type": "M25.3", "date": "now-2d", "deliveries": [delivery]}
+            ])),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+}

@@ -397,3 +397,155 @@ async fn get_medication_is_shaped_like_the_real_answer() {
     }
     assert_eq!(invented, Vec::<String>::new());
 }
+
+/// The multidose patient's answer beside the real one (a multidose patient too): the Bundle's
+/// elements (`total`, `meta.source`, no identifier), the Composition's `date` (a date), the
+/// sections' narratives, the entry order (the authors and the patient first, each Medication
+/// before its statement, dispenses after it), and the pharmacy's M25.2 and M25.3 after the
+/// M25.1, the M25.3 with its deliveries.
+#[actix_web::test]
+async fn a_multidose_answer_is_shaped_like_the_real_one() {
+    let real = real_get_medication();
+    let theirs = &real["parameter"][0]["resource"];
+    let app = spawn_app().await;
+    let token = didrik_at_nordby(&app).await;
+    let reply = get_medication(
+        &app,
+        &token,
+        patient_param("10092939427", "Nordmann", "Ola"),
+        &[json!({"name": "SamtykkeKjernejournal", "valueCode": "HPMOTTATTSAMTYKKE"})],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let ours = medication_bundle(&reply);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&ours), keys(theirs), "Bundle elements, in order");
+    assert_eq!(keys(&ours["meta"]), keys(&theirs["meta"]), "Bundle.meta");
+    let entries = ours["entry"].as_array().unwrap();
+    assert_eq!(ours["total"], entries.len());
+    assert_eq!(theirs["total"], theirs["entry"].as_array().unwrap().len());
+
+    let composition = &entries[0]["resource"];
+    let real_composition = &theirs["entry"][0]["resource"];
+    assert_eq!(real_composition["date"], "2024-01-25");
+    assert_eq!(
+        composition["date"],
+        app.now().format("%Y-%m-%d").to_string(),
+        "a date, not an instant"
+    );
+    let texts = |c: &Value| -> Vec<Value> {
+        c["section"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["text"].clone())
+            .collect()
+    };
+    assert_eq!(
+        texts(composition),
+        texts(real_composition),
+        "the narratives"
+    );
+
+    // The order.
+    let types = |bundle: &Value| -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"]["resourceType"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(types(&ours)[..4], types(theirs)[..4]);
+    let index_of = |url: &Value| entries.iter().position(|e| e["fullUrl"] == *url).unwrap();
+    for (i, entry) in entries.iter().enumerate() {
+        let resource = &entry["resource"];
+        match resource["resourceType"].as_str().unwrap() {
+            "MedicationStatement" => assert_eq!(
+                index_of(&resource["medicationReference"]["reference"]),
+                i - 1,
+                "each Medication right before its statement"
+            ),
+            "MedicationDispense" => assert!(
+                index_of(&resource["authorizingPrescription"][0]["reference"]) < i,
+                "each dispense after its statement"
+            ),
+            _ => {}
+        }
+    }
+
+    // The PLL information: M25.1, then the pharmacy's M25.2 and M25.3, as in the real answer.
+    let pll_section = |c: &Value| -> Vec<Value> {
+        c["section"][1]["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["display"].clone())
+            .collect()
+    };
+    assert_eq!(pll_section(composition), pll_section(real_composition));
+    let basics: Vec<&Value> = entries
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Basic")
+        .collect();
+    let codes: Vec<&Value> = basics.iter().map(|b| &b["code"]["coding"][0]).collect();
+    assert_eq!(
+        codes,
+        [
+            &json!({"system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.1", "display": "PLL"}),
+            &json!({"system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.2", "display": "Multidose spørremelding fra apotek"}),
+            &json!({"system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.3", "display": "Multidose utleveringsmelding"}),
+        ]
+    );
+    for basic in &basics[1..] {
+        assert!(basic.get("subject").is_none(), "{basic}");
+        assert_eq!(
+            basic["author"]["display"], "Apotek 1 Multidose, HER: 8100033",
+            "the pharmacy's role"
+        );
+        index_of(&basic["author"]["reference"]);
+    }
+    let delivery = basics[2]["extension"][0]["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["url"] == "deliveryinformation")
+        .expect("an M25.3 has deliveries");
+    let parts: Vec<&Value> = delivery["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["url"])
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            "prescriptionId",
+            "datefirstdose",
+            "datelastdose",
+            "deliverydoc",
+            "refM10"
+        ]
+    );
+    let statement = &entries[index_of(&delivery["extension"][0]["valueReference"]["reference"])];
+    assert_eq!(
+        statement["resource"]["medicationReference"]["display"],
+        "Levaxin tab 50 mikrog"
+    );
+    let dispense = &entries[index_of(&delivery["extension"][3]["valueReference"]["reference"])];
+    assert_eq!(dispense["resource"]["resourceType"], "MedicationDispense");
+    assert_eq!(
+        delivery["extension"][4]["valueString"],
+        dispense["resource"]["id"]
+    );
+
+    // Nothing of our own invention in the multidose parts either.
+    let real_words = vocabulary(theirs);
+    let mut invented = Vec::new();
+    for (kind, words) in vocabulary(&ours) {
+        let known = real_words.get(&kind).cloned().unwrap_or_default();
+        invented.extend(words.difference(&known).map(|w| format!("{kind}: {w}")));
+    }
+    assert_eq!(invented, Vec::<String>::new());
+}

@@ -179,6 +179,22 @@ fn leave_out(body: &mut Value, name: &str) {
     );
     let named = |v: &Value, key: &str| gone.iter().any(|g| v[key] == **g);
     entries_mut(body).retain(|e| !named(e, "fullUrl"));
+    // A multidose pharmacy's M25.3 names the statement and its dispense: its delivery goes too.
+    for entry in entries_mut(body).iter_mut() {
+        if entry["resource"]["resourceType"] != "Basic" {
+            continue;
+        }
+        if let Some(parts) = entry["resource"]["extension"][0]["extension"].as_array_mut() {
+            parts.retain(|p| {
+                p["url"] != "deliveryinformation"
+                    || !p["extension"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|d| named(&d["valueReference"], "reference"))
+            });
+        }
+    }
     let sections = entries_mut(body)[0]["resource"]["section"]
         .as_array_mut()
         .unwrap();

@@ -3,6 +3,8 @@
 //! the lookup times and result codes. Each call is recorded as the patient's latest lookup for
 //! the tenant and user.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -228,7 +230,8 @@ fn section(code: &str, display: &str, title: &str, text: &str, entries: Vec<Valu
     let mut section = json!({
         "title": title,
         "code": {"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-section-types", "code": code, "display": display}]},
-        "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{text}</div>")},
+        // As the real answer writes the narrative: a prefixed xhtml:div.
+        "text": {"status": "generated", "div": format!("<xhtml:div xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">{text}</xhtml:div>")},
     });
     if entries.is_empty() {
         section["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});
@@ -311,6 +314,10 @@ pub fn compile(
     let mut medication_refs = Vec::new();
     let mut dispense_refs = Vec::new();
     let mut requirements = Vec::new();
+    // Per ReseptId: the statement (urn, display) and its dispenses (M10 id, time, urn), for
+    // the M25.3 deliveries.
+    let mut statement_of: HashMap<&str, (String, String)> = HashMap::new();
+    let mut dispenses_of: DispensesShown<'_> = HashMap::new();
     for v in &view {
         let statement_urn = urn();
         let medication_urn = urn();
@@ -322,11 +329,18 @@ pub fn compile(
             "sfm-MedicationStatement",
             &display,
         ));
-        entries.push(json!({"fullUrl": statement_urn, "resource": statement_json}));
+        // As the real answer: each Medication, then its statement, then its dispenses.
         entries.push(json!({"fullUrl": medication_urn, "resource": v.entry.medication}));
+        entries.push(json!({"fullUrl": statement_urn, "resource": statement_json}));
         if let Some(p) = v.prescription {
+            statement_of.insert(p.id(), (statement_urn.clone(), display.clone()));
             for d in &p.dispenses {
                 let dispense_urn = urn();
+                dispenses_of.entry(p.id()).or_default().push((
+                    d.id.as_str(),
+                    d.at,
+                    dispense_urn.clone(),
+                ));
                 dispense_refs.push(reference(
                     &dispense_urn,
                     "sfm-MedicationDispense",
@@ -357,6 +371,30 @@ pub fn compile(
         entries.push(
             json!({"fullUrl": basic_urn, "resource": render::pll_info(pll, &subject, &related)}),
         );
+        if let Some(m) = national
+            .multidose
+            .as_ref()
+            .filter(|m| !m.messages.is_empty())
+        {
+            let author_urn = urn();
+            let author_role = render::pharmacy_author_role(m);
+            let author = reference(
+                &author_urn,
+                "sfm-PractitionerRole",
+                &role_display(&author_role),
+            );
+            entries.push(json!({"fullUrl": author_urn, "resource": author_role}));
+            for message in &m.messages {
+                let deliveries: Vec<Value> = message
+                    .deliveries
+                    .iter()
+                    .filter_map(|d| delivery(d, message.date, &statement_of, &dispenses_of))
+                    .collect();
+                let message_urn = urn();
+                pll_refs.push(reference(&message_urn, "sfm-PLL-info", message.kind.code()));
+                entries.push(json!({"fullUrl": message_urn, "resource": render::pharmacy_message(message, &related, &author, deliveries)}));
+            }
+        }
     }
     let mut allergy_refs = Vec::new();
     if kj_ok && national.kjernejournal.is_some() {
@@ -376,7 +414,8 @@ pub fn compile(
         "status": "final",
         "type": {"coding": [{"system": "http://loinc.org", "code": "11503-0", "display": "Medical records"}]},
         "subject": subject,
-        "date": fhir_instant(now),
+        // A date, as the real answer's (2024-01-25).
+        "date": now.format("%Y-%m-%d").to_string(),
         "author": [
             reference(&practitioner_urn, "sfm-Practitioner", &practitioner_display),
             reference(&organization_urn, "sfm-Organization", &format!("HER: {her}")),
@@ -386,26 +425,31 @@ pub fn compile(
         "section": [
             section("sectionMedication", "List of Medication statements", "Medication", "List of medications", medication_refs),
             section("sectionPLLinfo", "PLL Info", "PllInfo", "Info read from M25", pll_refs),
-            section("sectionAllergies", "Section allergies", "Allergies", "Allergies from Kjernejournal", allergy_refs),
+            section("sectionAllergies", "Section allergies", "Allergies", "", allergy_refs),
             section("sectionDispense", "Section dispense", "sectionDispense", "List of dispense messages", dispense_refs),
             section("sectionOtherPrescriptions", "List of non medical prescriptions", "Other Prescriptions", "", Vec::new()),
         ],
     });
+    // The real answer's order: the Composition, its authors, the patient, then the content.
     let mut all = vec![
         json!({"fullUrl": urn(), "resource": composition}),
-        json!({"fullUrl": patient_urn, "resource": patient}),
         json!({"fullUrl": practitioner_urn, "resource": practitioner}),
         json!({"fullUrl": organization_urn, "resource": organization}),
+        json!({"fullUrl": patient_urn, "resource": patient}),
     ];
     all.append(&mut entries);
-    let bundle_id = uuid::Uuid::new_v4().to_string();
+    // The real answer's Bundle: `source` in meta, `total` (the entries), no identifier.
     let bundle = json!({
         "resourceType": "Bundle",
-        "id": bundle_id,
-        "meta": {"lastUpdated": fhir_instant(now), "profile": [format!("{PROFILE_BASE}sfm-MedicationBundle")]},
-        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{bundle_id}")},
+        "id": uuid::Uuid::new_v4().to_string(),
+        "meta": {
+            "lastUpdated": fhir_instant(now),
+            "source": format!("{fhir_base}/Patient/$getMedication?_format=json"),
+            "profile": [format!("{PROFILE_BASE}sfm-MedicationBundle")],
+        },
         "type": "document",
         "timestamp": fhir_instant(now),
+        "total": all.len(),
         "link": [{"relation": "self", "url": format!("{fhir_base}/Patient/$getMedication")}],
         "entry": all,
     });
@@ -451,23 +495,61 @@ pub fn compile(
     }
 }
 
+/// Per ReseptId, the dispenses a lookup shows: (M10 id, when, the entry's urn).
+type DispensesShown<'a> = HashMap<&'a str, Vec<(&'a str, DateTime<Utc>, String)>>;
+
+/// An M25.3's `deliveryinformation` for one prescription: the statement, the doses, and the
+/// prescription's latest dispense (M10) up to the message; `None` when the lookup does not show
+/// the prescription.
+fn delivery(
+    d: &crate::national::Delivery,
+    sent: DateTime<Utc>,
+    statement_of: &HashMap<&str, (String, String)>,
+    dispenses_of: &DispensesShown<'_>,
+) -> Option<Value> {
+    let (statement_urn, display) = statement_of.get(d.resept_id.as_str())?;
+    let mut parts = vec![
+        json!({"url": "prescriptionId", "valueReference": reference(statement_urn, "sfm-MedicationStatement", display)}),
+        json!({"url": "datefirstdose", "valueDateTime": fhir_instant(d.first_dose)}),
+        json!({"url": "datelastdose", "valueDateTime": fhir_instant(d.last_dose)}),
+    ];
+    let latest = dispenses_of
+        .get(d.resept_id.as_str())
+        .into_iter()
+        .flatten()
+        .filter(|(_, at, _)| *at <= sent)
+        .max_by_key(|(_, at, _)| *at);
+    if let Some((m10, _, dispense_urn)) = latest {
+        parts.push(json!({"url": "deliverydoc", "valueReference": reference(dispense_urn, "sfm-MedicationDispense", "sfm-MedicationDispense")}));
+        parts.push(json!({"url": "refM10", "valueString": m10}));
+    }
+    Some(json!({"url": "deliveryinformation", "extension": parts}))
+}
+
+/// A PractitionerRole as the real answer names it: who, where, and the role
+/// ("JOHAN PSA JENSEN, HPR: 431001110, Tverrådalskyrkja PLO Institusjon, HER: 8140453,
+/// M:Multidoseansvarlig lege").
 fn role_display(role: &Value) -> String {
-    let who = role
-        .pointer("/practitioner/display")
-        .or_else(|| role.pointer("/organization/display"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let what = role
-        .pointer("/code/0/coding/0")
-        .map(|c| {
-            format!(
-                "{}:{}",
-                c.get("code").and_then(Value::as_str).unwrap_or_default(),
-                c.get("display").and_then(Value::as_str).unwrap_or_default()
-            )
-        })
-        .unwrap_or_default();
-    format!("{who}, {what}")
+    let what = role.pointer("/code/0/coding/0").map(|c| {
+        format!(
+            "{}:{}",
+            c.get("code").and_then(Value::as_str).unwrap_or_default(),
+            c.get("display").and_then(Value::as_str).unwrap_or_default()
+        )
+    });
+    [
+        role.pointer("/practitioner/display")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        role.pointer("/organization/display")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        what,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The patient's addresses as SFM returns them: the street lines as `text` (SFM keeps no
