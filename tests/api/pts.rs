@@ -577,6 +577,16 @@ async fn a_form_body_is_unsupported_media_type() {
     );
 }
 
+/// The confidentiality codes of a `_search` answer, in order.
+fn codes_of(found: &Value) -> Vec<&Value> {
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["confidentialityCode"])
+        .collect()
+}
+
 /// Restrictions belong to the patient's object, not to the organisation that set them: the
 /// spec's `_search` lists "all connected patient safety access restrictions for a specified
 /// offid", and the main use crosses organisations — a GP restricts a Rekvisisjon, the laboratory
@@ -596,13 +606,7 @@ async fn restrictions_are_shared_across_organisations_with_their_authors() {
     // The laboratory sees both.
     let reply = lab.post(&app, "/_search", SEARCH_APPLICABLE).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    let codes: Vec<&Value> = reply
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["confidentialityCode"])
-        .collect();
+    let codes = codes_of(&reply.json);
     assert_eq!(codes, [&json!("NORU"), &json!("NORN_FFL")]);
     assert_eq!(reply.json[0]["organizationNumber"], "922222223");
 
@@ -651,13 +655,7 @@ async fn restrictions_are_shared_across_organisations_with_their_authors() {
     assert_eq!(reply.json["organizationNumber"], "922222223");
     assert_eq!(reply.json["lastUpdatedByOrganizationNumber"], "917897468");
     let reply = gp.post(&app, "/_search", SEARCH_APPLICABLE).await;
-    let codes: Vec<&Value> = reply
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["confidentialityCode"])
-        .collect();
+    let codes = codes_of(&reply.json);
     assert_eq!(codes, [&json!("NORU"), &json!("NORU")]);
 }
 
