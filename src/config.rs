@@ -21,91 +21,84 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct SettingsArgs {
     /// Address to bind the listeners to (0.0.0.0 in containers).
-    #[arg(long, env = "HELSESIM_BIND", default_value = "127.0.0.1", global = true,
+    #[arg(long, env = "HELSESIM_BIND", default_value = "127.0.0.1",
           value_parser = parse_bind)]
     pub bind: IpAddr,
 
     /// HTTP port (0 = any free port; the bound port is printed).
-    #[arg(long, env = "HELSESIM_PORT", default_value_t = 8080, global = true,
+    #[arg(long, env = "HELSESIM_PORT", default_value_t = 8080,
           value_parser = parse_port)]
     pub port: u16,
 
     /// HTTPS port (0 = no HTTPS listener).
-    #[arg(long, env = "HELSESIM_TLS_PORT", default_value_t = 8443, global = true,
+    #[arg(long, env = "HELSESIM_TLS_PORT", default_value_t = 8443,
           value_parser = parse_tls_port)]
     pub tls_port: u16,
 
     /// External base URL used in the issuer, discovery and FHIR fullUrls
     /// [default: http://localhost:<bound HTTP port>].
-    #[arg(long, env = "HELSESIM_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    #[arg(long, env = "HELSESIM_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<Url>,
 
     /// Directory of the JSON fixtures.
-    #[arg(
-        long,
-        env = "HELSESIM_FIXTURES",
-        default_value = "fixtures",
-        global = true
-    )]
+    #[arg(long, env = "HELSESIM_FIXTURES", default_value = "fixtures")]
     pub fixtures: PathBuf,
 
     /// Directory of the CA, TLS certificate and token-signing keys (created when missing).
-    #[arg(long, env = "HELSESIM_CERTS", default_value = "certs", global = true)]
+    #[arg(long, env = "HELSESIM_CERTS", default_value = "certs")]
     pub certs: PathBuf,
 
     /// Log filter (env_logger syntax: `info`, `debug`, `helsesim=debug,actix_web=warn`).
-    #[arg(long, env = "HELSESIM_LOG", default_value = "info", global = true)]
+    #[arg(long, env = "HELSESIM_LOG", default_value = "info")]
     pub log: String,
 
     /// Whether `login_hint` naming a fixture user's pid logs that user in without the login
     /// page (for unattended tests): `on` or `off`.
-    #[arg(long, env = "HELSESIM_AUTOLOGIN", default_value = "on", global = true,
-          value_parser = parse_switch_autologin)]
+    #[arg(long, env = "HELSESIM_AUTOLOGIN", default_value = "on",
+          value_parser = parse_switch_autologin, action = clap::ArgAction::Set,
+          value_name = "on|off")]
     pub autologin: bool,
 
     /// Kjernejournal's random extra field in every JSON answer, as the real service adds one so
     /// clients learn to ignore unknown fields: `on` or `off` (for tests that snapshot bodies).
-    #[arg(long, env = "HELSESIM_KJ_EXTRA_FIELD", default_value = "on", global = true,
-          value_parser = parse_switch_kj_extra_field)]
+    #[arg(long, env = "HELSESIM_KJ_EXTRA_FIELD", default_value = "on",
+          value_parser = parse_switch_kj_extra_field, action = clap::ArgAction::Set,
+          value_name = "on|off")]
     pub kj_extra_field: bool,
 
     /// The control plane (/_admin): `on` or `off`.
-    #[arg(long, env = "HELSESIM_ADMIN", default_value = "on", global = true,
-          value_parser = parse_switch_admin)]
+    #[arg(long, env = "HELSESIM_ADMIN", default_value = "on",
+          value_parser = parse_switch_admin, action = clap::ArgAction::Set,
+          value_name = "on|off")]
     pub admin: bool,
 
     /// A bearer token the control plane demands (none: open).
-    #[arg(
-        long,
-        env = "HELSESIM_ADMIN_TOKEN",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HELSESIM_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
     /// Origins allowed by CORS: `*` (any) or a comma-separated list.
-    #[arg(long, env = "HELSESIM_CORS_ORIGINS", default_value = "*", global = true,
+    #[arg(long, env = "HELSESIM_CORS_ORIGINS", default_value = "*",
           value_parser = parse_cors_origins)]
     pub cors_origins: CorsOrigins,
 
     /// How many recent requests the request journal keeps (0 = none).
-    #[arg(long, env = "HELSESIM_JOURNAL_SIZE", default_value_t = 500, global = true,
+    #[arg(long, env = "HELSESIM_JOURNAL_SIZE", default_value_t = 500,
           value_parser = parse_journal_size)]
     pub journal_size: usize,
 
     /// A file the whole state is kept in across restarts: loaded at start when present
     /// (instead of the fixtures), written when changed and on a graceful stop.
-    #[arg(long, env = "HELSESIM_STATE_FILE", global = true)]
+    #[arg(long, env = "HELSESIM_STATE_FILE")]
     pub state_file: Option<PathBuf>,
 
     /// How often, in seconds, the state file is written when the state changed (1 to 3600).
-    #[arg(long, env = "HELSESIM_STATE_INTERVAL", default_value_t = 5, global = true,
+    #[arg(long, env = "HELSESIM_STATE_INTERVAL", default_value_t = 5,
           value_parser = parse_state_interval)]
     pub state_interval: u64,
 
     /// How long, in seconds, a request body may take to arrive (1 to 3600); a slower one is
     /// answered 408 and its connection closed.
-    #[arg(long, env = "HELSESIM_BODY_TIMEOUT", default_value_t = 30, global = true,
+    #[arg(long, env = "HELSESIM_BODY_TIMEOUT", default_value_t = 30,
           value_parser = parse_body_timeout)]
     pub body_timeout: u64,
 
@@ -114,10 +107,60 @@ pub struct SettingsArgs {
         long,
         env = "HELSESIM_LOG_FORMAT",
         default_value = "text",
-        global = true,
         value_parser = parse_log_format
     )]
     pub log_format: LogFormat,
+}
+
+/// The serve settings from the environment and the defaults alone: what the subcommands other
+/// than `serve` start from (each adds its own flags on top).
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct EnvironmentOnly {
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+impl SettingsArgs {
+    /// The settings the `HELSESIM_*` variables and the defaults give (a bad value is an error
+    /// naming the variable and the flag).
+    pub fn from_env() -> Result<Self, clap::Error> {
+        use clap::Parser as _;
+        EnvironmentOnly::try_parse_from(std::iter::empty::<String>()).map(|e| e.settings)
+    }
+}
+
+impl SettingsArgs {
+    /// The settings as `helsesim config` prints them: each under its variable's name, switches
+    /// as `on`/`off`, the admin token only as whether it is set.
+    pub fn describe(&self) -> serde_json::Value {
+        let switch = |on: bool| if on { "on" } else { "off" };
+        serde_json::json!({
+            "HELSESIM_BIND": self.bind.to_string(),
+            "HELSESIM_PORT": self.port,
+            "HELSESIM_TLS_PORT": self.tls_port,
+            "HELSESIM_PUBLIC_URL": self.public_url.as_ref().map(base_url_string),
+            "HELSESIM_FIXTURES": self.fixtures.display().to_string(),
+            "HELSESIM_CERTS": self.certs.display().to_string(),
+            "HELSESIM_AUTOLOGIN": switch(self.autologin),
+            "HELSESIM_KJ_EXTRA_FIELD": switch(self.kj_extra_field),
+            "HELSESIM_ADMIN": switch(self.admin),
+            "HELSESIM_ADMIN_TOKEN": self.admin_token.as_ref().filter(|t| !t.is_empty()).map(|_| "(set)"),
+            "HELSESIM_CORS_ORIGINS": match &self.cors_origins {
+                CorsOrigins::Any => "*".to_owned(),
+                CorsOrigins::List(origins) => origins.join(","),
+            },
+            "HELSESIM_JOURNAL_SIZE": self.journal_size,
+            "HELSESIM_STATE_FILE": self.state_file.as_ref().map(|p| p.display().to_string()),
+            "HELSESIM_STATE_INTERVAL": self.state_interval,
+            "HELSESIM_BODY_TIMEOUT": self.body_timeout,
+            "HELSESIM_LOG": self.log,
+            "HELSESIM_LOG_FORMAT": match self.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
+        })
+    }
 }
 
 /// Everything `Application::build` needs.

@@ -1,5 +1,6 @@
 //! The `helsesim` binary: a thin CLI over the library.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,11 +13,14 @@ use helsesim::{Application, Clock, Settings, telemetry};
 
 /// Offline simulator of HelseID, SFM, Kjernejournal and PTS for EHR integration tests.
 #[derive(Debug, Parser)]
-#[command(name = "helsesim", version, about)]
+#[command(
+    name = "helsesim",
+    version,
+    about,
+    after_help = "Without a command, or with settings first, helsesim serves: `helsesim [serve] [SETTINGS]`. \
+`helsesim serve --help` lists the settings; each also reads its HELSESIM_* variable."
+)]
 struct Cli {
-    #[command(flatten)]
-    settings: SettingsArgs,
-
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -24,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve every simulated service (the default).
-    Serve,
+    Serve(SettingsArgs),
     /// Get an access token for a client, with its test key from the fixtures.
     Token(TokenOptions),
     /// Make a DPoP proof for one API call (with a key from `token --json`).
@@ -34,7 +38,12 @@ enum Command {
         /// Make everything anew (tokens signed before stop verifying; re-trust the CA).
         #[arg(long)]
         force: bool,
+        /// The certs directory [default: HELSESIM_CERTS or ./certs].
+        #[arg(long)]
+        certs: Option<PathBuf>,
     },
+    /// Print the settings `serve` would use (flags, HELSESIM_* variables, defaults) as JSON.
+    Config(SettingsArgs),
     /// Validate a fixtures directory and exit (2 when invalid).
     CheckFixtures {
         /// The directory [default: HELSESIM_FIXTURES or ./fixtures].
@@ -42,27 +51,43 @@ enum Command {
     },
     /// Exit 0 if the local server answers GET /healthz (for Docker's HEALTHCHECK).
     Healthcheck {
-        /// The server's base URL [default: http://127.0.0.1:<port>].
+        /// The server's base URL [default: http://127.0.0.1:<HELSESIM_PORT>].
         #[arg(long)]
         url: Option<String>,
     },
 }
 
+/// `helsesim --port 9000` means `helsesim serve --port 9000`: settings first select `serve`.
+fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
+    let settings_first = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| a.starts_with('-') && !matches!(a, "-h" | "--help" | "-V" | "--version"));
+    if settings_first {
+        args.insert(1, OsString::from("serve"));
+    }
+    args
+}
+
+/// The settings of the environment and the defaults, for the commands other than `serve`.
+fn environment() -> Result<SettingsArgs, CommandError> {
+    SettingsArgs::from_env().map_err(|e| CommandError {
+        message: e
+            .render()
+            .to_string()
+            .trim()
+            .trim_start_matches("error: ")
+            .to_owned(),
+        exit_code: 2,
+    })
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_default_command(std::env::args_os().collect()));
     // reqwest (the CLI's HTTP client) uses the process-wide rustls provider.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&cli.settings).await,
-        Command::Token(options) => commands::token::run(&cli.settings, options).await,
-        Command::DpopProof(options) => commands::token::proof(&cli.settings, options).await,
-        Command::Certs { force } => commands::certs(&cli.settings, force),
-        Command::CheckFixtures { dir } => {
-            commands::check_fixtures(&dir.unwrap_or_else(|| cli.settings.fixtures.clone()))
-        }
-        Command::Healthcheck { url } => commands::healthcheck(&cli.settings, url).await,
-    };
+    let result = run(cli.command).await;
     match result {
         Ok(output) => {
             if !output.is_empty() {
@@ -74,6 +99,36 @@ async fn main() -> ExitCode {
             eprintln!("helsesim: {error}");
             ExitCode::from(u8::try_from(error.exit_code).unwrap_or(1))
         }
+    }
+}
+
+async fn run(command: Option<Command>) -> Result<String, CommandError> {
+    match command {
+        Some(Command::Serve(settings)) => serve(&settings).await,
+        None => serve(&environment()?).await,
+        Some(Command::Token(options)) => {
+            let settings = options.apply(environment()?);
+            commands::token::run(&settings, options).await
+        }
+        Some(Command::DpopProof(options)) => {
+            let settings = options.apply(environment()?);
+            commands::token::proof(&settings, options).await
+        }
+        Some(Command::Certs { force, certs }) => {
+            let mut settings = environment()?;
+            if let Some(certs) = certs {
+                settings.certs = certs;
+            }
+            commands::certs(&settings, force)
+        }
+        Some(Command::Config(settings)) => {
+            Ok(serde_json::to_string_pretty(&settings.describe()).unwrap_or_default())
+        }
+        Some(Command::CheckFixtures { dir }) => {
+            let settings = environment()?;
+            commands::check_fixtures(&dir.unwrap_or(settings.fixtures))
+        }
+        Some(Command::Healthcheck { url }) => commands::healthcheck(&environment()?, url).await,
     }
 }
 

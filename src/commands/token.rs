@@ -51,9 +51,16 @@ pub struct TokenOptions {
     /// The server's base URL [default: HELSESIM_PUBLIC_URL or http://localhost:<port>].
     #[arg(long)]
     pub url: Option<String>,
-    /// Print the whole token response as JSON (with the DPoP key when the client uses DPoP).
+    /// Print the whole token response as JSON (with the DPoP key when the token is DPoP-bound).
     #[arg(long)]
     pub json: bool,
+    /// Get a DPoP-bound token, for any client (clients with `require_dpop` always do); the key is
+    /// made anew unless `--dpop-key` gives one.
+    #[arg(long)]
+    pub dpop: bool,
+    /// Your DPoP private key (EC P-256, PEM) to bind the token to (implies `--dpop`).
+    #[arg(long, value_name = "FILE")]
+    pub dpop_key: Option<PathBuf>,
     /// Only print a signed client assertion (valid 60 s), to call the token endpoint yourself.
     #[arg(long, conflicts_with_all = ["local", "json"])]
     pub assertion_only: bool,
@@ -61,6 +68,31 @@ pub struct TokenOptions {
     /// scope then includes openid and the identity scopes, e.g. "openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api".
     #[arg(long, value_name = "PID", conflicts_with_all = ["local", "assertion_only"])]
     pub user: Option<String>,
+    /// The fixtures directory the client is looked up in [default: HELSESIM_FIXTURES or ./fixtures].
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+    /// The certs directory: its CA is trusted, and `--local` signs with its key [default: HELSESIM_CERTS or ./certs].
+    #[arg(long)]
+    pub certs: Option<PathBuf>,
+    /// The control plane's token, to read the server's clock [default: HELSESIM_ADMIN_TOKEN].
+    #[arg(long)]
+    pub admin_token: Option<String>,
+}
+
+impl TokenOptions {
+    /// The settings of the environment with this command's directories and admin token.
+    pub fn apply(&self, mut settings: SettingsArgs) -> SettingsArgs {
+        if let Some(fixtures) = &self.fixtures {
+            settings.fixtures = fixtures.clone();
+        }
+        if let Some(certs) = &self.certs {
+            settings.certs = certs.clone();
+        }
+        if let Some(token) = &self.admin_token {
+            settings.admin_token = Some(token.clone());
+        }
+        settings
+    }
 }
 
 struct SigningKey {
@@ -98,11 +130,26 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
         return client_assertion(client, &signing, &issuer, &details, Clock::system().now());
     }
     let scope = options.scope.clone().unwrap_or_default();
-    let dpop_key = client
-        .entry
-        .require_dpop
-        .then(ephemeral_dpop_key)
-        .transpose()?;
+    let dpop_key = match &options.dpop_key {
+        Some(path) => Some(read_dpop_key(path)?),
+        None if options.dpop || client.entry.require_dpop => {
+            if !options.json {
+                return Err(CommandError {
+                    message: format!(
+                        "a DPoP-bound token is useless without its key, and printing the token alone would throw the key away{}: add --json (prints the key too, as dpop_private_key_pem) or --dpop-key FILE (your own EC P-256 key)",
+                        if options.dpop {
+                            ""
+                        } else {
+                            " (this client requires DPoP)"
+                        }
+                    ),
+                    exit_code: 2,
+                });
+            }
+            Some(ephemeral_dpop_key()?)
+        }
+        None => None,
+    };
 
     let response = if options.local {
         local_token(
@@ -126,7 +173,9 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
     };
     if options.json {
         let mut out = response.clone();
-        if let (Some((_, _, pem)), Some(map)) = (&dpop_key, out.as_object_mut()) {
+        if let (Some((_, _, pem)), Some(map), None) =
+            (&dpop_key, out.as_object_mut(), &options.dpop_key)
+        {
             map.insert("dpop_private_key_pem".to_owned(), json!(pem));
         }
         return Ok(serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -223,6 +272,21 @@ fn ephemeral_dpop_key() -> Result<DpopKey, CommandError> {
         EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| CommandError::new(e.to_string()))?;
     let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
         .map_err(|e| CommandError::new(e.to_string()))?;
+    Ok((key, jwk, pem))
+}
+
+/// A DPoP key from an EC P-256 private key in PEM.
+fn read_dpop_key(path: &std::path::Path) -> Result<DpopKey, CommandError> {
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| CommandError::new(format!("cannot read the key {}: {e}", path.display())))?;
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| {
+        CommandError::new(format!(
+            "{} is not an EC P-256 private key in PEM: {e}",
+            path.display()
+        ))
+    })?;
+    let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
+        .map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
     Ok((key, jwk, pem))
 }
 
@@ -404,7 +468,7 @@ async fn remote_token(
         .clone()
         .unwrap_or_else(|| local_base_url(settings));
     let http = http_client(&settings.certs)?;
-    let clock = server_clock(&http, &base).await;
+    let clock = server_clock(&http, &base, settings.admin_token.as_deref()).await?;
     let endpoints = discover(&http, &base).await?;
     let scope = options.scope.as_deref().unwrap_or_default();
     match &options.user {
@@ -524,20 +588,52 @@ async fn user_login(
     .await
 }
 
-/// The server's simulation clock, when its control plane tells it (`GET /_admin/clock`), so
-/// assertions and proofs carry the times it expects after its clock was moved; else the
-/// system clock.
-async fn server_clock(http: &reqwest::Client, base: &str) -> Clock {
+/// The server's simulation clock (`GET /_admin/clock`), so assertions and proofs carry the
+/// times it expects after its clock was moved. A control plane that wants a token the CLI does
+/// not have is an error saying how to pass it; a control plane that is off is a note on stderr
+/// (the machine's clock is used: the server's cannot have been moved through it).
+async fn server_clock(
+    http: &reqwest::Client,
+    base: &str,
+    admin_token: Option<&str>,
+) -> Result<Clock, CommandError> {
     let clock = Clock::system();
     let url = format!("{}/_admin/clock", base.trim_end_matches('/'));
-    if let Ok(response) = http.get(url).send().await
-        && let Ok(body) = response.json::<Value>().await
-        && let Some(now) = body["now"].as_str()
-        && let Ok(now) = DateTime::parse_from_rfc3339(now)
-    {
-        let _ = clock.set(now.to_utc());
+    let mut request = http.get(&url);
+    if let Some(token) = admin_token.filter(|t| !t.is_empty()) {
+        request = request.bearer_auth(token);
     }
+    let Ok(response) = request.send().await else {
+        // Not reachable: the next request says so.
+        return Ok(clock);
+    };
+    let status = response.status();
+    match status.as_u16() {
+        401 | 403 => {
+            return Err(CommandError::new(format!(
+                "{url}: {status}: the server's control plane wants its admin token to tell its clock; pass --admin-token (or set HELSESIM_ADMIN_TOKEN) to the server's HELSESIM_ADMIN_TOKEN, so that assertions and proofs carry the server's time"
+            )));
+        }
+        404 => {
+            eprintln!(
+                "helsesim: note: {url}: 404: the server's control plane is off (HELSESIM_ADMIN=off), so its clock cannot be read; using this machine's clock"
+            );
+            return Ok(clock);
+        }
+        _ => {}
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| CommandError::new(format!("{url}: {status}: {e}")))?;
+    let now = body["now"]
+        .as_str()
+        .and_then(|now| DateTime::parse_from_rfc3339(now).ok())
+        .ok_or_else(|| CommandError::new(format!("{url}: {status}: no clock in {body}")))?;
     clock
+        .set(now.to_utc())
+        .map_err(|e| CommandError::new(format!("{url}: {e}")))?;
+    Ok(clock)
 }
 
 /// Options of `helsesim dpop-proof`.
@@ -558,31 +654,37 @@ pub struct ProofOptions {
     /// A nonce the server asked for (`DPoP-Nonce`).
     #[arg(long)]
     pub nonce: Option<String>,
+    /// The certs directory whose CA is trusted [default: HELSESIM_CERTS or ./certs].
+    #[arg(long)]
+    pub certs: Option<PathBuf>,
+    /// The control plane's token, to read the server's clock [default: HELSESIM_ADMIN_TOKEN].
+    #[arg(long)]
+    pub admin_token: Option<String>,
+}
+
+impl ProofOptions {
+    /// The settings of the environment with this command's certs directory and admin token.
+    pub fn apply(&self, mut settings: SettingsArgs) -> SettingsArgs {
+        if let Some(certs) = &self.certs {
+            settings.certs = certs.clone();
+        }
+        if let Some(token) = &self.admin_token {
+            settings.admin_token = Some(token.clone());
+        }
+        settings
+    }
 }
 
 /// `helsesim dpop-proof`: a DPoP proof for one request, dated by the server's clock.
 pub async fn proof(settings: &SettingsArgs, options: ProofOptions) -> Result<String, CommandError> {
-    let pem = std::fs::read_to_string(&options.key).map_err(|e| {
-        CommandError::new(format!(
-            "cannot read the key {}: {e}",
-            options.key.display()
-        ))
-    })?;
-    let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| {
-        CommandError::new(format!(
-            "{} is not an EC P-256 private key in PEM: {e}",
-            options.key.display()
-        ))
-    })?;
-    let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
-        .map_err(|e| CommandError::new(e.to_string()))?;
+    let key = read_dpop_key(&options.key)?;
     let url = url::Url::parse(&options.url)
         .map_err(|e| CommandError::new(format!("--url '{}': {e}", options.url)))?;
     let origin = url.origin().ascii_serialization();
     let http = http_client(&settings.certs)?;
-    let clock = server_clock(&http, &origin).await;
+    let clock = server_clock(&http, &origin, settings.admin_token.as_deref()).await?;
     dpop_proof(
-        &(key, jwk, pem),
+        &key,
         &options.method.to_ascii_uppercase(),
         &options.url,
         options.nonce.as_deref(),

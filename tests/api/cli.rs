@@ -693,7 +693,7 @@ fn token_for_an_unknown_client_exits_1() {
 
 #[test]
 fn local_token_refuses_a_scope_the_client_lacks() {
-    let output = local_token(&["--client", "pts", "--scope", SFM]);
+    let output = local_token(&["--client", "pts", "--scope", SFM, "--json"]);
     assert_exit(&output, 1);
     assert_eq!(stdout(&output), "");
     assert_eq!(
@@ -760,9 +760,7 @@ async fn an_assertion_only_is_accepted_by_a_server_on_the_same_port() {
     let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
     let port = app.port.to_string();
     let mut cmd = helsesim();
-    cmd.args([
-        "--port",
-        &port,
+    cmd.env("HELSESIM_PORT", &port).args([
         "token",
         "--assertion-only",
         "--client",
@@ -809,6 +807,7 @@ async fn token_for_a_user_logs_the_user_in() {
     let mut cmd = helsesim();
     cmd.args([
         "token", "--url", &app.base, "--client", "pts", "--user", DIDRIK, "--scope", "openid",
+        "--json",
     ]);
     let output = run_async(cmd).await;
     assert_exit(&output, 1);
@@ -823,7 +822,7 @@ async fn token_reports_a_refusal_by_the_server() {
     let app = spawn_with_clock(test_settings(), helsesim::Clock::system()).await;
     let mut cmd = helsesim();
     cmd.args([
-        "token", "--url", &app.base, "--client", "pts", "--scope", SFM,
+        "token", "--url", &app.base, "--client", "pts", "--scope", SFM, "--json",
     ]);
     let output = run_async(cmd).await;
     assert_exit(&output, 1);
@@ -916,5 +915,235 @@ async fn token_and_dpop_proof_follow_the_servers_moved_clock() {
         stderr(&output).contains("Cargo.toml is not an EC P-256 private key in PEM"),
         "{}",
         stderr(&output)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every setting as a flag, a flag with `=`, and a variable (issue 14).
+
+/// A valid value other than the default for each variable of README's configuration table, and
+/// how `helsesim config` prints it.
+fn sample_value(variable: &str) -> (&'static str, Value) {
+    match variable {
+        "HELSESIM_BIND" => ("0.0.0.0", json!("0.0.0.0")),
+        "HELSESIM_PORT" => ("9080", json!(9080)),
+        "HELSESIM_TLS_PORT" => ("0", json!(0)),
+        "HELSESIM_PUBLIC_URL" => (
+            "https://helsesim.example:9443/",
+            json!("https://helsesim.example:9443"),
+        ),
+        "HELSESIM_FIXTURES" => ("my-fixtures", json!("my-fixtures")),
+        "HELSESIM_CERTS" => ("my-certs", json!("my-certs")),
+        "HELSESIM_AUTOLOGIN" | "HELSESIM_KJ_EXTRA_FIELD" | "HELSESIM_ADMIN" => {
+            ("off", json!("off"))
+        }
+        "HELSESIM_ADMIN_TOKEN" => ("s3cret", json!("(set)")),
+        "HELSESIM_CORS_ORIGINS" => (
+            "https://epj.example:8443",
+            json!("https://epj.example:8443"),
+        ),
+        "HELSESIM_JOURNAL_SIZE" => ("7", json!(7)),
+        "HELSESIM_STATE_FILE" => ("state.json", json!("state.json")),
+        "HELSESIM_STATE_INTERVAL" => ("9", json!(9)),
+        "HELSESIM_BODY_TIMEOUT" => ("11", json!(11)),
+        "HELSESIM_LOG" => ("debug", json!("debug")),
+        "HELSESIM_LOG_FORMAT" => ("json", json!("json")),
+        other => panic!("README's configuration table has {other}: give this test a sample value"),
+    }
+}
+
+/// README's configuration table: (variable, flag) per row.
+fn configuration_table() -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).unwrap();
+    readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let variable = cells
+                .get(1)?
+                .strip_prefix("`HELSESIM_")?
+                .strip_suffix('`')?;
+            let flag = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((format!("HELSESIM_{variable}"), flag.to_owned()))
+        })
+        .collect()
+}
+
+fn config_of(cmd: Command) -> Value {
+    let output = run(cmd);
+    assert_exit(&output, 0);
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+#[test]
+fn every_setting_works_as_flag_value_flag_equals_value_and_variable() {
+    let table = configuration_table();
+    assert!(table.len() >= 17, "{table:?}");
+    let mut defaults = helsesim();
+    defaults.arg("config");
+    let printed = config_of(defaults);
+    let printed_names: Vec<&String> = printed.as_object().unwrap().keys().collect();
+    let table_names: Vec<&String> = table.iter().map(|(v, _)| v).collect();
+    assert_eq!(
+        printed_names, table_names,
+        "`helsesim config` and README's table list the same settings"
+    );
+    for (variable, flag) in &table {
+        let (value, expected) = sample_value(variable);
+        assert_ne!(
+            printed[variable], expected,
+            "{variable}: the sample is not the default"
+        );
+        let mut spaced = helsesim();
+        spaced.args(["config", flag, value]);
+        let mut equals = helsesim();
+        equals.args(["config", &format!("{flag}={value}")]);
+        let mut from_env = helsesim();
+        from_env.arg("config").env(variable, value);
+        for (form, cmd) in [
+            ("--flag VALUE", spaced),
+            ("--flag=VALUE", equals),
+            ("variable", from_env),
+        ] {
+            assert_eq!(config_of(cmd)[variable], expected, "{variable} as {form}");
+        }
+    }
+    // Settings first still mean `serve`: a bad one is named, exit 2.
+    let mut cmd = helsesim();
+    cmd.args(["--admin", "maybe"]);
+    let output = run(cmd);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("HELSESIM_ADMIN / --admin"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn switches_show_their_values_and_commands_only_their_own_options() {
+    let help = |args: &[&str]| {
+        let mut cmd = helsesim();
+        cmd.args(args);
+        let output = run(cmd);
+        assert_exit(&output, 0);
+        stdout(&output)
+    };
+    let serve = help(&["serve", "--help"]);
+    for switch in [
+        "--admin <on|off>",
+        "--autologin <on|off>",
+        "--kj-extra-field <on|off>",
+    ] {
+        assert!(serve.contains(switch), "{switch}: {serve}");
+    }
+    for command in ["token", "dpop-proof"] {
+        let own = help(&[command, "--help"]);
+        for server_flag in ["--tls-port", "--journal-size", "--cors-origins", "--bind"] {
+            assert!(
+                !own.contains(server_flag),
+                "{command} --help shows {server_flag}: {own}"
+            );
+        }
+    }
+    assert!(help(&["token", "--help"]).contains("--dpop-key <FILE>"));
+}
+
+#[test]
+fn a_dpop_bound_token_is_never_printed_without_its_key() {
+    // The pts client requires DPoP: the token alone would lose its key.
+    let output = local_token(&["--client", "pts", "--scope", "nhn:pts/api"]);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        "helsesim: a DPoP-bound token is useless without its key, and printing the token alone would throw the key away (this client requires DPoP): add --json (prints the key too, as dpop_private_key_pem) or --dpop-key FILE (your own EC P-256 key)\n"
+    );
+    // --dpop for a client that does not require it (the multi-tenant client, for PTS).
+    let output = local_token(&[
+        "--client",
+        "epj-multi-tenant",
+        "--org",
+        "917897468",
+        "--scope",
+        "nhn:pts/api",
+        "--dpop",
+        "--json",
+    ]);
+    assert_exit(&output, 0);
+    let response: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(response["token_type"], "DPoP");
+    let pem = response["dpop_private_key_pem"].as_str().unwrap();
+    let (_, claims) = decode_jwt(response["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["jkt"], ec_thumbprint(pem));
+    // --dpop-key binds to the user's own key, and the bare token may be printed.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("mine.pem");
+    std::fs::write(&key, pem).unwrap();
+    let output = local_token(&[
+        "--client",
+        "pts",
+        "--scope",
+        "nhn:pts/api",
+        "--dpop-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_exit(&output, 0);
+    let (_, claims) = printed_jwt(&output);
+    assert_eq!(claims["cnf"]["jkt"], ec_thumbprint(pem));
+}
+
+/// The CLI dates assertions by the server's clock: when the control plane wants a token, it says
+/// how to give it; when the control plane is off, it says so on stderr and uses this machine's.
+#[actix_web::test]
+async fn the_cli_says_when_it_cannot_read_the_servers_clock() {
+    let app = spawn_app_with(|s| s.admin_token = Some("s3cret".to_owned())).await;
+    let token = |extra: &[&str]| {
+        let mut cmd = helsesim();
+        cmd.args([
+            "token",
+            "--url",
+            &app.base,
+            "--client",
+            "sfm-ready",
+            "--scope",
+            SFM,
+        ])
+        .args(extra);
+        cmd
+    };
+    let output = run_async(token(&[])).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: {}/_admin/clock: 401 Unauthorized: the server's control plane wants its admin token to tell its clock; pass --admin-token (or set HELSESIM_ADMIN_TOKEN) to the server's HELSESIM_ADMIN_TOKEN, so that assertions and proofs carry the server's time\n",
+            app.base
+        )
+    );
+    let output = run_async(token(&["--admin-token", "s3cret"])).await;
+    assert_exit(&output, 0);
+    printed_jwt(&output);
+
+    let mut settings = test_settings();
+    settings.admin = false;
+    let off = spawn_with_clock(settings, helsesim::Clock::system()).await;
+    let mut cmd = helsesim();
+    cmd.args([
+        "token",
+        "--url",
+        &off.base,
+        "--client",
+        "sfm-ready",
+        "--scope",
+        SFM,
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: note: {}/_admin/clock: 404: the server's control plane is off (HELSESIM_ADMIN=off), so its clock cannot be read; using this machine's clock\n",
+            off.base
+        )
     );
 }
