@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use helsesim::commands::client_keys::{ImportOptions, JwkOptions, KeygenOptions};
 use helsesim::commands::token::{ProofOptions, TokenOptions};
 use helsesim::commands::{self, CommandError};
 use helsesim::config::SettingsArgs;
@@ -33,6 +34,13 @@ enum Command {
     Token(TokenOptions),
     /// Make a DPoP proof for one API call (with a key from `token --json`).
     DpopProof(ProofOptions),
+    /// Print the public JWK of a private key (PEM, JWK or Selvbetjening file) and its thumbprint.
+    Jwk(JwkOptions),
+    /// Make a key pair for a client of your own (ES256, ES384, RS256 or PS256).
+    Keygen(KeygenOptions),
+    /// Clients added at run time.
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Create the CA, TLS certificate and token-signing key where missing (all anew with --force).
     Certs {
         /// Make everything anew (tokens signed before stop verifying; re-trust the CA).
@@ -55,6 +63,12 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register the client of a HelseID Selvbetjening client file with the running server.
+    Import(ImportOptions),
 }
 
 /// `helsesim --port 9000` means `helsesim serve --port 9000`: settings first select `serve`.
@@ -113,6 +127,11 @@ async fn run(command: Option<Command>) -> Result<String, CommandError> {
         Some(Command::DpopProof(options)) => {
             let settings = options.apply(environment()?);
             commands::token::proof(&settings, options).await
+        }
+        Some(Command::Jwk(options)) => commands::client_keys::jwk(&options),
+        Some(Command::Keygen(options)) => commands::client_keys::keygen(&options),
+        Some(Command::Client(ClientCommand::Import(options))) => {
+            commands::client_keys::import_client(&environment()?, &options).await
         }
         Some(Command::Certs { force, certs }) => {
             let mut settings = environment()?;

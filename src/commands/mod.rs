@@ -1,5 +1,7 @@
-//! The subcommands other than `serve`: `token`, `certs`, `check-fixtures`, `healthcheck`.
+//! The subcommands other than `serve`: `token`, `dpop-proof`, `jwk`, `keygen`, `client import`,
+//! `certs`, `check-fixtures`, `healthcheck`.
 
+pub mod client_keys;
 pub mod token;
 
 use std::path::Path;

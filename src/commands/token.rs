@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -13,10 +13,11 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::fixtures;
 use crate::helseid::client_auth::ASSERTION_TYPE;
-use crate::helseid::model::{Client, Tenancy};
+use crate::helseid::model::{Client, ClientEntry, Tenancy};
 use crate::helseid::tenancy::{
     HELSEID_AUTHORIZATION, MULTI_TENANT_SYSTEM, SFM_JOURNAL_ID, SINGLE_TENANT_SYSTEM,
 };
+use crate::jose::{PrivateKey, SigningAlg};
 use crate::random;
 use crate::state::AppState;
 
@@ -96,29 +97,95 @@ impl TokenOptions {
 }
 
 struct SigningKey {
-    key: EncodingKey,
-    alg: Algorithm,
+    key: PrivateKey,
+    alg: SigningAlg,
     kid: Option<String>,
+}
+
+/// The client: from the fixtures, else (a client added at run time) from the server's control
+/// plane, `GET /_admin/helseid/clients`.
+async fn find_client(
+    settings: &SettingsArgs,
+    options: &TokenOptions,
+    loaded: &fixtures::Fixtures,
+) -> Result<(Client, bool), CommandError> {
+    let named =
+        |c: &Client| c.id() == options.client || c.entry.name.as_deref() == Some(&options.client);
+    if let Some(client) = loaded.clients.iter().find(|c| named(c)) {
+        return Ok((client.clone(), true));
+    }
+    if options.local {
+        return Err(CommandError::new(format!(
+            "no client '{}' in {} (for a client added at run time, leave out --local: the CLI then asks the server)",
+            options.client,
+            settings.fixtures.display()
+        )));
+    }
+    let base = options
+        .url
+        .clone()
+        .unwrap_or_else(|| local_base_url(settings));
+    let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
+    let http = http_client(&settings.certs)?;
+    let mut request = http.get(&url);
+    if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {
+        request = request.bearer_auth(token);
+    }
+    let not_found = || {
+        CommandError::new(format!(
+            "no client '{}' in {} nor at {url}",
+            options.client,
+            settings.fixtures.display()
+        ))
+    };
+    let response = request.send().await.map_err(|e| {
+        CommandError::new(format!(
+            "no client '{}' in {}, and {url}: {e} (is helsesim running?)",
+            options.client,
+            settings.fixtures.display()
+        ))
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(CommandError::new(format!(
+            "no client '{}' in {}, and {url} answered {status}{}",
+            options.client,
+            settings.fixtures.display(),
+            if matches!(status.as_u16(), 401 | 403) {
+                ": pass --admin-token (or set HELSESIM_ADMIN_TOKEN)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let entries: Vec<ClientEntry> = response
+        .json()
+        .await
+        .map_err(|e| CommandError::new(format!("{url}: {e}")))?;
+    let entry = entries
+        .into_iter()
+        .find(|e| e.client_id == options.client || e.name.as_deref() == Some(&options.client))
+        .ok_or_else(not_found)?;
+    let client = Client::validate(entry, &loaded.resources)
+        .map_err(|e| CommandError::new(format!("{url}: client '{}': {e}", options.client)))?;
+    Ok((client, false))
 }
 
 /// Runs the command; returns what to print.
 pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<String, CommandError> {
     let loaded = fixtures::load_dir(&settings.fixtures, Clock::system().now())?;
-    let client = loaded
-        .clients
-        .iter()
-        .find(|c| c.id() == options.client || c.entry.name.as_deref() == Some(&options.client))
-        .ok_or_else(|| {
-            CommandError::new(format!(
-                "no client '{}' in {}",
-                options.client,
-                settings.fixtures.display()
-            ))
-        })?;
-    let key_path = options
-        .key
-        .clone()
-        .unwrap_or_else(|| client_key_path(&settings.fixtures, client.id()));
+    let (client, in_fixtures) = find_client(settings, &options, &loaded).await?;
+    let client = &client;
+    let key_path = match (&options.key, in_fixtures) {
+        (Some(path), _) => path.clone(),
+        (None, true) => client_key_path(&settings.fixtures, client.id()),
+        (None, false) => {
+            return Err(CommandError::new(format!(
+                "client '{}' was added at run time: give its private key with --key FILE (a PKCS#8 PEM, a private JWK, or the client file HelseID Selvbetjening downloads)",
+                client.id()
+            )));
+        }
+    };
     let signing = load_key(&key_path, client)?;
     let details = assertion_details(client, &options)?;
     if options.assertion_only {
@@ -188,34 +255,37 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
 }
 
 fn load_key(path: &std::path::Path, client: &Client) -> Result<SigningKey, CommandError> {
-    let pem =
-        std::fs::read(path).map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
-    let candidates = [
-        (Algorithm::RS256, EncodingKey::from_rsa_pem(&pem)),
-        (Algorithm::ES256, EncodingKey::from_ec_pem(&pem)),
-        (Algorithm::ES384, EncodingKey::from_ec_pem(&pem)),
-    ];
-    for (alg, key) in candidates {
-        let Ok(key) = key else { continue };
-        let Ok(public) = Jwk::from_encoding_key(&key, alg) else {
-            continue;
-        };
-        let Ok(thumbprint) = public.thumbprint(ThumbprintHash::SHA256) else {
-            continue;
-        };
-        if let Some(registered) = client.keys.iter().find(|k| k.thumbprint() == thumbprint) {
-            return Ok(SigningKey {
-                key,
-                alg,
-                kid: registered.kid().map(str::to_owned),
-            });
-        }
-    }
-    Err(CommandError::new(format!(
-        "{}: not a PKCS#8 private key matching any public key registered for client '{}'",
-        path.display(),
-        client.id()
-    )))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
+    let key = PrivateKey::from_file_text(&text)
+        .map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
+    let thumbprint = key
+        .thumbprint()
+        .map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
+    let Some(index) = client
+        .keys
+        .iter()
+        .position(|k| k.thumbprint() == thumbprint)
+    else {
+        return Err(CommandError::new(format!(
+            "{}: its public key (RFC 7638 thumbprint {thumbprint}) is not registered for client '{}' (helsesim jwk --key {} prints the JWK to register)",
+            path.display(),
+            client.id(),
+            path.display()
+        )));
+    };
+    // The algorithm the registered JWK names, else the key's own default.
+    let alg = client.entry.jwks.keys[index]
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(SigningAlg::parse)
+        .filter(|alg| key.supports(*alg))
+        .unwrap_or_else(|| key.default_alg());
+    Ok(SigningKey {
+        alg,
+        kid: client.keys[index].kid().map(str::to_owned),
+        key,
+    })
 }
 
 fn assertion_details(client: &Client, options: &TokenOptions) -> Result<Vec<Value>, CommandError> {
@@ -243,9 +313,11 @@ fn client_assertion(
     details: &[Value],
     now: DateTime<Utc>,
 ) -> Result<String, CommandError> {
-    let mut header = Header::new(key.alg);
-    header.typ = Some("client-authentication+jwt".to_owned());
-    header.kid = key.kid.clone();
+    let mut header = serde_json::Map::new();
+    header.insert("typ".to_owned(), json!("client-authentication+jwt"));
+    if let Some(kid) = &key.kid {
+        header.insert("kid".to_owned(), json!(kid));
+    }
     let mut claims = json!({
         "iss": client.id(),
         "sub": client.id(),
@@ -258,7 +330,8 @@ fn client_assertion(
     if !details.is_empty() {
         claims["assertion_details"] = json!(details);
     }
-    jsonwebtoken::encode(&header, &claims, &key.key)
+    key.key
+        .sign_jws(key.alg, header, &claims)
         .map_err(|e| CommandError::new(format!("cannot sign the client assertion: {e}")))
 }
 

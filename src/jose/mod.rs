@@ -4,10 +4,12 @@
 
 mod jwk;
 mod jws;
+mod private;
 mod signer;
 
 pub use jwk::{JwkError, PublicJwk};
 pub use jws::{JwsError, SigningAlg, UnverifiedJws};
+pub use private::{PrivateKey, PrivateKeyError};
 pub use signer::{SignError, TokenSigner};
 
 use base64::Engine as _;

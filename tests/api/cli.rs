@@ -685,7 +685,7 @@ fn token_for_an_unknown_client_exits_1() {
     assert_eq!(
         stderr(&output),
         format!(
-            "helsesim: no client 'nope' in {}\n",
+            "helsesim: no client 'nope' in {} (for a client added at run time, leave out --local: the CLI then asks the server)\n",
             fixtures_dir().display()
         )
     );
@@ -1146,4 +1146,160 @@ async fn the_cli_says_when_it_cannot_read_the_servers_clock() {
             off.base
         )
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user's own keys and clients (issue 14).
+
+/// `keygen` → `jwk` → register at run time → `token --key`: a client of one's own, as the
+/// dashboard's command prints it.
+#[actix_web::test]
+async fn a_client_added_at_run_time_gets_tokens_with_the_users_own_key() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("my.pem");
+    let mut cmd = helsesim();
+    cmd.args(["keygen", "--alg", "ES256", "--out", key.to_str().unwrap()]);
+    let output = run(cmd);
+    assert_exit(&output, 0);
+    let generated: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let mut cmd = helsesim();
+    cmd.args(["jwk", "--key", key.to_str().unwrap()]);
+    let printed: Value = serde_json::from_str(&stdout(&run(cmd))).unwrap();
+    assert_eq!(printed, generated, "jwk prints what keygen printed");
+    assert_eq!(
+        printed["jwks"]["keys"][0]["kid"], printed["thumbprint"],
+        "kid defaults to the RFC 7638 thumbprint"
+    );
+    let reply = app
+        .register_client(&json!({
+            "client_id": "my-epj",
+            "jwks": printed["jwks"],
+            "tenancy": "single-tenant",
+            "orgnr_parent": "917897468",
+            "scopes": [SFM],
+        }))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let token = |extra: &[&str]| {
+        let mut cmd = helsesim();
+        cmd.args([
+            "token", "--url", &app.base, "--client", "my-epj", "--scope", SFM,
+        ])
+        .args(extra);
+        cmd
+    };
+    let output = run_async(token(&["--key", key.to_str().unwrap()])).await;
+    assert_exit(&output, 0);
+    let (_, claims) = printed_jwt(&output);
+    assert_eq!(claims["client_id"], "my-epj");
+    assert_eq!(claims["helseid://claims/client/amr"], "ec_private_key");
+
+    let output = run_async(token(&[])).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "helsesim: client 'my-epj' was added at run time: give its private key with --key FILE (a PKCS#8 PEM, a private JWK, or the client file HelseID Selvbetjening downloads)\n"
+    );
+    let mut cmd = helsesim();
+    cmd.args([
+        "token", "--url", &app.base, "--client", "nobody", "--scope", SFM,
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "helsesim: no client 'nobody' in {} nor at {}/_admin/helseid/clients\n",
+            fixtures_dir().display(),
+            app.base
+        )
+    );
+}
+
+/// A HelseID Selvbetjening client file (clientId, clientName, scopes, privateJwk as a URL-encoded
+/// JSON string, as NHN's samples read it) imported in one command, then used with `--key FILE`.
+#[actix_web::test]
+async fn a_selvbetjening_client_file_is_imported_and_used() {
+    use aws_lc_rs::encoding::AsBigEndian as _;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let app = spawn_app().await;
+    let generated = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &generated.serialize_der())
+            .unwrap();
+    let point = pair.public_key().as_ref().to_vec();
+    let b64 = |bytes: &[u8]| {
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+    };
+    let private_jwk = json!({
+        "kty": "EC", "crv": "P-256", "kid": "helseid-kid-1",
+        "x": b64(&point[1..33]), "y": b64(&point[33..]),
+        "d": b64(pair.private_key().as_be_bytes().unwrap().as_ref()),
+    });
+    let client_id = "5b3e6e1a-3f0e-4c55-9a57-3a1d5f0e8b21";
+    let file = json!({
+        "clientName": "Min EPJ",
+        "authority": "https://helseid-sts.test.nhn.no",
+        "clientId": client_id,
+        "grantTypes": ["client_credentials"],
+        "scopes": [SFM],
+        "redirectUris": [],
+        "postLogoutRedirectUris": [],
+        "secretType": "private_key_jwt:EcPrivateKeyJwtSecret",
+        "rsaPrivateKey": null,
+        "rsaKeySizeBits": 0,
+        "privateJwk": url::form_urlencoded::byte_serialize(private_jwk.to_string().as_bytes()).collect::<String>(),
+        "pkceRequired": false
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("helseid-client.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+
+    let mut cmd = helsesim();
+    cmd.args(["client", "import", path, "--url", &app.base]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("give --orgnr ORGNR"),
+        "{}",
+        stderr(&output)
+    );
+
+    let mut cmd = helsesim();
+    cmd.args([
+        "client",
+        "import",
+        path,
+        "--orgnr",
+        "917897468",
+        "--url",
+        &app.base,
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).ends_with(&format!(
+            "imported: helsesim token --client {client_id} --key {path} --scope {SFM}\n"
+        )),
+        "{}",
+        stdout(&output)
+    );
+    let registered = app
+        .get(&format!("/_admin/helseid/clients/{client_id}"))
+        .await;
+    assert_eq!(registered.json["name"], "Min EPJ");
+    assert_eq!(registered.json["jwks"]["keys"][0]["kid"], "helseid-kid-1");
+
+    let mut cmd = helsesim();
+    cmd.args([
+        "token", "--url", &app.base, "--client", "Min EPJ", "--key", path, "--scope", SFM,
+    ]);
+    let output = run_async(cmd).await;
+    assert_exit(&output, 0);
+    let (header, claims) = printed_jwt(&output);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(claims["client_id"], client_id);
 }
