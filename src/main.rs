@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use helsesim::commands::client_keys::{ImportOptions, JwkOptions, KeygenOptions};
+use helsesim::commands::decode::DecodeOptions;
 use helsesim::commands::token::{ProofOptions, TokenOptions};
 use helsesim::commands::{self, CommandError};
 use helsesim::config::SettingsArgs;
@@ -34,6 +35,8 @@ enum Command {
     Token(TokenOptions),
     /// Make a DPoP proof for one API call (with a key from `token --json`).
     DpopProof(ProofOptions),
+    /// Decode a JWT: header, claims, times against helsesim's clock, signer, DPoP binding.
+    Decode(DecodeOptions),
     /// Print the public JWK of a private key (PEM, JWK or Selvbetjening file) and its thumbprint.
     Jwk(JwkOptions),
     /// Make a key pair for a client of your own (ES256, ES384, RS256 or PS256).
@@ -128,6 +131,7 @@ async fn run(command: Option<Command>) -> Result<String, CommandError> {
             let settings = options.apply(environment()?);
             commands::token::proof(&settings, options).await
         }
+        Some(Command::Decode(options)) => commands::decode::run(&environment()?, &options).await,
         Some(Command::Jwk(options)) => commands::client_keys::jwk(&options),
         Some(Command::Keygen(options)) => commands::client_keys::keygen(&options),
         Some(Command::Client(ClientCommand::Import(options))) => {

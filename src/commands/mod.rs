@@ -2,6 +2,7 @@
 //! `certs`, `check-fixtures`, `healthcheck`.
 
 pub mod client_keys;
+pub mod decode;
 pub mod token;
 
 use std::path::Path;

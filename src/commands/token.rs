@@ -665,7 +665,7 @@ async fn user_login(
 /// times it expects after its clock was moved. A control plane that wants a token the CLI does
 /// not have is an error saying how to pass it; a control plane that is off is a note on stderr
 /// (the machine's clock is used: the server's cannot have been moved through it).
-async fn server_clock(
+pub(crate) async fn server_clock(
     http: &reqwest::Client,
     base: &str,
     admin_token: Option<&str>,

@@ -1303,3 +1303,57 @@ async fn a_selvbetjening_client_file_is_imported_and_used() {
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(claims["client_id"], client_id);
 }
+
+/// `helsesim decode`: claims, times against helsesim's (moved) clock, the signer and the DPoP
+/// binding; a token altered after signing does not verify.
+#[actix_web::test]
+async fn decode_explains_a_token() {
+    let app = spawn_app().await;
+    let key = TestKey::ec("P-256");
+    let token = app.dpop_token(PTS, "nhn:pts/api", &key).await;
+    let decode = |token: String| {
+        let mut cmd = helsesim();
+        cmd.args(["decode", &token, "--url", &app.base]);
+        cmd
+    };
+    let output = run_async(decode(format!("DPoP {token}"))).await;
+    assert_exit(&output, 0);
+    let report = stdout(&output);
+    let (header, _) = decode_jwt(&token);
+    for expected in [
+        "\"client_id\": \"f0874972-5467-42da-b05f-fe90594675a2\"".to_owned(),
+        "times (helsesim's clock at ".to_owned(),
+        "  exp       2026-03-02T10:10:00Z  (in 10 min 0 s)".to_owned(),
+        format!(
+            "binding: DPoP-bound to the key with RFC 7638 thumbprint {}",
+            key.thumbprint()
+        ),
+        format!(
+            "signature: RS256, kid {}: verifies against {}/helseid/.well-known/openid-configuration/jwks",
+            header["kid"].as_str().unwrap(),
+            app.base
+        ),
+    ] {
+        assert!(report.contains(&expected), "{expected}\n{report}");
+    }
+    // One character of the payload changed: the signature no longer holds.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = String::from_utf8(base64::Engine::decode(&engine, &parts[1]).unwrap()).unwrap();
+    parts[1] = base64::Engine::encode(&engine, claims.replace("nhn:pts/api", "nhn:pts/all"));
+    let output = run_async(decode(parts.join("."))).await;
+    let report = stdout(&output);
+    assert!(
+        report.contains("does NOT verify"),
+        "{report}{}",
+        stderr(&output)
+    );
+
+    let output = run_async(decode("not-a-jwt".to_owned())).await;
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with("helsesim: not a signed JWT"),
+        "{}",
+        stderr(&output)
+    );
+}
