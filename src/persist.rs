@@ -132,6 +132,11 @@ impl StateFile {
                     path: self.path.clone(),
                     error,
                 })?;
+                log::info!(
+                    "state file loaded: {} ({} bytes)",
+                    self.path.display(),
+                    bytes.len()
+                );
                 // Not written again until the state changes (a hand-edited file keeps its form).
                 let content = unstamped_text(state).map_err(|e| StateFileError::Read {
                     path: self.path.clone(),
@@ -190,6 +195,11 @@ impl StateFile {
         let mut text = serde_json::to_vec_pretty(&document).map_err(std::io::Error::other)?;
         text.push(b'\n');
         write_atomically(&self.path, &text)?;
+        log::info!(
+            "state file written: {} ({} bytes)",
+            self.path.display(),
+            text.len()
+        );
         *last = Some(content);
         Ok(true)
     }

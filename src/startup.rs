@@ -154,9 +154,16 @@ impl Application {
             format!("  SFM            {base}/sfm  (FHIR: {base}/sfm/fhir)"),
             format!("  Kjernejournal  {base}/kjernejournal"),
             format!("  PTS            {base}/pts"),
-            format!("  Control plane  {base}/_admin  (dashboard: {base}/)"),
             format!("  Health         {base}/healthz"),
         ];
+        if self.state.admin {
+            lines.insert(
+                5,
+                format!("  Control plane  {base}/_admin  (dashboard: {base}/)"),
+            );
+        } else {
+            lines.insert(5, "  Control plane  off (HELSESIM_ADMIN=off)".to_owned());
+        }
         if let Some(port) = self.https_port {
             lines.push(format!(
                 "  HTTPS          https://localhost:{port}  (trust {})",

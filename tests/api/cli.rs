@@ -321,6 +321,8 @@ pub(crate) struct Served {
     /// The start-up message, line by line.
     pub(crate) ready: Vec<String>,
     pub(crate) port: u16,
+    /// Everything it writes to stderr (the log), collected until it exits.
+    stderr: Option<JoinHandle<Vec<u8>>>,
 }
 
 impl Served {
@@ -363,6 +365,7 @@ impl Served {
             child,
             ready: Vec::new(),
             port: 0,
+            stderr: None,
         };
         let deadline = Instant::now() + TIMEOUT;
         while !served
@@ -391,7 +394,23 @@ impl Served {
             .expect("a HelseID line");
         let url = helseid.split_whitespace().nth(1).unwrap();
         served.port = url::Url::parse(url).unwrap().port().unwrap();
+        served.stderr = Some(stderr);
         served
+    }
+
+    /// SIGTERM once the server answers (its signal handling is then in place), then
+    /// everything it logged.
+    pub(crate) fn terminate_and_read_log(mut self) -> String {
+        let mut cmd = helsesim();
+        cmd.args(["healthcheck", "--url", &self.base()]);
+        assert_exit(&run(cmd), 0);
+        std::thread::sleep(Duration::from_millis(200));
+        let stderr = self.stderr.take();
+        let status = self.terminate();
+        let log = String::from_utf8_lossy(&stderr.map(|h| h.join().unwrap()).unwrap_or_default())
+            .into_owned();
+        assert!(status.success(), "a graceful stop: {status}; log: {log}");
+        log
     }
 
     pub(crate) fn base(&self) -> String {
@@ -1355,5 +1374,55 @@ async fn decode_explains_a_token() {
         stderr(&output).starts_with("helsesim: not a signed JWT"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// With the control plane off the start-up message does not advertise it; the state file's
+/// load and writes are logged at info (path and size).
+#[test]
+fn startup_says_what_is_on_and_the_state_file_is_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    let state = tmp.path().join("state.json");
+    let env = [
+        ("HELSESIM_ADMIN", std::ffi::OsStr::new("off")),
+        ("HELSESIM_STATE_FILE", state.as_os_str()),
+        ("HELSESIM_LOG", std::ffi::OsStr::new("info")),
+    ];
+    let served = Served::start_with(&certs, &env);
+    assert!(
+        served
+            .ready
+            .iter()
+            .any(|l| l.trim_start() == "Control plane  off (HELSESIM_ADMIN=off)"),
+        "{:?}",
+        served.ready
+    );
+    assert!(
+        !served
+            .ready
+            .iter()
+            .any(|l| l.contains("/_admin") || l.contains("dashboard")),
+        "{:?}",
+        served.ready
+    );
+    let log = served.terminate_and_read_log();
+    let size = std::fs::metadata(&state).unwrap().len();
+    assert!(
+        log.contains(&format!(
+            "state file written: {} ({size} bytes)",
+            state.display()
+        )),
+        "{log}"
+    );
+
+    let served = Served::start_with(&certs, &env);
+    let log = served.terminate_and_read_log();
+    assert!(
+        log.contains(&format!(
+            "state file loaded: {} ({size} bytes)",
+            state.display()
+        )),
+        "{log}"
     );
 }
