@@ -43,7 +43,10 @@ pub fn verify_request(
         method: req.method().as_str(),
         urls: &urls,
     };
-    state.tokens.verify(&parts, required, now)
+    state
+        .tokens
+        .verify(&parts, required, now)
+        .map_err(|e| e.with_clock(now, state.clock.offset()))
 }
 
 /// [`verify_request`] for an API endpoint under helsesim's public base URL.

@@ -136,6 +136,49 @@ impl AuthError {
     }
 }
 
+impl AuthError {
+    /// An expiry that also names helsesim's clock, and how far `/_admin/clock` moved it from
+    /// this machine's: a token fetched before the clock moved then explains itself.
+    pub fn with_clock(self, now: DateTime<Utc>, offset: TimeDelta) -> Self {
+        match self {
+            AuthError::Expired(at) => AuthError::Expired(format!(
+                "{at} (helsesim's clock: {}{})",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                if offset.is_zero() {
+                    String::new()
+                } else {
+                    format!(
+                        ", moved {} from this machine's clock: tokens fetched before the clock moved expire with it, fetch new ones",
+                        describe_offset(offset)
+                    )
+                }
+            )),
+            other => other,
+        }
+    }
+}
+
+/// An offset in words: "+366 d 2 h", "-5 min".
+pub fn describe_offset(offset: TimeDelta) -> String {
+    let sign = if offset < TimeDelta::zero() { '-' } else { '+' };
+    let total = offset.num_seconds().unsigned_abs();
+    let parts: Vec<String> = [
+        (total / 86_400, "d"),
+        (total % 86_400 / 3600, "h"),
+        (total % 3600 / 60, "min"),
+        (total % 60, "s"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n} {unit}"))
+    .collect();
+    if parts.is_empty() {
+        format!("{sign}0 s")
+    } else {
+        format!("{sign}{}", parts.join(" "))
+    }
+}
+
 /// The scheme of an `Authorization` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -726,5 +769,28 @@ mod tests {
             challenge(Scheme::Bearer, Some("invalid_token"), "a \"quoted\\ text"),
             "Bearer error=\"invalid_token\", error_description=\"a 'quoted' text\""
         );
+    }
+
+    #[test]
+    fn an_expiry_names_helsesims_clock_and_its_offset() {
+        let now = DateTime::parse_from_rfc3339("2027-03-02T10:00:00Z")
+            .map(|t| t.to_utc())
+            .unwrap_or_default();
+        let expired = AuthError::Expired("2026-03-02T10:10:00+00:00".to_owned());
+        assert_eq!(
+            expired
+                .clone()
+                .with_clock(now, TimeDelta::zero())
+                .to_string(),
+            "The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: 2027-03-02T10:00:00+00:00)"
+        );
+        assert_eq!(
+            expired
+                .with_clock(now, TimeDelta::days(365) + TimeDelta::minutes(3))
+                .to_string(),
+            "The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: 2027-03-02T10:00:00+00:00, moved +365 d 3 min from this machine's clock: tokens fetched before the clock moved expire with it, fetch new ones)"
+        );
+        assert_eq!(describe_offset(TimeDelta::seconds(-300)), "-5 min");
+        assert_eq!(describe_offset(TimeDelta::zero()), "+0 s");
     }
 }

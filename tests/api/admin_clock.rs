@@ -82,3 +82,31 @@ async fn bad_clock_changes_are_refused() {
         "nothing moved"
     );
 }
+
+/// After the clock moves, a token fetched before expires with it, and the refusal says so:
+/// helsesim's clock and how far it was moved.
+#[actix_web::test]
+async fn an_expired_token_names_the_moved_clock() {
+    let app = spawn_app().await;
+    let token = app
+        .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
+        .await;
+    let token = token.json["access_token"].as_str().unwrap().to_owned();
+    let reply = post_clock(&app, r#"{"advance": "P1DT2H"}"#).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let reply = Reply::read(
+        app.http
+            .get(app.url("/kjernejournal/v1/ping"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("X-EPJ-System", "helsesim tests 1.0")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+    assert_eq!(
+        reply.json["utviklermelding"],
+        "The HelseID access token was refused: The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: 2026-03-03T12:00:00+00:00, moved +1 d 2 h from this machine's clock: tokens fetched before the clock moved expire with it, fetch new ones)"
+    );
+}

@@ -127,7 +127,7 @@ async fn broken_tokens_are_refused_for_their_reason() {
         ),
         (
             "expired",
-            "The access token expired at 2026-03-02T09:00:00+00:00",
+            "The access token expired at 2026-03-02T09:00:00+00:00 (helsesim's clock: 2026-03-02T10:00:00+00:00)",
         ),
         (
             "not_yet_valid",

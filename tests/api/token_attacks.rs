@@ -446,7 +446,11 @@ fn attacks() -> Vec<Attack> {
         Attack {
             name: "expired",
             broken: Some("expired"),
-            expect: |_| Refusal::token("The access token expired at 2026-03-02T09:00:00+00:00"),
+            expect: |_| {
+                Refusal::token(
+                    "The access token expired at 2026-03-02T09:00:00+00:00 (helsesim's clock: 2026-03-02T10:00:00+00:00)",
+                )
+            },
             ..TOKEN
         },
         Attack {
