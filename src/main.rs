@@ -164,8 +164,16 @@ async fn serve(args: &SettingsArgs) -> Result<String, CommandError> {
         })?;
     println!("{}", app.ready_message());
     let _ = std::io::stdout().flush();
-    app.run_until_stopped()
+    // Best effort: only `healthcheck` without --url reads it.
+    let port_file = commands::port_file();
+    let noted = std::fs::write(&port_file, app.port().to_string()).is_ok();
+    let served = app
+        .run_until_stopped()
         .await
-        .map_err(|e| CommandError::new(format!("server failed: {e}")))?;
+        .map_err(|e| CommandError::new(format!("server failed: {e}")));
+    if noted {
+        let _ = std::fs::remove_file(&port_file);
+    }
+    served?;
     Ok(String::new())
 }

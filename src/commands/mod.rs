@@ -116,12 +116,24 @@ pub fn certs(settings: &SettingsArgs, force: bool) -> Result<String, CommandErro
     Ok(lines.join("\n"))
 }
 
-/// `helsesim healthcheck`: succeeds if the server answers `GET /healthz` with 200.
+/// Where `serve` notes its bound HTTP port, so that `healthcheck` (Docker's HEALTHCHECK) follows
+/// a port set on the command line (`docker run … serve --port 9000`).
+pub fn port_file() -> std::path::PathBuf {
+    std::env::temp_dir().join("helsesim.port")
+}
+
+/// `helsesim healthcheck`: succeeds if the server answers `GET /healthz` with 200. Without
+/// `--url` it asks the port the running `serve` noted, else `HELSESIM_PORT`'s.
 pub async fn healthcheck(
     settings: &SettingsArgs,
     url: Option<String>,
 ) -> Result<String, CommandError> {
-    let base = url.unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port));
+    let noted = std::fs::read_to_string(port_file())
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    let base = url.unwrap_or_else(|| {
+        format!("http://127.0.0.1:{}", noted.unwrap_or(settings.port))
+    });
     let target = format!("{}/healthz", base.trim_end_matches('/'));
     let client = http_client(&settings.certs)?;
     let response = client

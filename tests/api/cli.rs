@@ -1426,3 +1426,25 @@ fn startup_says_what_is_on_and_the_state_file_is_logged() {
         "{log}"
     );
 }
+
+/// Docker's HEALTHCHECK runs `helsesim healthcheck` without arguments: it follows the port the
+/// running `serve` was given on its command line (noted in the temporary directory).
+#[test]
+fn healthcheck_follows_the_port_serve_was_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    let served = Served::start_with(&certs, &[("TMPDIR", tmp.path().as_os_str())]);
+    let mut cmd = helsesim();
+    cmd.arg("healthcheck").env("TMPDIR", tmp.path());
+    let output = run(cmd);
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        format!("http://127.0.0.1:{}/healthz: 200 OK\n", served.port)
+    );
+    served.terminate_and_read_log();
+    assert!(
+        !tmp.path().join("helsesim.port").exists(),
+        "the note goes with the server"
+    );
+}
