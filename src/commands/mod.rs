@@ -131,9 +131,8 @@ pub async fn healthcheck(
     let noted = std::fs::read_to_string(port_file())
         .ok()
         .and_then(|p| p.trim().parse::<u16>().ok());
-    let base = url.unwrap_or_else(|| {
-        format!("http://127.0.0.1:{}", noted.unwrap_or(settings.port))
-    });
+    let base =
+        url.unwrap_or_else(|| format!("http://127.0.0.1:{}", noted.unwrap_or(settings.port)));
     let target = format!("{}/healthz", base.trim_end_matches('/'));
     let client = http_client(&settings.certs)?;
     let response = client

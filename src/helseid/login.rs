@@ -238,7 +238,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             .helseid()
             .user(pid)
             .map(|u| User::clone(u))
-            .ok_or_else(|| format!("There is no test user with fødselsnummer {pid}"))
+            .ok_or_else(|| format!("Det finnes ingen testbruker med fødselsnummer {pid}"))
     } else if !typed.pid.is_empty() {
         User::validate(UserEntry {
             pid: typed.pid.to_owned(),
@@ -249,7 +249,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             security_level: typed.security_level.to_owned(),
             description: None,
         })
-        .map_err(|e| e.message)
+        .map_err(|e| norwegian(&e, typed))
     } else {
         Err("Velg en testbruker, eller skriv inn et fødselsnummer".to_owned())
     };
@@ -266,6 +266,33 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             typed,
             StatusCode::BAD_REQUEST,
         ),
+    }
+}
+
+/// The login page speaks Norwegian: a typed user's problem in Norwegian.
+fn norwegian(error: &crate::fixtures::FieldError, typed: TypedUser<'_>) -> String {
+    match error.field.as_str() {
+        "pid" => {
+            use crate::ids::{NationalId, NationalIdError};
+            let why = match NationalId::parse(typed.pid) {
+                Err(NationalIdError::Format(_)) => "det må være 11 siffer",
+                Err(NationalIdError::Date(_)) => {
+                    "de seks første sifrene er ikke en dato (i hundreåret individnummeret gir)"
+                }
+                Err(NationalIdError::Control(_)) => "kontrollsifrene stemmer ikke",
+                Ok(_) => "det kan ikke brukes",
+            };
+            format!(
+                "«{}» er ikke et fødselsnummer eller D-nummer: {why}",
+                typed.pid
+            )
+        }
+        "hpr_number" => format!(
+            "«{}» er ikke et gyldig HPR-nummer: ett til ni siffer",
+            typed.hpr_number
+        ),
+        "security_level" => "Velg sikkerhetsnivå 3 eller 4".to_owned(),
+        _ => format!("Brukeren kan ikke logges inn: {}", error.message),
     }
 }
 
@@ -306,10 +333,15 @@ fn render_login(
             description: u.entry.description.clone(),
         })
         .collect();
+    let organisation = store
+        .clients
+        .get(&request.client_id)
+        .and_then(|c| login_organisation(c, request.details.as_ref()));
     drop(store);
     let action = format!("{}/login", state.helseid.endpoints.issuer);
     let page = LoginPage {
         client: &client,
+        organisation: organisation.as_deref(),
         scopes: &request.scopes,
         action: &action,
         transaction,
@@ -318,6 +350,21 @@ fn render_login(
         typed,
     };
     ui::html_response(status, ui::login_page(&page))
+}
+
+/// Which organisation the login is for, as the page shows it: the request's organisation
+/// details, else the client's own organisation.
+fn login_organisation(
+    client: &crate::helseid::model::Client,
+    details: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<String> {
+    let empty = serde_json::Map::new();
+    let org = super::tenancy::resolve(client, details.unwrap_or(&empty)).ok()?;
+    let parent = org.parent?;
+    Some(match org.child {
+        Some(child) => format!("organisasjonsnummer {parent}, underenhet {child}"),
+        None => format!("organisasjonsnummer {parent}"),
+    })
 }
 
 /// Issues the code (and the session) and sends the browser back to the client.

@@ -30,6 +30,8 @@ pub struct UserRow {
 pub struct LoginPage<'a> {
     /// The client asking for the login (its name or id).
     pub client: &'a str,
+    /// The organisation the login is for, when known ("organisasjonsnummer 917897468").
+    pub organisation: Option<&'a str>,
     /// Requested scopes.
     pub scopes: &'a [String],
     /// Where the form posts.
@@ -91,7 +93,11 @@ pub fn login_page(page: &LoginPage<'_>) -> Markup {
             h1 { "Logg inn" }
             p.lead {
                 "Testinnlogging (" code { "idp:testidp-oidc" } ") for "
-                strong { (page.client) } "."
+                strong { (page.client) }
+                @if let Some(organisation) = page.organisation {
+                    ", på vegne av " strong { (organisation) }
+                }
+                "."
             }
             details.scopes {
                 summary { "Forespurte scopes (" (page.scopes.len()) ")" }
@@ -111,7 +117,10 @@ pub fn login_page(page: &LoginPage<'_>) -> Markup {
                                 span.name { (user.name) }
                                 span.facts {
                                     (user.pid_label) " " (user.pid)
-                                    " · HPR " (user.hpr_number.as_deref().unwrap_or("–"))
+                                    @match &user.hpr_number {
+                                        Some(hpr) => { " · HPR " (hpr) }
+                                        None => { " · uten HPR-nummer" }
+                                    }
                                     " · sikkerhetsnivå " (user.security_level)
                                 }
                                 @if let Some(description) = &user.description {

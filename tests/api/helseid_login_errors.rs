@@ -1303,7 +1303,7 @@ async fn a_typed_user_logs_in_and_an_invalid_pid_is_shown_again() {
     );
     assert!(
         reply.text.contains(
-            "<p class=\"error\" role=\"alert\">'12345678901' is not a national identity number: its first six digits are not a date (of the century its individual number gives)</p>"
+            "<p class=\"error\" role=\"alert\">«12345678901» er ikke et fødselsnummer eller D-nummer: de seks første sifrene er ikke en dato (i hundreåret individnummeret gir)</p>"
         ),
         "{}",
         reply.text
@@ -1332,22 +1332,22 @@ async fn a_typed_user_logs_in_and_an_invalid_pid_is_shown_again() {
     for (form, message) in [
         (
             vec![("custom_pid", "17056600575")],
-            "'17056600575' is not a national identity number: the control digits do not match",
+            "«17056600575» er ikke et fødselsnummer eller D-nummer: kontrollsifrene stemmer ikke",
         ),
         (
             vec![("custom_pid", SYNTHETIC_PID), ("custom_hpr", "12ab")],
-            "'12ab' is not an HPR number: one to nine digits",
+            "«12ab» er ikke et gyldig HPR-nummer: ett til ni siffer",
         ),
         (
             vec![
                 ("custom_pid", SYNTHETIC_PID),
                 ("custom_security_level", "5"),
             ],
-            "'5' is not a security level: 3 or 4",
+            "Velg sikkerhetsnivå 3 eller 4",
         ),
         (
             vec![("pid", SYNTHETIC_PID)],
-            "There is no test user with fødselsnummer 15838510075",
+            "Det finnes ingen testbruker med fødselsnummer 15838510075",
         ),
         (
             vec![("action", "login")],
@@ -1486,6 +1486,16 @@ async fn without_autologin_a_login_hint_shows_the_page() {
     let pkce = Pkce::new();
     let (page, transaction) = open_login_page(&app, &pkce, &[("login_hint", DIDRIK)]).await;
     assert!(page.text.contains("<h1>Logg inn</h1>"), "{}", page.text);
+    // Which organisation the login is for; a user without an HPR number says so.
+    assert!(
+        page.text.contains(
+            "for <strong>sfm-ready</strong>, på vegne av <strong>organisasjonsnummer 923456783</strong>."
+        ),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(" · uten HPR-nummer"), "{}", page.text);
+    assert!(!page.text.contains("HPR –"), "{}", page.text);
     assert!(page.header("location").is_none());
     let reply = post_login(&app, &[("transaction", &transaction), ("pid", DIDRIK)]).await;
     assert!(reply.redirect_params(REDIRECT_URI).contains_key("code"));
