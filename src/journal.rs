@@ -20,7 +20,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::state::AppState;
 use crate::telemetry::service_of;
@@ -87,6 +87,75 @@ pub struct Entry {
     /// The response body (redacted, at most 16 KiB), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
+    /// What the request's access token says (decoded, not the token): scheme, client,
+    /// organisation, user, scopes, audience, binding, expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Value>,
+    /// Why a 4xx or 5xx answer refused: its message, in any service's error format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The claims of an `Authorization` header's token an EHR developer looks at first (the token
+/// itself is never kept).
+pub fn token_summary(authorization: &str) -> Option<Value> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("dpop") {
+        return None;
+    }
+    let jws = crate::jose::UnverifiedJws::parse(token.trim()).ok()?;
+    let mut out = Map::new();
+    out.insert("scheme".to_owned(), json!(scheme));
+    for (name, claim) in [
+        ("client_id", "client_id"),
+        ("orgnr_parent", crate::helseid::claims::ORGNR_PARENT),
+        ("orgnr_child", crate::helseid::claims::ORGNR_CHILD),
+        ("orgnr_supplier", crate::helseid::claims::ORGNR_SUPPLIER),
+        ("journal_id", crate::helseid::claims::JOURNAL_ID),
+        ("pid", crate::helseid::claims::PID),
+        ("hpr_number", "helseid://claims/hpr/hpr_number"),
+        ("aud", "aud"),
+        ("scope", "scope"),
+        ("exp", "exp"),
+    ] {
+        if let Some(value) = jws.claims.get(claim) {
+            out.insert(name.to_owned(), value.clone());
+        }
+    }
+    out.insert(
+        "bound_to".to_owned(),
+        jws.claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    Some(Value::Object(out))
+}
+
+/// The message of an error answer, in any service's format: OAuth `error_description`, FHIR
+/// `issue[].diagnostics`, kjernejournal's `utviklermelding`, problem details' `detail` (or the
+/// validation `errors`), helsesim's `message`.
+pub fn refusal_reason(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    value
+        .get("error_description")
+        .and_then(text)
+        .or_else(|| {
+            let issues: Vec<String> = value
+                .get("issue")?
+                .as_array()?
+                .iter()
+                .filter_map(|i| i.get("diagnostics").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect();
+            (!issues.is_empty()).then(|| issues.join(" | "))
+        })
+        .or_else(|| value.get("utviklermelding").and_then(text))
+        .or_else(|| value.get("detail").and_then(text))
+        .or_else(|| value.get("errors").map(Value::to_string))
+        .or_else(|| value.get("message").and_then(text))
 }
 
 /// The ring of recent requests.
@@ -361,6 +430,11 @@ pub async fn journal(
     }
     let request_type = content_type(req.headers());
     let secrets = secret_query_values(&req);
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token_summary);
     let entry = Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -371,6 +445,8 @@ pub async fn journal(
         latency_ms: 0.0,
         request_body: None,
         response_body: None,
+        token,
+        reason: None,
     };
     let response = next.call(req).await?;
     let entry = {
@@ -405,10 +481,12 @@ pub async fn journal(
     } else {
         redact_body(&response_type, &body).map(|text| scrub(text, &secrets))
     };
+    let reason = (status >= 400).then(|| refusal_reason(&body)).flatten();
     state.journal.push(Entry {
         status,
         latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         response_body,
+        reason,
         ..entry
     });
     Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))))
@@ -470,6 +548,8 @@ mod tests {
                 latency_ms: 0.0,
                 request_body: None,
                 response_body: None,
+                token: None,
+                reason: None,
             });
         }
         let listed: Vec<(u64, String)> = journal

@@ -204,3 +204,54 @@ async fn tickets_and_request_uris_are_redacted() {
             .contains("request_uri=%5Bredacted%5D")
     );
 }
+
+/// The two things an EHR developer looks for first: what the token said (decoded, never the
+/// token itself) and, for a refusal, why.
+#[actix_web::test]
+async fn the_journal_decodes_the_token_and_names_the_reason_of_a_refusal() {
+    let app = spawn_app().await;
+    let token = didrik(&app).await;
+    // SFM's token at kjernejournal: refused for its audience.
+    let reply = Reply::read(
+        app.http
+            .get(app.url("/kjernejournal/v1/ping"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("X-EPJ-System", "helsesim tests 1.0")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+    let entries = journal(&app, "?limit=1").await;
+    let entry = &entries[0];
+    assert_eq!(
+        entry["reason"],
+        "The HelseID access token was refused: The access token's audience [\"e-helse:sfm.api\"] does not include nhn:kjernejournal"
+    );
+    let (_, claims) = decode_jwt(&token);
+    assert_eq!(
+        entry["token"],
+        json!({
+            "scheme": "Bearer",
+            "client_id": SFM_READY,
+            "orgnr_parent": claims["helseid://claims/client/claims/orgnr_parent"],
+            "pid": DIDRIK,
+            "hpr_number": "431001110",
+            "aud": "e-helse:sfm.api",
+            "scope": claims["scope"],
+            "exp": claims["exp"],
+            "bound_to": null,
+        })
+    );
+    assert!(
+        !entry.to_string().contains(&token),
+        "the token itself is never kept"
+    );
+    // A successful call has its token, and no reason.
+    let reply = app.fhir("GET", "/Patient", Some(&token), None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let entry = &journal(&app, "?limit=1").await[0];
+    assert_eq!(entry["token"]["pid"], DIDRIK);
+    assert!(entry.get("reason").is_none(), "{entry}");
+}

@@ -623,6 +623,9 @@
             h('span', null, entry.time),
             h('code', { text: entry.method + ' ' + entry.path })
           ),
+          entry.reason ? h('p', { class: 'reason', text: 'Why: ' + entry.reason }) : null,
+          entry.token ? h('div', { class: 'token' }, h('h4', { text: 'The token (decoded)' }),
+            h('pre', { text: JSON.stringify(entry.token, null, 2) })) : null,
           h('div', { class: 'bodies' },
             body('Request body', pretty(entry.request_body)),
             body('Response body', pretty(entry.response_body))
