@@ -117,14 +117,20 @@ async fn the_overview_has_clients_with_token_commands_users_and_instances() {
         json!([{
             "api": "e-helse:sfm.api",
             "label": "e-helse:sfm.api",
-            "command": format!("helsesim token --client sfm-ready --scope e-helse:sfm.api/sfm.api {url}")
+            "command": format!("helsesim token --client sfm-ready --user {DIDRIK} --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" {url}")
         }])
     );
     let pts = by(&overview["clients"], "client_id", PTS);
     assert_eq!(pts["require_dpop"], true);
     assert_eq!(
-        pts["token_commands"][0]["command"],
-        format!("helsesim token --client pts --scope nhn:pts/api --json {url}")
+        pts["token_commands"][0],
+        json!({
+            "api": "nhn:pts",
+            "label": "nhn:pts",
+            "setup": "helsesim keygen --out dpop.pem",
+            "command": format!("helsesim token --client pts --scope nhn:pts/api --dpop-key dpop.pem {url}"),
+            "proof": format!("helsesim dpop-proof --key dpop.pem --url {}/pts/access-restrictions/patient-safety/_search --token <the token>", app.base),
+        })
     );
     // The multi-tenant client: one SFM command per journal, the organisation named.
     let multi = by(&overview["clients"], "client_id", MULTI_TENANT);
@@ -142,16 +148,16 @@ async fn the_overview_has_clients_with_token_commands_users_and_instances() {
         commands,
         [
             format!(
-                "helsesim token --client epj-multi-tenant --scope e-helse:sfm.api/sfm.api --org 924681357 --journal-id 5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f {url}"
+                "helsesim token --client epj-multi-tenant --user {DIDRIK} --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" --org 924681357 --journal-id 5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f {url}"
             ),
             format!(
-                "helsesim token --client epj-multi-tenant --scope e-helse:sfm.api/sfm.api --org 928765431 --journal-id b9df3211-460c-4801-9de4-c9e0fe9c0ed3 {url}"
+                "helsesim token --client epj-multi-tenant --user {SIGRID} --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" --org 928765431 --journal-id b9df3211-460c-4801-9de4-c9e0fe9c0ed3 {url}"
             ),
             format!(
                 "helsesim token --client epj-multi-tenant --scope nhn:kjernejournal/api --org 924681357 {url}"
             ),
             format!(
-                "helsesim token --client epj-multi-tenant --scope nhn:pts/api --org 924681357 {url}"
+                "helsesim token --client epj-multi-tenant --scope nhn:pts/api --org 924681357 --dpop-key dpop.pem {url}"
             ),
         ]
     );
@@ -307,38 +313,105 @@ fn helsesim(args: &[&str]) -> Command {
     cmd
 }
 
+/// Runs one line the dashboard prints, as a shell would, in `dir`; its stdout.
+async fn run_printed(line: &str, dir: &std::path::Path) -> String {
+    assert!(line.starts_with("helsesim "), "{line}");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_helsesim"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = helsesim(&[]);
+    cmd.current_dir(dir).env("PATH", path);
+    let mut sh = Command::new("sh");
+    sh.args(["-c", line]).current_dir(dir);
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => sh.env(name, value),
+            None => sh.env_remove(name),
+        };
+    }
+    let run = actix_web::rt::task::spawn_blocking(move || sh.output());
+    let output = actix_web::rt::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap_or_else(|_| panic!("{line} took over 30 s"))
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{line}: {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Every command the dashboard prints works as printed — run through the `helsesim` binary by a
+/// shell — and its token is taken by the API it is for: SFM with a user, PTS with the DPoP
+/// proof line's proof.
 #[actix_web::test]
-async fn every_token_command_of_the_overview_gets_a_token() {
+async fn every_token_command_of_the_overview_works_at_its_api() {
     let app = spawn_app().await;
     let overview = app.get("/_admin/overview").await.json;
     let mut ran = 0;
     for client in overview["clients"].as_array().unwrap() {
         for command in client["token_commands"].as_array().unwrap() {
+            let dir = tempfile::tempdir().unwrap();
             let line = command["command"].as_str().unwrap();
-            let words: Vec<&str> = line.split(' ').collect();
-            assert_eq!(words[0], "helsesim", "{line}");
-            let mut cmd = helsesim(&words[1..]);
-            let run = actix_web::rt::task::spawn_blocking(move || cmd.output());
-            let output = actix_web::rt::time::timeout(Duration::from_secs(30), run)
-                .await
-                .unwrap_or_else(|_| panic!("{line} took over 30 s"))
-                .unwrap()
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success(),
-                "{line}: {}{stdout}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let token = if line.contains("--json") {
-                let printed: Value = serde_json::from_str(&stdout).unwrap();
-                printed["access_token"].as_str().unwrap().to_owned()
-            } else {
-                stdout.trim().to_owned()
-            };
+            if let Some(setup) = command["setup"].as_str() {
+                run_printed(setup, dir.path()).await;
+            }
+            let token = run_printed(line, dir.path()).await.trim().to_owned();
             let (_, claims) = decode_jwt(&token);
             assert_eq!(claims["client_id"], client["client_id"], "{line}");
             assert_eq!(claims["aud"], command["api"], "{line}");
+            let reply = match command["api"].as_str().unwrap() {
+                "e-helse:sfm.api" => app.fhir("GET", "/Patient", Some(&token), None).await,
+                "nhn:kjernejournal" => {
+                    Reply::read(
+                        app.http
+                            .get(app.url("/kjernejournal/v1/ping"))
+                            .header("Authorization", format!("Bearer {token}"))
+                            .header("X-EPJ-System", "helsesim tests 1.0")
+                            .send()
+                            .await
+                            .unwrap(),
+                    )
+                    .await
+                }
+                "nhn:pts" => {
+                    let proof_line = command["proof"]
+                        .as_str()
+                        .unwrap()
+                        .replace("<the token>", &token);
+                    let proof = run_printed(&proof_line, dir.path()).await.trim().to_owned();
+                    Reply::read(
+                        app.http
+                            .post(app.url("/pts/access-restrictions/patient-safety/_search"))
+                            .header("Authorization", format!("DPoP {token}"))
+                            .header("DPoP", proof)
+                            .json(&json!({"offId": "12345678901"}))
+                            .send()
+                            .await
+                            .unwrap(),
+                    )
+                    .await
+                }
+                other => panic!("a command for {other}"),
+            };
+            if client["name"] == "sfm-new-tenant" {
+                // Its instance is not made yet: the token is taken, the instance is missing.
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "{line}: {}",
+                    reply.text
+                );
+                assert!(reply.text.contains("does not exist yet"), "{}", reply.text);
+            } else {
+                assert_eq!(reply.status, StatusCode::OK, "{line}: {}", reply.text);
+            }
             ran += 1;
         }
     }

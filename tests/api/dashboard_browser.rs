@@ -364,7 +364,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     );
     let client = text_of(&tab, &format!(r#"[data-client="{SFM_READY}"]"#))?;
     assert!(
-        client.contains("helsesim token --client sfm-ready --scope e-helse:sfm.api/sfm.api"),
+        client.contains("helsesim token --client sfm-ready --user 17056600574 --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\""),
         "{client}"
     );
     // What the scene did: SFM's messages, the ticket, the fault rule, the run-time user.

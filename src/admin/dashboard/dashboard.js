@@ -515,9 +515,14 @@
           ),
           h('td', null,
             h('div', { class: 'commands' }, c.token_commands.length ? c.token_commands.map(function (t) {
+              var line = function (text, title) {
+                return text ? h('div', { class: 'line' }, h('code', { text: text }), copyButton(text, title)) : null;
+              };
               return h('div', { class: 'command' },
                 h('span', { class: 'label', text: t.label }),
-                h('div', { class: 'line' }, h('code', { text: t.command }), copyButton(t.command, 'Copy the command'))
+                line(t.setup, 'Copy: make the DPoP key'),
+                line(t.command, 'Copy the command'),
+                line(t.proof, 'Copy: a DPoP proof for the call')
               );
             }) : h('span', { class: 'muted', text: 'no API scopes' }))
           )

@@ -286,10 +286,10 @@ fn clients(
         .filter(|c| c.entry.tenancy == Tenancy::SingleTenant)
         .filter_map(|c| c.entry.sfm_id.as_deref())
         .collect();
-    let journals: Vec<(String, &str, &str)> = tenants
+    let journals: Vec<(String, &str, &Tenant)> = tenants
         .iter()
         .filter(|t| !owned.contains(t.id.as_str()))
-        .filter_map(|t| Some((tenant_name(t), tenant_orgnr(t)?, t.id.as_str())))
+        .filter_map(|t| Some((tenant_name(t), tenant_orgnr(t)?, *t)))
         .collect();
     helseid
         .clients
@@ -300,7 +300,21 @@ fn clients(
                 .join("helseid/client-keys")
                 .join(format!("{}.pem", e.client_id))
                 .is_file();
-            let commands = token_commands(client, helseid, &journals, base_url, has_key);
+            let own_tenant = e
+                .sfm_id
+                .as_deref()
+                .and_then(|id| tenants.iter().find(|t| t.id == id))
+                .copied();
+            let commands = token_commands(
+                client,
+                helseid,
+                &Tenants {
+                    own: own_tenant,
+                    journals: &journals,
+                },
+                base_url,
+                has_key,
+            );
             let apis: Vec<&str> = commands.iter().filter_map(|c| c["api"].as_str()).fold(
                 Vec::new(),
                 |mut apis, api| {
@@ -327,12 +341,33 @@ fn clients(
         .collect()
 }
 
-/// One `helsesim token` command per API the client may call (a multi-tenant client's SFM
-/// command once per journal), ready to paste.
+/// The SFM instances a client's commands reach: its own (single-tenant) or the journals no
+/// single-tenant client owns (multi-tenant).
+struct Tenants<'a> {
+    own: Option<&'a Tenant>,
+    journals: &'a [(String, &'a str, &'a Tenant)],
+}
+
+/// A test user who may use `tenant` (with an HPR number, as SFM's medication operations need);
+/// for an instance not made yet, the first test user (who would make it).
+fn sfm_user(helseid: &HelseIdStore, tenant: Option<&Tenant>) -> Option<String> {
+    let users: Vec<&crate::helseid::model::User> =
+        helseid.users.iter().map(|u| u.as_ref()).collect();
+    users
+        .iter()
+        .find(|u| u.entry.hpr_number.is_some() && tenant.is_some_and(|t| t.has_user(u.pid())))
+        .or_else(|| users.first().filter(|_| tenant.is_none()))
+        .map(|u| u.pid().to_owned())
+}
+
+/// One ready-to-run command per API the client may call (a multi-tenant client's SFM command
+/// once per journal): SFM's with a user login (`--user`, SFM takes only user tokens), PTS's
+/// with a DPoP key made first and a `dpop-proof` line for the call, a runtime client's with
+/// `--key`.
 fn token_commands(
     client: &Client,
     helseid: &HelseIdStore,
-    journals: &[(String, &str, &str)],
+    tenants: &Tenants<'_>,
     base_url: &str,
     has_key: bool,
 ) -> Vec<Value> {
@@ -353,42 +388,59 @@ fn token_commands(
     if !has_key {
         common.push_str(" --key <your-private-key.pem>");
     }
-    let tail = {
-        let mut tail = String::new();
-        if e.require_dpop {
-            // The token is bound to a key made for it: --json prints that key too.
-            tail.push_str(" --json");
-        }
-        if base_url != CLI_DEFAULT_BASE {
-            tail.push_str(&format!(" --url {base_url}"));
-        }
-        tail
+    let url = if base_url == CLI_DEFAULT_BASE {
+        String::new()
+    } else {
+        format!(" --url {base_url}")
     };
+    let can_log_in = !e.redirect_uris.is_empty() && e.scopes.iter().any(|s| s == "openid");
     let mut out = Vec::new();
     for (api, scope) in per_api {
-        let command = |org: &str, label: String| {
-            json!({
-                "api": api,
-                "label": label,
-                "command": format!("{common} --scope {scope}{org}{tail}"),
-            })
+        let command = |org: &str, label: String, tenant: Option<&Tenant>| {
+            let mut entry = json!({"api": api, "label": label});
+            if api == SFM_AUDIENCE
+                && can_log_in
+                && let Some(pid) = sfm_user(helseid, tenant)
+            {
+                entry["command"] = json!(format!(
+                    "{common} --user {pid} --scope \"openid helseid://scopes/identity/pid {scope}\"{org}{url}"
+                ));
+            } else if api == PTS_AUDIENCE || e.require_dpop {
+                let path = if api == PTS_AUDIENCE {
+                    "/pts/access-restrictions/patient-safety/_search"
+                } else {
+                    ""
+                };
+                entry["setup"] = json!("helsesim keygen --out dpop.pem");
+                entry["command"] = json!(format!(
+                    "{common} --scope {scope}{org} --dpop-key dpop.pem{url}"
+                ));
+                entry["proof"] = json!(format!(
+                    "helsesim dpop-proof --key dpop.pem --url {base_url}{path} --token <the token>"
+                ));
+            } else {
+                entry["command"] = json!(format!("{common} --scope {scope}{org}{url}"));
+            }
+            entry
         };
         match e.tenancy {
-            Tenancy::SingleTenant => out.push(command("", api.to_owned())),
-            Tenancy::MultiTenant if api == SFM_AUDIENCE && !journals.is_empty() => {
-                for (name, orgnr, journal) in journals {
+            Tenancy::SingleTenant => out.push(command("", api.to_owned(), tenants.own)),
+            Tenancy::MultiTenant if api == SFM_AUDIENCE && !tenants.journals.is_empty() => {
+                for (name, orgnr, tenant) in tenants.journals {
                     out.push(command(
-                        &format!(" --org {orgnr} --journal-id {journal}"),
+                        &format!(" --org {orgnr} --journal-id {}", tenant.id),
                         format!("{api} · {name}"),
+                        Some(tenant),
                     ));
                 }
             }
             Tenancy::MultiTenant => {
-                let (label, org) = journals
+                let (label, org) = tenants
+                    .journals
                     .first()
                     .map(|(name, orgnr, _)| (format!("{api} · {name}"), (*orgnr).to_owned()))
                     .unwrap_or_else(|| (api.to_owned(), "<orgnr>".to_owned()));
-                out.push(command(&format!(" --org {org}"), label));
+                out.push(command(&format!(" --org {org}"), label, None));
             }
         }
     }
