@@ -362,6 +362,34 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         kari.contains("OBS: Kritisk informasjon i kjernejournal"),
         "{kari}"
     );
+    // Long endpoint paths wrap instead of being cut, and each has its copy button.
+    assert_eq!(
+        eval(
+            &tab,
+            "Array.from(document.querySelectorAll('.endpoints .path')).every(function (e) { return e.scrollWidth <= e.clientWidth + 1; })"
+        )?,
+        json!(true),
+        "an endpoint path is cut"
+    );
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelectorAll('.endpoints li button.copy').length === document.querySelectorAll('.endpoints li').length"
+        )?,
+        json!(true)
+    );
+    // A patient description opens whole on a click.
+    eval(
+        &tab,
+        "(document.querySelector('.description').click(), true)",
+    )?;
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelector('.description').getAttribute('aria-expanded')"
+        )?,
+        json!("true")
+    );
     let client = text_of(&tab, &format!(r#"[data-client="{SFM_READY}"]"#))?;
     assert!(
         client.contains("helsesim token --client sfm-ready --user 17056600574 --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\""),

@@ -408,7 +408,8 @@
               var path = e.url.indexOf(service.base_url) === 0 ? e.url.slice(service.base_url.length) || '/' : e.url;
               return h('li', null,
                 h('span', { class: 'name', text: e.name }),
-                h('span', { class: 'path', title: e.url, text: path })
+                h('span', { class: 'path', title: e.url }, breakable(path)),
+                copyButton(e.url, 'Copy the ' + e.name + ' URL')
               );
             })
           )
@@ -478,7 +479,7 @@
               h('span', { class: 'kj-dot', 'aria-label': 'Kjernejournal status ' + kj.status, text: String(kj.status) })
             )
           ),
-          p.description ? h('p', { class: 'description', title: p.description, text: p.description }) : null,
+          p.description ? expandable(p.description) : null,
           h('dl', { class: 'facts' },
             fact('Kjernejournal', kjRow),
             medParts.length ? fact('Medication', medParts) : fact('Medication', h('span', { class: 'muted', text: 'none' })),
@@ -582,6 +583,23 @@
 
   function statusClass(status) {
     return 's' + Math.floor(status / 100);
+  }
+
+  // A description shown in three lines, whole on a click (or Enter).
+  function expandable(text) {
+    var el = h('p', { class: 'description', tabindex: '0', role: 'button', 'aria-expanded': 'false', title: 'Show all', text: text });
+    var toggle = function () {
+      var open = el.classList.toggle('expanded');
+      el.setAttribute('aria-expanded', open ? 'true' : 'false');
+    };
+    el.addEventListener('click', toggle);
+    el.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        toggle();
+      }
+    });
+    return el;
   }
 
   function journalRow(entry) {
