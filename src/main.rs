@@ -128,14 +128,15 @@ async fn run(command: Option<Command>) -> Result<String, CommandError> {
             commands::token::run(&settings, options).await
         }
         Some(Command::DpopProof(options)) => {
-            let settings = options.apply(environment()?);
+            let settings = options.access.apply(environment()?);
             commands::token::proof(&settings, options).await
         }
         Some(Command::Decode(options)) => commands::decode::run(&environment()?, &options).await,
         Some(Command::Jwk(options)) => commands::client_keys::jwk(&options),
         Some(Command::Keygen(options)) => commands::client_keys::keygen(&options),
         Some(Command::Client(ClientCommand::Import(options))) => {
-            commands::client_keys::import_client(&environment()?, &options).await
+            let settings = options.access.apply(environment()?);
+            commands::client_keys::import_client(&settings, &options).await
         }
         Some(Command::Certs { force, certs }) => {
             let mut settings = environment()?;

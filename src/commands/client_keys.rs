@@ -54,9 +54,9 @@ pub struct ImportOptions {
     /// The server's base URL [default: HELSESIM_PUBLIC_URL or http://localhost:<port>].
     #[arg(long)]
     pub url: Option<String>,
-    /// The control plane's token [default: HELSESIM_ADMIN_TOKEN].
-    #[arg(long)]
-    pub admin_token: Option<String>,
+    /// How to reach the server.
+    #[command(flatten)]
+    pub access: super::token::ServerAccess,
 }
 
 fn read_key(path: &Path) -> Result<(PrivateKey, String), CommandError> {
@@ -235,12 +235,7 @@ pub async fn import_client(
         .unwrap_or_else(|| local_base_url(settings));
     let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
     let mut request = http_client(&settings.certs)?.post(&url).json(&entry);
-    if let Some(token) = options
-        .admin_token
-        .as_deref()
-        .or(settings.admin_token.as_deref())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(token);
     }
     let response = request

@@ -18,9 +18,9 @@ pub struct DecodeOptions {
     /// The server whose clock and JWKS to check against [default: HELSESIM_PUBLIC_URL or http://localhost:<port>].
     #[arg(long)]
     pub url: Option<String>,
-    /// The control plane's token, to read the server's clock [default: HELSESIM_ADMIN_TOKEN].
-    #[arg(long)]
-    pub admin_token: Option<String>,
+    /// How to reach the server.
+    #[command(flatten)]
+    pub access: super::token::ServerAccess,
 }
 
 /// The claims that are times (seconds since the epoch).
@@ -73,11 +73,7 @@ pub async fn run(settings: &SettingsArgs, options: &DecodeOptions) -> Result<Str
         .clone()
         .unwrap_or_else(|| local_base_url(settings));
     let http = http_client(&settings.certs)?;
-    let admin_token = options
-        .admin_token
-        .as_deref()
-        .or(settings.admin_token.as_deref());
-    let clock = server_clock(&http, &base, admin_token).await?;
+    let clock = server_clock(&http, &base, settings.admin_token.as_deref()).await?;
     let now = clock.now();
 
     let mut report = vec![

@@ -72,7 +72,27 @@ pub struct TokenOptions {
     /// The fixtures directory the client is looked up in [default: HELSESIM_FIXTURES or ./fixtures].
     #[arg(long)]
     pub fixtures: Option<PathBuf>,
-    /// The certs directory: its CA is trusted, and `--local` signs with its key [default: HELSESIM_CERTS or ./certs].
+    /// How to reach the server.
+    #[command(flatten)]
+    pub access: ServerAccess,
+}
+
+impl TokenOptions {
+    /// The settings of the environment with this command's fixtures, certs and admin token.
+    pub fn apply(&self, settings: SettingsArgs) -> SettingsArgs {
+        let mut settings = self.access.apply(settings);
+        if let Some(fixtures) = &self.fixtures {
+            settings.fixtures = fixtures.clone();
+        }
+        settings
+    }
+}
+
+/// How a command reaches the running server: the CA to trust and the control plane's token.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerAccess {
+    /// The certs directory: its CA is trusted (and `token --local` signs with its key)
+    /// [default: HELSESIM_CERTS or ./certs].
     #[arg(long)]
     pub certs: Option<PathBuf>,
     /// The control plane's token, to read the server's clock [default: HELSESIM_ADMIN_TOKEN].
@@ -80,12 +100,9 @@ pub struct TokenOptions {
     pub admin_token: Option<String>,
 }
 
-impl TokenOptions {
-    /// The settings of the environment with this command's directories and admin token.
+impl ServerAccess {
+    /// The settings of the environment with this certs directory and admin token.
     pub fn apply(&self, mut settings: SettingsArgs) -> SettingsArgs {
-        if let Some(fixtures) = &self.fixtures {
-            settings.fixtures = fixtures.clone();
-        }
         if let Some(certs) = &self.certs {
             settings.certs = certs.clone();
         }
@@ -727,25 +744,9 @@ pub struct ProofOptions {
     /// A nonce the server asked for (`DPoP-Nonce`).
     #[arg(long)]
     pub nonce: Option<String>,
-    /// The certs directory whose CA is trusted [default: HELSESIM_CERTS or ./certs].
-    #[arg(long)]
-    pub certs: Option<PathBuf>,
-    /// The control plane's token, to read the server's clock [default: HELSESIM_ADMIN_TOKEN].
-    #[arg(long)]
-    pub admin_token: Option<String>,
-}
-
-impl ProofOptions {
-    /// The settings of the environment with this command's certs directory and admin token.
-    pub fn apply(&self, mut settings: SettingsArgs) -> SettingsArgs {
-        if let Some(certs) = &self.certs {
-            settings.certs = certs.clone();
-        }
-        if let Some(token) = &self.admin_token {
-            settings.admin_token = Some(token.clone());
-        }
-        settings
-    }
+    /// How to reach the server.
+    #[command(flatten)]
+    pub access: ServerAccess,
 }
 
 /// `helsesim dpop-proof`: a DPoP proof for one request, dated by the server's clock.

@@ -94,16 +94,7 @@ async fn an_expired_token_names_the_moved_clock() {
     let token = token.json["access_token"].as_str().unwrap().to_owned();
     let reply = post_clock(&app, r#"{"advance": "P1DT2H"}"#).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    let reply = Reply::read(
-        app.http
-            .get(app.url("/kjernejournal/v1/ping"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("X-EPJ-System", "helsesim tests 1.0")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.ping_kjernejournal(&token).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
     assert_eq!(
         reply.json["utviklermelding"],

@@ -368,18 +368,7 @@ async fn every_token_command_of_the_overview_works_at_its_api() {
             assert_eq!(claims["aud"], command["api"], "{line}");
             let reply = match command["api"].as_str().unwrap() {
                 "e-helse:sfm.api" => app.fhir("GET", "/Patient", Some(&token), None).await,
-                "nhn:kjernejournal" => {
-                    Reply::read(
-                        app.http
-                            .get(app.url("/kjernejournal/v1/ping"))
-                            .header("Authorization", format!("Bearer {token}"))
-                            .header("X-EPJ-System", "helsesim tests 1.0")
-                            .send()
-                            .await
-                            .unwrap(),
-                    )
-                    .await
-                }
+                "nhn:kjernejournal" => app.ping_kjernejournal(&token).await,
                 "nhn:pts" => {
                     let proof_line = command["proof"]
                         .as_str()

@@ -212,16 +212,7 @@ async fn the_journal_decodes_the_token_and_names_the_reason_of_a_refusal() {
     let app = spawn_app().await;
     let token = didrik(&app).await;
     // SFM's token at kjernejournal: refused for its audience.
-    let reply = Reply::read(
-        app.http
-            .get(app.url("/kjernejournal/v1/ping"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("X-EPJ-System", "helsesim tests 1.0")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.ping_kjernejournal(&token).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
     let entries = journal(&app, "?limit=1").await;
     let entry = &entries[0];

@@ -297,6 +297,20 @@ impl TestApp {
         .await
     }
 
+    /// `GET /kjernejournal/v1/ping` with a bearer token and an `X-EPJ-System`.
+    pub async fn ping_kjernejournal(&self, token: &str) -> Reply {
+        Reply::read(
+            self.http
+                .get(self.url("/kjernejournal/v1/ping"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("X-EPJ-System", "helsesim tests 1.0")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Adds or replaces a client through the control plane.
     pub async fn register_client(&self, entry: &Value) -> Reply {
         Reply::read(
