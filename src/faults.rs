@@ -17,8 +17,8 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::service::{Service, label_of};
 use crate::state::AppState;
-use crate::telemetry::service_of;
 
 /// A rule as the control plane takes it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -95,10 +95,11 @@ impl FaultRequest {
             .map_err(|e| format!("path '{}' is not a glob: {e}", self.path))?
             .compile_matcher();
         if let Some(service) = &self.service
-            && !["helseid", "sfm", "kjernejournal", "pts"].contains(&service.as_str())
+            && Service::parse(service).is_none()
         {
             return Err(format!(
-                "service must be helseid, sfm, kjernejournal or pts, got '{service}'"
+                "service must be {}, got '{service}'",
+                Service::names_listed("or")
             ));
         }
         if self.status.is_none() && self.delay_ms.is_none() && !self.drop_connection {
@@ -244,7 +245,7 @@ pub async fn inject(
         .and_then(|state| {
             state
                 .faults
-                .fire(service_of(req.path()), req.method().as_str(), req.path())
+                .fire(label_of(req.path()), req.method().as_str(), req.path())
         });
     let Some(action) = action else {
         return next
@@ -264,7 +265,7 @@ pub async fn inject(
         let (req, _) = req.into_parts();
         let mut response = faulted_response(status, body);
         // Kjernejournal correlates every answer, its failures too.
-        if service_of(req.path()) == "kjernejournal"
+        if Service::of_path(req.path()) == Some(Service::Kjernejournal)
             && let Ok(id) = HeaderValue::from_str(&crate::kjernejournal::envelope::new_event_id())
         {
             response

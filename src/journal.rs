@@ -23,7 +23,6 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::state::AppState;
-use crate::telemetry::service_of;
 
 /// How much of a body the journal keeps.
 const MAX_KEPT_BODY: usize = 16 * 1024;
@@ -438,7 +437,7 @@ pub async fn journal(
     let entry = Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
-        service: service_of(&path),
+        service: crate::service::label_of(&path),
         method: req.method().to_string(),
         path: redacted_path(&req),
         status: 0,

@@ -24,6 +24,7 @@ pub mod persist;
 mod proptests;
 pub mod pts;
 pub mod random;
+pub mod service;
 pub mod sfm;
 pub mod startup;
 pub mod state;

@@ -148,14 +148,15 @@ impl Application {
     /// `helsesim ready` and every service's base URL.
     pub fn ready_message(&self) -> String {
         let base = &self.state.base_url;
-        let mut lines = vec![
-            "helsesim ready".to_owned(),
-            format!("  HelseID        {base}/helseid"),
-            format!("  SFM            {base}/sfm  (FHIR: {base}/sfm/fhir)"),
-            format!("  Kjernejournal  {base}/kjernejournal"),
-            format!("  PTS            {base}/pts"),
-            format!("  Health         {base}/healthz"),
-        ];
+        let mut lines = vec!["helsesim ready".to_owned()];
+        for service in crate::service::Service::ALL {
+            let mut line = format!("  {:<14} {base}/{}", service.display_name(), service.name());
+            if service == crate::service::Service::Sfm {
+                line.push_str(&format!("  (FHIR: {base}/sfm/fhir)"));
+            }
+            lines.push(line);
+        }
+        lines.push(format!("  Health         {base}/healthz"));
         if self.state.admin {
             lines.insert(
                 5,
@@ -308,9 +309,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn unknown_service(req: HttpRequest) -> HttpResponse {
+    let prefixes: Vec<String> = crate::service::Service::ALL
+        .iter()
+        .map(|s| format!("/{}", s.name()))
+        .collect();
     AdminError::not_found(format!(
-        "No service at {}; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin and /healthz",
-        req.path()
+        "No service at {}; helsesim serves {}, /_admin and /healthz",
+        req.path(),
+        prefixes.join(", ")
     ))
     .render()
 }

@@ -28,24 +28,6 @@ pub fn init(filter: &str, format: LogFormat) {
     let _ = builder.try_init();
 }
 
-/// The service a path belongs to, for the access log.
-pub fn service_of(path: &str) -> &'static str {
-    let first = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    match first {
-        "helseid" => "helseid",
-        "sfm" => "sfm",
-        "kjernejournal" => "kjernejournal",
-        "pts" => "pts",
-        "_admin" => "admin",
-        "healthz" => "health",
-        _ => "none",
-    }
-}
-
 /// Middleware: logs each request after it is answered.
 pub async fn access_log(
     req: ServiceRequest,
@@ -63,7 +45,7 @@ pub async fn access_log(
         target: "helsesim::access",
         "{method} {path} {status} {:.1}ms service={}",
         started.elapsed().as_secs_f64() * 1000.0,
-        service_of(&path)
+        crate::service::label_of(&path)
     );
     result
 }

@@ -4,6 +4,8 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
 
+use crate::service::Service;
+
 fn op(summary: &str, body: Option<Value>, responses: &[(&str, &str)]) -> Value {
     let mut operation = json!({
         "summary": summary,
@@ -25,6 +27,8 @@ fn id_param(name: &str) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut journal_services: Vec<&str> = Service::names().to_vec();
+    journal_services.push("none");
     let entry = json!({"type": "object", "description": "one entry of the fixture file, validated the same way"});
     json!({
         "openapi": "3.1.0",
@@ -70,11 +74,11 @@ pub fn document() -> Value {
                 "get": {
                     "summary": "The request journal, newest first (secrets redacted)",
                     "parameters": [
-                        {"name": "service", "in": "query", "schema": {"enum": ["helseid", "sfm", "kjernejournal", "pts", "none"]}},
+                        {"name": "service", "in": "query", "schema": {"enum": journal_services}},
                         {"name": "status", "in": "query", "schema": {"type": "string", "examples": ["401", "4xx"]}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100}}
                     ],
-                    "responses": {"200": {"description": "{requests: [{id, time, service, method, path, status, latency_ms, request_body, response_body}]}"}}
+                    "responses": {"200": {"description": "{requests: [{id, time, service, method, path, status, latency_ms, request_body, response_body, token, reason}]}"}}
                 },
                 "delete": op("Clear the journal", None, &[("204", "cleared")])
             },
@@ -83,7 +87,7 @@ pub fn document() -> Value {
                 "post": op("Add a fault rule", Some(json!({
                     "type": "object", "required": ["path"],
                     "properties": {
-                        "service": {"enum": ["helseid", "sfm", "kjernejournal", "pts"]},
+                        "service": {"enum": Service::names()},
                         "method": {"type": "string"}, "path": {"type": "string", "description": "a glob: * is one path segment, ** any depth"},
                         "status": {"type": "integer", "minimum": 200, "maximum": 599, "description": "no body with 204 or 304"}, "body": {}, "delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000},
                         "drop_connection": {"type": "boolean"}, "probability": {"type": "number"},

@@ -19,12 +19,13 @@ pub async fn list(
     for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         match name.as_ref() {
             "service" => match value.as_ref() {
-                "helseid" | "sfm" | "kjernejournal" | "pts" | "none" => {
+                name if name == "none" || crate::service::Service::parse(name).is_some() => {
                     service = Some(value.into_owned());
                 }
                 other => {
                     return Err(AdminError::invalid_request(format!(
-                        "service must be helseid, sfm, kjernejournal, pts or none, got '{other}'"
+                        "service must be {} or none, got '{other}'",
+                        crate::service::Service::names().join(", ")
                     )));
                 }
             },

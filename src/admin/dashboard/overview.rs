@@ -81,9 +81,8 @@ pub fn overview(state: &AppState) -> Value {
 
 /// One service: its base URL, what it replaces, its main endpoints and the settings an EHR
 /// changes to use it (as environment variables and as `appsettings.json`).
-struct Service {
-    id: &'static str,
-    name: &'static str,
+struct ServiceCard {
+    service: crate::service::Service,
     base_url: String,
     replaces: &'static [&'static str],
     endpoints: Vec<(&'static str, String)>,
@@ -91,11 +90,11 @@ struct Service {
     settings: Vec<(&'static str, String)>,
 }
 
-impl Service {
+impl ServiceCard {
     fn json(&self) -> Value {
         json!({
-            "id": self.id,
-            "name": self.name,
+            "id": self.service.name(),
+            "name": self.service.display_name(),
             "base_url": self.base_url,
             "replaces": self.replaces,
             "endpoints": self.endpoints.iter()
@@ -116,9 +115,8 @@ fn services(state: &AppState) -> Vec<Value> {
     let kj = format!("{base}/kjernejournal");
     let pts = format!("{base}/pts");
     [
-        Service {
-            id: "helseid",
-            name: "HelseID",
+        ServiceCard {
+            service: crate::service::Service::HelseId,
             base_url: e.issuer.clone(),
             replaces: &["https://helseid-sts.test.nhn.no"],
             endpoints: vec![
@@ -139,9 +137,8 @@ fn services(state: &AppState) -> Vec<Value> {
                 ("AuthorizeEndpoint", e.authorize.clone()),
             ],
         },
-        Service {
-            id: "sfm",
-            name: "SFM",
+        ServiceCard {
+            service: crate::service::Service::Sfm,
             base_url: sfm.clone(),
             replaces: &[
                 "https://session.test2.forskrivning.no",
@@ -162,9 +159,8 @@ fn services(state: &AppState) -> Vec<Value> {
                 ("Audience", SFM_AUDIENCE.to_owned()),
             ],
         },
-        Service {
-            id: "kjernejournal",
-            name: "Kjernejournal",
+        ServiceCard {
+            service: crate::service::Service::Kjernejournal,
             base_url: kj.clone(),
             replaces: &["https://api.st2.kjernejournal-test.no:8000"],
             endpoints: vec![
@@ -179,9 +175,8 @@ fn services(state: &AppState) -> Vec<Value> {
                 ("Audience", KJ_AUDIENCE.to_owned()),
             ],
         },
-        Service {
-            id: "pts",
-            name: "PTS",
+        ServiceCard {
+            service: crate::service::Service::Pts,
             base_url: pts.clone(),
             replaces: &["https://api.test.pts.nhn.no"],
             endpoints: vec![
@@ -202,7 +197,7 @@ fn services(state: &AppState) -> Vec<Value> {
         },
     ]
     .iter()
-    .map(Service::json)
+    .map(ServiceCard::json)
     .collect()
 }
 

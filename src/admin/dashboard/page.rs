@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::service::Service;
+
 /// The stylesheet, inlined.
 pub const STYLE: &str = include_str!("dashboard.css");
 /// The script, inlined.
@@ -133,10 +135,9 @@ pub fn shell(locked: bool) -> Markup {
                                 div.tools-inline {
                                     select #journal-service aria-label="Only requests to" {
                                         option value="" { "All services" }
-                                        option value="helseid" { "HelseID" }
-                                        option value="sfm" { "SFM" }
-                                        option value="kjernejournal" { "Kjernejournal" }
-                                        option value="pts" { "PTS" }
+                                        @for service in Service::ALL {
+                                            option value=(service.name()) { (service.display_name()) }
+                                        }
                                         option value="none" { "Unknown paths" }
                                     }
                                     button.ghost #journal-pause type="button" aria-pressed="false" { "Pause" }
@@ -172,10 +173,9 @@ pub fn shell(locked: bool) -> Markup {
                                         label { "Service"
                                             select name="service" {
                                                 option value="" { "any" }
-                                                option value="helseid" { "HelseID" }
-                                                option value="sfm" { "SFM" }
-                                                option value="kjernejournal" { "Kjernejournal" }
-                                                option value="pts" { "PTS" }
+                                                @for service in Service::ALL {
+                                                    option value=(service.name()) { (service.display_name()) }
+                                                }
                                             }
                                         }
                                         label { "Method"
