@@ -67,7 +67,7 @@ pub fn document() -> Value {
                     "organization": {"type": "object", "properties": {"parent": {"type": "string"}, "child": {"type": "string"}}},
                     "journal_id": {"type": "string"}, "dpop_jkt": {"type": "string"},
                     "expires_in": {"type": "integer"}, "claims": {"type": "object"},
-                    "broken": {"enum": ["wrong_signing_key", "wrong_issuer", "wrong_audience", "expired", "not_yet_valid"]}
+                    "broken": {"enum": super::tokens::BrokenToken::names()}
                 }
             })), &[("200", "{access_token, token_type, expires_in, claims}"), ("400", "invalid_request")])},
             "/_admin/requests": {

@@ -23,13 +23,50 @@ use crate::jose::TokenSigner;
 use crate::state::AppState;
 
 /// The ways a minted token can be broken on purpose.
-const BROKEN: [&str; 5] = [
-    "wrong_signing_key",
-    "wrong_issuer",
-    "wrong_audience",
-    "expired",
-    "not_yet_valid",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokenToken {
+    /// Signed by a key helsesim's JWKS does not have.
+    WrongSigningKey,
+    /// Issued by the real HelseID, not helsesim.
+    WrongIssuer,
+    /// For an audience no API has.
+    WrongAudience,
+    /// Expired an hour ago.
+    Expired,
+    /// Valid only from an hour on.
+    NotYetValid,
+}
+
+impl BrokenToken {
+    /// Every way, in the order the control plane documents them.
+    pub const ALL: [BrokenToken; 5] = [
+        BrokenToken::WrongSigningKey,
+        BrokenToken::WrongIssuer,
+        BrokenToken::WrongAudience,
+        BrokenToken::Expired,
+        BrokenToken::NotYetValid,
+    ];
+
+    /// The name a request gives (`wrong_signing_key`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokenToken::WrongSigningKey => "wrong_signing_key",
+            BrokenToken::WrongIssuer => "wrong_issuer",
+            BrokenToken::WrongAudience => "wrong_audience",
+            BrokenToken::Expired => "expired",
+            BrokenToken::NotYetValid => "not_yet_valid",
+        }
+    }
+
+    /// Every name.
+    pub fn names() -> [&'static str; 5] {
+        Self::ALL.map(BrokenToken::name)
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
 
 /// The request.
 #[derive(Debug, Deserialize)]
@@ -84,14 +121,15 @@ pub async fn mint(
     require_json(&req)?;
     let request: MintRequest = serde_json::from_slice(&body)
         .map_err(|e| invalid(format!("The body is not a token request: {e}")))?;
-    if let Some(broken) = &request.broken
-        && !BROKEN.contains(&broken.as_str())
-    {
-        return Err(invalid(format!(
-            "broken must be one of {}, got '{broken}'",
-            BROKEN.join(", ")
-        )));
-    }
+    let broken = match request.broken.as_deref() {
+        None => None,
+        Some(name) => Some(BrokenToken::parse(name).ok_or_else(|| {
+            invalid(format!(
+                "broken must be one of {}, got '{name}'",
+                BrokenToken::names().join(", ")
+            ))
+        })?),
+    };
     let now = state.clock.now();
     let helseid = state.store.helseid();
     let client = helseid
@@ -162,8 +200,8 @@ pub async fn mint(
         supplier: client.entry.orgnr_supplier.clone(),
         journal_id: request.journal_id.clone(),
     };
-    let audiences = [match request.broken.as_deref() {
-        Some("wrong_audience") => "helsesim:wrong-audience".to_owned(),
+    let audiences = [match broken {
+        Some(BrokenToken::WrongAudience) => "helsesim:wrong-audience".to_owned(),
         _ => resource.name.clone(),
     }];
     let key_amr = if client.entry.jwks.keys.iter().any(|k| k["kty"] == "EC") {
@@ -193,12 +231,12 @@ pub async fn mint(
             .expires_in
             .unwrap_or_else(|| client.access_token_lifetime()),
     ));
-    let (iat, exp) = match request.broken.as_deref() {
-        Some("expired") => (
+    let (iat, exp) = match broken {
+        Some(BrokenToken::Expired) => (
             now - lifetime - TimeDelta::hours(1),
             now - TimeDelta::hours(1),
         ),
-        Some("not_yet_valid") => (
+        Some(BrokenToken::NotYetValid) => (
             crate::clock::after(now, TimeDelta::hours(1)),
             crate::clock::after(now, TimeDelta::hours(1) + lifetime),
         ),
@@ -207,7 +245,7 @@ pub async fn mint(
     claims.insert("iat".into(), json!(iat.timestamp()));
     claims.insert("nbf".into(), json!(iat.timestamp()));
     claims.insert("exp".into(), json!(exp.timestamp()));
-    if request.broken.as_deref() == Some("wrong_issuer") {
+    if broken == Some(BrokenToken::WrongIssuer) {
         claims.insert("iss".into(), json!("https://helseid-sts.test.nhn.no"));
     }
     for (name, value) in &request.claims {
@@ -217,8 +255,8 @@ pub async fn mint(
             claims.insert(name.clone(), value.clone());
         }
     }
-    let token = match request.broken.as_deref() {
-        Some("wrong_signing_key") => untrusted_signer(&state)?.sign("at+jwt", &claims),
+    let token = match broken {
+        Some(BrokenToken::WrongSigningKey) => untrusted_signer(&state)?.sign("at+jwt", &claims),
         _ => state.keys.signer.sign("at+jwt", &claims),
     }
     .map_err(|e| {
