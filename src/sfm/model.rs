@@ -205,10 +205,10 @@ impl Tenant {
     /// Whether `pid` is a user of the instance: a Person or Practitioner with that fødselsnummer
     /// or D-nummer.
     pub fn has_user(&self, pid: &str) -> bool {
-        self.is_superuser(pid)
-            || self
-                .of_kind(ResourceKind::Practitioner)
-                .any(|(_, r)| has_identifier(r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
+        [ResourceKind::Person, ResourceKind::Practitioner]
+            .into_iter()
+            .flat_map(|kind| self.of_kind(kind))
+            .any(|(_, r)| has_identifier(r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
     }
 
     /// Whether a pid is a superuser of the instance: a Person (the bootstrap makes the first).
