@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::{CommandError, http_client, local_base_url};
+use super::{CommandError, http_client, server_url};
 use crate::config::SettingsArgs;
 use crate::jose::{PrivateKey, SigningAlg};
 
@@ -229,10 +229,7 @@ pub async fn import_client(
             });
         }
     }
-    let base = options
-        .url
-        .clone()
-        .unwrap_or_else(|| local_base_url(settings));
+    let base = server_url(options.url.as_deref(), settings);
     let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
     let mut request = http_client(&settings.certs)?.post(&url).json(&entry);
     if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {

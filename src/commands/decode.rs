@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use super::token::server_clock;
-use super::{CommandError, http_client, local_base_url};
+use super::{CommandError, http_client, server_url};
 use crate::config::SettingsArgs;
 use crate::jose::{PublicJwk, SigningAlg, UnverifiedJws};
 
@@ -68,10 +68,7 @@ pub async fn run(settings: &SettingsArgs, options: &DecodeOptions) -> Result<Str
         message: format!("not a signed JWT: {e}"),
         exit_code: 2,
     })?;
-    let base = options
-        .url
-        .clone()
-        .unwrap_or_else(|| local_base_url(settings));
+    let base = server_url(options.url.as_deref(), settings);
     let http = http_client(&settings.certs)?;
     let clock = server_clock(&http, &base, settings.admin_token.as_deref()).await?;
     let now = clock.now();

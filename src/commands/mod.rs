@@ -58,6 +58,11 @@ pub fn local_base_url(settings: &SettingsArgs) -> String {
         .unwrap_or_else(|| format!("http://localhost:{}", settings.port))
 }
 
+/// The server a command talks to: `--url`, else [`local_base_url`].
+pub fn server_url(url: Option<&str>, settings: &SettingsArgs) -> String {
+    url.map_or_else(|| local_base_url(settings), str::to_owned)
+}
+
 /// An HTTP client that trusts helsesim's CA (when the certs directory has one).
 pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
     let mut builder = reqwest::Client::builder()

@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{CommandError, http_client, local_base_url};
+use super::{CommandError, http_client, server_url};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::fixtures;
@@ -138,10 +138,7 @@ async fn find_client(
             settings.fixtures.display()
         )));
     }
-    let base = options
-        .url
-        .clone()
-        .unwrap_or_else(|| local_base_url(settings));
+    let base = server_url(options.url.as_deref(), settings);
     let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
     let http = http_client(&settings.certs)?;
     let mut request = http.get(&url);
@@ -206,10 +203,7 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
     let signing = load_key(&key_path, client)?;
     let details = assertion_details(client, &options)?;
     if options.assertion_only {
-        let base = options
-            .url
-            .clone()
-            .unwrap_or_else(|| local_base_url(settings));
+        let base = server_url(options.url.as_deref(), settings);
         let issuer = format!("{}/helseid", base.trim_end_matches('/'));
         return client_assertion(client, &signing, &issuer, &details, Clock::system().now());
     }
@@ -553,10 +547,7 @@ async fn remote_token(
     dpop_key: Option<&DpopKey>,
     options: &TokenOptions,
 ) -> Result<Value, CommandError> {
-    let base = options
-        .url
-        .clone()
-        .unwrap_or_else(|| local_base_url(settings));
+    let base = server_url(options.url.as_deref(), settings);
     let http = http_client(&settings.certs)?;
     let clock = server_clock(&http, &base, settings.admin_token.as_deref()).await?;
     let endpoints = discover(&http, &base).await?;
