@@ -375,17 +375,7 @@ async fn every_token_command_of_the_overview_works_at_its_api() {
                         .unwrap()
                         .replace("<the token>", &token);
                     let proof = run_printed(&proof_line, dir.path()).await.trim().to_owned();
-                    Reply::read(
-                        app.http
-                            .post(app.url("/pts/access-restrictions/patient-safety/_search"))
-                            .header("Authorization", format!("DPoP {token}"))
-                            .header("DPoP", proof)
-                            .json(&json!({"offId": "12345678901"}))
-                            .send()
-                            .await
-                            .unwrap(),
-                    )
-                    .await
+                    app.pts_search(&token, &proof).await
                 }
                 other => panic!("a command for {other}"),
             };

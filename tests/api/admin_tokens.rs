@@ -18,19 +18,6 @@ async fn mint(app: &TestApp, body: Value) -> Reply {
     .await
 }
 
-async fn ping(app: &TestApp, token: &str) -> Reply {
-    Reply::read(
-        app.http
-            .get(app.url("/kjernejournal/v1/ping"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("X-EPJ-System", "tests")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 #[actix_web::test]
 async fn a_minted_token_carries_the_real_claims_and_works() {
     let app = spawn_app().await;
@@ -66,7 +53,7 @@ async fn a_minted_token_carries_the_real_claims_and_works() {
             .iter()
             .any(|s| s.as_str().unwrap().starts_with("e-helse"))
     );
-    assert_eq!(ping(&app, token).await.status, StatusCode::OK);
+    assert_eq!(app.ping_kjernejournal(token).await.status, StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -88,17 +75,7 @@ async fn a_minted_dpop_token_without_orgnr_parent_is_refused_by_pts() {
     let proof = Proof::new(&app, &key, "POST", &url)
         .claim("ath", json!(sha256_b64url(token)))
         .sign();
-    let reply = Reply::read(
-        app.http
-            .post(&url)
-            .header("Authorization", format!("DPoP {token}"))
-            .header("DPoP", proof)
-            .json(&json!({"offId": "12345678901"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = app.pts_search(token, &proof).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     assert_eq!(
         reply.json["detail"],
@@ -141,7 +118,9 @@ async fn broken_tokens_are_refused_for_their_reason() {
         )
         .await;
         assert_eq!(reply.status, StatusCode::OK, "{broken}: {}", reply.text);
-        let reply = ping(&app, reply.json["access_token"].as_str().unwrap()).await;
+        let reply = app
+            .ping_kjernejournal(reply.json["access_token"].as_str().unwrap())
+            .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{broken}");
         assert_eq!(
             reply.json["utviklermelding"],

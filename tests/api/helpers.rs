@@ -311,6 +311,22 @@ impl TestApp {
         .await
     }
 
+    /// `POST …/patient-safety/_search` for the spec's `offId` with a DPoP-bound token and its
+    /// proof.
+    pub async fn pts_search(&self, token: &str, proof: &str) -> Reply {
+        Reply::read(
+            self.http
+                .post(self.url("/pts/access-restrictions/patient-safety/_search"))
+                .header("Authorization", format!("DPoP {token}"))
+                .header("DPoP", proof)
+                .json(&json!({"offId": "12345678901"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Adds or replaces a client through the control plane.
     pub async fn register_client(&self, entry: &Value) -> Reply {
         Reply::read(
