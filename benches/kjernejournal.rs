@@ -34,7 +34,7 @@ fn benches(c: &mut Criterion) {
 
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let loaded = helsesim::fixtures::load_dir(&fixtures, Clock::system().now()).unwrap();
-    let patient = loaded.sfm.national.patient(KARI);
+    let patient = loaded.national.patient(KARI);
     c.bench_function("indicator/status_4", |b| {
         b.iter(|| indicator(black_box(KARI), patient, None))
     });

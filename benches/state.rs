@@ -14,14 +14,16 @@ mod common;
 
 fn benches(c: &mut Criterion) {
     let state = common::app_state();
-    let document = serde_json::to_vec(&helsesim::persist::export(&state).unwrap()).unwrap();
+    let document = serde_json::to_vec(&helsesim::state::persist::export(&state).unwrap()).unwrap();
     eprintln!("state document of the fixtures: {} bytes", document.len());
     let mut group = c.benchmark_group("state");
     group.bench_function("export", |b| {
-        b.iter(|| serde_json::to_vec(&helsesim::persist::export(black_box(&state)).unwrap()))
+        b.iter(|| serde_json::to_vec(&helsesim::state::persist::export(black_box(&state)).unwrap()))
     });
     group.bench_function("import", |b| {
-        b.iter(|| helsesim::persist::import(black_box(&state), black_box(&document)).unwrap())
+        b.iter(|| {
+            helsesim::state::persist::import(black_box(&state), black_box(&document)).unwrap()
+        })
     });
     group.finish();
 }

@@ -28,7 +28,7 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// The claims helsesim puts in an SFM system token for the shipped client, built by its own
 /// claim builder.
 fn system_token_claims(state: &AppState) -> serde_json::Map<String, Value> {
-    let store = state.store.helseid();
+    let store = state.helseid.store();
     let client = store.clients.get(CLIENT_ID).expect("shipped client");
     let org = Organisation {
         parent: client.entry.orgnr_parent.clone(),
@@ -141,8 +141,13 @@ fn benches(c: &mut Criterion) {
         urls: vec![state.helseid.endpoints.token.clone()],
     };
     let now = state.clock.now();
-    let response = token::issue(&state, &assertions.request(now.timestamp()), &meta, now)
-        .expect("the shipped client gets a token");
+    let response = token::issue(
+        &state.helseid,
+        &assertions.request(now.timestamp()),
+        &meta,
+        now,
+    )
+    .expect("the shipped client gets a token");
     assert_eq!(response.token_type, "Bearer");
     let access_token = response.access_token;
 
@@ -153,7 +158,7 @@ fn benches(c: &mut Criterion) {
                 let now = state.clock.now();
                 (assertions.request(now.timestamp()), now)
             },
-            |(params, now)| token::issue(&state, &params, &meta, now).unwrap(),
+            |(params, now)| token::issue(&state.helseid, &params, &meta, now).unwrap(),
             BatchSize::SmallInput,
         );
     });
@@ -173,13 +178,14 @@ fn benches(c: &mut Criterion) {
         single_audience: true,
         dpop: DpopPolicy::Allowed,
     };
-    let verified = state.tokens.verify(&parts, &required, now).unwrap();
+    let verified = state.helseid.tokens.verify(&parts, &required, now).unwrap();
     assert_eq!(verified.claim_str("client_id"), Some(CLIENT_ID));
 
     let mut verify = c.benchmark_group("verify");
     verify.bench_function("access_token", |b| {
         b.iter(|| {
             state
+                .helseid
                 .tokens
                 .verify(black_box(&parts), &required, now)
                 .unwrap()

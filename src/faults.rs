@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::service::{Service, label_of};
-use crate::state::AppState;
 
 /// A rule as the control plane takes it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -240,13 +239,9 @@ pub async fn inject(
             .headers()
             .contains_key(actix_web::http::header::ACCESS_CONTROL_REQUEST_METHOD);
     let action = req
-        .app_data::<web::Data<AppState>>()
+        .app_data::<web::Data<Faults>>()
         .filter(|_| !is_preflight && !req.path().starts_with("/_admin") && req.path() != "/")
-        .and_then(|state| {
-            state
-                .faults
-                .fire(label_of(req.path()), req.method().as_str(), req.path())
-        });
+        .and_then(|faults| faults.fire(label_of(req.path()), req.method().as_str(), req.path()));
     let Some(action) = action else {
         return next
             .call(req)

@@ -22,7 +22,8 @@ use futures_util::Stream;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::state::AppState;
+use crate::clock::Clock;
+pub use crate::secret::{SecretBody, mark_secret};
 
 /// How much of a body the journal keeps.
 const MAX_KEPT_BODY: usize = 16 * 1024;
@@ -52,16 +53,6 @@ const SECRET_NAMES: [&str; 17] = [
 ];
 /// The private members of a JWK.
 const JWK_PRIVATE: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
-
-/// Marker in a response's extensions: its whole body is a secret (a ticket sent as text).
-#[derive(Debug, Clone, Copy)]
-pub struct SecretBody;
-
-/// Marks `response` so that the journal records its body as `[redacted]`.
-pub fn mark_secret(mut response: actix_web::HttpResponse) -> actix_web::HttpResponse {
-    response.extensions_mut().insert(SecretBody);
-    response
-}
 
 /// One journal entry.
 #[derive(Debug, Clone, Serialize)]
@@ -107,11 +98,11 @@ pub fn token_summary(authorization: &str) -> Option<Value> {
     out.insert("scheme".to_owned(), json!(scheme));
     for (name, claim) in [
         ("client_id", "client_id"),
-        ("orgnr_parent", crate::helseid::claims::ORGNR_PARENT),
-        ("orgnr_child", crate::helseid::claims::ORGNR_CHILD),
-        ("orgnr_supplier", crate::helseid::claims::ORGNR_SUPPLIER),
-        ("journal_id", crate::helseid::claims::JOURNAL_ID),
-        ("pid", crate::helseid::claims::PID),
+        ("orgnr_parent", crate::auth::claims::ORGNR_PARENT),
+        ("orgnr_child", crate::auth::claims::ORGNR_CHILD),
+        ("orgnr_supplier", crate::auth::claims::ORGNR_SUPPLIER),
+        ("journal_id", crate::auth::claims::JOURNAL_ID),
+        ("pid", crate::auth::claims::PID),
         ("hpr_number", "helseid://claims/hpr/hpr_number"),
         ("aud", "aud"),
         ("scope", "scope"),
@@ -161,14 +152,16 @@ pub fn refusal_reason(body: &[u8]) -> Option<String> {
 #[derive(Debug)]
 pub struct Journal {
     capacity: usize,
+    clock: Clock,
     inner: Mutex<(u64, VecDeque<Entry>)>,
 }
 
 impl Journal {
-    /// A journal keeping the last `capacity` requests (0 keeps none).
-    pub fn new(capacity: usize) -> Self {
+    /// A journal keeping the last `capacity` requests (0 keeps none), timed by `clock`.
+    pub fn new(capacity: usize, clock: Clock) -> Self {
         Self {
             capacity,
+            clock,
             inner: Mutex::new((0, VecDeque::with_capacity(capacity.min(4096)))),
         }
     }
@@ -394,25 +387,21 @@ pub async fn journal(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let Some(journal) = req.app_data::<web::Data<Journal>>().cloned() else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
     let path = req.path().to_owned();
-    if state.journal.capacity == 0
-        || path.starts_with("/_admin")
-        || path == "/"
-        || path == "/healthz"
-    {
+    if journal.capacity == 0 || path.starts_with("/_admin") || path == "/" || path == "/healthz" {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
     let started = Instant::now();
-    let time: DateTime<Utc> = state.clock.now();
+    let time: DateTime<Utc> = journal.clock.now();
     // The body passes through as the service reads it; the journal keeps a copy of its first
     // 16 KiB only, and never waits for (or holds) a body the service does not read.
     let preview = Rc::new(RefCell::new(Preview::default()));
@@ -463,7 +452,7 @@ pub async fn journal(
     let body: Bytes = match actix_web::body::to_bytes(body).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            state.journal.push(Entry {
+            journal.push(Entry {
                 status,
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,
                 response_body: Some("[the connection was dropped]".to_owned()),
@@ -481,7 +470,7 @@ pub async fn journal(
         redact_body(&response_type, &body).map(|text| scrub(text, &secrets))
     };
     let reason = (status >= 400).then(|| refusal_reason(&body)).flatten();
-    state.journal.push(Entry {
+    journal.push(Entry {
         status,
         latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         response_body,
@@ -535,7 +524,7 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_newest() {
-        let journal = Journal::new(2);
+        let journal = Journal::new(2, Clock::system());
         for path in ["/a", "/b", "/c"] {
             journal.push(Entry {
                 id: 0,

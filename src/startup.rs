@@ -65,6 +65,8 @@ impl Application {
         let app = move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(data.journal.clone())
+                .app_data(data.faults.clone())
                 .app_data(body_timeout.clone())
                 .wrap(error_handlers(ErrorFormat::Admin))
                 .wrap(from_fn(crate::faults::inject))
@@ -74,7 +76,7 @@ impl Application {
                 // answer a browser gets carries CORS headers and preflights are never faulted.
                 .wrap(cors(&origins))
                 .wrap(from_fn(telemetry::access_log))
-                .configure(routes)
+                .configure(|cfg| routes(cfg, &data))
         };
         let mut builder = actix_server::Server::build().shutdown_timeout(5);
         if let Some(workers) = settings.workers {
@@ -293,17 +295,17 @@ fn cors(origins: &crate::config::CorsOrigins) -> actix_cors::Cors {
     }
 }
 
-/// Every service's routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every service's routes, each service with its own state.
+pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(health::healthz))
             .default_service(method_not_allowed("GET")),
     )
-    .configure(helseid::configure)
-    .configure(sfm::configure)
-    .configure(kjernejournal::configure)
-    .configure(pts::configure)
+    .configure(|cfg| helseid::configure(cfg, state.helseid.clone()))
+    .configure(|cfg| sfm::configure(cfg, state.sfm.clone()))
+    .configure(|cfg| kjernejournal::configure(cfg, state.kjernejournal.clone()))
+    .configure(|cfg| pts::configure(cfg, state.pts.clone()))
     .configure(admin::configure)
     .default_service(web::to(unknown_service));
 }

@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 /// `GET /_admin/helseid/clients`: every client entry.
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.store.helseid();
+    let store = state.helseid.store();
     let entries: Vec<&ClientEntry> = store.clients.values().map(|c| &c.entry).collect();
     HttpResponse::Ok().json(entries)
 }
@@ -29,7 +29,7 @@ pub async fn upsert(
     require_json(&req)?;
     let entry: ClientEntry =
         parse_record(&body).map_err(|e| invalid_client(&e.field, &e.message))?;
-    let resources = state.store.helseid().resources.clone();
+    let resources = state.helseid.store().resources.clone();
     let client =
         Client::validate(entry, &resources).map_err(|e| invalid_client(&e.field, &e.message))?;
     for warning in client.warnings() {
@@ -37,8 +37,8 @@ pub async fn upsert(
     }
     let entry = client.entry.clone();
     let replaced = state
-        .store
-        .helseid_mut()
+        .helseid
+        .store_mut()
         .clients
         .insert(client.id().to_owned(), Arc::new(client))
         .is_some();
@@ -63,7 +63,7 @@ pub async fn get(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let store = state.store.helseid();
+    let store = state.helseid.store();
     let client = store
         .clients
         .get(path.as_str())
@@ -76,7 +76,7 @@ pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    match state.store.helseid_mut().clients.remove(path.as_str()) {
+    match state.helseid.store_mut().clients.remove(path.as_str()) {
         Some(_) => Ok(HttpResponse::NoContent().finish()),
         None => Err(AdminError::not_found(format!("No client '{path}'"))),
     }

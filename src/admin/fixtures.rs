@@ -8,8 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::require_json;
+use crate::errors::FieldError;
 use crate::errors::admin::AdminError;
-use crate::fixtures::{FieldError, parse_record};
+use crate::fixtures::parse_record;
 use crate::helseid::model::{User, UserEntry};
 use crate::national::fixture::{PatientFixture, build_patient};
 use crate::sfm::model::{TenantEntry, build_tenant};
@@ -34,7 +35,7 @@ fn created_or_replaced(replaced: bool) -> StatusCode {
 
 /// `GET /_admin/helseid/users`: the test users, in login-page order.
 pub async fn list_users(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.store.helseid();
+    let store = state.helseid.store();
     let users: Vec<&UserEntry> = store.users.iter().map(|u| &u.entry).collect();
     HttpResponse::Ok().json(users)
 }
@@ -49,7 +50,7 @@ pub async fn upsert_user(
     let entry: UserEntry = parse_record(&body).map_err(|e| invalid("user_entry", &e))?;
     let user = User::validate(entry).map_err(|e| invalid("user_entry", &e))?;
     let entry = user.entry.clone();
-    let mut store = state.store.helseid_mut();
+    let mut store = state.helseid.store_mut();
     let existing = store.users.iter().position(|u| u.pid() == user.pid());
     let replaced = existing.is_some();
     match existing {
@@ -64,7 +65,7 @@ pub async fn delete_user(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let mut store = state.store.helseid_mut();
+    let mut store = state.helseid.store_mut();
     let before = store.users.len();
     store.users.retain(|u| u.pid() != path.as_str());
     if store.users.len() == before {
@@ -85,8 +86,8 @@ pub async fn upsert_tenant(
     let tenant = build_tenant(entry, state.clock.now()).map_err(|e| invalid("tenant_entry", &e))?;
     let id = tenant.id.clone();
     let replaced = state
-        .store
-        .sfm_mut()
+        .sfm
+        .store_mut()
         .tenants
         .insert(id.clone(), tenant)
         .is_some();
@@ -103,13 +104,13 @@ pub async fn upsert_patient(
     require_json(&req)?;
     let fixture: PatientFixture = parse_record(&body).map_err(|e| invalid("patient_entry", &e))?;
     let now = state.clock.now();
-    let mut sfm = state.store.sfm_mut();
+    let mut national = state.national.write();
     let key = fixture.patient.clone();
     // The patient's own old record does not count against its ReseptIds and PLL ids.
-    let mut others = sfm.national.clone();
+    let mut others = national.clone();
     others.patients.remove(&key);
     let patient = build_patient(fixture, &others, now).map_err(|e| invalid("patient_entry", &e))?;
-    let replaced = sfm.national.patients.insert(key.clone(), patient).is_some();
+    let replaced = national.patients.insert(key.clone(), patient).is_some();
     Ok(
         HttpResponse::build(created_or_replaced(replaced))
             .json(serde_json::json!({"patient": key})),

@@ -41,9 +41,8 @@ pub async fn messages(
             }
         }
     }
-    let sfm = state.store.sfm();
-    let mut list: Vec<PatientMessages<'_>> = sfm
-        .national
+    let national = state.national.read();
+    let mut list: Vec<PatientMessages<'_>> = national
         .patients
         .values()
         .filter(|p| patient.as_deref().is_none_or(|key| key == p.key))

@@ -19,7 +19,7 @@ pub async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, AdminErro
             e.to_string(),
         )
     })?;
-    state.store.reset(&fixtures);
+    state.reset(&fixtures);
     Ok(HttpResponse::Ok().json(json!({
         "reset": true,
         "took_ms": started.elapsed().as_millis(),

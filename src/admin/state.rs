@@ -14,7 +14,7 @@ pub const MAX_STATE_BYTES: usize = 64 * 1024 * 1024;
 
 /// `GET /_admin/state`: the state document.
 pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    let document = crate::persist::export(&state).map_err(|e| {
+    let document = crate::state::persist::export(&state).map_err(|e| {
         AdminError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
@@ -32,25 +32,23 @@ pub async fn import(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     require_json(&req)?;
-    crate::persist::import(&state, &body)
+    crate::state::persist::import(&state, &body)
         .map_err(|e| AdminError::new(StatusCode::BAD_REQUEST, "invalid_state", e.to_string()))?;
     // One lock at a time.
     let (clients, users) = {
-        let helseid = state.store.helseid();
+        let helseid = state.helseid.store();
         (helseid.clients.len(), helseid.users.len())
     };
-    let (tenants, patients) = {
-        let sfm = state.store.sfm();
-        (sfm.tenants.len(), sfm.national.patients.len())
-    };
+    let tenants = state.sfm.store().tenants.len();
+    let patients = state.national.read().patients.len();
     Ok(HttpResponse::Ok().json(json!({
         "imported": true,
         "clients": clients,
         "users": users,
         "sfm_tenants": tenants,
         "national_patients": patients,
-        "kjernejournal_organisations": state.store.kjernejournal().organisations.len(),
-        "pts_restrictions": state.store.pts().restrictions.len(),
+        "kjernejournal_organisations": state.kjernejournal.store().organisations.len(),
+        "pts_restrictions": state.pts.store().restrictions.len(),
         "clock": crate::admin::clock::clock_json(&state.clock),
     })))
 }

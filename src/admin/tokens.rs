@@ -131,7 +131,7 @@ pub async fn mint(
         })?),
     };
     let now = state.clock.now();
-    let helseid = state.store.helseid();
+    let helseid = state.helseid.store();
     let client = helseid
         .clients
         .values()

@@ -2,6 +2,7 @@
 //! keys, issuer, audience, expiry, scope and DPoP binding. Each service maps [`AuthError`] to
 //! its own error format.
 
+pub mod claims;
 pub mod dpop;
 pub mod http;
 

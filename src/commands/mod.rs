@@ -88,7 +88,7 @@ pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
         loaded.clients.len(),
         loaded.users.len(),
         loaded.sfm.tenants.len(),
-        loaded.sfm.national.patients.len(),
+        loaded.national.patients.len(),
         loaded.kjernejournal.organisations.len()
     )];
     report.extend(loaded.warnings.into_iter().map(|w| format!("warning: {w}")));

@@ -438,7 +438,7 @@ fn local_token(
         urls: vec![endpoints.token.clone()],
     };
     let response =
-        issue(&state, &params, &meta, now).map_err(|e| CommandError::new(e.to_string()))?;
+        issue(&state.helseid, &params, &meta, now).map_err(|e| CommandError::new(e.to_string()))?;
     serde_json::to_value(response).map_err(|e| CommandError::new(e.to_string()))
 }
 

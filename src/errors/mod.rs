@@ -4,9 +4,12 @@
 
 pub mod admin;
 pub mod fhir;
+mod field;
 pub mod kjernejournal;
 pub mod oauth;
 pub mod problem;
+
+pub use field::FieldError;
 
 use actix_web::HttpResponse;
 use actix_web::body::MessageBody;

@@ -6,12 +6,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
 use super::Endpoints;
+use super::HelseIdStore;
 use super::form::FormParams;
 use super::model::Client;
 use crate::auth::CLOCK_SKEW;
 use crate::errors::oauth::OAuthError;
 use crate::jose::{SigningAlg, UnverifiedJws};
-use crate::store::{HelseIdStore, ReplayCache};
+use crate::store::ReplayCache;
 
 /// The only accepted `client_assertion_type`.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::Endpoints;
+use super::State;
 use super::model::{ApiResources, IDENTITY_SCOPES};
 use crate::jose::SigningAlg;
-use crate::state::AppState;
 
 /// The grant types HelseID supports.
 pub const GRANT_TYPES: [&str; 4] = [
@@ -35,13 +35,13 @@ const CLAIMS: [&str; 27] = [
     "helseid://claims/identity/security_level",
     "helseid://claims/identity/network",
     "helseid://claims/hpr/hpr_number",
-    super::claims::CLIENT_AMR,
-    super::claims::CLIENT_TENANCY,
-    super::claims::ORGNR_PARENT,
-    super::claims::ORGNR_CHILD,
-    super::claims::ORGNR_SUPPLIER,
-    super::claims::SFM_ID,
-    super::claims::JOURNAL_ID,
+    crate::auth::claims::CLIENT_AMR,
+    crate::auth::claims::CLIENT_TENANCY,
+    crate::auth::claims::ORGNR_PARENT,
+    crate::auth::claims::ORGNR_CHILD,
+    crate::auth::claims::ORGNR_SUPPLIER,
+    crate::auth::claims::SFM_ID,
+    crate::auth::claims::JOURNAL_ID,
     "scope",
     "jti",
 ];
@@ -87,14 +87,14 @@ pub fn document(endpoints: &Endpoints, resources: &ApiResources) -> Value {
 }
 
 /// `GET /helseid/.well-known/openid-configuration`.
-pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+pub async fn openid_configuration(state: web::Data<State>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=UTF-8")
         .body(state.discovery_json.clone())
 }
 
 /// `GET /helseid/.well-known/openid-configuration/jwks`.
-pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+pub async fn jwks(state: web::Data<State>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=UTF-8")
         .json(&state.keys.jwks)

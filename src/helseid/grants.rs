@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::State;
 use super::client_auth::AuthenticatedClient;
 use super::flow::{AuthorizationCode, Grant, Redemption, RefreshLookup};
 use super::form::FormParams;
@@ -17,7 +18,6 @@ use crate::auth::dpop::ValidProof;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::sha256_b64url;
 use crate::random;
-use crate::state::AppState;
 
 /// The token type URN of an access token (RFC 8693).
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -53,7 +53,7 @@ pub struct TokenResponse {
 #[derive(Debug)]
 pub struct GrantContext<'a> {
     /// Shared state.
-    pub state: &'a AppState,
+    pub state: &'a State,
     /// The authenticated client.
     pub client: &'a AuthenticatedClient,
     /// The form.
@@ -72,7 +72,7 @@ impl GrantContext<'_> {
     }
 
     fn issuer(&self) -> &str {
-        &self.state.helseid.endpoints.issuer
+        &self.state.endpoints.issuer
     }
 
     /// The organisation: from this request's client assertion when it names one (HelseID's
@@ -197,14 +197,14 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
         response.0.refresh_token = Some(grant.current_token.clone());
         response.0.rt_expires_in = Some(lifetime.num_seconds());
         let family = random::hex_id();
-        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let mut flows = ctx.state.flows(ctx.now);
         flows
             .refresh_tokens
             .insert(grant.current_token.clone(), family.clone());
         flows.grants.insert(family.clone(), grant);
         record_redemption(&mut flows, code_value, Some(family), access_jti);
     } else {
-        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let mut flows = ctx.state.flows(ctx.now);
         record_redemption(&mut flows, code_value, None, access_jti);
     }
     Ok(response.0)
@@ -213,7 +213,7 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
 /// Takes a code for redemption: every check, and marks it used (a failed attempt uses it too).
 fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<AuthorizationCode, OAuthError> {
     let invalid_grant = |m: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, m);
-    let mut flows = ctx.state.store.helseid_flows(ctx.now);
+    let mut flows = ctx.state.flows(ctx.now);
     let Some(code) = flows.codes.get_mut(code_value) else {
         return Err(invalid_grant(
             "The authorization code is unknown or has expired",
@@ -333,7 +333,7 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
     let (family, grant) = {
-        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let mut flows = ctx.state.flows(ctx.now);
         let (family, rotated) = match flows.lookup_refresh(token) {
             RefreshLookup::Unknown => {
                 return Err(invalid_grant("The refresh token is unknown or has expired"));
@@ -384,7 +384,7 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     // Rotate: only the request holding the current token gets the next one.
     let new_token = random::url_token(32);
     {
-        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let mut flows = ctx.state.flows(ctx.now);
         let Some(current) = flows.grants.get_mut(&family) else {
             return Err(invalid_grant("The refresh token is unknown or has expired"));
         };
@@ -406,7 +406,7 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     };
     let (mut response, (jti, expires)) = login_tokens(ctx, login, &scopes, &audiences, &org, None)?;
     {
-        let mut flows = ctx.state.store.helseid_flows(ctx.now);
+        let mut flows = ctx.state.flows(ctx.now);
         match flows.grants.get_mut(&family) {
             Some(grant) if !grant.revoked => grant.record_access(jti, expires, ctx.now),
             // Revoked while this token was signed: the token is born revoked.
@@ -459,12 +459,7 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
     let revoked = subject
         .get("jti")
         .and_then(Value::as_str)
-        .is_some_and(|jti| {
-            ctx.state
-                .store
-                .helseid_flows(ctx.now)
-                .is_access_revoked(jti, ctx.now)
-        });
+        .is_some_and(|jti| ctx.state.flows(ctx.now).is_access_revoked(jti, ctx.now));
     if revoked {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidGrant,
@@ -518,11 +513,11 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
         "idp",
         "amr",
         "sid",
-        super::claims::PID,
-        super::claims::PID_PSEUDONYM,
-        super::claims::SECURITY_LEVEL,
-        super::claims::ASSURANCE_LEVEL,
-        super::claims::HPR_NUMBER,
+        crate::auth::claims::PID,
+        crate::auth::claims::PID_PSEUDONYM,
+        crate::auth::claims::SECURITY_LEVEL,
+        crate::auth::claims::ASSURANCE_LEVEL,
+        crate::auth::claims::HPR_NUMBER,
         "oldsub",
     ];
     for name in USER_CLAIMS {

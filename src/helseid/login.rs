@@ -8,6 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 
+use super::State;
 use super::flow::{
     AuthorizationCode, AuthorizationRequest, CODE_LIFETIME, LOGIN_LIFETIME, LoginTransaction,
     REQUEST_URI_PREFIX, ResponseMode, SESSION_LIFETIME, Session,
@@ -17,7 +18,6 @@ use super::model::{User, UserEntry};
 use super::request::{self, RequestError};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::random;
-use crate::state::AppState;
 use crate::ui::{self, LoginPage, TypedUser, UserRow};
 
 /// The browser-session cookie (the `sid`), scoped to `/helseid`.
@@ -44,7 +44,7 @@ enum Next {
 pub async fn authorize(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> HttpResponse {
     let params = match browser_params(&req, &body) {
         Ok(params) => params,
@@ -74,7 +74,7 @@ pub async fn authorize(
 }
 
 fn begin(
-    state: &AppState,
+    state: &State,
     mut params: FormParams,
     cookie_sid: Option<&str>,
     now: DateTime<Utc>,
@@ -90,7 +90,7 @@ fn begin(
         })?
         .to_owned();
     let (client, resources) = {
-        let store = state.store.helseid();
+        let store = state.store();
         let client = store.clients.get(&client_id).cloned().ok_or_else(|| {
             page(
                 OAuthErrorCode::InvalidClient,
@@ -110,12 +110,7 @@ fn begin(
         if !uri.starts_with(REQUEST_URI_PREFIX) {
             return Err(gone());
         }
-        let (request, expires) = state
-            .store
-            .helseid_flows(now)
-            .pushed
-            .remove(uri)
-            .ok_or_else(gone)?;
+        let (request, expires) = state.flows(now).pushed.remove(uri).ok_or_else(gone)?;
         if expires <= now {
             return Err(gone());
         }
@@ -141,13 +136,12 @@ fn begin(
                 _ => page(OAuthErrorCode::InvalidRequest, message),
             });
         }
-        let details =
-            request::apply_request_object(&mut params, &client, &state.helseid.endpoints, now)
-                .map_err(RequestError::Page)?;
+        let details = request::apply_request_object(&mut params, &client, &state.endpoints, now)
+            .map_err(RequestError::Page)?;
         request::validate(&params, &client, &resources, details, None)?
     };
 
-    let mut flows = state.store.helseid_flows(now);
+    let mut flows = state.flows(now);
     let session = cookie_sid
         .filter(|sid| flows.sessions.get(*sid).is_some_and(|s| s.expires > now))
         .map(str::to_owned);
@@ -167,7 +161,7 @@ fn begin(
     }
     if state.autologin
         && let Some(hint) = &request.login_hint
-        && let Some(user) = state.store.helseid().user(hint)
+        && let Some(user) = state.store().user(hint)
     {
         let user = User::clone(user);
         return Ok(Next::Complete(request, LoginAs::User(user)));
@@ -189,7 +183,7 @@ fn begin(
 }
 
 /// `POST /helseid/login`: the login page's forms.
-pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
     let params = match FormParams::parse(&body) {
         Ok(params) => params,
         Err(error) => return error_page(&error),
@@ -204,8 +198,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         return expired();
     };
     let Some(pending) = state
-        .store
-        .helseid_flows(now)
+        .flows(now)
         .logins
         .get(transaction)
         .filter(|t| t.expires > now)
@@ -222,7 +215,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         security_level: params.get("custom_security_level").unwrap_or("4"),
     };
     if params.get("action") == Some("cancel") {
-        state.store.helseid_flows(now).logins.remove(transaction);
+        state.flows(now).logins.remove(transaction);
         let error = OAuthError::new(OAuthErrorCode::AccessDenied, "The user cancelled the login");
         return respond_error(
             &state,
@@ -234,8 +227,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     }
     let chosen = if let Some(pid) = params.get("pid") {
         state
-            .store
-            .helseid()
+            .store()
             .user(pid)
             .map(|u| User::clone(u))
             .ok_or_else(|| format!("Det finnes ingen testbruker med fødselsnummer {pid}"))
@@ -255,7 +247,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     };
     match chosen {
         Ok(user) => {
-            state.store.helseid_flows(now).logins.remove(transaction);
+            state.flows(now).logins.remove(transaction);
             complete(&state, &req, request, LoginAs::User(user), now)
         }
         Err(message) => render_login(
@@ -270,7 +262,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
 }
 
 /// The login page speaks Norwegian: a typed user's problem in Norwegian.
-fn norwegian(error: &crate::fixtures::FieldError, typed: TypedUser<'_>) -> String {
+fn norwegian(error: &crate::errors::FieldError, typed: TypedUser<'_>) -> String {
     match error.field.as_str() {
         "pid" => {
             use crate::ids::{NationalId, NationalIdError};
@@ -305,14 +297,14 @@ fn non_empty(value: &str, default: &str) -> String {
 }
 
 fn render_login(
-    state: &AppState,
+    state: &State,
     transaction: &str,
     request: &AuthorizationRequest,
     error: Option<&str>,
     typed: TypedUser<'_>,
     status: StatusCode,
 ) -> HttpResponse {
-    let store = state.store.helseid();
+    let store = state.store();
     let client = store
         .clients
         .get(&request.client_id)
@@ -338,7 +330,7 @@ fn render_login(
         .get(&request.client_id)
         .and_then(|c| login_organisation(c, request.details.as_ref()));
     drop(store);
-    let action = format!("{}/login", state.helseid.endpoints.issuer);
+    let action = format!("{}/login", state.endpoints.issuer);
     let page = LoginPage {
         client: &client,
         organisation: organisation.as_deref(),
@@ -369,13 +361,13 @@ fn login_organisation(
 
 /// Issues the code (and the session) and sends the browser back to the client.
 fn complete(
-    state: &AppState,
+    state: &State,
     req: &HttpRequest,
     request: AuthorizationRequest,
     login_as: LoginAs,
     now: DateTime<Utc>,
 ) -> HttpResponse {
-    let mut flows = state.store.helseid_flows(now);
+    let mut flows = state.flows(now);
     let (sid, session, new_session) = match login_as {
         LoginAs::Session(sid) => match flows.sessions.get(&sid) {
             Some(session) => (sid, session.clone(), false),
@@ -417,7 +409,7 @@ fn complete(
     if let Some(client_state) = &request.state {
         fields.push(("state", client_state.clone()));
     }
-    fields.push(("iss", state.helseid.endpoints.issuer.clone()));
+    fields.push(("iss", state.endpoints.issuer.clone()));
     fields.push(("session_state", random::url_token(24)));
     let mut response = respond(&request.redirect_uri, request.response_mode, &fields);
     if new_session {
@@ -437,7 +429,7 @@ fn complete(
 
 /// An error sent back to the client's (registered) redirect URI.
 fn respond_error(
-    state: &AppState,
+    state: &State,
     redirect_uri: &str,
     mode: ResponseMode,
     client_state: Option<String>,
@@ -450,7 +442,7 @@ fn respond_error(
     if let Some(client_state) = client_state {
         fields.push(("state", client_state));
     }
-    fields.push(("iss", state.helseid.endpoints.issuer.clone()));
+    fields.push(("iss", state.endpoints.issuer.clone()));
     respond(redirect_uri, mode, &fields)
 }
 

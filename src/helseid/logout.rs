@@ -5,9 +5,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
+use super::State;
 use super::form::browser_params;
 use super::login::SESSION_COOKIE;
-use crate::state::AppState;
 use crate::ui;
 
 /// Ends the browser session: `id_token_hint` names the client (and session), an optional
@@ -15,7 +15,7 @@ use crate::ui;
 pub async fn end_session(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> HttpResponse {
     let bad =
         |message: String| ui::error_page(StatusCode::BAD_REQUEST, "invalid_request", &message);
@@ -58,8 +58,7 @@ pub async fn end_session(
                 );
             };
             let registered = state
-                .store
-                .helseid()
+                .store()
                 .clients
                 .get(client_id)
                 .is_some_and(|c| c.entry.post_logout_redirect_uris.iter().any(|u| u == uri));
@@ -79,7 +78,7 @@ pub async fn end_session(
         .map(str::to_owned)
         .or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()));
     if let Some(sid) = sid {
-        state.store.helseid_flows(now).sessions.remove(&sid);
+        state.flows(now).sessions.remove(&sid);
     }
 
     let mut response = match redirect {

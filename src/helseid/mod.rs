@@ -2,7 +2,6 @@
 //!
 //! Discovery, JWKS and the token endpoint (client_credentials with private_key_jwt and DPoP).
 
-pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 pub mod flow;
@@ -14,6 +13,7 @@ pub mod model;
 pub mod par;
 pub mod request;
 pub mod revocation;
+pub mod state;
 pub mod tenancy;
 pub mod token;
 pub mod tokens;
@@ -21,9 +21,9 @@ pub mod userinfo;
 
 use actix_web::web;
 
-use crate::auth::dpop::NonceIssuer;
+pub use state::{HelseIdStore, State};
+
 use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
-use crate::store::ReplayCache;
 
 /// Largest accepted token-request body.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -73,35 +73,11 @@ impl Endpoints {
     }
 }
 
-/// HelseID's run-time state that is not seed data: replay caches and the DPoP nonce key.
-#[derive(Debug)]
-pub struct HelseIdRuntime {
-    /// Public URLs.
-    pub endpoints: Endpoints,
-    /// `jti`s of client assertions already used.
-    pub assertion_jtis: ReplayCache,
-    /// `jti`s of DPoP proofs already used at the token endpoint.
-    pub proof_jtis: ReplayCache,
-    /// Issues and checks `DPoP-Nonce` values.
-    pub nonces: NonceIssuer,
-}
-
-impl HelseIdRuntime {
-    /// Fresh state for the endpoints under `base`.
-    pub fn new(base: &str) -> Self {
-        Self {
-            endpoints: Endpoints::new(base),
-            assertion_jtis: ReplayCache::default(),
-            proof_jtis: ReplayCache::default(),
-            nonces: NonceIssuer::new(),
-        }
-    }
-}
-
 /// Registers HelseID's routes under `/helseid`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
     cfg.service(
         web::scope("/helseid")
+            .app_data(state)
             .wrap(error_handlers(ErrorFormat::OAuth))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
             .service(

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::fixtures::FieldError;
+use crate::errors::FieldError;
 use crate::ids::OrgNr;
 use crate::jose::PublicJwk;
 

@@ -5,22 +5,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::State;
 use super::flow::{PAR_LIFETIME, REQUEST_URI_PREFIX};
 use super::form::{FormParams, read_form};
 use super::request;
 use super::token::{self, RequestMeta};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::random;
-use crate::state::AppState;
 
 /// `POST /helseid/connect/par`: answers 201 `{request_uri, expires_in}`.
 pub async fn par_endpoint(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, &body, "PAR")?;
-    let meta = RequestMeta::of(&req, &state.helseid.endpoints.par)?;
+    let meta = RequestMeta::of(&req, &state.endpoints.par)?;
     let now = state.clock.now();
     match push(&state, params, &meta, now) {
         Ok(request_uri) => {
@@ -29,7 +29,7 @@ pub async fn par_endpoint(
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header((header::PRAGMA, "no-cache"));
             if meta.dpop.is_some() {
-                builder.insert_header(("DPoP-Nonce", state.helseid.nonces.issue(now)));
+                builder.insert_header(("DPoP-Nonce", state.nonces.issue(now)));
             }
             Ok(builder.json(json!({
                 "request_uri": request_uri,
@@ -37,7 +37,7 @@ pub async fn par_endpoint(
             })))
         }
         Err(error) if error.code == OAuthErrorCode::UseDpopNonce => {
-            Err(error.with_dpop_nonce(state.helseid.nonces.issue(now)))
+            Err(error.with_dpop_nonce(state.nonces.issue(now)))
         }
         Err(error) => Err(error),
     }
@@ -56,7 +56,7 @@ pub async fn wrong_method(req: HttpRequest) -> HttpResponse {
 /// The PAR rules: client authentication (and DPoP), the request validated as a whole, stored
 /// under a single-use request URI.
 pub fn push(
-    state: &AppState,
+    state: &State,
     mut params: FormParams,
     meta: &RequestMeta<'_>,
     now: DateTime<Utc>,
@@ -68,7 +68,7 @@ pub fn push(
     }
     let (client, proof, resources) = token::authenticate(state, &params, meta, now)?;
     let details =
-        request::apply_request_object(&mut params, &client.client, &state.helseid.endpoints, now)?;
+        request::apply_request_object(&mut params, &client.client, &state.endpoints, now)?;
     let request = request::validate(
         &params,
         &client.client,
@@ -78,7 +78,7 @@ pub fn push(
     )
     .map_err(request::RequestError::into_oauth)?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random::url_token(32));
-    state.store.helseid_flows(now).pushed.insert(
+    state.flows(now).pushed.insert(
         request_uri.clone(),
         (request, crate::clock::after(now, PAR_LIFETIME)),
     );

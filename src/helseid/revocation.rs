@@ -7,12 +7,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
+use super::State;
 use super::flow::RefreshLookup;
 use super::form::read_form;
 use super::token::authenticate_client;
 use crate::auth;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
-use crate::state::AppState;
 
 /// `POST /helseid/connect/revocation`: revokes a refresh token (its whole family) or an access
 /// token of the authenticated client. Unknown tokens and other clients' tokens are answered 200
@@ -20,7 +20,7 @@ use crate::state::AppState;
 pub async fn revoke(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, &body, "revocation")?;
     let now = state.clock.now();
@@ -43,7 +43,7 @@ pub async fn revoke(
             ));
         }
     }
-    let mut flows = state.store.helseid_flows(now);
+    let mut flows = state.flows(now);
     match flows.lookup_refresh(token) {
         RefreshLookup::Current(family) | RefreshLookup::Rotated(family) => {
             if flows
@@ -77,7 +77,7 @@ pub async fn revoke(
 pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, &body, "introspection")?;
     let now = state.clock.now();
@@ -96,7 +96,7 @@ pub async fn introspect(
     let revoked = claims
         .get("jti")
         .and_then(Value::as_str)
-        .is_some_and(|jti| state.store.helseid_flows(now).is_access_revoked(jti, now));
+        .is_some_and(|jti| state.flows(now).is_access_revoked(jti, now));
     if revoked || !auth::audiences(&claims).contains(&resource.as_str()) {
         return Ok(inactive());
     }
@@ -117,7 +117,7 @@ pub async fn introspect(
 }
 
 /// The API resource named by HTTP Basic `name:secret` (each form-urlencoded, RFC 6749 2.3.1).
-fn authenticate_resource(state: &AppState, req: &HttpRequest) -> Result<String, OAuthError> {
+fn authenticate_resource(state: &State, req: &HttpRequest) -> Result<String, OAuthError> {
     let unauthorized = |message: &str| {
         let mut error = OAuthError::invalid_client(message).with_status(StatusCode::UNAUTHORIZED);
         error.www_authenticate = Some("Basic realm=\"helsesim\"".to_owned());
@@ -151,7 +151,7 @@ fn authenticate_resource(state: &AppState, req: &HttpRequest) -> Result<String, 
             .unwrap_or_default()
     };
     let (name, secret) = (decode(name), decode(secret));
-    let store = state.store.helseid();
+    let store = state.store();
     match store.resources.by_name(&name) {
         Some(resource)
             if resource.introspection_secret.as_deref().is_some_and(|s| {

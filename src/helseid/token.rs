@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
 
+use super::State;
 use super::client_auth::{self, AuthenticatedClient};
 use super::discovery::GRANT_TYPES;
 pub use super::form::FormParams;
@@ -15,7 +16,6 @@ use super::grants::{self, GrantContext};
 use super::model::ApiResources;
 use crate::auth::dpop::{ProofError, ProofExpectations, ValidProof, validate_proof};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
-use crate::state::AppState;
 
 /// What the token endpoint needs from the HTTP request besides the form.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ impl<'a> RequestMeta<'a> {
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok()),
             dpop: single_dpop_header(req)?,
-            urls: proof_urls(public_url),
+            urls: crate::auth::http::proof_urls(public_url),
         })
     }
 }
@@ -46,10 +46,10 @@ impl<'a> RequestMeta<'a> {
 pub async fn token_endpoint(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, &body, "token")?;
-    let meta = RequestMeta::of(&req, &state.helseid.endpoints.token)?;
+    let meta = RequestMeta::of(&req, &state.endpoints.token)?;
     let now = state.clock.now();
     match issue(&state, &params, &meta, now) {
         Ok(response) => {
@@ -58,12 +58,12 @@ pub async fn token_endpoint(
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header((header::PRAGMA, "no-cache"));
             if meta.dpop.is_some() {
-                builder.insert_header(("DPoP-Nonce", state.helseid.nonces.issue(now)));
+                builder.insert_header(("DPoP-Nonce", state.nonces.issue(now)));
             }
             Ok(builder.json(response))
         }
         Err(error) if error.code == OAuthErrorCode::UseDpopNonce => {
-            Err(error.with_dpop_nonce(state.helseid.nonces.issue(now)))
+            Err(error.with_dpop_nonce(state.nonces.issue(now)))
         }
         Err(error) => Err(error),
     }
@@ -101,29 +101,22 @@ pub fn parse_form(body: &[u8]) -> Result<FormParams, OAuthError> {
     FormParams::parse(body)
 }
 
-/// The URLs a DPoP proof's `htu` may name: the endpoint's public URL only. The URL as the client
-/// reached it (its `Host` or `X-Forwarded-Host`) is not trusted: a proof made for another host
-/// must not pass.
-pub fn proof_urls(public: &str) -> Vec<String> {
-    vec![public.to_owned()]
-}
-
 /// Authenticates the client (private_key_jwt) of a request that takes no DPoP proof, and
 /// records its assertion as used.
 pub fn authenticate_client(
-    state: &AppState,
+    state: &State,
     params: &FormParams,
     authorization: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let client = {
-        let store = state.store.helseid();
+        let store = state.store();
         client_auth::authenticate(
             params,
             authorization,
             &store,
-            &state.helseid.endpoints,
-            &state.helseid.assertion_jtis,
+            &state.endpoints,
+            &state.assertion_jtis,
             now,
         )?
     };
@@ -136,14 +129,14 @@ pub fn authenticate_client(
 /// The client assertion and proof are recorded as used unless the answer is `use_dpop_nonce`,
 /// so that the retry with the nonce may resend the same assertion.
 pub fn authenticate(
-    state: &AppState,
+    state: &State,
     params: &FormParams,
     meta: &RequestMeta<'_>,
     now: DateTime<Utc>,
 ) -> Result<(AuthenticatedClient, Option<ValidProof>, Arc<ApiResources>), OAuthError> {
-    let runtime = &state.helseid;
+    let runtime = state;
     let (client, resources) = {
-        let store = state.store.helseid();
+        let store = state.store();
         let client = client_auth::authenticate(
             params,
             meta.authorization,
@@ -180,7 +173,7 @@ pub fn authenticate(
 
 /// The token endpoint's rules: client authentication, DPoP, then the grant.
 pub fn issue(
-    state: &AppState,
+    state: &State,
     params: &FormParams,
     meta: &RequestMeta<'_>,
     now: DateTime<Utc>,
@@ -221,12 +214,11 @@ pub fn issue(
 }
 
 fn record_assertion(
-    state: &AppState,
+    state: &State,
     client: &AuthenticatedClient,
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
     if state
-        .helseid
         .assertion_jtis
         .insert(&client.jti, client.remember_until, now)
     {
@@ -237,7 +229,7 @@ fn record_assertion(
 }
 
 fn check_proof(
-    state: &AppState,
+    state: &State,
     proof: &str,
     urls: &[String],
     now: DateTime<Utc>,
@@ -246,13 +238,13 @@ fn check_proof(
         method: "POST",
         urls,
         access_token: None,
-        nonces: Some(&state.helseid.nonces),
+        nonces: Some(&state.nonces),
     };
     let proof = validate_proof(proof, &expected, now).map_err(|e| match e {
         ProofError::Invalid(m) => OAuthError::invalid_dpop_proof(m),
         ProofError::UseNonce(m) => OAuthError::new(OAuthErrorCode::UseDpopNonce, m),
     })?;
-    if state.helseid.proof_jtis.contains(&proof.jti, now) {
+    if state.proof_jtis.contains(&proof.jti, now) {
         return Err(OAuthError::invalid_dpop_proof(
             "The DPoP proof has been used before: create a new proof (new jti) for every request",
         ));

@@ -8,12 +8,12 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
-use super::claims::{
+use super::model::{Client, IDENTITY_SCOPES, User};
+use super::tenancy::Organisation;
+use crate::auth::claims::{
     ASSURANCE_LEVEL, CLIENT_AMR, CLIENT_TENANCY, HPR_NUMBER, JOURNAL_ID, ORGNR_CHILD, ORGNR_PARENT,
     ORGNR_SUPPLIER, PID, PID_PSEUDONYM, SECURITY_LEVEL, SFM_AUDIENCE, SFM_ID,
 };
-use super::model::{Client, IDENTITY_SCOPES, User};
-use super::tenancy::Organisation;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::{TokenSigner, b64url};
 use crate::random;

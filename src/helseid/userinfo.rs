@@ -3,13 +3,13 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::State;
 use super::tokens;
 use crate::auth::{self, AuthError, DpopPolicy, Requirements, Scheme};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
-use crate::state::AppState;
 
 /// `GET|POST /helseid/connect/userinfo` (bearer or DPoP).
-pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn userinfo(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let now = state.clock.now();
     let required = Requirements {
         audience: None,
@@ -17,13 +17,13 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         single_audience: false,
         dpop: DpopPolicy::Allowed,
     };
-    let public = state.helseid.endpoints.userinfo.clone();
+    let public = state.endpoints.userinfo.clone();
     let used = auth::http::request_scheme(&req);
-    let verified = match auth::http::verify_request(&req, &state, &public, &required, now) {
+    let verified = match state.verifier.verify_request(&req, &public, &required, now) {
         Ok(verified) => verified,
         Err(error) => return challenge(&error, used),
     };
-    let flows = state.store.helseid_flows(now);
+    let flows = state.flows(now);
     if verified
         .claim_str("jti")
         .is_some_and(|jti| flows.is_access_revoked(jti, now))

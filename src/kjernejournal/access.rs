@@ -10,8 +10,8 @@ use super::consent::Samtykke;
 use super::fault::Fault;
 use super::ticket::{TicketError, TicketFacts};
 use crate::ids::NationalId;
+use crate::kjernejournal::State;
 use crate::national::{KjModule, NationalPatient};
-use crate::state::AppState;
 
 /// What a data API call may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn consent_value(
 /// Authenticates the user and checks the ticket, the patient's blocks and the consent.
 pub fn open(
     req: &HttpRequest,
-    state: &AppState,
+    state: &State,
     now: DateTime<Utc>,
     request: &Request<'_>,
 ) -> Result<Access, Fault> {
@@ -79,13 +79,10 @@ pub fn open(
                 request.ticket_from
             ))
         })?;
-    let facts = state
-        .kj_tickets
-        .open_valid(ticket, now)
-        .map_err(|e| match e {
-            TicketError::Invalid => Fault::InvalidTicket,
-            TicketError::Expired(at) => Fault::TicketExpired(at),
-        })?;
+    let facts = state.tickets.open_valid(ticket, now).map_err(|e| match e {
+        TicketError::Invalid => Fault::InvalidTicket,
+        TicketError::Expired(at) => Fault::TicketExpired(at),
+    })?;
     if facts.orgnr != user.orgnr {
         return Err(Fault::TicketOtherOrganisation {
             ticket: facts.orgnr,
@@ -99,9 +96,7 @@ pub fn open(
         }
     }
     let blocked = state
-        .store
-        .sfm()
-        .national
+        .national()
         .patient(&facts.fnr)
         .and_then(|p| p.kjernejournal.as_ref())
         .is_some_and(|k| !k.blocked_professionals.is_empty());

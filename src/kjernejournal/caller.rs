@@ -6,10 +6,9 @@ use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
 use super::fault::Fault;
-use crate::auth::http::verify_api_request;
+use crate::auth::claims::{HPR_NUMBER, ORGNR_CHILD, ORGNR_PARENT, PID, SECURITY_LEVEL};
 use crate::auth::{DpopPolicy, Requirements, VerifiedToken};
-use crate::helseid::claims::{HPR_NUMBER, ORGNR_CHILD, ORGNR_PARENT, PID, SECURITY_LEVEL};
-use crate::state::AppState;
+use crate::kjernejournal::State;
 
 /// Kjernejournal's audience.
 pub const KJ_AUDIENCE: &str = "nhn:kjernejournal";
@@ -56,15 +55,18 @@ pub fn epj_system(req: &HttpRequest) -> Result<String, Fault> {
 
 fn verify(
     req: &HttpRequest,
-    state: &AppState,
+    state: &State,
     now: DateTime<Utc>,
     required: &Requirements<'_>,
 ) -> Result<VerifiedToken, Fault> {
-    verify_api_request(req, state, required, now).map_err(|e| Fault::Token(e.to_string()))
+    state
+        .verifier
+        .verify_api_request(req, required, now)
+        .map_err(|e| Fault::Token(e.to_string()))
 }
 
 /// The organisation a token names, checked against kjernejournal's register.
-fn organisation(token: &VerifiedToken, state: &AppState) -> Result<(String, String), Fault> {
+fn organisation(token: &VerifiedToken, state: &State) -> Result<(String, String), Fault> {
     let orgnr = token
         .claim_str(ORGNR_CHILD)
         .or_else(|| token.claim_str(ORGNR_PARENT))
@@ -73,7 +75,7 @@ fn organisation(token: &VerifiedToken, state: &AppState) -> Result<(String, Stri
                 "it names no organisation ({ORGNR_PARENT} / {ORGNR_CHILD}): kjernejournal authorises the organisation from the token"
             ))
         })?;
-    let store = state.store.kjernejournal();
+    let store = state.store();
     match store.organisations.get(orgnr) {
         None => Err(Fault::UnknownOrganisation(orgnr.to_owned())),
         Some(o) if !o.access => Err(Fault::NoAccess(orgnr.to_owned())),
@@ -83,11 +85,7 @@ fn organisation(token: &VerifiedToken, state: &AppState) -> Result<(String, Stri
 
 /// Authenticates helseindikator and ping: a token for kjernejournal (system or user) whose
 /// organisation has access, and `X-EPJ-System`.
-pub fn system(
-    req: &HttpRequest,
-    state: &AppState,
-    now: DateTime<Utc>,
-) -> Result<SystemCaller, Fault> {
+pub fn system(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<SystemCaller, Fault> {
     let token = verify(
         req,
         state,
@@ -110,7 +108,7 @@ pub fn system(
 
 /// Authenticates a data API call: the user's token with kjernejournal as its only audience,
 /// scope `nhn:kjernejournal/api`, pid, security level 4 and an HPR number; and `X-EPJ-System`.
-pub fn user(req: &HttpRequest, state: &AppState, now: DateTime<Utc>) -> Result<UserCaller, Fault> {
+pub fn user(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<UserCaller, Fault> {
     let token = verify(
         req,
         state,

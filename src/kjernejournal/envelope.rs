@@ -12,7 +12,7 @@ use actix_web::web;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::state::AppState;
+use crate::kjernejournal::State;
 
 /// The correlation header.
 pub const EVENT_ID: HeaderName = HeaderName::from_static("x-event-id");
@@ -83,8 +83,8 @@ pub async fn envelope(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let extra_field = req
-        .app_data::<web::Data<AppState>>()
-        .is_none_or(|state| state.kj_extra_field);
+        .app_data::<web::Data<State>>()
+        .is_none_or(|state| state.extra_field);
     let response = next.call(req).await?;
     let (req, mut response) = response.into_parts();
     if let Ok(id) = HeaderValue::from_str(&new_event_id()) {

@@ -16,8 +16,8 @@ use super::consent::Samtykke;
 use super::fault::Fault;
 use crate::errors::kjernejournal::KjError;
 use crate::errors::method_not_allowed;
+use crate::kjernejournal::State;
 use crate::national::{Allergy, KjModule, patient_reference};
-use crate::state::AppState;
 
 /// The profile of kjernejournal's allergies and reactions.
 pub const KJ_ALLERGY_PROFILE: &str =
@@ -78,7 +78,7 @@ fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 async fn everything(
     req: HttpRequest,
     path: Option<web::Path<String>>,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirFault> {
     let now = state.clock.now();
     let all = [
@@ -111,8 +111,8 @@ async fn everything(
         },
     )?;
     let allergies: Vec<Allergy> = {
-        let sfm = state.store.sfm();
-        let patient = sfm.national.patient(&access.ticket.fnr);
+        let national = state.national();
+        let patient = national.patient(&access.ticket.fnr);
         let blocked = access::is_blocked(patient, KjModule::KritiskInfo);
         match (blocked, opening) {
             (true, None) => {

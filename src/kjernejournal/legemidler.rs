@@ -17,8 +17,8 @@ use super::fault::Fault;
 use super::indicator::issue_date;
 use super::json_answer;
 use crate::errors::kjernejournal::KjError;
+use crate::kjernejournal::State;
 use crate::national::{KjModule, NationalPatient, Prescription, statement};
-use crate::state::AppState;
 
 /// How far back kjernejournal looks.
 const HISTORY: TimeDelta = TimeDelta::days(3 * 365);
@@ -107,7 +107,7 @@ impl Query {
 pub async fn legemidler(
     req: HttpRequest,
     params: web::Query<BTreeMap<String, String>>,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, KjError> {
     let now = state.clock.now();
     let query = Query::parse(&params)?;
@@ -127,8 +127,8 @@ pub async fn legemidler(
             consent_from: "query parameter samtykke-bruk-api",
         },
     )?;
-    let sfm = state.store.sfm();
-    let patient = sfm.national.patient(&access.ticket.fnr);
+    let national = state.national();
+    let patient = national.patient(&access.ticket.fnr);
     if access::is_blocked(patient, KjModule::Legemidler) && query.open_blocked.is_none() {
         return Err(Fault::BlockedModule(
             KjModule::Legemidler,

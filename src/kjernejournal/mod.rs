@@ -14,6 +14,7 @@ pub mod fhir;
 pub mod indicator;
 pub mod legemidler;
 pub mod model;
+pub mod state;
 pub mod ticket;
 
 use actix_web::http::{StatusCode, header};
@@ -21,10 +22,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat};
 use serde_json::{Map, Value, json};
+pub use state::State;
 
 use crate::errors::kjernejournal::KjError;
 use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
-use crate::state::AppState;
 use consent::Samtykke;
 use fault::Fault;
 use ticket::TicketFacts;
@@ -33,9 +34,10 @@ use ticket::TicketFacts;
 const MAX_BODY: usize = 16 * 1024;
 
 /// Registers kjernejournal's routes under `/kjernejournal`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
     cfg.service(
         web::scope("/kjernejournal")
+            .app_data(state)
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .service(
                 web::scope("/v1/fhir")
@@ -204,16 +206,16 @@ impl IndicatorInput {
 async fn helseindikator(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, KjError> {
     let now = state.clock.now();
     let caller = caller::system(&req, &state, now)?;
     let input = IndicatorInput::parse(&req, &body)?;
     let answer = {
-        let sfm = state.store.sfm();
+        let national = state.national();
         indicator::indicator(
             &input.fnr,
-            sfm.national.patient(&input.fnr),
+            national.patient(&input.fnr),
             input.medications_from,
         )
     };
@@ -242,7 +244,7 @@ async fn helseindikator(
             issued: now.timestamp(),
         };
         let ticket = state
-            .kj_tickets
+            .tickets
             .seal(&facts)
             .map_err(|_| internal("The ticket could not be sealed"))?;
         out.insert("ticket".to_owned(), json!(ticket));
@@ -252,7 +254,7 @@ async fn helseindikator(
 
 /// `GET /v1/ping`: checks the system token and the organisation's access; answers the time in
 /// the field the spec's output table names, `Pong`.
-async fn ping(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, KjError> {
+async fn ping(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, KjError> {
     let now = state.clock.now();
     caller::system(&req, &state, now)?;
     Ok(json_answer(

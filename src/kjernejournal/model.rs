@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fixtures::FieldError;
+use crate::errors::FieldError;
 use crate::ids::OrgNr;
 
 /// One record of `fixtures/kjernejournal/organisations.json`.

@@ -15,7 +15,7 @@ use super::{
     Allergy, Delivery, Dispense, Entry, EntryKind, KjModule, KjRecord, Multidose, NationalPatient,
     NationalStore, Party, PharmacyMessage, PharmacyMessageKind, Pll, Prescription, RfStatus,
 };
-use crate::fixtures::FieldError;
+use crate::errors::FieldError;
 use crate::ids::NationalId;
 
 /// Where SFM's profiles live.
@@ -727,11 +727,8 @@ pub fn build_patient(
         let field = format!("medications[{i}]");
         let subject = super::patient_reference(&fixture.patient);
         let (entry, prescription) = build_entry(entry_fixture, &subject, &field, now)?;
-        if let Err(problems) =
-            crate::sfm::fhir::validate::check_type(&entry.statement, "MedicationStatement")
-                .and_then(|()| {
-                    crate::sfm::fhir::validate::check_type(&entry.medication, "Medication")
-                })
+        if let Err(problems) = crate::fhir_r4::check_type(&entry.statement, "MedicationStatement")
+            .and_then(|()| crate::fhir_r4::check_type(&entry.medication, "Medication"))
         {
             return Err(FieldError::new(field, problems.join("; ")));
         }
@@ -804,7 +801,7 @@ pub fn build_patient(
         }
         patient.allergies.push(Allergy {
             id: match &a.id {
-                Some(id) if crate::sfm::fhir::validate::is_fhir_id(id) => id.clone(),
+                Some(id) if crate::fhir_r4::is_fhir_id(id) => id.clone(),
                 Some(id) => {
                     return Err(FieldError::new(
                         format!("{field}.id"),

@@ -8,20 +8,20 @@
 pub mod input;
 pub mod model;
 pub mod rules;
+pub mod state;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::auth::http::verify_api_request;
+use crate::auth::claims::ORGNR_PARENT;
 use crate::auth::{DpopPolicy, Requirements};
 use crate::errors::problem::Problem;
 use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
-use crate::helseid::claims::ORGNR_PARENT;
-use crate::state::AppState;
 use model::Restriction;
 use rules::{CodeKind, Errors, code_kind, push};
+pub use state::State;
 
 /// PTS's audience.
 pub const PTS_AUDIENCE: &str = "nhn:pts";
@@ -31,9 +31,10 @@ pub const PTS_SCOPE: &str = "nhn:pts/api";
 const MAX_BODY: usize = 16 * 1024;
 
 /// Registers PTS's routes under `/pts`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
     cfg.service(
         web::scope("/pts")
+            .app_data(state)
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .service(
                 web::resource("/access-restrictions/patient-safety")
@@ -64,23 +65,23 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 }
 
 /// The organisation calling: a DPoP-bound token for `nhn:pts` with `orgnr_parent`.
-fn organisation(
-    req: &HttpRequest,
-    state: &AppState,
-    now: DateTime<Utc>,
-) -> Result<String, Problem> {
+fn organisation(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<String, Problem> {
     let required = Requirements {
         audience: Some(PTS_AUDIENCE),
         any_scope: &[PTS_SCOPE],
         single_audience: true,
         dpop: DpopPolicy::Required,
     };
-    let token = verify_api_request(req, state, &required, now).map_err(|e| {
-        let mut problem = Problem::new(StatusCode::UNAUTHORIZED, e.to_string());
-        problem.www_authenticate =
-            Some(e.www_authenticate(DpopPolicy::Required, crate::auth::http::request_scheme(req)));
-        problem
-    })?;
+    let token = state
+        .verifier
+        .verify_api_request(req, &required, now)
+        .map_err(|e| {
+            let mut problem = Problem::new(StatusCode::UNAUTHORIZED, e.to_string());
+            problem.www_authenticate = Some(
+                e.www_authenticate(DpopPolicy::Required, crate::auth::http::request_scheme(req)),
+            );
+            problem
+        })?;
     token
         .claim_str(ORGNR_PARENT)
         .map(str::to_owned)
@@ -127,7 +128,7 @@ fn invalid(errors: Errors) -> Problem {
 async fn upsert(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     let organisation = organisation(&req, &state, now)?;
@@ -137,7 +138,7 @@ async fn upsert(
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
-    let mut store = state.store.pts_mut();
+    let mut store = state.store_mut();
     let mut restriction = Restriction {
         code: request.code.clone(),
         delay_delivery_until: request.delay.until,
@@ -189,14 +190,14 @@ async fn upsert(
 async fn associate_parent(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     let organisation = organisation(&req, &state, now)?;
     let request = input::Associate::read(&json_body(&req, &body)?).map_err(invalid)?;
     let object = &request.object;
     let from = request.from.unwrap_or(now);
-    let mut store = state.store.pts_mut();
+    let mut store = state.store_mut();
     let parent = object
         .parent
         .as_ref()
@@ -226,12 +227,12 @@ async fn associate_parent(
 async fn search(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     organisation(&req, &state, now)?;
     let request = input::Search::read(&json_body(&req, &body)?).map_err(invalid)?;
-    let store = state.store.pts();
+    let store = state.store();
     let found: Vec<Value> = store
         .restrictions
         .iter()

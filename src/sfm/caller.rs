@@ -4,10 +4,9 @@
 use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
-use crate::auth::http::verify_api_request;
+use crate::auth::claims::{CLIENT_TENANCY, JOURNAL_ID, PID, SFM_AUDIENCE, SFM_ID};
 use crate::auth::{self, AuthError, DpopPolicy, Requirements, Scheme};
-use crate::helseid::claims::{CLIENT_TENANCY, JOURNAL_ID, PID, SFM_AUDIENCE, SFM_ID};
-use crate::state::AppState;
+use crate::sfm::State;
 
 /// The scope every SFM call needs.
 pub const SFM_SCOPE: &str = "e-helse:sfm.api/sfm.api";
@@ -67,7 +66,7 @@ impl Refusal {
 /// Authenticates an SFM request (bearer or DPoP token).
 pub fn authenticate(
     req: &HttpRequest,
-    state: &AppState,
+    state: &State,
     now: DateTime<Utc>,
 ) -> Result<Caller, Refusal> {
     let required = Requirements {
@@ -76,7 +75,10 @@ pub fn authenticate(
         single_audience: false,
         dpop: DpopPolicy::Allowed,
     };
-    let token = verify_api_request(req, state, &required, now).map_err(Refusal::Token)?;
+    let token = state
+        .verifier
+        .verify_api_request(req, &required, now)
+        .map_err(Refusal::Token)?;
     let multi_tenant = token.claim_str(CLIENT_TENANCY) == Some("multi-tenant");
     let tenant_id = if multi_tenant {
         token.claim_str(JOURNAL_ID).ok_or_else(|| {
@@ -96,13 +98,13 @@ pub fn authenticate(
             "SFM needs a user token: the token has no {PID} (log the user in, with the scope helseid://scopes/identity/pid)"
         ))
     })?;
-    let orgnr_parent = token.claim_str(crate::helseid::claims::ORGNR_PARENT);
-    let orgnr_child = token.claim_str(crate::helseid::claims::ORGNR_CHILD);
+    let orgnr_parent = token.claim_str(crate::auth::claims::ORGNR_PARENT);
+    let orgnr_child = token.claim_str(crate::auth::claims::ORGNR_CHILD);
     if multi_tenant {
         check_multi_tenant(
             state,
             tenant_id,
-            token.claim_str(crate::helseid::claims::ORGNR_SUPPLIER),
+            token.claim_str(crate::auth::claims::ORGNR_SUPPLIER),
             orgnr_child.or(orgnr_parent),
         )?;
     }
@@ -110,13 +112,13 @@ pub fn authenticate(
         tenant_id: tenant_id.to_owned(),
         pid: pid.to_owned(),
         orgnr_parent: token
-            .claim_str(crate::helseid::claims::ORGNR_PARENT)
+            .claim_str(crate::auth::claims::ORGNR_PARENT)
             .map(str::to_owned),
         orgnr_child: token
-            .claim_str(crate::helseid::claims::ORGNR_CHILD)
+            .claim_str(crate::auth::claims::ORGNR_CHILD)
             .map(str::to_owned),
         hpr: token
-            .claim_str(crate::helseid::claims::HPR_NUMBER)
+            .claim_str(crate::auth::claims::HPR_NUMBER)
             .map(str::to_owned),
     })
 }
@@ -125,13 +127,13 @@ pub fn authenticate(
 /// its organisation (`orgnr_child`, else `orgnr_parent`, as when the instance was created) is
 /// the instance's: the journal-id alone must not open another customer's journal.
 fn check_multi_tenant(
-    state: &AppState,
+    state: &State,
     tenant_id: &str,
     supplier: Option<&str>,
     orgnr: Option<&str>,
 ) -> Result<(), Refusal> {
     use crate::sfm::model::{ENH_SYSTEM, identifier_value};
-    let sfm = state.store.sfm();
+    let sfm = state.store();
     if let Some(suppliers) = &sfm.suppliers
         && !supplier.is_some_and(|s| suppliers.iter().any(|known| known.orgnr == s))
     {

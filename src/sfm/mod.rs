@@ -8,9 +8,11 @@ pub mod fhir;
 pub mod medication;
 pub mod model;
 pub mod session;
+pub mod state;
 pub mod tickets;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+pub use state::State;
 
 use crate::errors::fhir::FhirError;
 use crate::errors::problem::Problem;
@@ -20,9 +22,10 @@ use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
 const MAX_SESSION_BODY: usize = 16 * 1024;
 
 /// Registers SFM's routes under `/sfm`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
     cfg.service(
         web::scope("/sfm")
+            .app_data(state)
             .service(
                 web::scope("/fhir")
                     .wrap(error_handlers(ErrorFormat::Fhir))

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::tickets::TicketBook;
-use crate::fixtures::FieldError;
+use crate::errors::FieldError;
 
 /// `Identifier.system` of an SFM-id (the tenant).
 pub const SFM_ID_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.109";
@@ -296,10 +296,6 @@ pub struct SfmStore {
     /// Open GUI sessions by (tenant, user pid), with when they were opened.
     #[serde(with = "gui_sessions")]
     pub gui_sessions: GuiSessions,
-    /// The national systems behind SFM (Reseptformidleren, the PLL, Kjernejournal's allergies);
-    /// a state document has them as a part of their own.
-    #[serde(skip)]
-    pub national: crate::national::NationalStore,
 }
 
 /// Open GUI sessions by (tenant, user pid), with when they were opened.

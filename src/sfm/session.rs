@@ -14,7 +14,7 @@ use super::caller::{self, Caller};
 use super::model::{ResourceKind, Tenant};
 use crate::errors::problem::Problem;
 use crate::random;
-use crate::state::AppState;
+use crate::sfm::State;
 use crate::ui;
 
 /// How long a GUI session code may be used.
@@ -42,7 +42,7 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
 /// or user SFM does not recognise.
 fn caller_in_tenant(
     req: &HttpRequest,
-    state: &AppState,
+    state: &State,
     now: DateTime<Utc>,
 ) -> Result<Caller, Problem> {
     let unauthorized = |detail: String, challenge: String| {
@@ -60,7 +60,7 @@ fn caller_in_tenant(
             )
         }
     })?;
-    let sfm = state.store.sfm();
+    let sfm = state.store();
     let challenge = || "Bearer error=\"invalid_token\"".to_owned();
     let Some(tenant) = sfm.tenants.get(&caller.tenant_id) else {
         return Err(unauthorized(
@@ -116,7 +116,7 @@ fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, Problem> {
 pub async fn patient_ticket(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     let caller = caller_in_tenant(&req, &state, now)?;
@@ -135,7 +135,7 @@ pub async fn patient_ticket(
         }
     };
     let ticket = {
-        let mut sfm = state.store.sfm_mut();
+        let mut sfm = state.store_mut();
         let Some(tenant) = sfm.tenants.get_mut(&caller.tenant_id) else {
             return Err(problem(
                 StatusCode::UNAUTHORIZED,
@@ -162,7 +162,7 @@ pub async fn patient_ticket(
         response.json(json!({ "patientTicket": ticket.value }))
     } else {
         // The whole text/plain body is the ticket: the request journal must not show it.
-        crate::journal::mark_secret(
+        crate::secret::mark_secret(
             response
                 .content_type("text/plain; charset=utf-8")
                 .body(ticket.value),
@@ -199,7 +199,7 @@ fn nonce_hash(body: &serde_json::Map<String, Value>) -> Result<String, Problem> 
     }
 }
 
-fn gui_code_response(state: &AppState, code: &str) -> HttpResponse {
+fn gui_code_response(state: &State, code: &str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({
@@ -213,14 +213,14 @@ fn gui_code_response(state: &AppState, code: &str) -> HttpResponse {
 pub async fn session_create(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     let caller = caller_in_tenant(&req, &state, now)?;
     require_json(&req)?;
     let nonce_hash = nonce_hash(&json_body(&body)?)?;
     let code = random::url_token(32);
-    state.store.sfm_mut().gui_codes.insert(
+    state.store_mut().gui_codes.insert(
         code.clone(),
         GuiCode {
             tenant_id: caller.tenant_id,
@@ -236,13 +236,13 @@ pub async fn session_create(
 pub async fn session_refresh(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     let caller = caller_in_tenant(&req, &state, now)?;
     require_json(&req)?;
     let nonce_hash = nonce_hash(&json_body(&body)?)?;
-    let mut sfm = state.store.sfm_mut();
+    let mut sfm = state.store_mut();
     let key = (caller.tenant_id.clone(), caller.pid.clone());
     if !sfm.gui_sessions.contains_key(&key) {
         return Err(problem(
@@ -267,11 +267,11 @@ pub async fn session_refresh(
 /// `POST /sfm/api/Session/end`: ends the user's GUI session.
 pub async fn session_end(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
     let caller = caller_in_tenant(&req, &state, now)?;
-    let mut sfm = state.store.sfm_mut();
+    let mut sfm = state.store_mut();
     sfm.gui_sessions
         .remove(&(caller.tenant_id.clone(), caller.pid.clone()));
     sfm.gui_codes
@@ -281,7 +281,7 @@ pub async fn session_end(
 
 /// `GET /sfm/portal?code=..&nonce=..`: the simulated SFM portal the EHR embeds. The code is single
 /// use; the raw nonce must hash to what `Session/create` got.
-pub async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn portal(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let now = state.clock.now();
     let params: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(req.query_string().as_bytes())
@@ -294,7 +294,7 @@ pub async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     let Some(nonce) = params.get("nonce") else {
         return bad("The portal needs the raw nonce whose SHA-512 was sent to /api/Session/create");
     };
-    let mut sfm = state.store.sfm_mut();
+    let mut sfm = state.store_mut();
     let Some(grant) = sfm.gui_codes.remove(code).filter(|c| c.expires > now) else {
         return bad(
             "The code is unknown, expired or already used: codes are single use and live 60 seconds",

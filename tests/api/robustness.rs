@@ -27,6 +27,7 @@ async fn resource_map_debug() -> String {
     );
     let captured = Rc::new(RefCell::new(String::new()));
     let sink = captured.clone();
+    let routes_state = state.clone();
     let app = actix_web::test::init_service(
         App::new()
             .app_data(state)
@@ -34,7 +35,7 @@ async fn resource_map_debug() -> String {
                 *sink.borrow_mut() = format!("{:?}", req.request().resource_map());
                 srv.call(req)
             })
-            .configure(helsesim::startup::routes),
+            .configure(|cfg| helsesim::startup::routes(cfg, &routes_state)),
     )
     .await;
     let request = actix_web::test::TestRequest::get()

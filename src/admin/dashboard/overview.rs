@@ -10,7 +10,8 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::helseid::claims::SFM_AUDIENCE;
+use crate::auth::claims::SFM_AUDIENCE;
+use crate::helseid::HelseIdStore;
 use crate::helseid::model::{Client, Tenancy};
 use crate::ids::{NationalId, NationalIdKind};
 use crate::kjernejournal::caller::KJ_AUDIENCE;
@@ -22,7 +23,6 @@ use crate::sfm::model::{
 };
 use crate::sfm::session::display_name;
 use crate::state::AppState;
-use crate::store::HelseIdStore;
 
 /// The base URL the `helsesim` CLI assumes when it is given no `--url`.
 const CLI_DEFAULT_BASE: &str = "http://localhost:8080";
@@ -42,8 +42,9 @@ fn instant(at: DateTime<Utc>) -> String {
 pub fn overview(state: &AppState) -> Value {
     let now = state.clock.now();
     // A snapshot (clients and users are shared pointers), so that no two locks are held at once.
-    let helseid = state.store.helseid().clone();
-    let sfm = state.store.sfm();
+    let helseid = state.helseid.store().clone();
+    let sfm = state.sfm.store();
+    let national = state.national.read();
     let mut tenants: Vec<&Tenant> = sfm.tenants.values().collect();
     tenants.sort_by_key(|t| (tenant_name(t), t.id.clone()));
     json!({
@@ -69,11 +70,11 @@ pub fn overview(state: &AppState) -> Value {
             "description": u.entry.description,
         })).collect::<Vec<_>>(),
         "tenants": tenants.iter().map(|t| tenant_json(t, now)).collect::<Vec<_>>(),
-        "patients": patients(&sfm.national.patients, &tenants, &helseid, now),
+        "patients": patients(&national.patients, &tenants, &helseid, now),
         "settings": {
             "admin_token": state.admin_token.is_some(),
-            "autologin": state.autologin,
-            "kj_extra_field": state.kj_extra_field,
+            "autologin": state.helseid.autologin,
+            "kj_extra_field": state.kjernejournal.extra_field,
             "journal_size": state.journal.capacity(),
         },
     })

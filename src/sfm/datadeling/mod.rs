@@ -22,7 +22,7 @@ use super::model::{
 };
 use crate::errors::fhir::{FHIR_JSON, FhirError};
 use crate::errors::mark_formatted;
-use crate::state::AppState;
+use crate::sfm::State;
 use query::Hit;
 
 /// The Datadeling types helsesim stores per tenant (fixtures and creates).
@@ -230,18 +230,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         };
         let mut type_resource = web::resource(format!("/{name}"))
             .route(
-                web::get().to(move |req: HttpRequest, state: web::Data<AppState>| {
-                    search(req, state, data)
-                }),
+                web::get()
+                    .to(move |req: HttpRequest, state: web::Data<State>| search(req, state, data)),
             )
             .route(
-                web::head().to(move |req: HttpRequest, state: web::Data<AppState>| {
-                    search(req, state, data)
-                }),
+                web::head()
+                    .to(move |req: HttpRequest, state: web::Data<State>| search(req, state, data)),
             );
         if data.creatable() {
             type_resource = type_resource.route(web::post().to(
-                move |req: HttpRequest, body: web::Bytes, state: web::Data<AppState>| {
+                move |req: HttpRequest, body: web::Bytes, state: web::Data<State>| {
                     create(req, body, state, data)
                 },
             ));
@@ -251,16 +249,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             cfg.service(
                 web::resource(format!("/{name}/{{id}}"))
                     .route(web::get().to(
-                        move |req: HttpRequest,
-                              id: web::Path<String>,
-                              state: web::Data<AppState>| {
+                        move |req: HttpRequest, id: web::Path<String>, state: web::Data<State>| {
                             read(req, id, state, data)
                         },
                     ))
                     .route(web::head().to(
-                        move |req: HttpRequest,
-                              id: web::Path<String>,
-                              state: web::Data<AppState>| {
+                        move |req: HttpRequest, id: web::Path<String>, state: web::Data<State>| {
                             read(req, id, state, data)
                         },
                     ))
@@ -301,16 +295,17 @@ fn fhir_json(status: StatusCode, body: &Value) -> HttpResponse {
 
 async fn search(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
     data: DataType,
 ) -> Result<HttpResponse, FhirError> {
     fhir::check_format(&req)?;
     let now = state.clock.now();
     let caller = fhir::authenticate(&req, &state, now)?;
     let query = query::parse(data.as_str(), data.search_params(), req.query_string())?;
-    let mut guard = state.store.sfm_mut();
-    let sfm = &mut *guard;
-    let (tenant, national) = tenant_mut_split(sfm, &caller)?;
+    let mut guard = state.store_mut();
+    let tenant = tenant_mut(&mut guard, &caller)?;
+    let national_guard = state.national();
+    let national = &*national_guard;
     let hits: Vec<Hit> = match data {
         DataType::Condition | DataType::Observation => {
             let patient = ticket_param(
@@ -349,36 +344,24 @@ async fn search(
         DataType::Medication => medication::search_products(national, &query),
     };
     let bundle = query::searchset(&fhir::fhir_base(&state), data.as_str(), &query, hits, now);
+    drop(national_guard);
     drop(guard);
     Ok(fhir_json(StatusCode::OK, &bundle))
-}
-
-/// The caller's tenant and the national systems, both borrowed from the store.
-fn tenant_mut_split<'a>(
-    sfm: &'a mut SfmStore,
-    caller: &Caller,
-) -> Result<(&'a mut Tenant, &'a crate::national::NationalStore), FhirError> {
-    fhir::tenant_for(&sfm.tenants, caller)?;
-    let SfmStore {
-        tenants, national, ..
-    } = sfm;
-    let tenant = tenants
-        .get_mut(&caller.tenant_id)
-        .ok_or_else(|| fhir::unknown_tenant(caller))?;
-    Ok((tenant, national))
 }
 
 async fn read(
     req: HttpRequest,
     id: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
     data: DataType,
 ) -> Result<HttpResponse, FhirError> {
     fhir::check_format(&req)?;
     let now = state.clock.now();
     let caller = fhir::authenticate(&req, &state, now)?;
-    let mut guard = state.store.sfm_mut();
-    let (tenant, national) = tenant_mut_split(&mut guard, &caller)?;
+    let mut guard = state.store_mut();
+    let tenant = tenant_mut(&mut guard, &caller)?;
+    let national_guard = state.national();
+    let national = &*national_guard;
     let found = match data {
         DataType::Condition | DataType::Observation => store::read(tenant, &caller, data, &id, now),
         DataType::Task => store::read(tenant, &caller, data, &id, now).or_else(|| {
@@ -391,6 +374,7 @@ async fn read(
         DataType::Medication => medication::read_product(national, &id),
         DataType::List => None,
     };
+    drop(national_guard);
     drop(guard);
     let resource = found.ok_or_else(|| {
         FhirError::new(
@@ -405,7 +389,7 @@ async fn read(
 /// A Datadeling resource as the rest of the FHIR API answers one: `ETag` from its version
 /// (stored resources have one), `Last-Modified` from `meta.lastUpdated`, `Location` for a create.
 fn reply(
-    state: &AppState,
+    state: &State,
     req: &HttpRequest,
     status: StatusCode,
     data: DataType,
@@ -432,14 +416,14 @@ fn reply(
 async fn create(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
     data: DataType,
 ) -> Result<HttpResponse, FhirError> {
     fhir::check_format(&req)?;
     let now = state.clock.now();
     let caller = fhir::authenticate(&req, &state, now)?;
     let resource = fhir::body_resource(&req, &body)?;
-    let mut guard = state.store.sfm_mut();
+    let mut guard = state.store_mut();
     let tenant = tenant_mut(&mut guard, &caller)?;
     let created = clinical::create(tenant, &caller, data, resource, now)?;
     drop(guard);

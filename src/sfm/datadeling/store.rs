@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{DataType, ticket_for, ticket_reference};
-use crate::fixtures::FieldError;
+use crate::errors::FieldError;
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir::validate;
 use crate::sfm::model::{ResourceKind, Tenant, Versioned, stamp};

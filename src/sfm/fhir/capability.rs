@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::{fhir_base, search};
 use crate::errors::fhir::FHIR_JSON;
+use crate::sfm::State;
 use crate::sfm::datadeling::DataType;
 use crate::sfm::model::{ResourceKind, fhir_instant};
-use crate::state::AppState;
 
 /// The CapabilityStatement for the FHIR base `base`.
 pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
@@ -99,12 +99,12 @@ fn param_type(name: &str) -> &'static str {
 /// `GET /sfm/fhir/metadata` (no token needed).
 pub async fn metadata(
     req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, crate::errors::fhir::FhirError> {
     super::check_format(&req)?;
     let body = statement(
         &fhir_base(&state),
-        &state.helseid.endpoints.issuer,
+        &state.issuer,
         &fhir_instant(state.clock.now()),
     );
     Ok(HttpResponse::Ok()

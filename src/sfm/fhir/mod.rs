@@ -17,7 +17,7 @@ use super::caller::{self, Caller};
 use super::model::{ResourceKind, Tenant};
 use crate::errors::fhir::{FHIR_JSON, FhirError};
 use crate::errors::mark_formatted;
-use crate::state::AppState;
+use crate::sfm::State;
 use rest::Stored;
 
 /// Largest accepted FHIR request body.
@@ -85,7 +85,7 @@ fn not_supported(allow: &'static str) -> actix_web::Route {
 }
 
 /// The FHIR base URL under the public URL.
-pub fn fhir_base(state: &AppState) -> String {
+pub fn fhir_base(state: &State) -> String {
     format!("{}/sfm/fhir", state.base_url)
 }
 
@@ -179,7 +179,7 @@ pub(crate) fn body_resource(req: &HttpRequest, body: &[u8]) -> Result<Value, Fhi
 /// The caller of a FHIR interaction (401 with a challenge when the token fails).
 pub(crate) fn authenticate(
     req: &HttpRequest,
-    state: &AppState,
+    state: &State,
     now: DateTime<Utc>,
 ) -> Result<Caller, FhirError> {
     caller::authenticate(req, state, now).map_err(|refusal| {
@@ -226,7 +226,7 @@ pub(crate) fn unknown_tenant(caller: &Caller) -> FhirError {
 
 /// A resource response: FHIR JSON, `ETag`, `Last-Modified`, and `Location` for writes.
 fn resource_response(
-    state: &AppState,
+    state: &State,
     req: &HttpRequest,
     status: StatusCode,
     kind: ResourceKind,
@@ -250,7 +250,7 @@ fn resource_response(
 /// (`[type]/[id]/_history/[version]`) for writes; no body with `Prefer: return=minimal`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn resource_reply(
-    state: &AppState,
+    state: &State,
     req: &HttpRequest,
     status: StatusCode,
     type_name: &str,
@@ -293,14 +293,14 @@ pub(crate) fn resource_reply(
 async fn search_type(
     req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     let kind = kind_of(&path)?;
     check_format(&req)?;
     let now = state.clock.now();
     let caller = authenticate(&req, &state, now)?;
     let search = search::parse(kind, req.query_string())?;
-    let sfm = state.store.sfm();
+    let sfm = state.store();
     let tenant = tenant_for(&sfm.tenants, &caller)?;
     let bundle = rest::search(tenant, kind, &search, &fhir_base(&state), now);
     Ok(mark_formatted(
@@ -314,14 +314,14 @@ async fn create(
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     let kind = kind_of(&path)?;
     check_format(&req)?;
     let now = state.clock.now();
     let caller = authenticate(&req, &state, now)?;
     let resource = body_resource(&req, &body)?;
-    let mut sfm = state.store.sfm_mut();
+    let mut sfm = state.store_mut();
     let stored =
         if kind == ResourceKind::Organization && !sfm.tenants.contains_key(&caller.tenant_id) {
             bootstrap::create_tenant(&mut sfm, &caller, resource, now)?
@@ -347,14 +347,14 @@ async fn create(
 async fn read(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     let (type_name, id) = path.into_inner();
     let kind = kind_of(&type_name)?;
     check_format(&req)?;
     let now = state.clock.now();
     let caller = authenticate(&req, &state, now)?;
-    let sfm = state.store.sfm();
+    let sfm = state.store();
     let stored = rest::read(tenant_for(&sfm.tenants, &caller)?, kind, &id)?;
     drop(sfm);
     Ok(resource_response(
@@ -370,14 +370,14 @@ async fn read(
 async fn vread(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     let (type_name, id, vid) = path.into_inner();
     let kind = kind_of(&type_name)?;
     check_format(&req)?;
     let now = state.clock.now();
     let caller = authenticate(&req, &state, now)?;
-    let sfm = state.store.sfm();
+    let sfm = state.store();
     let stored = rest::vread(tenant_for(&sfm.tenants, &caller)?, kind, &id, &vid)?;
     drop(sfm);
     Ok(resource_response(
@@ -394,7 +394,7 @@ async fn update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     let (type_name, id) = path.into_inner();
     let kind = kind_of(&type_name)?;
@@ -407,7 +407,7 @@ async fn update(
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut sfm = state.store.sfm_mut();
+    let mut sfm = state.store_mut();
     tenant_for(&sfm.tenants, &caller)?;
     let tenant = sfm
         .tenants

@@ -16,10 +16,10 @@ use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
 use crate::national::render::{self, ViewEntry};
 use crate::national::{NationalPatient, statement};
+use crate::sfm::State;
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir::{self, validate};
 use crate::sfm::model::{Tenant, fhir_instant};
-use crate::state::AppState;
 
 /// The consent codes `SamtykkeKjernejournal` takes.
 const KJ_CONSENTS: [&str; 3] = ["HPAKUTT", "HPMOTTATTSAMTYKKE", "HPUNNTAK"];
@@ -183,14 +183,14 @@ impl GetInput {
 pub async fn get_medication(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     fhir::check_format(&req)?;
     let now = state.clock.now();
     let caller = fhir::authenticate(&req, &state, now)?;
     let body = read_parameters(&req, &body, |_| {})?;
     let input = GetInput::parse(&body)?;
-    let mut guard = state.store.sfm_mut();
+    let mut guard = state.store_mut();
     fhir::tenant_for(&guard.tenants, &caller)?;
     let hpr = super::require_hpr(&caller, "$getMedication")?;
     let sfm = &mut *guard;
@@ -199,7 +199,10 @@ pub async fn get_medication(
         .get_mut(&caller.tenant_id)
         .ok_or_else(|| fhir::unknown_tenant(&caller))?;
     let empty = NationalPatient::new(&input.identity.key, now);
-    let national = sfm.national.patient(&input.identity.key).unwrap_or(&empty);
+    let national_guard = state.national();
+    let national = national_guard
+        .patient(&input.identity.key)
+        .unwrap_or(&empty);
     let compiled = compile(
         &input,
         national,

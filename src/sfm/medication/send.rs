@@ -20,25 +20,26 @@ use crate::national::{
     Entry, EntryKind, MessageKind, NationalMessage, NationalPatient, NationalStore, Party, Pll,
     Prescription, RfStatus,
 };
+use crate::sfm::State;
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir;
-use crate::state::AppState;
 
 /// `POST [base]/Patient/$sendMedication`.
 pub async fn send_medication(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
     fhir::check_format(&req)?;
     let now = state.clock.now();
     let caller = fhir::authenticate(&req, &state, now)?;
     let body = read_parameters(&req, &body, normalise_relates_to)?;
     let document = SendDocument::parse(&body)?;
-    let mut guard = state.store.sfm_mut();
+    let mut guard = state.store_mut();
     fhir::tenant_for(&guard.tenants, &caller)?;
     let hpr = super::require_hpr(&caller, "$sendMedication")?;
     let sfm = &mut *guard;
+    let mut national = state.national_mut();
     let tenant = sfm
         .tenants
         .get_mut(&caller.tenant_id)
@@ -53,7 +54,7 @@ pub async fn send_medication(
         }
         error
     };
-    if let Err(error) = check_against_rf(&document, &sfm.national) {
+    if let Err(error) = check_against_rf(&document, &national) {
         return Err(refused(tenant, error));
     }
     let prescriptions: BTreeSet<String> = document
@@ -106,7 +107,7 @@ pub async fn send_medication(
             .to_owned(),
         id: Some(hpr.clone()),
     };
-    let patient = sfm.national.patient_mut(&key, now);
+    let patient = national.patient_mut(&key, now);
     let outcome = apply(&document, patient, &caller, author, now);
     if let Some(lookup) = tenant.lookups.latest_mut(&caller.pid, &key) {
         lookup.sends.push(now);

@@ -1,4 +1,4 @@
-//! The state document of a running helsesim (see [`crate::store::snapshot`]): exported,
+//! The state document of a running helsesim (see [`crate::state::snapshot`]): exported,
 //! imported, and kept in `HELSESIM_STATE_FILE` so the state survives restarts.
 //!
 //! The file is written atomically (a temporary file in the same directory, flushed to disk,
@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
-use crate::store::snapshot::{self, FORMAT, StateError, VERSION};
+use crate::state::snapshot::{self, FORMAT, StateError, VERSION};
 
 /// The whole state as a state document.
 pub fn export(state: &AppState) -> Result<Value, serde_json::Error> {
@@ -26,11 +26,13 @@ pub fn export(state: &AppState) -> Result<Value, serde_json::Error> {
         "clock".to_owned(),
         json!({"offset_ms": state.clock.offset().num_milliseconds()}),
     );
-    let mut parts = state.store.export()?;
+    let mut parts = state.export_parts()?;
     if let Some(Value::Object(kj)) = parts.get_mut("kjernejournal") {
         kj.insert(
             "ticket_key".to_owned(),
-            json!(snapshot::encode_ticket_key(&state.kj_tickets.key_bytes())),
+            json!(snapshot::encode_ticket_key(
+                &state.kjernejournal.tickets.key_bytes()
+            )),
         );
     }
     document.append(&mut parts);
@@ -40,7 +42,7 @@ pub fn export(state: &AppState) -> Result<Value, serde_json::Error> {
 /// Replaces the whole state with a state document's, after validating all of it; on error
 /// nothing changes.
 pub fn import(state: &AppState, json: &[u8]) -> Result<(), StateError> {
-    let resources = state.store.helseid().resources.clone();
+    let resources = state.helseid.store().resources.clone();
     let validated = snapshot::parse(json, &resources)?;
     if let Some(offset) = validated.clock_offset {
         state.clock.check_offset(offset).map_err(|e| StateError {
@@ -49,12 +51,16 @@ pub fn import(state: &AppState, json: &[u8]) -> Result<(), StateError> {
         })?;
     }
     if let Some(key) = validated.ticket_key {
-        state.kj_tickets.replace_key(key).map_err(|_| StateError {
-            field: "kjernejournal.ticket_key".to_owned(),
-            message: "not usable as an AES-256 key".to_owned(),
-        })?;
+        state
+            .kjernejournal
+            .tickets
+            .replace_key(key)
+            .map_err(|_| StateError {
+                field: "kjernejournal.ticket_key".to_owned(),
+                message: "not usable as an AES-256 key".to_owned(),
+            })?;
     }
-    state.store.replace(validated.parts);
+    state.replace(validated.parts);
     if let Some(offset) = validated.clock_offset {
         // Checked above; the clock cannot have moved far enough since to matter.
         let _ = state.clock.set_offset(offset);

@@ -17,8 +17,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HelseIdStore, Parts};
-use crate::fixtures::FieldError;
+use super::Parts;
+use crate::errors::FieldError;
+use crate::helseid::HelseIdStore;
 use crate::helseid::flow::FlowState;
 use crate::helseid::model::{ApiResources, Client, ClientEntry, User, UserEntry};
 use crate::kjernejournal::model::Organisation;
@@ -173,7 +174,7 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
     let StateDocument {
         clock,
         helseid,
-        mut sfm,
+        sfm,
         national,
         kjernejournal,
         pts,
@@ -261,7 +262,6 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
         })
         .transpose()?;
 
-    sfm.national = national;
     Ok(Validated {
         parts: Parts {
             helseid: HelseIdStore {
@@ -271,6 +271,7 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
             },
             helseid_flows: helseid.logins,
             sfm,
+            national,
             kjernejournal: crate::kjernejournal::model::KjStore {
                 organisations: kjernejournal.organisations,
             },

@@ -1,0 +1,286 @@
+//! The control plane's view of the whole simulator (`web::Data<AppState>`): a handle to each
+//! service's own state, plus what belongs to no service (the request journal, fault rules, the
+//! fixtures and the state file). Built once at start-up; the services never see it.
+
+pub mod persist;
+pub mod snapshot;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::auth::TokenVerifier;
+use crate::auth::http::ApiVerifier;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::fixtures::{self, FixtureError, Fixtures};
+use crate::helseid::HelseIdStore;
+use crate::helseid::flow::FlowState;
+use crate::keys::{self, KeyError, KeyMaterial};
+use crate::kjernejournal::model::KjStore;
+use crate::national::NationalStore;
+use crate::pts::model::PtsStore;
+use crate::sfm::model::SfmStore;
+use crate::store::Shared;
+use crate::{helseid, kjernejournal, pts, sfm};
+
+/// Everything the control plane and the cross-cutting middleware (journal, faults) share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The one source of "now".
+    pub clock: Clock,
+    /// The public base URL, without trailing slash.
+    pub base_url: String,
+    /// Signing key, JWKS, TLS.
+    pub keys: Arc<KeyMaterial>,
+    /// HelseID's state.
+    pub helseid: web::Data<helseid::State>,
+    /// SFM's state.
+    pub sfm: web::Data<sfm::State>,
+    /// Kjernejournal's state.
+    pub kjernejournal: web::Data<kjernejournal::State>,
+    /// PTS's state.
+    pub pts: web::Data<pts::State>,
+    /// The national systems behind SFM and Kjernejournal (shared by both).
+    pub national: Arc<Shared<NationalStore>>,
+    /// The fixtures directory.
+    pub fixtures_dir: PathBuf,
+    /// The fixture texts loaded at start, for `POST /_admin/reset`.
+    pub seed: crate::fixtures::FixtureTexts,
+    /// Non-fatal remarks from loading the fixtures.
+    pub warnings: Vec<String>,
+    /// A signing key helsesim does not publish, for deliberately broken test tokens (made on
+    /// first use).
+    pub untrusted_signer: std::sync::OnceLock<crate::jose::TokenSigner>,
+    /// The recent requests (also app data of its own, for the journal middleware).
+    pub journal: web::Data<crate::journal::Journal>,
+    /// The fault-injection rules (also app data of their own, for the fault middleware).
+    pub faults: web::Data<crate::faults::Faults>,
+    /// Whether the control plane answers (`HELSESIM_ADMIN`).
+    pub admin: bool,
+    /// The bearer token the control plane demands (`HELSESIM_ADMIN_TOKEN`).
+    pub admin_token: Option<String>,
+    /// Where the state is kept across restarts (`HELSESIM_STATE_FILE`).
+    pub state_file: Option<crate::state::persist::StateFile>,
+}
+
+/// Every service's replaceable state, outside the services' locks: built from the fixtures
+/// (start-up, reset) or from a state document (import).
+#[derive(Debug)]
+pub struct Parts {
+    /// HelseID's clients, users and resources.
+    pub helseid: HelseIdStore,
+    /// HelseID's logins.
+    pub helseid_flows: FlowState,
+    /// SFM's tenants.
+    pub sfm: SfmStore,
+    /// The national systems.
+    pub national: NationalStore,
+    /// Kjernejournal's organisations.
+    pub kjernejournal: KjStore,
+    /// PTS's restrictions.
+    pub pts: PtsStore,
+}
+
+impl Parts {
+    /// The fixtures' state.
+    pub fn from_fixtures(fixtures: &Fixtures) -> Self {
+        let clients = fixtures
+            .clients
+            .iter()
+            .map(|c| (c.id().to_owned(), Arc::new(c.clone())))
+            .collect();
+        Self {
+            helseid: HelseIdStore {
+                resources: Arc::new(fixtures.resources.clone()),
+                clients,
+                users: fixtures.users.iter().cloned().map(Arc::new).collect(),
+            },
+            helseid_flows: FlowState::default(),
+            sfm: fixtures.sfm.clone(),
+            national: fixtures.national.clone(),
+            kjernejournal: fixtures.kjernejournal.clone(),
+            pts: PtsStore::default(),
+        }
+    }
+}
+
+/// Why helsesim cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A fixture is invalid (exit code 2).
+    #[error("invalid fixtures: {0}")]
+    Fixtures(#[from] FixtureError),
+    /// The certs directory cannot be prepared.
+    #[error("certs: {0}")]
+    Keys(#[from] KeyError),
+    /// The system's random source failed.
+    #[error("cannot make kjernejournal's ticket key: the system's random source failed")]
+    Random,
+    /// The state file cannot be used (exit code 2 when it is invalid).
+    #[error("{0}")]
+    StateFile(#[from] crate::state::persist::StateFileError),
+    /// A listener cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl StartupError {
+    /// The process exit code: 2 for bad input (fixtures), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartupError::Fixtures(_)
+            | StartupError::StateFile(crate::state::persist::StateFileError::Invalid { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl AppState {
+    /// Loads fixtures and keys and builds the state for the public base URL `base_url`.
+    pub fn build(
+        settings: &Settings,
+        clock: Clock,
+        base_url: String,
+    ) -> Result<Self, StartupError> {
+        let fixtures = fixtures::load_dir(&settings.fixtures_dir, clock.now())?;
+        Self::with_fixtures(settings, fixtures, clock, base_url)
+    }
+
+    /// Builds every service's state from fixtures already loaded; the services share the
+    /// clock, the token verifier and the national systems, and nothing else.
+    pub fn with_fixtures(
+        settings: &Settings,
+        fixtures: Fixtures,
+        clock: Clock,
+        base_url: String,
+    ) -> Result<Self, StartupError> {
+        let public_host = url::Url::parse(&base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let hosts = keys::certificate_hosts(public_host.as_deref());
+        let keys = Arc::new(keys::load_or_create(
+            &settings.certs_dir,
+            &hosts,
+            clock.now(),
+        )?);
+        let parts = Parts::from_fixtures(&fixtures);
+        let issuer = helseid::Endpoints::new(&base_url).issuer;
+        let tokens = Arc::new(TokenVerifier::new(
+            issuer.clone(),
+            keys.verification_keys.clone(),
+        ));
+        let verifier = ApiVerifier::new(tokens.clone(), clock.clone(), base_url.clone());
+        let national = Arc::new(Shared::new(parts.national));
+        let helseid = helseid::State::new(helseid::state::Parts {
+            clock: clock.clone(),
+            base_url: base_url.clone(),
+            keys: keys.clone(),
+            tokens,
+            store: parts.helseid,
+            autologin: settings.autologin,
+        });
+        let sfm = sfm::State::new(sfm::state::Parts {
+            clock: clock.clone(),
+            base_url: base_url.clone(),
+            issuer,
+            verifier: verifier.clone(),
+            store: parts.sfm,
+            national: national.clone(),
+        });
+        let kjernejournal = kjernejournal::State::new(kjernejournal::state::Parts {
+            clock: clock.clone(),
+            base_url: base_url.clone(),
+            verifier: verifier.clone(),
+            store: parts.kjernejournal,
+            national: national.clone(),
+            extra_field: settings.kj_extra_field,
+        })
+        .map_err(|_| StartupError::Random)?;
+        let pts = pts::State::new(clock.clone(), verifier, parts.pts);
+        let journal = crate::journal::Journal::new(settings.journal_size, clock.clone());
+        Ok(Self {
+            clock,
+            keys,
+            helseid: web::Data::new(helseid),
+            sfm: web::Data::new(sfm),
+            kjernejournal: web::Data::new(kjernejournal),
+            pts: web::Data::new(pts),
+            national,
+            fixtures_dir: settings.fixtures_dir.clone(),
+            warnings: fixtures.warnings,
+            seed: fixtures.texts,
+            untrusted_signer: std::sync::OnceLock::new(),
+            journal: web::Data::new(journal),
+            faults: web::Data::new(crate::faults::Faults::default()),
+            admin: settings.admin,
+            admin_token: settings.admin_token.clone(),
+            state_file: settings
+                .state_file
+                .clone()
+                .map(|path| crate::state::persist::StateFile::new(path, settings.state_interval)),
+            base_url,
+        })
+    }
+
+    /// Back to `fixtures`: every service's state replaced at once.
+    pub fn reset(&self, fixtures: &Fixtures) {
+        self.replace(Parts::from_fixtures(fixtures));
+    }
+
+    /// Replaces every service's state (each part under its own write lock; requests in flight
+    /// finish against the old or the new state).
+    pub fn replace(&self, parts: Parts) {
+        let Parts {
+            helseid,
+            helseid_flows,
+            sfm,
+            national,
+            kjernejournal,
+            pts,
+        } = parts;
+        self.helseid.replace(helseid, helseid_flows);
+        self.sfm.replace(sfm);
+        self.national.replace(national);
+        self.kjernejournal.replace(kjernejournal);
+        self.pts.replace(pts);
+    }
+
+    /// Every service's state as the parts of a state document (see [`snapshot`]), each part
+    /// written under its own lock, one at a time.
+    pub fn export_parts(
+        &self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, serde_json::Error> {
+        let mut parts = serde_json::Map::new();
+        let mut helseid = {
+            let store = self.helseid.store();
+            let clients: Vec<&crate::helseid::model::ClientEntry> =
+                store.clients.values().map(|c| &c.entry).collect();
+            let users: Vec<&crate::helseid::model::UserEntry> =
+                store.users.iter().map(|u| &u.entry).collect();
+            serde_json::json!({ "clients": clients, "users": users })
+        };
+        let logins = serde_json::to_value(&*self.helseid.flows_unswept())?;
+        if let Some(object) = helseid.as_object_mut() {
+            object.insert("logins".to_owned(), logins);
+        }
+        parts.insert("helseid".to_owned(), helseid);
+        parts.insert("sfm".to_owned(), serde_json::to_value(&*self.sfm.store())?);
+        parts.insert(
+            "national".to_owned(),
+            serde_json::to_value(&*self.national.read())?,
+        );
+        parts.insert(
+            "kjernejournal".to_owned(),
+            serde_json::to_value(&*self.kjernejournal.store())?,
+        );
+        parts.insert("pts".to_owned(), serde_json::to_value(&*self.pts.store())?);
+        Ok(parts)
+    }
+}
