@@ -20,11 +20,12 @@ use serde_json::Value;
 use crate::service::{Service, label_of};
 
 /// A rule as the control plane takes it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRequest {
     /// Only requests to this service (`helseid`, `sfm`, `kjernejournal`, `pts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Service>)]
     pub service: Option<String>,
     /// Only this method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,14 +33,16 @@ pub struct FaultRequest {
     /// The paths, a glob: `*` one path segment (`/sfm/fhir/Patient/*`), `**` any depth
     /// (`/helseid/**`).
     pub path: String,
-    /// Answer this status instead of the service.
+    /// Answer this status instead of the service (no body with 204 or 304).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 200, maximum = 599)]
     pub status: Option<u16>,
     /// With `status`: the body (JSON, or a string sent as text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
     /// Wait this long first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 600000)]
     pub delay_ms: Option<u64>,
     /// Drop the connection instead of answering.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -53,7 +56,7 @@ pub struct FaultRequest {
 }
 
 /// A stored rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FaultRule {
     /// Its id.
     pub id: String,
@@ -65,6 +68,7 @@ pub struct FaultRule {
     /// How many requests it has faulted.
     pub hits: u64,
     #[serde(skip)]
+    #[schema(ignore)]
     matcher: GlobMatcher,
 }
 

@@ -72,6 +72,18 @@ impl Service {
     }
 }
 
+/// A service's name in the control plane's OpenAPI document: one of [`Service::names`].
+impl utoipa::PartialSchema for Service {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(Service::names()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Service {}
+
 /// What the access log and the journal call a path's owner: a service's name, `admin` (the
 /// control plane), `health` or `none`.
 pub fn label_of(path: &str) -> &'static str {

@@ -5,6 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, TimeDelta};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::require_json;
@@ -24,6 +25,8 @@ fn answer(state: &AppState) -> HttpResponse {
 }
 
 /// `GET /_admin/clock`: the simulation's now and how far it is moved.
+#[utoipa::path(get, path = "/_admin/clock", operation_id = "getClock", summary = "The simulation's now and offset",
+    responses((status = 200, description = "{now, offset_seconds}")))]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     answer(&state)
 }
@@ -53,7 +56,37 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
     Ok(if negative { -delta } else { delta })
 }
 
+/// A change of the clock: a body with exactly one of these members.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum ClockChange {
+    /// Move by an ISO 8601 duration (`-` in front to go back); the clock stays from
+    /// 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z.
+    Advance {
+        /// The duration.
+        #[schema(examples("PT4H1M"))]
+        advance: String,
+    },
+    /// Set to an RFC 3339 time.
+    Set {
+        /// The time.
+        #[schema(format = DateTime)]
+        set: String,
+    },
+    /// Back to the real time (`true`).
+    Reset {
+        /// Always `true`.
+        reset: bool,
+    },
+}
+
 /// `POST /_admin/clock`: advance, set or reset.
+#[utoipa::path(post, path = "/_admin/clock", operation_id = "changeClock",
+    summary = "Advance (ISO 8601 duration), set or reset the clock",
+    request_body = ClockChange,
+    responses(
+        (status = 200, description = "{now, offset_seconds}"),
+        (status = 400, description = "invalid_request")))]
 pub async fn post(
     req: HttpRequest,
     body: web::Bytes,
@@ -68,45 +101,53 @@ pub async fn post(
         .and_then(|o| o.iter().next());
     let Some((key, value)) = change else {
         return Err(AdminError::invalid_request(
-            "Send exactly one of {\"advance\": \"PT4H1M\"}, {\"set\": \"2026-01-01T10:00:00Z\"} or {\"reset\": true}",
+            "Send exactly one of {\"advance\": \"PT4H1M\"}, {\"set\": \"2026-01-01T10:00:00Z\"} \
+             or {\"reset\": true}",
         ));
     };
-    match (key.as_str(), value) {
-        ("advance", Value::String(duration)) => {
-            let by = parse_duration(duration).map_err(AdminError::invalid_request)?;
-            let from = state.clock.now();
-            state.clock.advance(by).map_err(|_| {
-                AdminError::invalid_request(format!(
-                    "{}: advancing by {duration} from {} would take it {}",
-                    crate::clock::RANGE_RULE,
-                    from.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    if duration.starts_with('-') {
-                        "before 1900"
-                    } else {
-                        "past 9000"
-                    }
-                ))
-            })?;
-        }
-        ("set", Value::String(at)) => {
-            let at = DateTime::parse_from_rfc3339(at).map_err(|_| {
-                AdminError::invalid_request(format!(
-                    "set must be an RFC 3339 time such as 2026-01-01T10:00:00Z, got '{at}'"
-                ))
-            })?;
-            state
-                .clock
-                .set(at.to_utc())
-                .map_err(|e| AdminError::invalid_request(e.to_string()))?;
-        }
-        ("reset", Value::Bool(true)) => state.clock.reset(),
-        _ => {
-            return Err(AdminError::invalid_request(format!(
-                "Unknown clock change {key}: {value}; send {{\"advance\": \"PT4H1M\"}}, {{\"set\": \"2026-01-01T10:00:00Z\"}} or {{\"reset\": true}}"
-            )));
-        }
+    let unknown = || {
+        AdminError::invalid_request(format!(
+            "Unknown clock change {key}: {value}; send {{\"advance\": \"PT4H1M\"}}, \
+             {{\"set\": \"2026-01-01T10:00:00Z\"}} or {{\"reset\": true}}"
+        ))
+    };
+    match ClockChange::deserialize(&request).map_err(|_| unknown())? {
+        ClockChange::Advance { advance } => advance_by(&state.clock, &advance)?,
+        ClockChange::Set { set } => set_to(&state.clock, &set)?,
+        ClockChange::Reset { reset: true } => state.clock.reset(),
+        ClockChange::Reset { reset: false } => return Err(unknown()),
     }
     Ok(answer(&state))
+}
+
+/// Moves `clock` by the ISO 8601 `duration`.
+fn advance_by(clock: &crate::clock::Clock, duration: &str) -> Result<(), AdminError> {
+    let by = parse_duration(duration).map_err(AdminError::invalid_request)?;
+    let from = clock.now();
+    clock.advance(by).map(drop).map_err(|_| {
+        AdminError::invalid_request(format!(
+            "{}: advancing by {duration} from {} would take it {}",
+            crate::clock::RANGE_RULE,
+            from.to_rfc3339_opts(SecondsFormat::Secs, true),
+            if duration.starts_with('-') {
+                "before 1900"
+            } else {
+                "past 9000"
+            }
+        ))
+    })
+}
+
+/// Sets `clock` to the RFC 3339 time `at`.
+fn set_to(clock: &crate::clock::Clock, at: &str) -> Result<(), AdminError> {
+    let at = DateTime::parse_from_rfc3339(at).map_err(|_| {
+        AdminError::invalid_request(format!(
+            "set must be an RFC 3339 time such as 2026-01-01T10:00:00Z, got '{at}'"
+        ))
+    })?;
+    clock
+        .set(at.to_utc())
+        .map_err(|e| AdminError::invalid_request(e.to_string()))
 }
 
 #[cfg(test)]

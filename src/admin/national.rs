@@ -5,8 +5,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use crate::errors::admin::AdminError;
-use crate::national::NationalMessage;
+use crate::national::{MessageKind, NationalMessage};
 use crate::state::AppState;
+
+/// The kinds of message the filter takes.
+const MESSAGE_KINDS: [MessageKind; 3] = [MessageKind::M1, MessageKind::M5, MessageKind::M25_1];
+
+/// The `type` filter: `M1`, `M5` or `M25.1`.
+pub struct MessageType;
+
+impl utoipa::PartialSchema for MessageType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::names_schema(&MESSAGE_KINDS.map(MessageKind::as_str))
+    }
+}
+
+impl utoipa::ToSchema for MessageType {}
 
 #[derive(Serialize)]
 struct PatientMessages<'a> {
@@ -17,6 +31,11 @@ struct PatientMessages<'a> {
 
 /// `GET /_admin/sfm/messages[?patient=<fødselsnummer, D-nummer or system|value>][&type=M1]`:
 /// the messages, oldest first.
+#[utoipa::path(get, path = "/_admin/sfm/messages", operation_id = "listMessages", summary = "The M1/M5/M25.1 messages SFM sent",
+    params(
+        ("patient" = Option<String>, Query, description = "only this patient's"),
+        ("type" = Option<MessageType>, Query, description = "only this kind")),
+    responses((status = 200, description = "{messages: [...]}")))]
 pub async fn messages(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -26,11 +45,11 @@ pub async fn messages(
     for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         match name.as_ref() {
             "patient" => patient = Some(value.into_owned()),
-            "type" => match value.as_ref() {
-                "M1" | "M5" | "M25.1" => kind = Some(value.into_owned()),
-                other => {
+            "type" => match MESSAGE_KINDS.into_iter().find(|k| k.as_str() == value) {
+                Some(found) => kind = Some(found),
+                None => {
                     return Err(AdminError::invalid_request(format!(
-                        "type must be M1, M5 or M25.1, got '{other}'"
+                        "type must be M1, M5 or M25.1, got '{value}'"
                     )));
                 }
             },
@@ -52,7 +71,7 @@ pub async fn messages(
                 message,
             })
         })
-        .filter(|m| kind.as_deref().is_none_or(|k| k == m.message.kind.as_str()))
+        .filter(|m| kind.is_none_or(|k| k == m.message.kind))
         .collect();
     list.sort_by_key(|m| m.message.sent);
     Ok(HttpResponse::Ok().json(serde_json::json!({ "messages": list })))

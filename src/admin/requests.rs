@@ -4,11 +4,22 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::openapi::JournalService;
 use crate::errors::admin::AdminError;
 use crate::journal::entries_json;
 use crate::state::AppState;
 
 /// `GET /_admin/requests`.
+#[utoipa::path(get, path = "/_admin/requests", operation_id = "listRequests",
+    summary = "The request journal, newest first (secrets redacted)",
+    params(
+        ("service" = Option<JournalService>, Query,
+            description = "a service's name, or none for paths no service owns"),
+        ("status" = Option<String>, Query, description = "a code such as 401 or a class such as 4xx",
+            example = "4xx"),
+        ("limit" = Option<u32>, Query, description = "at most this many (default 100)")),
+    responses((status = 200, description = "{requests: [{id, time, service, method, path, \
+        status, latency_ms, request_body, response_body, token, reason}]}")))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -66,6 +77,8 @@ fn parse_status(value: &str) -> Option<(u16, u16)> {
 }
 
 /// `DELETE /_admin/requests`.
+#[utoipa::path(delete, path = "/_admin/requests", operation_id = "clearRequests", summary = "Clear the journal",
+    responses((status = 204, description = "cleared")))]
 pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
     state.journal.clear();
     HttpResponse::NoContent().finish()

@@ -10,6 +10,9 @@ use crate::errors::admin::AdminError;
 use crate::state::AppState;
 
 /// `POST /_admin/reset`.
+#[utoipa::path(post, path = "/_admin/reset", operation_id = "reset",
+    summary = "Every service back to the fixtures (keys, clock, faults and journal stay)",
+    responses((status = 200, description = "{reset, took_ms}")))]
 pub async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let started = std::time::Instant::now();
     let fixtures = crate::fixtures::load(&state.seed, state.clock.now()).map_err(|e| {

@@ -8,11 +8,17 @@ use serde_json::json;
 use super::require_json;
 use crate::errors::admin::AdminError;
 use crate::state::AppState;
+use crate::state::snapshot::StateDocument;
 
 /// Largest accepted state document.
 pub const MAX_STATE_BYTES: usize = 64 * 1024 * 1024;
 
 /// `GET /_admin/state`: the state document.
+#[utoipa::path(get, path = "/_admin/state", operation_id = "exportState",
+    summary = "The whole state as one versioned document (format helsesim-state, version 1): \
+        clock offset, HelseID clients/users/logins, SFM, the national systems, kjernejournal \
+        (with its ticket key), PTS",
+    responses((status = 200, description = "the state document", body = StateDocument)))]
 pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let document = crate::state::persist::export(&state).map_err(|e| {
         AdminError::new(
@@ -26,6 +32,15 @@ pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, AdminErr
 
 /// `PUT /_admin/state`: replaces the whole state with the document's (400 `invalid_state`
 /// naming the field when any of it is invalid; then nothing changed).
+#[utoipa::path(put, path = "/_admin/state", operation_id = "importState",
+    summary = "Replace the whole state with a document from GET (validated completely first; \
+        on error nothing changes)",
+    request_body = StateDocument,
+    responses(
+        (status = 200, description = "{imported, clients, users, sfm_tenants, national_patients, \
+            kjernejournal_organisations, pts_restrictions, clock}"),
+        (status = 400, description = "invalid_state"),
+        (status = 415, description = "unsupported_media_type")))]
 pub async fn import(
     req: HttpRequest,
     body: web::Bytes,

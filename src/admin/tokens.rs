@@ -68,14 +68,27 @@ impl BrokenToken {
     }
 }
 
-/// The request.
-#[derive(Debug, Deserialize)]
+/// A way in the control plane's OpenAPI document: one of [`BrokenToken::names`].
+impl utoipa::PartialSchema for BrokenToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(BrokenToken::names()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BrokenToken {}
+
+/// What a minted token is made of.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MintRequest {
+pub struct MintRequest {
     client_id: String,
     audience: String,
     #[serde(default)]
     scope: Option<ScopeList>,
+    /// A fixture user's pid.
     #[serde(default)]
     user: Option<String>,
     #[serde(default)]
@@ -87,19 +100,23 @@ struct MintRequest {
     #[serde(default)]
     expires_in: Option<u32>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     claims: Map<String, Value>,
     #[serde(default)]
+    #[schema(value_type = Option<BrokenToken>)]
     broken: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One scope, or several (a space-separated text or a list).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum ScopeList {
     Text(String),
     List(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+/// The organisation the token is for.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OrganizationRequest {
     #[serde(default)]
@@ -113,6 +130,12 @@ fn invalid(message: impl Into<String>) -> AdminError {
 }
 
 /// `POST /_admin/tokens`.
+#[utoipa::path(post, path = "/_admin/tokens", operation_id = "mintToken",
+    summary = "Mint a test access token, good or deliberately broken",
+    request_body = MintRequest,
+    responses(
+        (status = 200, description = "{access_token, token_type, expires_in, claims}"),
+        (status = 400, description = "invalid_request")))]
 pub async fn mint(
     req: HttpRequest,
     body: web::Bytes,

@@ -34,33 +34,40 @@ pub const FORMAT: &str = "helsesim-state";
 pub const VERSION: u32 = 1;
 
 /// The state document.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateDocument {
     /// Always `helsesim-state`.
     pub format: String,
     /// The format's version (1).
+    #[schema(minimum = 1, maximum = 1)]
     pub version: u32,
     /// When it was written (helsesim's clock; informative, ignored on import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub exported_at: Option<DateTime<Utc>>,
     /// The clock's offset; absent on import: the clock is not moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockState>,
     /// HelseID: clients, test users, logins in progress, sessions, refresh tokens.
+    #[schema(value_type = Object)]
     pub helseid: HelseIdState,
     /// SFM: tenants with their FHIR resources, tickets and lookups; portal codes and sessions.
+    #[schema(value_type = Object)]
     pub sfm: SfmStore,
     /// The national systems: prescriptions, PLL, allergies, kjernejournal records, messages.
+    #[schema(value_type = Object)]
     pub national: NationalStore,
     /// Kjernejournal: organisations and the ticket key.
+    #[schema(value_type = Object)]
     pub kjernejournal: KjState,
     /// PTS: the access restrictions.
+    #[schema(value_type = Object)]
     pub pts: PtsStore,
 }
 
 /// The clock in a state document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockState {
     /// How far the clock is moved from its base (the system time), in milliseconds.

@@ -13,10 +13,19 @@ async fn every_documented_operation_exists() {
     assert_eq!(reply.json["openapi"], "3.1.0");
     let paths = reply.json["paths"].as_object().unwrap();
     let mut operations = Vec::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
     for (path, item) in paths {
         for method in ["get", "post", "put", "delete"] {
-            if item.get(method).is_some() {
+            if let Some(operation) = item.get(method) {
                 operations.push((method.to_uppercase(), path.clone()));
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                assert!(
+                    operation_ids.insert(id.clone()),
+                    "{method} {path}: operationId {id:?}"
+                );
             }
         }
     }
@@ -48,5 +57,83 @@ async fn every_documented_operation_exists() {
             "{method} {path}: {}",
             reply.text
         );
+    }
+}
+
+/// The request bodies are the types the handlers read (utoipa), closed sets included.
+#[actix_web::test]
+async fn request_schemas_come_from_the_request_types() {
+    let app = spawn_app().await;
+    let reply = app.get("/_admin/openapi.json").await;
+    let schemas = &reply.json["components"]["schemas"];
+    let fault = &schemas["FaultRequest"];
+    assert_eq!(fault["required"], json!(["path"]), "{fault}");
+    let service = &fault["properties"]["service"];
+    assert!(
+        service.to_string().contains("#/components/schemas/Service"),
+        "{service}"
+    );
+    assert_eq!(
+        schemas["Service"]["enum"],
+        json!(["helseid", "sfm", "kjernejournal", "pts"])
+    );
+    assert_eq!(fault["properties"]["status"]["maximum"], 599, "{fault}");
+    let broken = &schemas["MintRequest"]["properties"]["broken"];
+    assert!(
+        broken
+            .to_string()
+            .contains("#/components/schemas/BrokenToken"),
+        "{broken}"
+    );
+    let broken = &schemas["BrokenToken"]["enum"];
+    for name in [
+        "wrong_signing_key",
+        "wrong_issuer",
+        "wrong_audience",
+        "expired",
+        "not_yet_valid",
+    ] {
+        assert!(broken.to_string().contains(name), "{broken}");
+    }
+    let clock = schemas["ClockChange"].to_string();
+    for member in ["advance", "set", "reset"] {
+        assert!(clock.contains(member), "{clock}");
+    }
+    let journal = &reply.json["paths"]["/_admin/requests"]["get"]["parameters"][0];
+    assert_eq!(journal["name"], "service");
+    assert_eq!(
+        schemas["JournalService"]["enum"],
+        json!(["helseid", "sfm", "kjernejournal", "pts", "none"])
+    );
+    assert_eq!(schemas["MessageType"]["enum"], json!(["M1", "M5", "M25.1"]));
+    assert_eq!(
+        reply.json["components"]["securitySchemes"]["adminToken"]["scheme"],
+        "bearer"
+    );
+    // Every reference resolves.
+    let mut refs = Vec::new();
+    collect_refs(&reply.json, &mut refs);
+    assert!(refs.len() > 5, "{refs:?}");
+    for reference in refs {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert!(
+            schemas.get(name).is_some(),
+            "{reference} resolves to nothing"
+        );
+    }
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item.as_str()) {
+                    ("$ref", Some(reference)) => out.push(reference.to_owned()),
+                    _ => collect_refs(item, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        _ => {}
     }
 }

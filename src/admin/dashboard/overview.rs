@@ -28,6 +28,12 @@ use crate::state::AppState;
 const CLI_DEFAULT_BASE: &str = "http://localhost:8080";
 
 /// `GET /_admin/overview`.
+#[utoipa::path(get, path = "/_admin/overview", operation_id = "getOverview",
+    summary = "What the dashboard at / shows: services with base URLs and config snippets, \
+        clients with a helsesim token command per API, test users, SFM instances, patients \
+        (kjernejournal status, valid tickets, medication), the clock and settings",
+    responses((status = 200, description = "{version, base_url, clock, services, tools, \
+        clients, users, tenants, patients, settings}")))]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
