@@ -42,9 +42,11 @@ fn benches(c: &mut Criterion) {
     let answer = json!({
         "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false, "harLegemidler": true,
         "returTekst": "OBS: Kritisk informasjon i kjernejournal",
-        "sistEndretKritiskInfo": [{"kategori": "OVER_REAK", "sistEndret": "2020-03-03T10:00:00.000Z"}],
+        "sistEndretKritiskInfo": [{"kategori": "OVER_REAK",
+                                   "sistEndret": "2020-03-03T10:00:00.000Z"}],
         "sistEndretKritiskInfoDato": "2020-03-03T10:00:00.000Z",
-        "sperringDetaljer": [{"erSperret": false, "modul": "KRITISKINFO"}, {"erSperret": false, "modul": "LEGEMIDLER"}],
+        "sperringDetaljer": [{"erSperret": false, "modul": "KRITISKINFO"},
+                             {"erSperret": false, "modul": "LEGEMIDLER"}],
         "status": 4, "ticket": ticket
     })
     .to_string();

@@ -1,4 +1,5 @@
-//! Benchmarks of the hottest paths: token signing, the token endpoint's rules and access-token verification.
+//! Benchmarks of the hottest paths: token signing, the token endpoint's rules and access-token
+//! verification.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -12,7 +12,10 @@ async fn the_control_plane_can_be_switched_off() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(
         reply.json,
-        json!({"error": "not_found", "message": "The control plane is switched off (HELSESIM_ADMIN=off)"})
+        json!({
+            "error": "not_found",
+            "message": "The control plane is switched off (HELSESIM_ADMIN=off)"
+        })
     );
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }
@@ -29,7 +32,10 @@ async fn the_control_plane_can_demand_a_token() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{authorization:?}");
         assert_eq!(
             reply.json,
-            json!({"error": "unauthorized", "message": "The control plane needs 'Authorization: Bearer <HELSESIM_ADMIN_TOKEN>'"})
+            json!({
+                "error": "unauthorized",
+                "message": "The control plane needs 'Authorization: Bearer <HELSESIM_ADMIN_TOKEN>'"
+            })
         );
         assert_eq!(
             reply.header("www-authenticate"),

@@ -244,7 +244,8 @@ async fn posting_an_existing_client_replaces_it() {
     let reply = app.token_with_key("rotating", old_key).await;
     reply.assert_oauth_error(
         "invalid_client",
-        "The client_assertion's signature does not verify with the key(s) registered for client 'rotating'",
+        "The client_assertion's signature does not verify with the key(s) registered for client \
+         'rotating'",
     );
 
     let reply = app.token_with_key("rotating", new_key).await;
@@ -299,23 +300,28 @@ async fn invalid_entries_are_refused_naming_the_field() {
     let cases = [
         (
             with("orgnr_parent", json!("12345")),
-            "field `orgnr_parent`: '12345' is not an organisation number: it must be nine digits, no spaces or letters",
+            "field `orgnr_parent`: '12345' is not an organisation number: it must be nine digits, \
+             no spaces or letters",
         ),
         (
             private_jwk,
-            "field `jwks.keys[0]`: the JWK contains the private member `d`; only public keys may be given",
+            "field `jwks.keys[0]`: the JWK contains the private member `d`; only public keys may \
+             be given",
         ),
         (
             with("scopes", json!([SFM, "nhn:nothing/api"])),
-            "field `scopes[1]`: unknown scope 'nhn:nothing/api': not an identity scope and not in any API resource",
+            "field `scopes[1]`: unknown scope 'nhn:nothing/api': not an identity scope and not in \
+             any API resource",
         ),
         (
             multi_without_supplier,
-            "field `orgnr_supplier`: a multi-tenant client needs the supplier's organisation number",
+            "field `orgnr_supplier`: a multi-tenant client needs the supplier's organisation \
+             number",
         ),
         (
             multi_with_parent,
-            "field `orgnr_parent`: a multi-tenant client names the organisation in each token request (assertion_details), not in its configuration",
+            "field `orgnr_parent`: a multi-tenant client names the organisation in each token \
+             request (assertion_details), not in its configuration",
         ),
         (
             without("orgnr_parent"),
@@ -323,7 +329,8 @@ async fn invalid_entries_are_refused_naming_the_field() {
         ),
         (
             with("jwks", json!({"keys": []})),
-            "field `jwks.keys`: a client needs at least one public key (private_key_jwt is the only client authentication)",
+            "field `jwks.keys`: a client needs at least one public key (private_key_jwt is the \
+             only client authentication)",
         ),
         (
             with("client_id", json!("two words")),
@@ -381,7 +388,8 @@ async fn unknown_fields_and_bad_json_are_refused() {
     let message = reply.json["message"].as_str().unwrap();
     assert!(
         message.starts_with(
-            "field `foo`: unknown field `foo`, expected one of `client_id`, `name`, `jwks`, `tenancy`"
+            "field `foo`: unknown field `foo`, expected one of `client_id`, `name`, `jwks`, \
+             `tenancy`"
         ),
         "{message}"
     );

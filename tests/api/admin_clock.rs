@@ -55,11 +55,13 @@ async fn bad_clock_changes_are_refused() {
         ),
         (
             r#"{"reset": false}"#,
-            "Unknown clock change reset: false; send {\"advance\": \"PT4H1M\"}, {\"set\": \"2026-01-01T10:00:00Z\"} or {\"reset\": true}",
+            "Unknown clock change reset: false; send {\"advance\": \"PT4H1M\"}, {\"set\": \
+             \"2026-01-01T10:00:00Z\"} or {\"reset\": true}",
         ),
         (
             r#"{"advance": "PT1H", "reset": true}"#,
-            "Send exactly one of {\"advance\": \"PT4H1M\"}, {\"set\": \"2026-01-01T10:00:00Z\"} or {\"reset\": true}",
+            "Send exactly one of {\"advance\": \"PT4H1M\"}, {\"set\": \"2026-01-01T10:00:00Z\"} or \
+             {\"reset\": true}",
         ),
         (
             r#"{"advance": "PT1H""#,
@@ -98,6 +100,9 @@ async fn an_expired_token_names_the_moved_clock() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
     assert_eq!(
         reply.json["utviklermelding"],
-        "The HelseID access token was refused: The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: 2026-03-03T12:00:00+00:00, moved +1 d 2 h from this machine's clock: tokens fetched before the clock moved expire with it, fetch new ones)"
+        "The HelseID access token was refused: The access token expired at \
+         2026-03-02T10:10:00+00:00 (helsesim's clock: 2026-03-03T12:00:00+00:00, moved +1 d 2 h \
+         from this machine's clock: tokens fetched before the clock moved expire with it, fetch \
+         new ones)"
     );
 }

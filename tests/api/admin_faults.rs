@@ -22,7 +22,10 @@ async fn a_fault_answers_its_status_for_its_paths_and_times() {
     let app = spawn_app().await;
     let reply = add_fault(
         &app,
-        json!({"path": "/sfm/fhir/**", "method": "get", "status": 503, "body": {"error": "maintenance"}, "times": 2}),
+        json!({
+            "path": "/sfm/fhir/**", "method": "get", "status": 503,
+            "body": {"error": "maintenance"}, "times": 2
+        }),
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -108,19 +111,23 @@ async fn bad_fault_rules_are_refused() {
         ),
         (
             json!({"path": "/sfm/[", "status": 500}),
-            "path '/sfm/[' is not a glob: error parsing glob '/sfm/[': unclosed character class; missing ']'",
+            "path '/sfm/[' is not a glob: error parsing glob '/sfm/[': unclosed character class; \
+             missing ']'",
         ),
         (
             json!({"path": "/sfm/**", "status": 42}),
-            "status must be a final HTTP status from 200 to 599, got 42 (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)",
+            "status must be a final HTTP status from 200 to 599, got 42 (a 1xx is no answer: 100 \
+             leaves the client waiting, 101 switches protocols)",
         ),
         (
             json!({"path": "/sfm/**", "status": 100}),
-            "status must be a final HTTP status from 200 to 599, got 100 (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)",
+            "status must be a final HTTP status from 200 to 599, got 100 (a 1xx is no answer: 100 \
+             leaves the client waiting, 101 switches protocols)",
         ),
         (
             json!({"path": "/sfm/**", "status": 101}),
-            "status must be a final HTTP status from 200 to 599, got 101 (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)",
+            "status must be a final HTTP status from 200 to 599, got 101 (a 1xx is no answer: 100 \
+             leaves the client waiting, 101 switches protocols)",
         ),
         (
             json!({"path": "/sfm/**", "status": 204, "body": {"a": 1}}),

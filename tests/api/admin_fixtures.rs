@@ -19,7 +19,9 @@ async fn indicator(app: &TestApp, token: &str) -> Reply {
     .await
 }
 
-const KJ_SCOPES: &str = "openid helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/hpr/hpr_number nhn:kjernejournal/api";
+const KJ_SCOPES: &str = "openid helseid://scopes/identity/pid \
+                         helseid://scopes/identity/security_level helseid://scopes/hpr/hpr_number \
+                         nhn:kjernejournal/api";
 
 #[actix_web::test]
 async fn a_test_user_added_at_run_time_logs_in() {
@@ -46,7 +48,14 @@ async fn a_test_user_added_at_run_time_logs_in() {
     let (_, claims) = decode_jwt(reply.json["access_token"].as_str().unwrap());
     assert_eq!(claims["helseid://claims/hpr/hpr_number"], "112233");
 
-    let reply = app.post_json("/_admin/helseid/users", &json!({"pid": "13116900217", "given_name": "X", "family_name": "Y", "security_level": "4"})).await;
+    let reply = app
+        .post_json(
+            "/_admin/helseid/users",
+            &json!({
+                "pid": "13116900217", "given_name": "X", "family_name": "Y", "security_level": "4"
+            }),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.json["error"], "invalid_user_entry");
     assert!(
@@ -93,7 +102,11 @@ async fn a_national_patient_added_at_run_time_is_seen_by_kjernejournal() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.json,
-        json!({"error": "invalid_patient_entry", "message": "field `kjernejournal.blocked_modules[0]`: 'ALT' is not a kjernejournal module: KRITISKINFO or LEGEMIDLER"})
+        json!({
+            "error": "invalid_patient_entry",
+            "message": "field `kjernejournal.blocked_modules[0]`: 'ALT' is not a kjernejournal \
+                        module: KRITISKINFO or LEGEMIDLER"
+        })
     );
 }
 
@@ -114,7 +127,9 @@ async fn an_sfm_instance_is_added_or_replaced_at_run_time() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.json,
-        json!({"error": "invalid_tenant_entry", "message": "field `sfm_id`: 'not-a-guid' is not a GUID"})
+        json!({
+            "error": "invalid_tenant_entry", "message": "field `sfm_id`: 'not-a-guid' is not a GUID"
+        })
     );
 }
 
@@ -136,23 +151,35 @@ async fn multidose_pharmacy_messages_are_checked() {
                 "medication": {"name": "Levaxin tab 50 mikrog"},
                 "dssn": "1 tablett om morgenen",
                 "started": "now-100d",
-                "prescription": {"id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21", "status": "Ekspederbar", "issued": "now-20d", "expires": "now+300d", "packages": 1}
+                "prescription": {"id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21",
+                                 "status": "Ekspederbar", "issued": "now-20d",
+                                 "expires": "now+300d", "packages": 1}
             }]
         })
     };
-    let delivery = json!({"resept_id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21", "first_dose": "now-5d", "last_dose": "now+9d"});
+    let delivery = json!({
+        "resept_id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21", "first_dose": "now-5d",
+        "last_dose": "now+9d"
+    });
     let cases = [
         (
             json!([{"type": "M25.2", "date": "now-3d", "deliveries": [delivery]}]),
-            "field `multidose.messages[0].deliveries`: an M25.2 (the pharmacy's query) has no deliveries: only an M25.3 does",
+            "field `multidose.messages[0].deliveries`: an M25.2 (the pharmacy's query) has no \
+             deliveries: only an M25.3 does",
         ),
         (
             json!([{"type": "M25.3", "date": "now-3d"}]),
-            "field `multidose.messages[0].deliveries`: an M25.3 (the pharmacy's dispensing note) needs at least one delivery",
+            "field `multidose.messages[0].deliveries`: an M25.3 (the pharmacy's dispensing note) \
+             needs at least one delivery",
         ),
         (
-            json!([{"type": "M25.3", "date": "now-3d", "deliveries": [{"resept_id": "other", "first_dose": "now-5d", "last_dose": "now+9d"}]}]),
-            "field `multidose.messages[0].deliveries[0].resept_id`: 'other' is not a prescription of this patient",
+            json!([
+                {"type": "M25.3", "date": "now-3d",
+                 "deliveries": [{"resept_id": "other", "first_dose": "now-5d",
+                                 "last_dose": "now+9d"}]}
+            ]),
+            "field `multidose.messages[0].deliveries[0].resept_id`: 'other' is not a prescription \
+             of this patient",
         ),
     ];
     for (messages, message) in cases {

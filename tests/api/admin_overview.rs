@@ -75,7 +75,8 @@ async fn the_overview_has_the_services_with_their_base_urls_and_snippets() {
     assert_eq!(
         by(&overview["services"], "id", "kjernejournal")["config"]["env"],
         format!(
-            "KJERNEJOURNAL_BASE_URL={base}/kjernejournal\nKJERNEJOURNAL_AUDIENCE=nhn:kjernejournal\n"
+            "KJERNEJOURNAL_BASE_URL={base}/kjernejournal\n\
+             KJERNEJOURNAL_AUDIENCE=nhn:kjernejournal\n"
         )
     );
     assert_eq!(
@@ -96,7 +97,9 @@ async fn the_overview_has_the_services_with_their_base_urls_and_snippets() {
     }
     assert_eq!(
         overview["settings"],
-        json!({"admin_token": false, "autologin": true, "kj_extra_field": true, "journal_size": 500})
+        json!({
+            "admin_token": false, "autologin": true, "kj_extra_field": true, "journal_size": 500
+        })
     );
 }
 
@@ -117,7 +120,8 @@ async fn the_overview_has_clients_with_token_commands_users_and_instances() {
         json!([{
             "api": "e-helse:sfm.api",
             "label": "e-helse:sfm.api",
-            "command": format!("helsesim token --client sfm-ready --user {DIDRIK} --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" {url}")
+            "command": format!("helsesim token --client sfm-ready --user {DIDRIK} --scope \"openid \
+                                helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" {url}")
         }])
     );
     let pts = by(&overview["clients"], "client_id", PTS);
@@ -128,8 +132,11 @@ async fn the_overview_has_clients_with_token_commands_users_and_instances() {
             "api": "nhn:pts",
             "label": "nhn:pts",
             "setup": "helsesim keygen --out dpop.pem",
-            "command": format!("helsesim token --client pts --scope nhn:pts/api --dpop-key dpop.pem {url}"),
-            "proof": format!("helsesim dpop-proof --key dpop.pem --url {}/pts/access-restrictions/patient-safety/_search --token <the token>", app.base),
+            "command": format!("helsesim token --client pts --scope nhn:pts/api --dpop-key \
+                                dpop.pem {url}"),
+            "proof": format!("helsesim dpop-proof --key dpop.pem --url \
+                              {}/pts/access-restrictions/patient-safety/_search --token <the \
+                              token>", app.base),
         })
     );
     // The multi-tenant client: one SFM command per journal, the organisation named.
@@ -148,16 +155,22 @@ async fn the_overview_has_clients_with_token_commands_users_and_instances() {
         commands,
         [
             format!(
-                "helsesim token --client epj-multi-tenant --user {DIDRIK} --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" --org 924681357 --journal-id 5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f {url}"
+                "helsesim token --client epj-multi-tenant --user {DIDRIK} --scope \"openid \
+                 helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" --org 924681357 \
+                 --journal-id 5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f {url}"
             ),
             format!(
-                "helsesim token --client epj-multi-tenant --user {SIGRID} --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" --org 928765431 --journal-id b9df3211-460c-4801-9de4-c9e0fe9c0ed3 {url}"
+                "helsesim token --client epj-multi-tenant --user {SIGRID} --scope \"openid \
+                 helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\" --org 928765431 \
+                 --journal-id b9df3211-460c-4801-9de4-c9e0fe9c0ed3 {url}"
             ),
             format!(
-                "helsesim token --client epj-multi-tenant --scope nhn:kjernejournal/api --org 924681357 {url}"
+                "helsesim token --client epj-multi-tenant --scope nhn:kjernejournal/api --org \
+                 924681357 {url}"
             ),
             format!(
-                "helsesim token --client epj-multi-tenant --scope nhn:pts/api --org 924681357 --dpop-key dpop.pem {url}"
+                "helsesim token --client epj-multi-tenant --scope nhn:pts/api --org 924681357 \
+                 --dpop-key dpop.pem {url}"
             ),
         ]
     );
@@ -210,7 +223,10 @@ async fn the_overview_has_the_patients_with_kjernejournal_status_and_medication(
     assert_eq!(kari["allergies"].as_array().unwrap().len(), 2);
     assert_eq!(
         kari["records"],
-        json!([{"sfm_id": "7c4a3083-158d-4050-b2f1-caea9c34045e", "tenant": "Fjordbyen legekontor", "patient_id": "patient-kari"}])
+        json!([
+            {"sfm_id": "7c4a3083-158d-4050-b2f1-caea9c34045e", "tenant": "Fjordbyen legekontor",
+             "patient_id": "patient-kari"}
+        ])
     );
 
     let per = by(patients, "key", "14019800513");

@@ -218,7 +218,8 @@ async fn the_journal_decodes_the_token_and_names_the_reason_of_a_refusal() {
     let entry = &entries[0];
     assert_eq!(
         entry["reason"],
-        "The HelseID access token was refused: The access token's audience [\"e-helse:sfm.api\"] does not include nhn:kjernejournal"
+        "The HelseID access token was refused: The access token's audience [\"e-helse:sfm.api\"] \
+         does not include nhn:kjernejournal"
     );
     let (_, claims) = decode_jwt(&token);
     assert_eq!(

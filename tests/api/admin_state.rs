@@ -54,7 +54,9 @@ async fn a_state_document_carries_everything_to_another_helsesim() {
         .exchange_code(SFM_READY, &code, &pkce.verifier, &[], &[])
         .await;
     let refresh_token = reply.json["refresh_token"].as_str().unwrap().to_owned();
-    let user = json!({"pid": "15838510075", "given_name": "Tora", "family_name": "Typet", "hpr_number": "123456"});
+    let user = json!({
+        "pid": "15838510075", "given_name": "Tora", "family_name": "Typet", "hpr_number": "123456"
+    });
     let reply = a.post_json("/_admin/helseid/users", &user).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     // Kjernejournal: a ticket. PTS: a restriction. The clock: moved.
@@ -194,7 +196,8 @@ async fn an_invalid_document_is_refused_naming_the_field_and_changes_nothing() {
         ),
         (
             changed(&|d| d["format"] = json!("wiremock")),
-            "field `format`: must be \"helsesim-state\" (is this a state document from GET /_admin/state?)",
+            "field `format`: must be \"helsesim-state\" (is this a state document from GET \
+             /_admin/state?)",
         ),
         (
             changed(&|d| d["version"] = json!(2)),
@@ -202,7 +205,8 @@ async fn an_invalid_document_is_refused_naming_the_field_and_changes_nothing() {
         ),
         (
             changed(&|d| d["surprise"] = json!(true)),
-            "field `surprise`: unknown field `surprise`, expected one of `format`, `version`, `exported_at`, `clock`, `helseid`, `sfm`, `national`, `kjernejournal`, `pts`",
+            "field `surprise`: unknown field `surprise`, expected one of `format`, `version`, \
+             `exported_at`, `clock`, `helseid`, `sfm`, `national`, `kjernejournal`, `pts`",
         ),
         (
             changed(&|d| {
@@ -212,7 +216,8 @@ async fn an_invalid_document_is_refused_naming_the_field_and_changes_nothing() {
         ),
         (
             changed(&|d| d["helseid"]["users"][0]["pid"] = json!("12345678901")),
-            "field `helseid.users[0].pid`: '12345678901' is not a national identity number: its first six digits are not a date (of the century its individual number gives)",
+            "field `helseid.users[0].pid`: '12345678901' is not a national identity number: its \
+             first six digits are not a date (of the century its individual number gives)",
         ),
         (
             changed(&|d| {
@@ -224,7 +229,8 @@ async fn an_invalid_document_is_refused_naming_the_field_and_changes_nothing() {
         ),
         (
             changed(&|d| d["helseid"]["clients"][0]["jwks"]["keys"] = json!([])),
-            "field `helseid.clients[0].jwks.keys`: a client needs at least one public key (private_key_jwt is the only client authentication)",
+            "field `helseid.clients[0].jwks.keys`: a client needs at least one public key \
+             (private_key_jwt is the only client authentication)",
         ),
         (
             changed(&|d| {
@@ -282,7 +288,10 @@ async fn state_needs_json_and_get_or_put() {
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(
         reply.json,
-        json!({"error": "unsupported_media_type", "message": "Content-Type must be application/json, got 'text/plain'"})
+        json!({
+            "error": "unsupported_media_type",
+            "message": "Content-Type must be application/json, got 'text/plain'"
+        })
     );
     let reply = Reply::read(
         app.http

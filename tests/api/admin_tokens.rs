@@ -79,7 +79,8 @@ async fn a_minted_dpop_token_without_orgnr_parent_is_refused_by_pts() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     assert_eq!(
         reply.json["detail"],
-        "The token names no organisation (helseid://claims/client/claims/orgnr_parent): PTS records which organisation sets each restriction"
+        "The token names no organisation (helseid://claims/client/claims/orgnr_parent): PTS \
+         records which organisation sets each restriction"
     );
 }
 
@@ -89,7 +90,8 @@ async fn broken_tokens_are_refused_for_their_reason() {
     let cases = [
         (
             "wrong_signing_key",
-            "The access token is not valid: the signature does not verify with any key in helsesim's JWKS",
+            "The access token is not valid: the signature does not verify with any key in \
+             helsesim's JWKS",
         ),
         (
             "wrong_issuer",
@@ -100,11 +102,13 @@ async fn broken_tokens_are_refused_for_their_reason() {
         ),
         (
             "wrong_audience",
-            "The access token's audience [\"helsesim:wrong-audience\"] does not include nhn:kjernejournal",
+            "The access token's audience [\"helsesim:wrong-audience\"] does not include \
+             nhn:kjernejournal",
         ),
         (
             "expired",
-            "The access token expired at 2026-03-02T09:00:00+00:00 (helsesim's clock: 2026-03-02T10:00:00+00:00)",
+            "The access token expired at 2026-03-02T09:00:00+00:00 (helsesim's clock: \
+             2026-03-02T10:00:00+00:00)",
         ),
         (
             "not_yet_valid",
@@ -140,7 +144,8 @@ async fn bad_mint_requests_are_refused() {
         ),
         (
             json!({"client_id": PTS, "audience": "nhn:nothing"}),
-            "No API resource 'nhn:nothing': the audiences are e-helse:sfm.api, nhn:kjernejournal, nhn:pts",
+            "No API resource 'nhn:nothing': the audiences are e-helse:sfm.api, nhn:kjernejournal, \
+             nhn:pts",
         ),
         (
             json!({"client_id": PTS, "audience": "nhn:pts", "user": "12345678901"}),
@@ -148,7 +153,8 @@ async fn bad_mint_requests_are_refused() {
         ),
         (
             json!({"client_id": PTS, "audience": "nhn:pts", "broken": "badly"}),
-            "broken must be one of wrong_signing_key, wrong_issuer, wrong_audience, expired, not_yet_valid, got 'badly'",
+            "broken must be one of wrong_signing_key, wrong_issuer, wrong_audience, expired, \
+             not_yet_valid, got 'badly'",
         ),
     ];
     for (body, message) in cases {

@@ -153,7 +153,8 @@ fn bad_settings_exit_2_naming_the_setting() {
         (
             &["--port", "abc"],
             &[],
-            "invalid value 'abc' for '--port <PORT>': HELSESIM_PORT / --port must be a port number 0-65535, got 'abc'",
+            "invalid value 'abc' for '--port <PORT>': HELSESIM_PORT / --port must be a port number \
+             0-65535, got 'abc'",
         ),
         (
             &[],
@@ -168,12 +169,14 @@ fn bad_settings_exit_2_naming_the_setting() {
         (
             &["--port", "0", "--tls-port", "0"],
             &[("HELSESIM_PUBLIC_URL", "localhost:8080")],
-            "HELSESIM_PUBLIC_URL / --public-url must start with http:// or https://, got 'localhost:8080'",
+            "HELSESIM_PUBLIC_URL / --public-url must start with http:// or https://, got \
+             'localhost:8080'",
         ),
         (
             &["--port", "0", "--tls-port", "0"],
             &[("HELSESIM_BIND", "nowhere")],
-            "HELSESIM_BIND / --bind must be an IP address such as 127.0.0.1 or 0.0.0.0, got 'nowhere'",
+            "HELSESIM_BIND / --bind must be an IP address such as 127.0.0.1 or 0.0.0.0, got \
+             'nowhere'",
         ),
         (
             &["--port", "0", "--tls-port", "0"],
@@ -231,7 +234,8 @@ fn check_fixtures_accepts_the_bundled_fixtures() {
     assert_eq!(
         stdout(&output),
         format!(
-            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users, 3 SFM tenants, 8 patients in the national systems, 5 kjernejournal organisations)\n",
+            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users, 3 SFM tenants, 8 \
+             patients in the national systems, 5 kjernejournal organisations)\n",
             fixtures_dir().display()
         )
     );
@@ -252,7 +256,9 @@ fn check_fixtures_names_file_record_and_field_of_a_bad_record() {
     assert_eq!(
         stderr(&output),
         format!(
-            "helsesim: invalid fixtures: {}: record #2 (client_id \"{MULTI_TENANT}\"), field `orgnr_parent`: '12' is not an organisation number: it must be nine digits, no spaces or letters\n",
+            "helsesim: invalid fixtures: {}: record #2 (client_id \"{MULTI_TENANT}\"), field \
+             `orgnr_parent`: '12' is not an organisation number: it must be nine digits, no spaces \
+             or letters\n",
             fixtures.join("helseid/clients.json").display()
         )
     );
@@ -270,7 +276,8 @@ fn check_fixtures_names_an_unknown_field() {
     assert_exit(&output, 2);
     let err = stderr(&output);
     let expected = format!(
-        "helsesim: invalid fixtures: {}: record #1 (client_id \"{SFM_READY}\"), field `foo`: unknown field `foo`, expected one of `client_id`, `name`, `jwks`",
+        "helsesim: invalid fixtures: {}: record #1 (client_id \"{SFM_READY}\"), field `foo`: \
+         unknown field `foo`, expected one of `client_id`, `name`, `jwks`",
         fixtures.join("helseid/clients.json").display()
     );
     assert!(err.starts_with(&expected), "{err}");
@@ -289,7 +296,8 @@ fn check_fixtures_refuses_a_duplicate_client_id() {
     assert_eq!(
         stderr(&output),
         format!(
-            "helsesim: invalid fixtures: {}: record #3 (client_id \"{SFM_NEW_TENANT}\"), field `client_id`: another client already has this client_id\n",
+            "helsesim: invalid fixtures: {}: record #3 (client_id \"{SFM_NEW_TENANT}\"), field \
+             `client_id`: another client already has this client_id\n",
             fixtures.join("helseid/clients.json").display()
         )
     );
@@ -578,7 +586,8 @@ fn serve_with_bad_fixtures_exits_2_naming_the_record() {
     );
     let err = stderr(&output);
     let expected = format!(
-        "helsesim: invalid fixtures: {}: record #2 (client_id \"{MULTI_TENANT}\"), field `orgnr_parent`: '12' is not an organisation number",
+        "helsesim: invalid fixtures: {}: record #2 (client_id \"{MULTI_TENANT}\"), field \
+         `orgnr_parent`: '12' is not an organisation number",
         fixtures.join("helseid/clients.json").display()
     );
     assert!(err.contains(&expected), "{err}");
@@ -704,7 +713,8 @@ fn token_for_an_unknown_client_exits_1() {
     assert_eq!(
         stderr(&output),
         format!(
-            "helsesim: no client 'nope' in {} (for a client added at run time, leave out --local: the CLI then asks the server)\n",
+            "helsesim: no client 'nope' in {} (for a client added at run time, leave out --local: \
+             the CLI then asks the server)\n",
             fixtures_dir().display()
         )
     );
@@ -1075,7 +1085,9 @@ fn a_dpop_bound_token_is_never_printed_without_its_key() {
     assert_exit(&output, 2);
     assert_eq!(
         stderr(&output),
-        "helsesim: a DPoP-bound token is useless without its key, and printing the token alone would throw the key away (this client requires DPoP): add --json (prints the key too, as dpop_private_key_pem) or --dpop-key FILE (your own EC P-256 key)\n"
+        "helsesim: a DPoP-bound token is useless without its key, and printing the token alone \
+         would throw the key away (this client requires DPoP): add --json (prints the key too, as \
+         dpop_private_key_pem) or --dpop-key FILE (your own EC P-256 key)\n"
     );
     // --dpop for a client that does not require it (the multi-tenant client, for PTS).
     let output = local_token(&[
@@ -1135,7 +1147,10 @@ async fn the_cli_says_when_it_cannot_read_the_servers_clock() {
     assert_eq!(
         stderr(&output),
         format!(
-            "helsesim: {}/_admin/clock: 401 Unauthorized: the server's control plane wants its admin token to tell its clock; pass --admin-token (or set HELSESIM_ADMIN_TOKEN) to the server's HELSESIM_ADMIN_TOKEN, so that assertions and proofs carry the server's time\n",
+            "helsesim: {}/_admin/clock: 401 Unauthorized: the server's control plane wants its \
+             admin token to tell its clock; pass --admin-token (or set HELSESIM_ADMIN_TOKEN) to \
+             the server's HELSESIM_ADMIN_TOKEN, so that assertions and proofs carry the server's \
+             time\n",
             app.base
         )
     );
@@ -1161,7 +1176,8 @@ async fn the_cli_says_when_it_cannot_read_the_servers_clock() {
     assert_eq!(
         stderr(&output),
         format!(
-            "helsesim: note: {}/_admin/clock: 404: the server's control plane is off (HELSESIM_ADMIN=off), so its clock cannot be read; using this machine's clock\n",
+            "helsesim: note: {}/_admin/clock: 404: the server's control plane is off \
+             (HELSESIM_ADMIN=off), so its clock cannot be read; using this machine's clock\n",
             off.base
         )
     );
@@ -1219,7 +1235,8 @@ async fn a_client_added_at_run_time_gets_tokens_with_the_users_own_key() {
     assert_exit(&output, 1);
     assert_eq!(
         stderr(&output),
-        "helsesim: client 'my-epj' was added at run time: give its private key with --key FILE (a PKCS#8 PEM, a private JWK, or the client file HelseID Selvbetjening downloads)\n"
+        "helsesim: client 'my-epj' was added at run time: give its private key with --key FILE (a \
+         PKCS#8 PEM, a private JWK, or the client file HelseID Selvbetjening downloads)\n"
     );
     let mut cmd = helsesim();
     cmd.args([
@@ -1269,7 +1286,8 @@ async fn a_selvbetjening_client_file_is_imported_and_used() {
         "secretType": "private_key_jwt:EcPrivateKeyJwtSecret",
         "rsaPrivateKey": null,
         "rsaKeySizeBits": 0,
-        "privateJwk": url::form_urlencoded::byte_serialize(private_jwk.to_string().as_bytes()).collect::<String>(),
+        "privateJwk": url::form_urlencoded::byte_serialize(private_jwk.to_string().as_bytes())
+            .collect::<String>(),
         "pkceRequired": false
     });
     let dir = tempfile::tempdir().unwrap();
@@ -1348,7 +1366,8 @@ async fn decode_explains_a_token() {
             key.thumbprint()
         ),
         format!(
-            "signature: RS256, kid {}: verifies against {}/helseid/.well-known/openid-configuration/jwks",
+            "signature: RS256, kid {}: verifies against \
+             {}/helseid/.well-known/openid-configuration/jwks",
             header["kid"].as_str().unwrap(),
             app.base
         ),

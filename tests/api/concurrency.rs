@@ -26,7 +26,10 @@ fn assert_outcome(reply: &Reply, status: StatusCode, code: &str, diagnostics: &s
     assert_eq!(reply.header("content-type"), Some(FHIR_JSON));
     assert_eq!(
         reply.json,
-        json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]}),
+        json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]
+        }),
     );
 }
 

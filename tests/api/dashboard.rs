@@ -104,7 +104,9 @@ async fn other_methods_on_the_dashboard_are_405_and_other_paths_404() {
 #[actix_web::test]
 async fn with_the_control_plane_off_the_dashboard_is_not_there() {
     let app = spawn_app_with(|s| s.admin = false).await;
-    let switched_off = json!({"error": "not_found", "message": "The control plane is switched off (HELSESIM_ADMIN=off)"});
+    let switched_off = json!({
+        "error": "not_found", "message": "The control plane is switched off (HELSESIM_ADMIN=off)"
+    });
     for path in ["/", "/_admin/overview"] {
         let reply = app.get(path).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");

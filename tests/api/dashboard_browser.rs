@@ -366,7 +366,8 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     assert_eq!(
         eval(
             &tab,
-            "Array.from(document.querySelectorAll('.endpoints .path')).every(function (e) { return e.scrollWidth <= e.clientWidth + 1; })"
+            "Array.from(document.querySelectorAll('.endpoints .path')).every(function (e) { return \
+             e.scrollWidth <= e.clientWidth + 1; })"
         )?,
         json!(true),
         "an endpoint path is cut"
@@ -374,7 +375,8 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     assert_eq!(
         eval(
             &tab,
-            "document.querySelectorAll('.endpoints li button.copy').length === document.querySelectorAll('.endpoints li').length"
+            "document.querySelectorAll('.endpoints li button.copy').length === \
+             document.querySelectorAll('.endpoints li').length"
         )?,
         json!(true)
     );
@@ -392,7 +394,10 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     );
     let client = text_of(&tab, &format!(r#"[data-client="{SFM_READY}"]"#))?;
     assert!(
-        client.contains("helsesim token --client sfm-ready --user 17056600574 --scope \"openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\""),
+        client.contains(
+            "helsesim token --client sfm-ready --user 17056600574 --scope \"openid \
+             helseid://scopes/identity/pid e-helse:sfm.api/sfm.api\""
+        ),
         "{client}"
     );
     // What the scene did: SFM's messages, the ticket, the fault rule, the run-time user.
@@ -467,7 +472,8 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     wait_until(
         &tab,
         "Kari's new ticket",
-        "document.querySelector('[data-patient=\"13116900216\"]').textContent.includes('60 min left')",
+        "document.querySelector('[data-patient=\"13116900216\"]').textContent.includes('60 min \
+         left')",
     )?;
     // The copy buttons work or fall back quietly (no clipboard in headless Chromium).
     tab.find_element(r#"[data-service="helseid"] .url-row button.copy"#)?

@@ -13,7 +13,8 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     reply.assert_oauth_body(
         "invalid_request",
-        "HelseID has no endpoint at /helseid/connect/nothing; see /helseid/.well-known/openid-configuration",
+        "HelseID has no endpoint at /helseid/connect/nothing; see \
+         /helseid/.well-known/openid-configuration",
     );
 
     let reply = app.get("/sfm/nothing").await;
@@ -25,14 +26,17 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(
         reply.json,
         json!({"resourceType": "OperationOutcome", "issue": [{
-            "severity": "error", "code": "not-found", "diagnostics": "SFM has no endpoint at /sfm/nothing"
+            "severity": "error", "code": "not-found",
+            "diagnostics": "SFM has no endpoint at /sfm/nothing"
         }]})
     );
     let reply = app.get("/sfm/fhir/Nothing").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
-        "Resource type 'Nothing' is not supported here (supported: Organization, Person, Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, Condition, Observation, Task)"
+        "Resource type 'Nothing' is not supported here (supported: Organization, Person, \
+         Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, \
+         Condition, Observation, Task)"
     );
     let reply = app.get("/sfm/api/nothing").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
@@ -55,7 +59,9 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.json["status"], 404);
     assert_eq!(
         reply.json["utviklermelding"],
-        "Kjernejournal has no endpoint at /kjernejournal/v1/nothing: helsesim simulates POST /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything"
+        "Kjernejournal has no endpoint at /kjernejournal/v1/nothing: helsesim simulates POST \
+         /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET \
+         /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything"
     );
     assert_eq!(reply.json["feilkode"], "KJF-000000");
     assert!(
@@ -85,7 +91,9 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(
         reply.json,
-        json!({"error": "not_found", "message": "The control plane has no endpoint at /_admin/nothing"})
+        json!({
+            "error": "not_found", "message": "The control plane has no endpoint at /_admin/nothing"
+        })
     );
 
     let reply = app.get("/nothing").await;
@@ -93,7 +101,8 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.json["error"], "not_found");
     assert_eq!(
         reply.json["message"],
-        "No service at /nothing; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin and /healthz"
+        "No service at /nothing; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin and \
+         /healthz"
     );
 }
 

@@ -245,7 +245,8 @@ impl TestApp {
     pub async fn create_nora(&self, token: &str) {
         let nora = json!({
             "resourceType": "Patient",
-            "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "28022600178"}],
+            "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1",
+                            "value": "28022600178"}],
             "name": [{"family": "Nyfødt", "given": ["Nora"]}]
         });
         let reply = self
@@ -530,7 +531,8 @@ pub fn unsigned(claims: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // Client assertions.
 
-/// A client assertion under construction: valid by default, each method breaks or changes one thing.
+/// A client assertion under construction: valid by default, each method breaks or changes one
+/// thing.
 pub struct Assertion {
     pub header: Map<String, Value>,
     pub claims: Value,
@@ -599,7 +601,8 @@ impl Assertion {
 pub fn org_detail(system: &str, value: &str) -> Value {
     json!({
         "type": "helseid_authorization",
-        "practitioner_role": {"organization": {"identifier": {"system": system, "type": "ENH", "value": value}}}
+        "practitioner_role": {"organization": {"identifier": {"system": system, "type": "ENH",
+                                                              "value": value}}}
     })
 }
 
@@ -713,9 +716,16 @@ impl Pkce {
 
 pub const REDIRECT_URI: &str = "http://localhost:8089/callback";
 /// The scopes of a typical EHR login to SFM and kjernejournal (the multi-tenant client).
-pub const LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api nhn:kjernejournal/api";
+pub const LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid \
+                                helseid://scopes/identity/security_level \
+                                helseid://scopes/identity/assurance_level \
+                                helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api \
+                                nhn:kjernejournal/api";
 /// The scopes of a login to SFM only (the single-tenant SFM clients).
-pub const SFM_LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api";
+pub const SFM_LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid \
+                                    helseid://scopes/identity/security_level \
+                                    helseid://scopes/identity/assurance_level \
+                                    helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api";
 /// The test user of the SFM spec.
 pub const DIDRIK: &str = "17056600574";
 

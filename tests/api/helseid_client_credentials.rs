@@ -118,7 +118,8 @@ async fn multi_tenant_token_names_parent_child_supplier_and_journal() {
             "assertion_details",
             json!([
                 org_detail("urn:oid:1.0.6523", "NO:ORGNR:917897468:923456783"),
-                {"type": "nhn:sfm:journal-id", "value": {"journal_id": "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"}}
+                {"type": "nhn:sfm:journal-id",
+                 "value": {"journal_id": "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"}}
             ]),
         )
         .sign();
@@ -151,7 +152,8 @@ async fn multi_tenant_token_names_parent_child_supplier_and_journal() {
         "ce75db36-c57b-4592-9d47-5dfae8a34340"
     );
     // The spec's multi-tenant example token lives an hour (exp 1716477163 − iat 1716473563);
-    // its single-tenant one ten minutes (see single_tenant_sfm_token_has_the_claims_of_the_real_one).
+    // its single-tenant one ten minutes (see
+    // single_tenant_sfm_token_has_the_claims_of_the_real_one).
     assert_eq!(reply.json["expires_in"], 3600);
     assert_eq!(
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
@@ -213,65 +215,96 @@ async fn organisation_errors_use_helseid_codes() {
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT),
-            "HID-1007: a multi-tenant client must name the organisation it acts for in the client assertion: assertion_details [{\"type\":\"helseid_authorization\",\"practitioner_role\":{\"organization\":{\"identifier\":{\"system\":\"urn:oid:1.0.6523\",\"type\":\"ENH\",\"value\":\"NO:ORGNR:<parent>[:<child>]\"}}}}]",
+            "HID-1007: a multi-tenant client must name the organisation it acts for in the client \
+             assertion: assertion_details \
+             [{\"type\":\"helseid_authorization\",\
+             \"practitioner_role\":{\"organization\":{\"identifier\":{\
+             \"system\":\"urn:oid:1.0.6523\",\"type\":\"ENH\",\
+             \"value\":\"NO:ORGNR:<parent>[:<child>]\"}}}}]",
         ),
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT).multi_tenant_org("NO:ORGNR:91789746"),
-            "HID-1004: The format of the organization number '91789746' was incorrect. Valid organization numbers must be nine digits, no spaces or letters",
+            "HID-1004: The format of the organization number '91789746' was incorrect. Valid \
+             organization numbers must be nine digits, no spaces or letters",
         ),
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT).multi_tenant_org("NO:ORGNR:917897468:12345678X"),
-            "HID-1004: The format of the organization number '12345678X' was incorrect. Valid organization numbers must be nine digits, no spaces or letters",
+            "HID-1004: The format of the organization number '12345678X' was incorrect. Valid \
+             organization numbers must be nine digits, no spaces or letters",
         ),
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT).multi_tenant_org("917897468"),
-            "HID-1007: the organisation identifier value must be NO:ORGNR:<parent>[:<child>], got '917897468'",
+            "HID-1007: the organisation identifier value must be NO:ORGNR:<parent>[:<child>], got \
+             '917897468'",
         ),
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT)
                 .multi_tenant_org("NO:ORGNR:917897468")
-                .claim("authorization_details", json!([org_detail("urn:oid:1.0.6523", "NO:ORGNR:917897468")])),
-            "HID-1007: the client assertion has both assertion_details and authorization_details: use one of them (assertion_details is preferred)",
+                .claim(
+                    "authorization_details",
+                    json!([org_detail("urn:oid:1.0.6523", "NO:ORGNR:917897468")]),
+                ),
+            "HID-1007: the client assertion has both assertion_details and authorization_details: \
+             use one of them (assertion_details is preferred)",
+        ),
+        (
+            MULTI_TENANT,
+            Assertion::new(&app, MULTI_TENANT).claim(
+                "assertion_details",
+                json!([org_detail("urn:oid:2.16.578.1.12.4.1.4.101", "917897468")]),
+            ),
+            "HID-1007: a multi-tenant client names its organisation with system urn:oid:1.0.6523 \
+             and value NO:ORGNR:<parent>[:<child>] (got system 'urn:oid:2.16.578.1.12.4.1.4.101')",
+        ),
+        (
+            MULTI_TENANT,
+            Assertion::new(&app, MULTI_TENANT).claim(
+                "assertion_details",
+                json!([{"type": "helseid_authorization"}]),
+            ),
+            "HID-1007: the helseid_authorization detail needs \
+             practitioner_role.organization.identifier {system, type, value}",
         ),
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT)
-                .claim("assertion_details", json!([org_detail("urn:oid:2.16.578.1.12.4.1.4.101", "917897468")])),
-            "HID-1007: a multi-tenant client names its organisation with system urn:oid:1.0.6523 and value NO:ORGNR:<parent>[:<child>] (got system 'urn:oid:2.16.578.1.12.4.1.4.101')",
-        ),
-        (
-            MULTI_TENANT,
-            Assertion::new(&app, MULTI_TENANT)
-                .claim("assertion_details", json!([{"type": "helseid_authorization"}])),
-            "HID-1007: the helseid_authorization detail needs practitioner_role.organization.identifier {system, type, value}",
-        ),
-        (
-            MULTI_TENANT,
-            Assertion::new(&app, MULTI_TENANT).claim("assertion_details", json!("NO:ORGNR:917897468")),
+                .claim("assertion_details", json!("NO:ORGNR:917897468")),
             "HID-1007: assertion_details must be an object or an array of objects",
         ),
         (
             MULTI_TENANT,
             Assertion::new(&app, MULTI_TENANT).claim(
                 "assertion_details",
-                json!([org_detail("urn:oid:1.0.6523", "NO:ORGNR:917897468"), {"type": "nhn:sfm:journal-id", "value": "x"}]),
+                json!([
+                    org_detail("urn:oid:1.0.6523", "NO:ORGNR:917897468"),
+                    {"type": "nhn:sfm:journal-id", "value": "x"}
+                ]),
             ),
-            "HID-1007: the nhn:sfm:journal-id detail must be {\"type\":\"nhn:sfm:journal-id\",\"value\":{\"journal_id\":\"<GUID>\"}}",
+            "HID-1007: the nhn:sfm:journal-id detail must be \
+             {\"type\":\"nhn:sfm:journal-id\",\"value\":{\"journal_id\":\"<GUID>\"}}",
         ),
         (
             SFM_READY,
             Assertion::new(&app, SFM_READY).multi_tenant_org("NO:ORGNR:917897468"),
-            "HID-1007: a single-tenant client names only a child organisation, with system urn:oid:2.16.578.1.12.4.1.4.101 and the nine-digit number as value (got system 'urn:oid:1.0.6523')",
+            "HID-1007: a single-tenant client names only a child organisation, with system \
+             urn:oid:2.16.578.1.12.4.1.4.101 and the nine-digit number as value (got system \
+             'urn:oid:1.0.6523')",
         ),
         (
             SFM_READY,
-            Assertion::new(&app, SFM_READY)
-                .claim("assertion_details", json!([{"type": "nhn:sfm:journal-id", "value": {"journal_id": "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"}}])),
-            "HID-1007: nhn:sfm:journal-id is for multi-tenant clients; a single-tenant client's SFM tenant is its sfm-id",
+            Assertion::new(&app, SFM_READY).claim(
+                "assertion_details",
+                json!([
+                    {"type": "nhn:sfm:journal-id",
+                     "value": {"journal_id": "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"}}
+                ]),
+            ),
+            "HID-1007: nhn:sfm:journal-id is for multi-tenant clients; a single-tenant client's \
+             SFM tenant is its sfm-id",
         ),
     ];
     for (client, assertion, description) in cases {
@@ -358,76 +391,127 @@ async fn client_authentication_failures_are_invalid_client() {
     let other_key = TestKey::rsa(Algorithm::RS256);
     let now = app.now().timestamp();
     let cases: Vec<(&str, String, &str)> = vec![
-        ("garbage", "not-a-jwt".to_owned(), "The client_assertion is not a valid JWT: not a compact JWS (expected three base64url parts separated by dots)"),
+        (
+            "garbage",
+            "not-a-jwt".to_owned(),
+            "The client_assertion is not a valid JWT: not a compact JWS (expected three base64url \
+             parts separated by dots)",
+        ),
         (
             "HS256",
-            hs256(&Assertion::new(&app, SFM_READY).header, &Assertion::new(&app, SFM_READY).claims),
-            "The client_assertion must be signed with the client's private key using an asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512); got alg 'HS256'",
+            hs256(
+                &Assertion::new(&app, SFM_READY).header,
+                &Assertion::new(&app, SFM_READY).claims,
+            ),
+            "The client_assertion must be signed with the client's private key using an asymmetric \
+             algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512); got alg \
+             'HS256'",
         ),
         (
             "none",
             unsigned(&Assertion::new(&app, SFM_READY).claims),
-            "The client_assertion is not a valid JWT: it is not signed (alg 'none' with an empty signature): only JWTs signed with an asymmetric key are accepted",
+            "The client_assertion is not a valid JWT: it is not signed (alg 'none' with an empty \
+             signature): only JWTs signed with an asymmetric key are accepted",
         ),
         (
             "typ",
-            Assertion::new(&app, SFM_READY).header("typ", json!("dpop+jwt")).sign(),
-            "The client_assertion's typ must be 'client-authentication+jwt' (or 'JWT'), got 'dpop+jwt'",
+            Assertion::new(&app, SFM_READY)
+                .header("typ", json!("dpop+jwt"))
+                .sign(),
+            "The client_assertion's typ must be 'client-authentication+jwt' (or 'JWT'), got \
+             'dpop+jwt'",
         ),
-        ("no iss", Assertion::new(&app, SFM_READY).without("iss").sign(), "The client_assertion must have iss and sub set to the client_id"),
+        (
+            "no iss",
+            Assertion::new(&app, SFM_READY).without("iss").sign(),
+            "The client_assertion must have iss and sub set to the client_id",
+        ),
         (
             "sub",
-            Assertion::new(&app, SFM_READY).claim("sub", json!("someone-else")).sign(),
-            "The client_assertion's sub 'someone-else' must equal its iss '28472fd6-8a1e-480c-a670-06b7e5230d20' (the client_id)",
+            Assertion::new(&app, SFM_READY)
+                .claim("sub", json!("someone-else"))
+                .sign(),
+            "The client_assertion's sub 'someone-else' must equal its iss \
+             '28472fd6-8a1e-480c-a670-06b7e5230d20' (the client_id)",
         ),
         (
             "other key",
             Assertion::with_key(&app, SFM_READY, other_key.clone(), Some(&kid)).sign(),
-            "The client_assertion's signature does not verify with the key(s) registered for client '28472fd6-8a1e-480c-a670-06b7e5230d20'",
+            "The client_assertion's signature does not verify with the key(s) registered for \
+             client '28472fd6-8a1e-480c-a670-06b7e5230d20'",
         ),
         (
             "unknown kid",
             Assertion::with_key(&app, SFM_READY, other_key, Some("nope")).sign(),
-            "The client_assertion's kid 'nope' is not among the keys registered for client '28472fd6-8a1e-480c-a670-06b7e5230d20'",
+            "The client_assertion's kid 'nope' is not among the keys registered for client \
+             '28472fd6-8a1e-480c-a670-06b7e5230d20'",
         ),
         (
             "alg/key mismatch",
             Assertion::with_key(&app, SFM_READY, TestKey::ec("P-256"), Some(&kid)).sign(),
-            "No key registered for client '28472fd6-8a1e-480c-a670-06b7e5230d20' can verify a ES256 signature",
+            "No key registered for client '28472fd6-8a1e-480c-a670-06b7e5230d20' can verify a \
+             ES256 signature",
         ),
         (
             "aud",
-            Assertion::new(&app, SFM_READY).claim("aud", json!("https://helseid-sts.test.nhn.no")).sign(),
-            &*Box::leak(format!(
-                "The client_assertion's aud must be the issuer {iss} (or the token endpoint {iss}/connect/token, or the PAR endpoint {iss}/connect/par); got \"https://helseid-sts.test.nhn.no\""
-            ).into_boxed_str()),
+            Assertion::new(&app, SFM_READY)
+                .claim("aud", json!("https://helseid-sts.test.nhn.no"))
+                .sign(),
+            &*Box::leak(
+                format!(
+                    "The client_assertion's aud must be the issuer {iss} (or the token endpoint \
+                     {iss}/connect/token, or the PAR endpoint {iss}/connect/par); got \
+                     \"https://helseid-sts.test.nhn.no\""
+                )
+                .into_boxed_str(),
+            ),
         ),
-        ("no exp", Assertion::new(&app, SFM_READY).without("exp").sign(), "The client_assertion must have exp (seconds since the epoch)"),
+        (
+            "no exp",
+            Assertion::new(&app, SFM_READY).without("exp").sign(),
+            "The client_assertion must have exp (seconds since the epoch)",
+        ),
         (
             "expired",
-            Assertion::new(&app, SFM_READY).claim("exp", json!(now - 11)).sign(),
-            "The client_assertion expired at 2026-03-02T09:59:49+00:00: create a new assertion for every request",
+            Assertion::new(&app, SFM_READY)
+                .claim("exp", json!(now - 11))
+                .sign(),
+            "The client_assertion expired at 2026-03-02T09:59:49+00:00: create a new assertion for \
+             every request",
         ),
         (
             "too long",
-            Assertion::new(&app, SFM_READY).claim("exp", json!(now + 120)).sign(),
+            Assertion::new(&app, SFM_READY)
+                .claim("exp", json!(now + 120))
+                .sign(),
             "The client_assertion's exp is 120 seconds ahead: HelseID accepts at most 60 seconds",
         ),
         (
             "iat future",
-            Assertion::new(&app, SFM_READY).claim("iat", json!(now + 30)).sign(),
+            Assertion::new(&app, SFM_READY)
+                .claim("iat", json!(now + 30))
+                .sign(),
             "The client_assertion's iat is in the future: check the client's clock",
         ),
         (
             "nbf future",
-            Assertion::new(&app, SFM_READY).claim("nbf", json!(now + 30)).sign(),
+            Assertion::new(&app, SFM_READY)
+                .claim("nbf", json!(now + 30))
+                .sign(),
             "The client_assertion's nbf is in the future: check the client's clock",
         ),
-        ("no jti", Assertion::new(&app, SFM_READY).without("jti").sign(), "The client_assertion must have a jti (a unique id)"),
+        (
+            "no jti",
+            Assertion::new(&app, SFM_READY).without("jti").sign(),
+            "The client_assertion must have a jti (a unique id)",
+        ),
         (
             "jti too long",
-            Assertion::new(&app, SFM_READY).claim("jti", json!("j".repeat(257))).sign(),
-            "The client_assertion's jti is 257 bytes long: at most 256 are accepted (a GUID is plenty)",
+            Assertion::new(&app, SFM_READY)
+                .claim("jti", json!("j".repeat(257)))
+                .sign(),
+            "The client_assertion's jti is 257 bytes long: at most 256 are accepted (a GUID is \
+             plenty)",
         ),
     ];
     for (name, assertion, description) in cases {
@@ -443,7 +527,8 @@ async fn client_authentication_failures_are_invalid_client() {
 async fn assertion_lifetime_boundaries() {
     let app = spawn_app().await;
     let now = app.now().timestamp();
-    // 60 s ahead is the documented maximum (plus 10 s of clock skew); exp just passed is within skew.
+    // 60 s ahead is the documented maximum (plus 10 s of clock skew); exp just passed is within
+    // skew.
     for exp in [now + 60, now + 70, now - 10] {
         let assertion = Assertion::new(&app, SFM_READY)
             .claim("exp", json!(exp))
@@ -481,7 +566,8 @@ async fn an_assertion_is_single_use() {
         .await;
     replay.assert_oauth_error(
         "invalid_client",
-        "The client_assertion's jti has been used before: create a new assertion (new jti) for every request",
+        "The client_assertion's jti has been used before: create a new assertion (new jti) for \
+         every request",
     );
     // Even a request that fails after authentication consumes the assertion.
     let assertion = Assertion::new(&app, SFM_READY).sign();
@@ -509,7 +595,9 @@ async fn client_secrets_and_missing_authentication_are_refused() {
         .await;
     reply.assert_oauth_error(
         "invalid_client",
-        "HelseID accepts only private_key_jwt client authentication: client secrets (client_secret_basic) are refused; send client_assertion and client_assertion_type instead of an Authorization: Basic header",
+        "HelseID accepts only private_key_jwt client authentication: client secrets \
+         (client_secret_basic) are refused; send client_assertion and client_assertion_type \
+         instead of an Authorization: Basic header",
     );
 
     let mut form = base.to_vec();
@@ -517,13 +605,16 @@ async fn client_secrets_and_missing_authentication_are_refused() {
     let reply = app.token_request(&form, &[]).await;
     reply.assert_oauth_error(
         "invalid_client",
-        "HelseID accepts only private_key_jwt client authentication: client secrets (client_secret_post) are refused; send client_assertion and client_assertion_type",
+        "HelseID accepts only private_key_jwt client authentication: client secrets \
+         (client_secret_post) are refused; send client_assertion and client_assertion_type",
     );
 
     let reply = app.token_request(&base, &[]).await;
     reply.assert_oauth_error(
         "invalid_client",
-        "Client authentication is missing: send client_assertion (a JWT signed with the client's private key) and client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "Client authentication is missing: send client_assertion (a JWT signed with the client's \
+         private key) and \
+         client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
     );
 
     let mut form = base.to_vec();
@@ -534,7 +625,8 @@ async fn client_secrets_and_missing_authentication_are_refused() {
     let reply = app.token_request(&form, &[]).await;
     reply.assert_oauth_error(
         "invalid_client",
-        "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer, got 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer'",
+        "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer, got \
+         'urn:ietf:params:oauth:client-assertion-type:saml2-bearer'",
     );
 
     let mut form = base.to_vec();
@@ -551,7 +643,8 @@ async fn client_secrets_and_missing_authentication_are_refused() {
         .await;
     reply.assert_oauth_error(
         "invalid_client",
-        "client_id 'dc7ce5b5-670a-40f8-bd64-801e408b7069' does not match the client_assertion's iss '28472fd6-8a1e-480c-a670-06b7e5230d20'",
+        "client_id 'dc7ce5b5-670a-40f8-bd64-801e408b7069' does not match the client_assertion's \
+         iss '28472fd6-8a1e-480c-a670-06b7e5230d20'",
     );
 
     let assertion =
@@ -570,26 +663,30 @@ async fn scope_rules() {
             MULTI_TENANT,
             "",
             "invalid_scope",
-            "No scope requested: ask for the API scope the token is for, e.g. scope=e-helse:sfm.api/sfm.api",
+            "No scope requested: ask for the API scope the token is for, e.g. \
+             scope=e-helse:sfm.api/sfm.api",
         ),
         (SFM_READY, "nope", "invalid_scope", "Unknown scope 'nope'"),
         (
             SFM_READY,
             "openid e-helse:sfm.api/sfm.api",
             "invalid_scope",
-            "The identity scope 'openid' cannot be requested with client_credentials (machine-to-machine): ask only for API scopes",
+            "The identity scope 'openid' cannot be requested with client_credentials \
+             (machine-to-machine): ask only for API scopes",
         ),
         (
             SFM_READY,
             "nhn:pts/api",
             "invalid_scope",
-            "The client '28472fd6-8a1e-480c-a670-06b7e5230d20' is not allowed the scope 'nhn:pts/api'",
+            "The client '28472fd6-8a1e-480c-a670-06b7e5230d20' is not allowed the scope \
+             'nhn:pts/api'",
         ),
         (
             MULTI_TENANT,
             "e-helse:sfm.api/sfm.api nhn:pts/api",
             "invalid_scope",
-            "The requested scopes belong to several APIs (e-helse:sfm.api, nhn:pts): HelseID issues tokens with a single audience, so ask for one token per API",
+            "The requested scopes belong to several APIs (e-helse:sfm.api, nhn:pts): HelseID \
+             issues tokens with a single audience, so ask for one token per API",
         ),
     ];
     for (client, scope, code, description) in cases {
@@ -629,11 +726,13 @@ async fn resource_must_match_the_audience() {
     );
     request(vec!["nhn:pts"]).await.assert_oauth_error(
         "invalid_target",
-        "The resource 'nhn:pts' does not match the audience 'e-helse:sfm.api' of the requested scopes",
+        "The resource 'nhn:pts' does not match the audience 'e-helse:sfm.api' of the requested \
+         scopes",
     );
     request(vec!["e-helse:sfm.api", "nhn:pts"]).await.assert_oauth_error(
         "invalid_target",
-        "A client_credentials request names at most one resource: HelseID issues tokens with one audience",
+        "A client_credentials request names at most one resource: HelseID issues tokens with one \
+         audience",
     );
 }
 
@@ -657,7 +756,8 @@ async fn grant_type_rules() {
         .assert_oauth_error("unsupported_grant_type", "grant_type is missing");
     request(Some("password")).await.assert_oauth_error(
         "unsupported_grant_type",
-        "Unknown grant_type 'password'; HelseID supports authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange",
+        "Unknown grant_type 'password'; HelseID supports authorization_code, client_credentials, \
+         refresh_token, urn:ietf:params:oauth:grant-type:token-exchange",
     );
 }
 
@@ -667,7 +767,8 @@ async fn malformed_requests_are_invalid_request() {
     let reply = app.get("/helseid/connect/token").await;
     reply.assert_oauth_error(
         "invalid_request",
-        "The token endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, not GET",
+        "The token endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, \
+         not GET",
     );
 
     let reply = Reply::read(
@@ -681,7 +782,8 @@ async fn malformed_requests_are_invalid_request() {
     .await;
     reply.assert_oauth_error(
         "invalid_request",
-        "The token endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got 'application/json'",
+        "The token endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, \
+         got 'application/json'",
     );
 
     let reply = app

@@ -26,7 +26,8 @@ async fn first_proof_without_nonce_gets_use_dpop_nonce_then_a_bound_token() {
         .await;
     first.assert_oauth_error(
         "use_dpop_nonce",
-        "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce response header",
+        "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce response \
+         header",
     );
     let nonce = first
         .header("dpop-nonce")
@@ -99,38 +100,61 @@ async fn proof_checks() {
     let mut private_jwk = key.public_jwk();
     private_jwk["d"] = json!("AAAA");
     let cases: Vec<(&str, String, &str)> = vec![
-        ("garbage", "abc".to_owned(), "The DPoP proof is not a valid JWT: not a compact JWS (expected three base64url parts separated by dots)"),
-        ("typ", valid().header("typ", json!("JWT")).sign(), "The DPoP proof header must have typ 'dpop+jwt'"),
+        (
+            "garbage",
+            "abc".to_owned(),
+            "The DPoP proof is not a valid JWT: not a compact JWS (expected three base64url parts \
+             separated by dots)",
+        ),
+        (
+            "typ",
+            valid().header("typ", json!("JWT")).sign(),
+            "The DPoP proof header must have typ 'dpop+jwt'",
+        ),
         (
             "HS256",
             hs256(&valid().header, &valid().claims),
-            "The DPoP proof must be signed with an asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512); got 'HS256'",
+            "The DPoP proof must be signed with an asymmetric algorithm (RS256, RS384, RS512, \
+             PS256, PS384, PS512, ES256, ES384, ES512); got 'HS256'",
         ),
-        ("no jwk", {
-            let mut p = valid();
-            p.header.remove("jwk");
-            p.sign()
-        }, "The DPoP proof header must contain the public key as 'jwk'"),
+        (
+            "no jwk",
+            {
+                let mut p = valid();
+                p.header.remove("jwk");
+                p.sign()
+            },
+            "The DPoP proof header must contain the public key as 'jwk'",
+        ),
         (
             "private jwk",
             valid().header("jwk", private_jwk).sign(),
-            "The DPoP proof's jwk is not usable: the JWK contains the private member `d`; only public keys may be given",
+            "The DPoP proof's jwk is not usable: the JWK contains the private member `d`; only \
+             public keys may be given",
         ),
         (
             "other key's jwk",
-            valid().header("jwk", TestKey::ec("P-256").public_jwk()).sign(),
+            valid()
+                .header("jwk", TestKey::ec("P-256").public_jwk())
+                .sign(),
             "The DPoP proof's signature does not verify with its jwk",
         ),
         (
             "alg/jwk mismatch",
-            valid().header("jwk", TestKey::ec("P-384").public_jwk()).sign(),
+            valid()
+                .header("jwk", TestKey::ec("P-384").public_jwk())
+                .sign(),
             "The DPoP proof's jwk cannot verify ES256 signatures",
         ),
-        ("no jti", {
-            let mut p = valid();
-            p.claims.as_object_mut().unwrap().remove("jti");
-            p.sign()
-        }, "The DPoP proof must have a 'jti'"),
+        (
+            "no jti",
+            {
+                let mut p = valid();
+                p.claims.as_object_mut().unwrap().remove("jti");
+                p.sign()
+            },
+            "The DPoP proof must have a 'jti'",
+        ),
         (
             "htm",
             valid().claim("htm", json!("GET")).sign(),
@@ -138,25 +162,40 @@ async fn proof_checks() {
         ),
         (
             "htu",
-            valid().claim("htu", json!("https://helseid-sts.test.nhn.no/connect/token")).sign(),
+            valid()
+                .claim(
+                    "htu",
+                    json!("https://helseid-sts.test.nhn.no/connect/token"),
+                )
+                .sign(),
             &*Box::leak(
                 format!(
-                    "The DPoP proof's htu 'https://helseid-sts.test.nhn.no/connect/token' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+                    "The DPoP proof's htu 'https://helseid-sts.test.nhn.no/connect/token' does not \
+                     match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
                     app.token_endpoint()
                 )
                 .into_boxed_str(),
             ),
         ),
-        ("no iat", {
-            let mut p = valid();
-            p.claims.as_object_mut().unwrap().remove("iat");
-            p.sign()
-        }, "The DPoP proof must have 'iat' (seconds since the epoch)"),
-        ("iat future", valid().claim("iat", json!(now + 11)).sign(), "The DPoP proof's iat is in the future"),
+        (
+            "no iat",
+            {
+                let mut p = valid();
+                p.claims.as_object_mut().unwrap().remove("iat");
+                p.sign()
+            },
+            "The DPoP proof must have 'iat' (seconds since the epoch)",
+        ),
+        (
+            "iat future",
+            valid().claim("iat", json!(now + 11)).sign(),
+            "The DPoP proof's iat is in the future",
+        ),
         (
             "iat old",
             valid().claim("iat", json!(now - 71)).sign(),
-            "The DPoP proof is too old: iat must be within 60 seconds; create a new proof for every request",
+            "The DPoP proof is too old: iat must be within 60 seconds; create a new proof for \
+             every request",
         ),
     ];
     for (name, proof, description) in cases {
@@ -209,7 +248,8 @@ async fn stale_or_forged_nonces_get_a_new_one() {
     let app = spawn_app().await;
     let key = TestKey::ec("P-256");
     let nonce = app.dpop_nonce(PTS, PTS_SCOPE, &key).await;
-    let expected = "The DPoP proof's nonce is unknown or expired: retry with the value of the DPoP-Nonce response header";
+    let expected = "The DPoP proof's nonce is unknown or expired: retry with the value of the \
+                    DPoP-Nonce response header";
 
     let forged = Proof::token(&app, &key)
         .nonce("AAAAAGmlXUAAAAAAAAAAAAAAAAAAAAAA")

@@ -308,7 +308,8 @@ async fn userinfo_answers_with_the_users_claims() {
     assert_eq!(
         reply.header("www-authenticate"),
         Some(
-            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the scope openid\""
+            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the \
+             scope openid\""
         )
     );
 }

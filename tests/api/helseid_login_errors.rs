@@ -17,7 +17,8 @@ const ORG: &str = "NO:ORGNR:917897468";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-const GONE: &str = "The request_uri is unknown, expired or already used: push the request to /connect/par again (request URIs are single use and live 60 seconds)";
+const GONE: &str = "The request_uri is unknown, expired or already used: push the request to \
+                    /connect/par again (request URIs are single use and live 60 seconds)";
 /// A valid synthetic fødselsnummer (month + 80) that is not a fixture user.
 const SYNTHETIC_PID: &str = "15838510075";
 const SIGRID: &str = "02887810071";
@@ -183,7 +184,8 @@ async fn par_nonce(app: &TestApp, client_id: &str, key: &TestKey) -> String {
     let reply = app.par(client_id, &form, &[("DPoP", &proof)]).await;
     reply.assert_oauth_error(
         "use_dpop_nonce",
-        "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce response header",
+        "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce response \
+         header",
     );
     reply.header("dpop-nonce").expect("DPoP-Nonce").to_owned()
 }
@@ -307,7 +309,8 @@ async fn par_takes_only_forms_posted_with_client_authentication() {
     .await;
     reply.assert_oauth_error(
         "invalid_request",
-        "The PAR endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got 'application/json'",
+        "The PAR endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, \
+         got 'application/json'",
     );
 
     for method in [reqwest::Method::GET, reqwest::Method::PUT] {
@@ -323,7 +326,8 @@ async fn par_takes_only_forms_posted_with_client_authentication() {
         reply.assert_oauth_body(
             "invalid_request",
             &format!(
-                "The PAR endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, not {method}"
+                "The PAR endpoint accepts only POST with Content-Type \
+                 application/x-www-form-urlencoded, not {method}"
             ),
         );
     }
@@ -346,7 +350,9 @@ async fn par_takes_only_forms_posted_with_client_authentication() {
     let reply = post_form(&app, "/helseid/connect/par", &form, &[]).await;
     reply.assert_oauth_error(
         "invalid_client",
-        "Client authentication is missing: send client_assertion (a JWT signed with the client's private key) and client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "Client authentication is missing: send client_assertion (a JWT signed with the client's \
+         private key) and \
+         client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
     );
 }
 
@@ -385,7 +391,8 @@ async fn par_needs_a_registered_redirect_uri() {
         reply.assert_oauth_error(
             "invalid_request",
             &format!(
-                "redirect_uri '{unregistered}' is not registered for client '{SFM_READY}' (it must match a registered one exactly: http://localhost:8089/callback)"
+                "redirect_uri '{unregistered}' is not registered for client '{SFM_READY}' (it must \
+                 match a registered one exactly: http://localhost:8089/callback)"
             ),
         );
     }
@@ -417,7 +424,8 @@ async fn par_supports_only_response_type_code() {
         reply.assert_oauth_error(
             "unsupported_response_type",
             &format!(
-                "response_type '{other}' is not allowed: HelseID supports only response_type=code (no implicit or hybrid flow)"
+                "response_type '{other}' is not allowed: HelseID supports only response_type=code \
+                 (no implicit or hybrid flow)"
             ),
         );
     }
@@ -430,7 +438,8 @@ async fn par_checks_every_scope() {
     let cases = [
         (
             "profile e-helse:sfm.api/sfm.api",
-            "A user login needs the scope openid (with profile, the identity scopes, the API scopes and offline_access as needed)",
+            "A user login needs the scope openid (with profile, the identity scopes, the API \
+             scopes and offline_access as needed)",
         ),
         (
             "openid e-helse:sfm.api/nothing",
@@ -438,11 +447,13 @@ async fn par_checks_every_scope() {
         ),
         (
             "openid profile nhn:kjernejournal/api",
-            "The client '28472fd6-8a1e-480c-a670-06b7e5230d20' is not allowed the scope 'nhn:kjernejournal/api'",
+            "The client '28472fd6-8a1e-480c-a670-06b7e5230d20' is not allowed the scope \
+             'nhn:kjernejournal/api'",
         ),
         (
             "openid helseid://scopes/identity/pid_pseudonym",
-            "The client '28472fd6-8a1e-480c-a670-06b7e5230d20' is not allowed the scope 'helseid://scopes/identity/pid_pseudonym'",
+            "The client '28472fd6-8a1e-480c-a670-06b7e5230d20' is not allowed the scope \
+             'helseid://scopes/identity/pid_pseudonym'",
         ),
     ];
     for (scope, description) in cases {
@@ -463,7 +474,8 @@ async fn par_checks_every_scope() {
     .await;
     reply.assert_oauth_error(
         "invalid_scope",
-        "A user login needs the scope openid (with profile, the identity scopes, the API scopes and offline_access as needed)",
+        "A user login needs the scope openid (with profile, the identity scopes, the API scopes \
+         and offline_access as needed)",
     );
     // openid alone is a valid login.
     let form = TestApp::login_form(&pkce, "openid", &[]);
@@ -519,7 +531,8 @@ async fn par_requires_pkce_with_s256() {
         ),
         (
             form(Some("abc"), Some("S256")),
-            "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (the base64url SHA-256 of the code_verifier is 43)",
+            "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (the base64url \
+             SHA-256 of the code_verifier is 43)",
         ),
         (
             // Standard base64 with padding: '+', '/' and '=' are not base64url.
@@ -527,7 +540,8 @@ async fn par_requires_pkce_with_s256() {
                 Some("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="),
                 Some("S256"),
             ),
-            "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (the base64url SHA-256 of the code_verifier is 43)",
+            "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (the base64url \
+             SHA-256 of the code_verifier is 43)",
         ),
     ];
     for (form, description) in cases {
@@ -585,7 +599,8 @@ async fn par_prompt_acr_values_and_response_mode() {
     let reply = par_sfm(&app, &[("acr_values", "idp:testidp-oidc idp:other")]).await;
     reply.assert_oauth_error(
         "invalid_request",
-        "acr_values names the identity provider 'other': helsesim has only the test IdP (testidp-oidc)",
+        "acr_values names the identity provider 'other': helsesim has only the test IdP \
+         (testidp-oidc)",
     );
 
     for mode in ["query", "form_post", "fragment"] {
@@ -637,7 +652,8 @@ async fn par_dpop_proofs_need_a_nonce_and_must_match_dpop_jkt() {
     reply.assert_oauth_error(
         "invalid_dpop_proof",
         &format!(
-            "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+            "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, \
+             HELSESIM_PUBLIC_URL)",
             app.token_endpoint(),
             par_url(&app)
         ),
@@ -664,7 +680,8 @@ async fn par_checks_authorization_details() {
     let reply = app.par(MULTI_TENANT, &form, &[]).await;
     reply.assert_oauth_error(
         "invalid_request",
-        "HID-1004: The format of the organization number '12345' was incorrect. Valid organization numbers must be nine digits, no spaces or letters",
+        "HID-1004: The format of the organization number '12345' was incorrect. Valid organization \
+         numbers must be nine digits, no spaces or letters",
     );
 
     let single = json!([org_detail("urn:oid:1.0.6523", ORG)]).to_string();
@@ -676,7 +693,9 @@ async fn par_checks_authorization_details() {
     let reply = app.par(SFM_READY, &form, &[]).await;
     reply.assert_oauth_error(
         "invalid_request",
-        "HID-1007: a single-tenant client names only a child organisation, with system urn:oid:2.16.578.1.12.4.1.4.101 and the nine-digit number as value (got system 'urn:oid:1.0.6523')",
+        "HID-1007: a single-tenant client names only a child organisation, with system \
+         urn:oid:2.16.578.1.12.4.1.4.101 and the nine-digit number as value (got system \
+         'urn:oid:1.0.6523')",
     );
 
     let good = multi_tenant_details(ORG);
@@ -774,12 +793,14 @@ async fn request_objects_are_checked_like_client_assertions() {
     };
     let mut no_kid = Map::new();
     no_kid.insert("typ".into(), json!("oauth-authz-req+jwt"));
-    let cases: Vec<(&str, String, String)> = vec![
+    let cases: Vec<(&str, String, String)> =
+        vec![
         (
             "signed with another client's key",
             TestKey::fixture(MULTI_TENANT).sign(&no_kid, &valid()),
             format!(
-                "The request object's signature does not verify with the key(s) registered for client '{SFM_READY}'"
+                "The request object's signature does not verify with the key(s) registered for \
+                 client '{SFM_READY}'"
             ),
         ),
         (
@@ -825,12 +846,14 @@ async fn request_objects_are_checked_like_client_assertions() {
         (
             "not a JWT",
             "not-a-jwt".to_owned(),
-            "The request object is not a valid JWT: not a compact JWS (expected three base64url parts separated by dots)".to_owned(),
+            "The request object is not a valid JWT: not a compact JWS (expected three base64url \
+             parts separated by dots)".to_owned(),
         ),
         (
             "HS256",
             hs256(&header, &valid()),
-            "The request object must be signed with the client's private key using an asymmetric algorithm; got alg 'HS256'".to_owned(),
+            "The request object must be signed with the client's private key using an asymmetric \
+             algorithm; got alg 'HS256'".to_owned(),
         ),
     ];
     for (case, request, description) in cases {
@@ -957,7 +980,8 @@ async fn a_client_that_requires_par_gets_an_error_for_a_plain_request() {
         }))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    let message = "This client must use PAR: push the authorization request to /connect/par and send only client_id and request_uri to /connect/authorize";
+    let message = "This client must use PAR: push the authorization request to /connect/par and \
+                   send only client_id and request_uri to /connect/authorize";
 
     let pkce = Pkce::new();
     let mut query = vec![("client_id", "par-only")];
@@ -1042,7 +1066,8 @@ async fn a_client_without_require_par_may_send_the_whole_request_to_authorize() 
         &reply,
         &app,
         "invalid_scope",
-        "A user login needs the scope openid (with profile, the identity scopes, the API scopes and offline_access as needed)",
+        "A user login needs the scope openid (with profile, the identity scopes, the API scopes \
+         and offline_access as needed)",
         Some("state-123"),
     );
     let query = [
@@ -1084,7 +1109,8 @@ async fn a_plain_authorize_request_with_a_bad_redirect_uri_or_parameter_is_an_er
         &reply,
         "invalid_request",
         &format!(
-            "redirect_uri 'https://evil.example/cb' is not registered for client '{SFM_READY}' (it must match a registered one exactly: http://localhost:8089/callback)"
+            "redirect_uri 'https://evil.example/cb' is not registered for client '{SFM_READY}' (it \
+             must match a registered one exactly: http://localhost:8089/callback)"
         ),
     );
     // A repeated parameter: nothing can be trusted.
@@ -1105,7 +1131,8 @@ async fn a_plain_authorize_request_with_a_bad_redirect_uri_or_parameter_is_an_er
     assert_error_page(
         &reply,
         "invalid_request_object",
-        "The request object is not a valid JWT: not a compact JWS (expected three base64url parts separated by dots)",
+        "The request object is not a valid JWT: not a compact JWS (expected three base64url parts \
+         separated by dots)",
     );
 }
 
@@ -1303,7 +1330,9 @@ async fn a_typed_user_logs_in_and_an_invalid_pid_is_shown_again() {
     );
     assert!(
         reply.text.contains(
-            "<p class=\"error\" role=\"alert\">«12345678901» er ikke et fødselsnummer eller D-nummer: de seks første sifrene er ikke en dato (i hundreåret individnummeret gir)</p>"
+            "<p class=\"error\" role=\"alert\">«12345678901» er ikke et fødselsnummer eller \
+             D-nummer: de seks første sifrene er ikke en dato (i hundreåret individnummeret \
+             gir)</p>"
         ),
         "{}",
         reply.text
@@ -1332,7 +1361,8 @@ async fn a_typed_user_logs_in_and_an_invalid_pid_is_shown_again() {
     for (form, message) in [
         (
             vec![("custom_pid", "17056600575")],
-            "«17056600575» er ikke et fødselsnummer eller D-nummer: kontrollsifrene stemmer ikke",
+            "«17056600575» er ikke et fødselsnummer eller D-nummer: kontrollsifrene stemmer \
+             ikke",
         ),
         (
             vec![("custom_pid", SYNTHETIC_PID), ("custom_hpr", "12ab")],
@@ -1489,7 +1519,8 @@ async fn without_autologin_a_login_hint_shows_the_page() {
     // Which organisation the login is for; a user without an HPR number says so.
     assert!(
         page.text.contains(
-            "for <strong>sfm-ready</strong>, på vegne av <strong>organisasjonsnummer 923456783</strong>."
+            "for <strong>sfm-ready</strong>, på vegne av <strong>organisasjonsnummer \
+             923456783</strong>."
         ),
         "{}",
         page.text
@@ -1631,7 +1662,8 @@ async fn the_redirect_uri_must_be_repeated_exactly() {
     .await;
     reply.assert_oauth_error(
         "invalid_grant",
-        "redirect_uri is missing: send the one of the authorization request ('http://localhost:8089/callback')",
+        "redirect_uri is missing: send the one of the authorization request \
+         ('http://localhost:8089/callback')",
     );
 
     let (code, pkce) = app
@@ -1649,7 +1681,8 @@ async fn the_redirect_uri_must_be_repeated_exactly() {
     .await;
     reply.assert_oauth_error(
         "invalid_grant",
-        "redirect_uri 'http://localhost:8089/callback/' is not the one of the authorization request ('http://localhost:8089/callback')",
+        "redirect_uri 'http://localhost:8089/callback/' is not the one of the authorization \
+         request ('http://localhost:8089/callback')",
     );
     // A failed attempt uses the code up.
     let reply = app
@@ -1657,7 +1690,8 @@ async fn the_redirect_uri_must_be_repeated_exactly() {
         .await;
     reply.assert_oauth_error(
         "invalid_grant",
-        "The authorization code has already been used (a failed exchange uses it too): start a new login",
+        "The authorization code has already been used (a failed exchange uses it too): start a new \
+         login",
     );
 }
 
@@ -1786,7 +1820,8 @@ async fn the_code_exchange_picks_among_the_authorized_resources() {
         .await;
     reply.assert_oauth_error(
         "invalid_target",
-        "The resource 'nhn:kjernejournal' was not authorized at login (authorized: e-helse:sfm.api)",
+        "The resource 'nhn:kjernejournal' was not authorized at login (authorized: \
+         e-helse:sfm.api)",
     );
 
     // Without resources at login, the APIs of the granted scopes are the candidates.
@@ -1891,7 +1926,8 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     let second = reply.json["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
 
-    let reused = "The refresh token has already been used (refresh tokens rotate): every refresh token of this login is now revoked";
+    let reused = "The refresh token has already been used (refresh tokens rotate): every refresh \
+                  token of this login is now revoked";
     let reply = app.refresh(SFM_READY, first, &[], &[]).await;
     reply.assert_oauth_error("invalid_grant", reused);
     // The newest token of the family is revoked too.
@@ -1991,7 +2027,8 @@ async fn a_refresh_can_only_narrow_the_scopes() {
         .await;
     reply.assert_oauth_error(
         "invalid_scope",
-        "The scope 'nhn:kjernejournal/api' was not granted at login: a refresh can only narrow the scopes",
+        "The scope 'nhn:kjernejournal/api' was not granted at login: a refresh can only narrow the \
+         scopes",
     );
     // The refusal rotated nothing, and the next refresh has every granted scope again.
     let reply = app.refresh(SFM_READY, &current, &[], &[]).await;
@@ -2227,7 +2264,8 @@ async fn token_exchange_refusals() {
                 ("scope", KJ_SCOPE),
             ],
             "invalid_request",
-            "subject_token_type must be urn:ietf:params:oauth:token-type:access_token, got 'urn:ietf:params:oauth:token-type:id_token'".to_owned(),
+            "subject_token_type must be urn:ietf:params:oauth:token-type:access_token, got \
+             'urn:ietf:params:oauth:token-type:id_token'".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2253,7 +2291,8 @@ async fn token_exchange_refusals() {
                 ("scope", KJ_SCOPE),
             ],
             "invalid_request",
-            "requested_token_type must be urn:ietf:params:oauth:token-type:access_token, got 'urn:ietf:params:oauth:token-type:refresh_token'".to_owned(),
+            "requested_token_type must be urn:ietf:params:oauth:token-type:access_token, got \
+             'urn:ietf:params:oauth:token-type:refresh_token'".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2263,7 +2302,8 @@ async fn token_exchange_refusals() {
                 ("scope", KJ_SCOPE),
             ],
             "invalid_grant",
-            "The subject_token is not valid: The access token is not valid: not a compact JWS (expected three base64url parts separated by dots)".to_owned(),
+            "The subject_token is not valid: The access token is not valid: not a compact JWS \
+             (expected three base64url parts separated by dots)".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2273,7 +2313,8 @@ async fn token_exchange_refusals() {
                 ("scope", KJ_SCOPE),
             ],
             "invalid_grant",
-            "The subject_token is not valid: The access token is not valid: the signature does not verify with any key in helsesim's JWKS".to_owned(),
+            "The subject_token is not valid: The access token is not valid: the signature does not \
+             verify with any key in helsesim's JWKS".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2282,7 +2323,8 @@ async fn token_exchange_refusals() {
                 ("subject_token_type", ACCESS_TOKEN_TYPE),
             ],
             "invalid_scope",
-            "No scope requested: ask for the API scope the token is for, e.g. scope=e-helse:sfm.api/sfm.api".to_owned(),
+            "No scope requested: ask for the API scope the token is for, e.g. \
+             scope=e-helse:sfm.api/sfm.api".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2292,7 +2334,8 @@ async fn token_exchange_refusals() {
                 ("scope", "openid nhn:kjernejournal/api"),
             ],
             "invalid_scope",
-            "The identity scope 'openid' cannot be requested with token exchange (the subject token's identity scopes carry over): ask only for API scopes".to_owned(),
+            "The identity scope 'openid' cannot be requested with token exchange (the subject \
+             token's identity scopes carry over): ask only for API scopes".to_owned(),
         ),
         (
             MULTI_TENANT,
@@ -2302,7 +2345,8 @@ async fn token_exchange_refusals() {
                 ("scope", "e-helse:sfm.api/sfm.api nhn:kjernejournal/api"),
             ],
             "invalid_scope",
-            "The requested scopes belong to several APIs (e-helse:sfm.api, nhn:kjernejournal): HelseID issues tokens with a single audience, so ask for one token per API".to_owned(),
+            "The requested scopes belong to several APIs (e-helse:sfm.api, nhn:kjernejournal): \
+             HelseID issues tokens with a single audience, so ask for one token per API".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2312,7 +2356,8 @@ async fn token_exchange_refusals() {
                 ("scope", SFM_SCOPE),
             ],
             "invalid_scope",
-            format!("The client '{KJERNEJOURNAL}' is not allowed the scope 'e-helse:sfm.api/sfm.api'"),
+            format!("The client '{KJERNEJOURNAL}' is not allowed the scope \
+                     'e-helse:sfm.api/sfm.api'"),
         ),
         (
             KJERNEJOURNAL,
@@ -2323,7 +2368,8 @@ async fn token_exchange_refusals() {
                 ("audience", "e-helse:sfm.api"),
             ],
             "invalid_target",
-            "The audience 'e-helse:sfm.api' does not match the audience 'nhn:kjernejournal' of the requested scopes".to_owned(),
+            "The audience 'e-helse:sfm.api' does not match the audience 'nhn:kjernejournal' of the \
+             requested scopes".to_owned(),
         ),
         (
             KJERNEJOURNAL,
@@ -2334,7 +2380,8 @@ async fn token_exchange_refusals() {
                 ("resource", "e-helse:sfm.api"),
             ],
             "invalid_target",
-            "The resource 'e-helse:sfm.api' does not match the audience 'nhn:kjernejournal' of the requested scopes".to_owned(),
+            "The resource 'e-helse:sfm.api' does not match the audience 'nhn:kjernejournal' of the \
+             requested scopes".to_owned(),
         ),
     ];
     for (client_id, form, code, description) in cases {
@@ -2430,13 +2477,15 @@ async fn userinfo_takes_a_dpop_bound_user_token_only_with_its_proof() {
     assert_eq!(reply.json["helseid://claims/identity/pid"], DIDRIK);
     assert_eq!(reply.json["name"], "Didrik D Didrikson");
 
-    let cases: Vec<(&str, Option<String>, &str, &str, String)> = vec![
+    let cases: Vec<(&str, Option<String>, &str, &str, String)> =
+        vec![
         (
             "Bearer",
             None,
             "invalid_token",
             "DPoP",
-            "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP proof, not as a bearer token".to_owned(),
+            "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a \
+             DPoP proof, not as a bearer token".to_owned(),
         ),
         (
             "DPoP",
@@ -2462,7 +2511,8 @@ async fn userinfo_takes_a_dpop_bound_user_token_only_with_its_proof() {
             "invalid_dpop_proof",
             "DPoP",
             format!(
-                "The DPoP proof's htu '{}' does not match the request URL {userinfo_url} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+                "The DPoP proof's htu '{}' does not match the request URL {userinfo_url} \
+                 (helsesim's public URL, HELSESIM_PUBLIC_URL)",
                 app.token_endpoint()
             ),
         ),
@@ -2475,7 +2525,8 @@ async fn userinfo_takes_a_dpop_bound_user_token_only_with_its_proof() {
             ),
             "invalid_dpop_proof",
             "DPoP",
-            "The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt)".to_owned(),
+            "The DPoP proof is signed with another key than the one the token is bound to \
+             (cnf.jkt)".to_owned(),
         ),
     ];
     for (scheme, proof, code, challenge_scheme, description) in cases {
@@ -2531,7 +2582,8 @@ async fn a_refresh_refused_for_its_organisation_keeps_the_refresh_token() {
         .await;
     reply.assert_oauth_error(
         "invalid_request",
-        "HID-1004: The format of the organization number '12345' was incorrect. Valid organization numbers must be nine digits, no spaces or letters",
+        "HID-1004: The format of the organization number '12345' was incorrect. Valid organization \
+         numbers must be nine digits, no spaces or letters",
     );
     // The refusal issued nothing, so the same refresh token must still work.
     let reply = app.refresh(MULTI_TENANT, refresh_token, &[], &[]).await;
@@ -2611,7 +2663,9 @@ async fn par_accepts_a_client_assertion_for_the_par_endpoint() {
     reply.assert_oauth_error(
         "invalid_client",
         &format!(
-            "The client_assertion's aud must be the issuer {iss} (or the token endpoint {iss}/connect/token, or the PAR endpoint {iss}/connect/par); got \"{iss}/connect/userinfo\""
+            "The client_assertion's aud must be the issuer {iss} (or the token endpoint \
+             {iss}/connect/token, or the PAR endpoint {iss}/connect/par); got \
+             \"{iss}/connect/userinfo\""
         ),
     );
 }

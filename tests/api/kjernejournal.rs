@@ -2,12 +2,16 @@
 //! data APIs with the user's token, the error format and the random extra field.
 
 use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::helpers::*;
 
-const KJ_LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number nhn:kjernejournal/api";
+const KJ_LOGIN_SCOPES: &str = "openid profile offline_access helseid://scopes/identity/pid \
+                               helseid://scopes/identity/security_level \
+                               helseid://scopes/identity/assurance_level \
+                               helseid://scopes/hpr/hpr_number nhn:kjernejournal/api";
 pub(crate) const EPJ: &str = "helsesim tests versjon 1.0";
 
 /// Patients of fixtures/sfm/national.json, by what they are for.
@@ -68,7 +72,10 @@ pub(crate) fn assert_kj_error(
     assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
     assert_eq!(
         without_extra(&reply.json, &ERROR_FIELDS),
-        json!({"status": status, "utviklermelding": utvikler, "brukermelding": bruker, "feilkode": feilkode}),
+        json!({
+            "status": status, "utviklermelding": utvikler, "brukermelding": bruker,
+            "feilkode": feilkode
+        }),
     );
     assert_eq!(
         reply.header("content-type"),
@@ -297,8 +304,10 @@ async fn every_status_from_0_to_4() {
     let token = app.kj_system_token().await;
     let nothing = |status: u8, text: &str| {
         json!({
-            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false, "harLegemidler": false,
-            "returTekst": text, "sistEndretKritiskInfo": [], "sperringDetaljer": [], "status": status
+            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false,
+            "harLegemidler": false,
+            "returTekst": text, "sistEndretKritiskInfo": [], "sperringDetaljer": [],
+            "status": status
         })
     };
     // 0: the control digits decide.
@@ -330,7 +339,8 @@ async fn every_status_from_0_to_4() {
     assert_eq!(
         body,
         json!({
-            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false, "harLegemidler": true,
+            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false,
+            "harLegemidler": true,
             "returTekst": "Pasienten har kjernejournal", "sistEndretKritiskInfo": [],
             "sperringDetaljer": restrictions(false, false), "status": 2
         })
@@ -341,7 +351,8 @@ async fn every_status_from_0_to_4() {
     assert_eq!(
         body,
         json!({
-            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": true, "harLegemidler": true,
+            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": true,
+            "harLegemidler": true,
             "returTekst": "Pasienten har registrert egne helseopplysninger i kjernejournal",
             "sistEndretKritiskInfo": [], "sperringDetaljer": restrictions(false, true), "status": 3
         })
@@ -353,7 +364,8 @@ async fn every_status_from_0_to_4() {
     assert_eq!(
         body,
         json!({
-            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false, "harLegemidler": true,
+            "eksistererBlokkertHelsepersonell": false, "harLasteResepter": false,
+            "harLegemidler": true,
             "returTekst": "OBS: Kritisk informasjon i kjernejournal",
             "sistEndretKritiskInfo": [{"kategori": "OVER_REAK", "sistEndret": latest}],
             "sistEndretKritiskInfoDato": latest,
@@ -440,7 +452,9 @@ async fn helseindikator_requests_are_validated() {
         ),
         (
             json!({"samtykke": "hpakutt", "legemiddelFraDato": 2021}),
-            "fnr is required: the patient's fødselsnummer or D-nummer; legemiddelFraDato must be a date string such as \"2021-06-11\", got 2021; samtykke must be one of HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got 'hpakutt'",
+            "fnr is required: the patient's fødselsnummer or D-nummer; legemiddelFraDato must be \
+             a date string such as \"2021-06-11\", got 2021; samtykke must be one of \
+             HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got 'hpakutt'",
         ),
         (
             json!(["13116900216"]),
@@ -533,7 +547,8 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         &reply,
         401,
         "KJF-000123",
-        "The HelseID access token was refused: No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)",
+        "The HelseID access token was refused: No access token: send 'Authorization: Bearer \
+         <token>' (or 'DPoP <token>' with a DPoP proof)",
         login,
     );
     let reply = app.helseindikator(Some("abc"), Some(EPJ), &body).await;
@@ -541,7 +556,8 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         &reply,
         401,
         "KJF-000123",
-        "The HelseID access token was refused: The access token is not valid: not a compact JWS (expected three base64url parts separated by dots)",
+        "The HelseID access token was refused: The access token is not valid: not a compact JWS \
+         (expected three base64url parts separated by dots)",
         login,
     );
     // A token for another API.
@@ -551,7 +567,8 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         &reply,
         401,
         "KJF-000123",
-        "The HelseID access token was refused: The access token's audience [\"e-helse:sfm.api\"] does not include nhn:kjernejournal",
+        "The HelseID access token was refused: The access token's audience [\"e-helse:sfm.api\"] \
+         does not include nhn:kjernejournal",
         login,
     );
     // An expired token.
@@ -570,7 +587,8 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
 
     // No X-EPJ-System, on both endpoints.
     let token = app.kj_system_token().await;
-    let missing = "The X-EPJ-System header is required on every call: name the EHR system and its version, e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'";
+    let missing = "The X-EPJ-System header is required on every call: name the EHR system and its \
+                   version, e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'";
     let incomplete = "Journalsystemet sendte en ufullstendig forespørsel til kjernejournal.";
     let reply = app.helseindikator(Some(&token), None, &body).await;
     assert_kj_error(&reply, 400, "KJF-900003", missing, incomplete);
@@ -585,7 +603,7 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         .header("Authorization", format!("Bearer {token}"))
         .header(
             "X-EPJ-System",
-            reqwest::header::HeaderValue::from_bytes("Fjordjournal 2.0 – Bodø".as_bytes()).unwrap(),
+            HeaderValue::from_bytes("Fjordjournal 2.0 – Bodø".as_bytes()).unwrap(),
         )
         .send()
         .await
@@ -594,7 +612,8 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         &Reply::read(response).await,
         400,
         "KJF-000018",
-        "The X-EPJ-System header must be ASCII text (HTTP headers carry no other characters reliably): write 'o' for 'ø', e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'",
+        "The X-EPJ-System header must be ASCII text (HTTP headers carry no other characters \
+         reliably): write 'o' for 'ø', e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'",
         "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
     );
 
@@ -607,7 +626,8 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         &reply,
         403,
         "KJF-000227",
-        "The organisation 917897468 has not been granted access to kjernejournal (access: false in fixtures/kjernejournal/organisations.json)",
+        "The organisation 917897468 has not been granted access to kjernejournal (access: false in \
+         fixtures/kjernejournal/organisations.json)",
         "Virksomheten har ikke tilgang til kjernejournal",
     );
     // An organisation kjernejournal does not know.
@@ -617,7 +637,9 @@ async fn system_calls_need_a_token_the_header_and_an_organisation_with_access() 
         &reply,
         403,
         "KJF-000013",
-        "Unknown organisation: kjernejournal knows no organisation 912345602 (the token's orgnr_child, else orgnr_parent). helsesim's organisations are in fixtures/kjernejournal/organisations.json",
+        "Unknown organisation: kjernejournal knows no organisation 912345602 (the token's \
+         orgnr_child, else orgnr_parent). helsesim's organisations are in \
+         fixtures/kjernejournal/organisations.json",
         "Virksomheten er ukjent for kjernejournal.",
     );
     // A customer's sub-unit (orgnr_child) with access.
@@ -647,7 +669,8 @@ async fn ping_answers_the_time_for_a_test_connection_button() {
         &reply,
         403,
         "KJF-000227",
-        "The organisation 917897468 has not been granted access to kjernejournal (access: false in fixtures/kjernejournal/organisations.json)",
+        "The organisation 917897468 has not been granted access to kjernejournal (access: false in \
+         fixtures/kjernejournal/organisations.json)",
         "Virksomheten har ikke tilgang til kjernejournal",
     );
 }
@@ -749,7 +772,10 @@ async fn critical_information_is_read_with_the_ticket_as_fhir() {
     assert_eq!(allergy["criticality"], "high");
     assert_eq!(
         allergy["patient"],
-        json!({"type": "Patient", "identifier": {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": KARI_STATUS_4}})
+        json!({
+            "type": "Patient",
+            "identifier": {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": KARI_STATUS_4}
+        })
     );
     assert_eq!(
         reply.json["entry"][0]["fullUrl"],
@@ -809,7 +835,8 @@ async fn a_ticket_lasts_one_hour_from_issue_for_its_patient_and_organisation() {
         &reply,
         403,
         "KJF-000015",
-        "The provided ticket expired at 2026-03-02T11:00:00Z: a ticket is valid one hour from issue (fixed, not extended by use). Call helseindikator again for a new one",
+        "The provided ticket expired at 2026-03-02T11:00:00Z: a ticket is valid one hour from \
+         issue (fixed, not extended by use). Call helseindikator again for a new one",
         reopen,
     );
 
@@ -821,7 +848,9 @@ async fn a_ticket_lasts_one_hour_from_issue_for_its_patient_and_organisation() {
     let i = tampered.len() / 2;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let invalid = "The provided ticket is invalid: it is not one kjernejournal issued, or it has been altered. Send the ticket exactly as helseindikator returned it (URL-encoded or decoded)";
+    let invalid = "The provided ticket is invalid: it is not one kjernejournal issued, or it has \
+                   been altered. Send the ticket exactly as helseindikator returned it \
+                   (URL-encoded or decoded)";
     let reply = app
         .everything(Some(&user), Some(&tampered), None, &[])
         .await;
@@ -845,7 +874,8 @@ async fn a_ticket_lasts_one_hour_from_issue_for_its_patient_and_organisation() {
         &reply,
         403,
         "KJF-900001",
-        "The ticket was issued for another patient than the one this request names: a ticket is valid for the patient of its helseindikator call only",
+        "The ticket was issued for another patient than the one this request names: a ticket is \
+         valid for the patient of its helseindikator call only",
         "Tilgangen gjelder en annen pasient. Åpne pasienten på nytt i journalsystemet.",
     );
     let reply = app
@@ -855,7 +885,8 @@ async fn a_ticket_lasts_one_hour_from_issue_for_its_patient_and_organisation() {
         &reply,
         400,
         "KJF-000016",
-        "National identification number not valid: '13116900217' is not a national identity number: the control digits do not match",
+        "National identification number not valid: '13116900217' is not a national identity \
+         number: the control digits do not match",
         "Fødselsnummeret er ikke gyldig.",
     );
 
@@ -872,7 +903,8 @@ async fn a_ticket_lasts_one_hour_from_issue_for_its_patient_and_organisation() {
         &reply,
         403,
         "KJF-900002",
-        "The ticket was issued to organisation 987654325, but the user token is for organisation 928765431: a ticket is valid for the organisation whose system token asked for it only",
+        "The ticket was issued to organisation 987654325, but the user token is for organisation \
+         928765431: a ticket is valid for the organisation whose system token asked for it only",
         reopen,
     );
 
@@ -903,7 +935,9 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         &reply,
         401,
         "KJF-000123",
-        "The data APIs need the user's access token (with helseid://claims/identity/pid), not a system token: log the user in (authorization code) and ask for a token with resource nhn:kjernejournal",
+        "The data APIs need the user's access token (with helseid://claims/identity/pid), not a \
+         system token: log the user in (authorization code) and ask for a token with resource \
+         nhn:kjernejournal",
         login,
     );
     // A user token with two audiences.
@@ -926,7 +960,9 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         .exchange_code(MULTI_TENANT, &code, &pkce.verifier, &[], &[])
         .await;
     let both = reply.json["access_token"].as_str().unwrap().to_owned();
-    let several = "The HelseID access token was refused: The access token has several audiences [\"e-helse:sfm.api\", \"nhn:kjernejournal\"]: this API requires a token whose only audience is nhn:kjernejournal";
+    let several = "The HelseID access token was refused: The access token has several audiences \
+                   [\"e-helse:sfm.api\", \"nhn:kjernejournal\"]: this API requires a token whose \
+                   only audience is nhn:kjernejournal";
     let reply = app.everything(Some(&both), Some(&ticket), None, &[]).await;
     assert_fhir_error(&reply, 401, "KJF-000123", several, login);
     // "KJ APIs require access tokens with the API Resource as the only audience": at every API,
@@ -944,8 +980,10 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         &reply,
         403,
         "KJF-900004",
-        "The user logged in at security level 3: kjernejournal accepts only security level 4 (helseid://claims/identity/security_level = 4)",
-        "Du må logge inn med høyt sikkerhetsnivå (BankID, Buypass eller Commfides) for å bruke kjernejournal.",
+        "The user logged in at security level 3: kjernejournal accepts only security level 4 \
+         (helseid://claims/identity/security_level = 4)",
+        "Du må logge inn med høyt sikkerhetsnivå (BankID, Buypass eller Commfides) for å bruke \
+         kjernejournal.",
     );
     // No HPR number.
     let henrik = app.kj_user_token(KJERNEJOURNAL, HENRIK_NO_HPR, None).await;
@@ -956,7 +994,9 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         &reply,
         403,
         "KJF-000014",
-        "The user is not registered in kjernejournal: the token carries no HPR number (helseid://claims/hpr/hpr_number), and kjernejournal serves authorised health professionals only",
+        "The user is not registered in kjernejournal: the token carries no HPR number \
+         (helseid://claims/hpr/hpr_number), and kjernejournal serves authorised health \
+         professionals only",
         "Du er ikke registrert som bruker av kjernejournal.",
     );
     // No X-EPJ-System.
@@ -975,7 +1015,8 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         &reply,
         400,
         "KJF-900003",
-        "The X-EPJ-System header is required on every call: name the EHR system and its version, e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'",
+        "The X-EPJ-System header is required on every call: name the EHR system and its version, \
+         e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'",
         "Journalsystemet sendte en ufullstendig forespørsel til kjernejournal.",
     );
     // Unknown paths and other methods under the FHIR API answer as the FHIR API does.
@@ -984,7 +1025,8 @@ async fn the_data_apis_take_only_a_level_4_health_professionals_own_token() {
         &reply,
         404,
         "KJF-000000",
-        "Kjernejournal's FHIR API has no endpoint at /kjernejournal/v1/fhir/AllergyIntolerance: only GET Patient/$everything is supported",
+        "Kjernejournal's FHIR API has no endpoint at /kjernejournal/v1/fhir/AllergyIntolerance: \
+         only GET Patient/$everything is supported",
         "Det oppstod en feil i kommunikasjonen med kjernejournal",
     );
 }
@@ -1000,7 +1042,9 @@ async fn consent_and_restricted_modules() {
         &reply,
         403,
         "KJF-900005",
-        "No consent (samtykke): the ticket carries none (helseindikator was called without samtykke) and the request gives none (header KJ-SAMTYKKE-BRUK). Use HPMOTTATTSAMTYKKE, HPAKUTT or HPUNNTAK",
+        "No consent (samtykke): the ticket carries none (helseindikator was called without \
+         samtykke) and the request gives none (header KJ-SAMTYKKE-BRUK). Use HPMOTTATTSAMTYKKE, \
+         HPAKUTT or HPUNNTAK",
         "Pasientens samtykke (eller akuttgrunnlag) må registreres før kjernejournal kan åpnes.",
     );
     let reply = app
@@ -1035,8 +1079,11 @@ async fn consent_and_restricted_modules() {
         &reply,
         403,
         "KJF-900006",
-        "The patient has restricted (sperret) the module KRITISKINFO: it opens only with the patient's consent or in an emergency (send KJ-SAMTYKKE-SPERRET-KRITISKINFO: HPMOTTATTSAMTYKKE, HPAKUTT or HPUNNTAK)",
-        "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med pasientens samtykke eller i en akuttsituasjon.",
+        "The patient has restricted (sperret) the module KRITISKINFO: it opens only with the \
+         patient's consent or in an emergency (send KJ-SAMTYKKE-SPERRET-KRITISKINFO: \
+         HPMOTTATTSAMTYKKE, HPAKUTT or HPUNNTAK)",
+        "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med pasientens \
+         samtykke eller i en akuttsituasjon.",
     );
     // KJ's "HTTP Header" page lists HPUNNTAK (no consent needed: the patient's GP, a
     // specialist) for this header too.
@@ -1064,7 +1111,8 @@ async fn consent_and_restricted_modules() {
         &reply,
         400,
         "KJF-000018",
-        "KJ-SAMTYKKE-SPERRET-KRITISKINFO must be one of HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got 'JA'",
+        "KJ-SAMTYKKE-SPERRET-KRITISKINFO must be one of HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got \
+         'JA'",
         "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
     );
     // The header must not be used when the module is not restricted.
@@ -1083,7 +1131,8 @@ async fn consent_and_restricted_modules() {
         &reply,
         400,
         "KJF-900007",
-        "KJ-SAMTYKKE-SPERRET-KRITISKINFO was sent, but the patient has not restricted the module KRITISKINFO: it must not be used then (see sperringDetaljer in helseindikator's answer)",
+        "KJ-SAMTYKKE-SPERRET-KRITISKINFO was sent, but the patient has not restricted the module \
+         KRITISKINFO: it must not be used then (see sperringDetaljer in helseindikator's answer)",
         "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
     );
 
@@ -1091,8 +1140,11 @@ async fn consent_and_restricted_modules() {
     let ticket = app
         .kj_ticket(BENTE_BLOCKED, Some("HPMOTTATTSAMTYKKE"))
         .await;
-    let blocked = "The patient has blocked at least one health professional (eksistererBlokkertHelsepersonell): kjernejournal then shares no clinical information through its APIs";
-    let bruker = "Pasienten har sperret tilgang for helsepersonell. Kjernejournal kan ikke vises i journalsystemet; bruk kjernejournal-portalen.";
+    let blocked = "The patient has blocked at least one health professional \
+                   (eksistererBlokkertHelsepersonell): kjernejournal then shares no clinical \
+                   information through its APIs";
+    let bruker = "Pasienten har sperret tilgang for helsepersonell. Kjernejournal kan ikke vises i \
+                  journalsystemet; bruk kjernejournal-portalen.";
     let reply = app.everything(Some(&user), Some(&ticket), None, &[]).await;
     assert_fhir_error(&reply, 403, "KJF-000180", blocked, bruker);
     let reply = app
@@ -1198,7 +1250,8 @@ async fn the_medication_overview() {
         &reply,
         400,
         "KJF-000018",
-        "fra is required: the earliest time to include, e.g. 2015-11-29T13:37:19.003Z; utvidet-oppslag must be true or false, got 'ja'",
+        "fra is required: the earliest time to include, e.g. 2015-11-29T13:37:19.003Z; \
+         utvidet-oppslag must be true or false, got 'ja'",
         "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
     );
 
@@ -1214,8 +1267,11 @@ async fn the_medication_overview() {
         &reply,
         403,
         "KJF-900006",
-        "The patient has restricted (sperret) the module LEGEMIDLER: it opens only with the patient's consent or in an emergency (send samtykke-sperret-legemidler: HPMOTTATTSAMTYKKE or HPAKUTT)",
-        "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med pasientens samtykke eller i en akuttsituasjon.",
+        "The patient has restricted (sperret) the module LEGEMIDLER: it opens only with the \
+         patient's consent or in an emergency (send samtykke-sperret-legemidler: HPMOTTATTSAMTYKKE \
+         or HPAKUTT)",
+        "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med pasientens \
+         samtykke eller i en akuttsituasjon.",
     );
     let mut opened = base.to_vec();
     opened.push(("samtykke-sperret-legemidler", "HPAKUTT"));

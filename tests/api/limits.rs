@@ -53,7 +53,8 @@ async fn a_body_that_stops_arriving_is_answered_408_and_closed() {
     ];
     for (path, field) in cases {
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: 100\r\n\r\n"
         );
         let started = Instant::now();
         let (status, json, closed) = actix_web::rt::task::spawn_blocking(move || {
@@ -81,7 +82,8 @@ async fn a_chunked_body_over_the_limit_is_answered_413_in_the_services_format() 
     let port = app.port;
     let chunk = format!("4000\r\n{}\r\n", "a".repeat(0x4000));
     let body = chunk.repeat(4).into_bytes();
-    let head = "POST /kjernejournal/v1/helseindikator HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = "POST /kjernejournal/v1/helseindikator HTTP/1.1\r\nHost: localhost\r\n\
+                Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     let (status, json, _) = actix_web::rt::task::spawn_blocking(move || {
         raw_exchange(port, head, &body, Duration::from_secs(5))
     })
@@ -133,13 +135,16 @@ fn a_huge_body_costs_the_server_no_memory() {
     let total = 300 * 1024 * 1024;
     let heads = [
         format!(
-            "POST /kjernejournal/v1/helseindikator HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {total}\r\n\r\n"
+            "POST /kjernejournal/v1/helseindikator HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/json\r\nContent-Length: {total}\r\n\r\n"
         ),
         format!(
-            "GET /kjernejournal/v1/ping HTTP/1.1\r\nHost: localhost\r\nContent-Length: {total}\r\n\r\n"
+            "GET /kjernejournal/v1/ping HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Length: {total}\r\n\r\n"
         ),
         format!(
-            "POST /sfm/fhir/Patient HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {total}\r\n\r\n"
+            "POST /sfm/fhir/Patient HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/fhir+json\r\nContent-Length: {total}\r\n\r\n"
         ),
     ];
     for head in &heads {

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const HID_1001: &str = "HID-1001: The supplied parent organization number 999999999 is not in the whitelist for the client. The whitelist must be updated before the organization number is accepted (the organisation has not delegated access to the supplier 994598759: add it to the client's delegated_by)";
+const HID_1001: &str = "HID-1001: The supplied parent organization number 999999999 is not in the \
+                        whitelist for the client. The whitelist must be updated before the \
+                        organization number is accepted (the organisation has not delegated access \
+                        to the supplier 994598759: add it to the client's delegated_by)";
 
 /// HelseID refuses a multi-tenant client acting for an organisation that has not delegated
 /// access to its supplier, at the token endpoint and at PAR alike.
@@ -74,7 +77,9 @@ async fn sfm_refuses_a_journal_of_another_organisation() {
         .sfm_token_in_journal(SIGRID, "917897468", SJOKANTEN)
         .await;
     let message = format!(
-        "The SFM instance {SJOKANTEN} (journal-id) belongs to the organisation {SJOKANTEN_ORGNR}, but the token is for 917897468 (orgnr_child, else orgnr_parent): a multi-tenant client reaches only the journals of the organisation it acts for"
+        "The SFM instance {SJOKANTEN} (journal-id) belongs to the organisation {SJOKANTEN_ORGNR}, \
+         but the token is for 917897468 (orgnr_child, else orgnr_parent): a multi-tenant client \
+         reaches only the journals of the organisation it acts for"
     );
     let reply = app.fhir("GET", "/Patient", Some(&token), None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
@@ -126,7 +131,9 @@ async fn sfm_refuses_a_multi_tenant_client_of_an_unknown_supplier() {
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
         Value::from(
-            "The multi-tenant client's supplier 983044778 (orgnr_supplier) is not registered with SFM: SFM accepts multi-tenant clients only from registered suppliers (NHN registers them; helsesim's are in fixtures/sfm/suppliers.json)"
+            "The multi-tenant client's supplier 983044778 (orgnr_supplier) is not registered with \
+             SFM: SFM accepts multi-tenant clients only from registered suppliers (NHN registers \
+             them; helsesim's are in fixtures/sfm/suppliers.json)"
         )
     );
 }

@@ -150,8 +150,11 @@ async fn the_specs_example_sequence_runs_as_printed() {
     assert_eq!(
         core(&reply.json),
         json!({
-            "patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": rekvisisjon, "parentConfidentialObjectId": null},
-            "confidentialityCode": "NORU", "delayDeliveryUntil": null, "delayDays": 14, "delayFromTime": null,
+            "patientSafetyObject": {"person": {"offId": "12345678901"},
+                                    "confidentialObjectId": rekvisisjon,
+                                    "parentConfidentialObjectId": null},
+            "confidentialityCode": "NORU", "delayDeliveryUntil": null, "delayDays": 14,
+            "delayFromTime": null,
             "organizationNumber": "922222223", "lastUpdatedByOrganizationNumber": "922222223"
         })
     );
@@ -166,8 +169,11 @@ async fn the_specs_example_sequence_runs_as_printed() {
     assert_eq!(
         core(&reply.json),
         json!({
-            "patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": svarrapport, "parentConfidentialObjectId": rekvisisjon},
-            "confidentialityCode": "NORU", "delayDeliveryUntil": "2024-01-18T20:50:20.908216Z", "delayDays": null,
+            "patientSafetyObject": {"person": {"offId": "12345678901"},
+                                    "confidentialObjectId": svarrapport,
+                                    "parentConfidentialObjectId": rekvisisjon},
+            "confidentialityCode": "NORU", "delayDeliveryUntil": "2024-01-18T20:50:20.908216Z",
+            "delayDays": null,
             "delayFromTime": "2024-01-04T20:50:20.908216Z", "organizationNumber": "922222223",
             "lastUpdatedByOrganizationNumber": "922222223"
         })
@@ -273,7 +279,8 @@ fn request(code: &str, extra: Value) -> String {
     let mut body = json!({
         "patientSafetyObject": {
             "person": {"offId": "12345678901"},
-            "confidentialObjectId": {"type": "Svarrapport", "value": "1b8a4e52-8f3e-4c1a-9a57-3c0f6d2e9b11"}
+            "confidentialObjectId": {"type": "Svarrapport",
+                                     "value": "1b8a4e52-8f3e-4c1a-9a57-3c0f6d2e9b11"}
         },
         "confidentialityCode": code
     });
@@ -291,7 +298,10 @@ async fn every_validation_row_has_the_specs_message() {
     let cases = [
         (
             request("N", json!({"delayDeliveryUntil": future})),
-            json!({"DelayDeliveryUntil": ["DelayDeliveryUntil cannot be specified with ConfidentialityCode N"]}),
+            json!({
+                "DelayDeliveryUntil": ["DelayDeliveryUntil cannot be specified with \
+                                        ConfidentialityCode N"]
+            }),
         ),
         (
             request("N", json!({"delayDays": 14})),
@@ -299,19 +309,35 @@ async fn every_validation_row_has_the_specs_message() {
         ),
         (
             request("NORN_KUT", json!({"delayDeliveryUntil": future})),
-            json!({"ConfidentialityCode": ["DelayDeliveryUntil and DelayDays must be null for confidentialityCode NORN. DelayDeliveryUntil will be set by the service"]}),
+            json!({
+                "ConfidentialityCode": ["DelayDeliveryUntil and DelayDays must be null for \
+                                         confidentialityCode NORN. DelayDeliveryUntil will be set \
+                                         by the service"]
+            }),
         ),
         (
             request("NORN_EPO", json!({"delayDays": 3})),
-            json!({"ConfidentialityCode": ["DelayDeliveryUntil and DelayDays must be null for confidentialityCode NORN. DelayDeliveryUntil will be set by the service"]}),
+            json!({
+                "ConfidentialityCode": ["DelayDeliveryUntil and DelayDays must be null for \
+                                         confidentialityCode NORN. DelayDeliveryUntil will be set \
+                                         by the service"]
+            }),
         ),
         (
             request("NORU", json!({})),
-            json!({"ConfidentialityCode": ["DelayDeliveryUntil or DelayDays must have values for confidentialityCode NORU"]}),
+            json!({
+                "ConfidentialityCode": ["DelayDeliveryUntil or DelayDays must have values for \
+                                         confidentialityCode NORU"]
+            }),
         ),
         (
-            request("NORS", json!({"delayDeliveryUntil": "2024-01-05T07:59:59Z"})),
-            json!({"DelayDeliveryUntil": ["DelayDeliveryUntil must be set to a value in the future"]}),
+            request(
+                "NORS",
+                json!({"delayDeliveryUntil": "2024-01-05T07:59:59Z"}),
+            ),
+            json!({
+                "DelayDeliveryUntil": ["DelayDeliveryUntil must be set to a value in the future"]
+            }),
         ),
         (
             request("NORU", json!({"delayDays": 0})),
@@ -322,27 +348,55 @@ async fn every_validation_row_has_the_specs_message() {
             json!({"DelayDays": ["DelayDays must be a positive value"]}),
         ),
         (
-            request("NORU", json!({"delayFromTime": "2024-01-04T20:50:20.908216Z"})),
-            json!({"ParentConfidentialObjectId": ["Parent Confidential Object must be specified when DelayFromTime is specified"]}),
+            request(
+                "NORU",
+                json!({"delayFromTime": "2024-01-04T20:50:20.908216Z"}),
+            ),
+            json!({
+                "ParentConfidentialObjectId": ["Parent Confidential Object must be specified when \
+                                                DelayFromTime is specified"]
+            }),
         ),
         (
-            request("NORU", json!({"delayDays": 14, "delayDeliveryUntil": future})),
-            json!({"DelayDeliveryUntil": ["Only one of DelayDeliveryUntil, DelayDays or DelayFromTime can be specified"]}),
+            request(
+                "NORU",
+                json!({"delayDays": 14, "delayDeliveryUntil": future}),
+            ),
+            json!({
+                "DelayDeliveryUntil": ["Only one of DelayDeliveryUntil, DelayDays or DelayFromTime \
+                                        can be specified"]
+            }),
         ),
         (
             request("NORX", json!({"delayDays": 14})),
-            json!({"ConfidentialityCode": ["'NORX' is not a valid ConfidentialityCode (Volven 9603): N, NORU, NORS, NORN_FFL, NORN_KUT, NORN_EPO, NORN_ALL, NORN_FOR, NORN_FORANS, NORN_UNGDOM, NORN_FFH, NORN_FPB, NORN_DUP, NORN_ANG"]}),
+            json!({
+                "ConfidentialityCode": ["'NORX' is not a valid ConfidentialityCode (Volven 9603): \
+                                         N, NORU, NORS, NORN_FFL, NORN_KUT, NORN_EPO, NORN_ALL, \
+                                         NORN_FOR, NORN_FORANS, NORN_UNGDOM, NORN_FFH, NORN_FPB, \
+                                         NORN_DUP, NORN_ANG"]
+            }),
         ),
         (
             request("NORU", json!({"delayDeliveryUntil": "01.02.2024"})),
-            json!({"$.delayDeliveryUntil": ["The JSON value could not be converted to System.DateTime. Path: $.delayDeliveryUntil"]}),
+            json!({
+                "$.delayDeliveryUntil": ["The JSON value could not be converted to \
+                                          System.DateTime. Path: $.delayDeliveryUntil"]
+            }),
         ),
         (
             request("NORU", json!({"delayDays": "14"})),
-            json!({"$.delayDays": ["The JSON value could not be converted to System.Int32. Path: $.delayDays"]}),
+            json!({
+                "$.delayDays": ["The JSON value could not be converted to System.Int32. Path: \
+                                 $.delayDays"]
+            }),
         ),
         (
-            json!({"patientSafetyObject": {"person": {}, "confidentialObjectId": {"type": "Svarrapport"}}}).to_string(),
+            json!({
+                "patientSafetyObject": {
+                    "person": {}, "confidentialObjectId": {"type": "Svarrapport"}
+                }
+            })
+            .to_string(),
             json!({
                 "ConfidentialityCode": ["The ConfidentialityCode field is required."],
                 "PatientSafetyObject.ConfidentialObjectId.Value": ["The Value field is required."],
@@ -354,8 +408,20 @@ async fn every_validation_row_has_the_specs_message() {
             json!({"PatientSafetyObject": ["The PatientSafetyObject field is required."]}),
         ),
         (
-            request("NORU", json!({"delayDays": 14, "patientSafetyObject": {"person": {"offId": "123"}, "confidentialObjectId": {"type": "Svarrapport", "value": "x"}}})),
-            json!({"PatientSafetyObject.Person.OffId": ["OffId must be a national identity number of 11 digits, got '123'"]}),
+            request(
+                "NORU",
+                json!({
+                    "delayDays": 14,
+                    "patientSafetyObject": {
+                        "person": {"offId": "123"},
+                        "confidentialObjectId": {"type": "Svarrapport", "value": "x"}
+                    }
+                }),
+            ),
+            json!({
+                "PatientSafetyObject.Person.OffId": ["OffId must be a national identity number of \
+                                                      11 digits, got '123'"]
+            }),
         ),
     ];
     for (body, errors) in cases {
@@ -383,25 +449,44 @@ async fn every_validation_row_has_the_specs_message() {
         .post(
             &app,
             "/associate-parent",
-            &json!({"patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": {"type": "Svarrapport", "value": "s"}}}).to_string(),
+            &json!({
+                "patientSafetyObject": {
+                    "person": {"offId": "12345678901"},
+                    "confidentialObjectId": {"type": "Svarrapport", "value": "s"}
+                }
+            })
+            .to_string(),
         )
         .await;
     assert_invalid(
         &reply,
-        json!({"PatientSafetyObject.ParentConfidentialObjectId": ["The ParentConfidentialObjectId field is required."]}),
+        json!({
+            "PatientSafetyObject.ParentConfidentialObjectId": [
+                "The ParentConfidentialObjectId field is required."
+            ]
+        }),
     );
     // With a delayFromTime, the spec's own message (issue 13).
     let reply = pts
         .post(
             &app,
             "/associate-parent",
-            &json!({"patientSafetyObject": {"person": {"offId": "12345678901"}, "confidentialObjectId": {"type": "Svarrapport", "value": "s"}},
-                    "delayFromTime": "2024-01-04T20:50:20.908216Z"}).to_string(),
+            &json!({
+                "patientSafetyObject": {
+                    "person": {"offId": "12345678901"},
+                    "confidentialObjectId": {"type": "Svarrapport", "value": "s"}
+                },
+                "delayFromTime": "2024-01-04T20:50:20.908216Z"
+            })
+            .to_string(),
         )
         .await;
     assert_invalid(
         &reply,
-        json!({"ParentConfidentialObjectId": ["Parent Confidential Object must be specified when DelayFromTime is specified"]}),
+        json!({
+            "ParentConfidentialObjectId": ["Parent Confidential Object must be specified when \
+                                            DelayFromTime is specified"]
+        }),
     );
 }
 
@@ -421,7 +506,8 @@ async fn delays_from_a_parent_and_unrestricted_parents() {
         "patientSafetyObject": {
             "person": {"offId": "12345678901"},
             "confidentialObjectId": {"type": "Svarrapport", "value": "s-1"},
-            "parentConfidentialObjectId": {"type": "Rekvisisjon", "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
+            "parentConfidentialObjectId": {"type": "Rekvisisjon",
+                                           "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
         },
         "delayFromTime": "2024-01-04T20:50:20.908216Z",
         "confidentialityCode": "NORS"
@@ -430,7 +516,11 @@ async fn delays_from_a_parent_and_unrestricted_parents() {
     let reply = pts.post(&app, "", &body).await;
     assert_invalid(
         &reply,
-        json!({"ParentConfidentialObjectId": ["The parent confidential object has no patient safety access restriction with DelayDays to compute DelayDeliveryUntil from"]}),
+        json!({
+            "ParentConfidentialObjectId": ["The parent confidential object has no patient safety \
+                                            access restriction with DelayDays to compute \
+                                            DelayDeliveryUntil from"]
+        }),
     );
     let reply = pts.post(&app, "", ADD_REKVISISJON).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -449,7 +539,8 @@ async fn delays_from_a_parent_and_unrestricted_parents() {
             &json!({"patientSafetyObject": {
                 "person": {"offId": "12345678901"},
                 "confidentialObjectId": {"type": "Svarrapport", "value": "s-2"},
-                "parentConfidentialObjectId": {"type": "Rekvisisjon", "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
+                "parentConfidentialObjectId": {"type": "Rekvisisjon",
+                                               "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
             }})
             .to_string(),
         )
@@ -479,12 +570,14 @@ async fn only_a_dpop_bound_pts_token_is_accepted() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],
-        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)"
+        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP \
+         proof)"
     );
     assert_eq!(
         reply.header("www-authenticate"),
         Some(
-            "DPoP realm=\"helsesim\", algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512\""
+            "DPoP realm=\"helsesim\", algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 \
+             ES512\""
         )
     );
     // A DPoP-bound token sent as a bearer token.
@@ -493,7 +586,8 @@ async fn only_a_dpop_bound_pts_token_is_accepted() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],
-        "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP proof, not as a bearer token"
+        "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP \
+         proof, not as a bearer token"
     );
     // The DPoP scheme without a proof.
     let reply = post_without_proof(&app, Some(format!("DPoP {}", pts.token))).await;
@@ -520,7 +614,8 @@ async fn only_a_dpop_bound_pts_token_is_accepted() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json["detail"],
-        "This API requires a DPoP-bound access token: request the token with a DPoP proof and send it as 'Authorization: DPoP <token>' with a DPoP header"
+        "This API requires a DPoP-bound access token: request the token with a DPoP proof and send \
+         it as 'Authorization: DPoP <token>' with a DPoP header"
     );
     assert!(
         reply
@@ -672,8 +767,10 @@ async fn a_norn_sibling_with_delay_from_time_stays_delayed_forever() {
     let body = json!({
         "patientSafetyObject": {
             "person": {"offId": "12345678901"},
-            "confidentialObjectId": {"type": "Svarrapport", "value": "49b2c6af-9edc-487d-bf34-97874ca8d483"},
-            "parentConfidentialObjectId": {"type": "Rekvisisjon", "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
+            "confidentialObjectId": {"type": "Svarrapport",
+                                     "value": "49b2c6af-9edc-487d-bf34-97874ca8d483"},
+            "parentConfidentialObjectId": {"type": "Rekvisisjon",
+                                           "value": "5ede44e1-3b3c-45f2-9f49-cf73c1d7e5fc"}
         },
         "delayFromTime": "2024-01-04T20:50:20.908216Z",
         "confidentialityCode": "NORN_FFL"

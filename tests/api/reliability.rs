@@ -10,7 +10,8 @@ use crate::helpers::*;
 use crate::pts::{Caller, at};
 use crate::sfm_medication::{get_medication, patient_param};
 
-const RANGE_RULE: &str = "The clock must stay from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z (every service writes its times with four-digit years)";
+const RANGE_RULE: &str = "The clock must stay from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z \
+                          (every service writes its times with four-digit years)";
 
 /// `{"advance":"P300000Y"}` used to be accepted and then every request panicked in
 /// `Clock::now`; a huge number of seconds was silently no move at all.
@@ -21,18 +22,22 @@ async fn the_clock_cannot_leave_the_years_every_service_can_write() {
         (
             r#"{"advance": "P300000Y"}"#,
             format!(
-                "{RANGE_RULE}: advancing by P300000Y from 2026-03-02T10:00:00Z would take it past 9000"
+                "{RANGE_RULE}: advancing by P300000Y from 2026-03-02T10:00:00Z would take it past \
+                 9000"
             ),
         ),
         (
             r#"{"advance": "-P200Y"}"#,
             format!(
-                "{RANGE_RULE}: advancing by -P200Y from 2026-03-02T10:00:00Z would take it before 1900"
+                "{RANGE_RULE}: advancing by -P200Y from 2026-03-02T10:00:00Z would take it before \
+                 1900"
             ),
         ),
         (
             r#"{"advance": "PT99999999999999999999S"}"#,
-            "'PT99999999999999999999S' has a number too large to be read (at most 4294967295 of each unit)".to_owned(),
+            "'PT99999999999999999999S' has a number too large to be read (at most 4294967295 of \
+             each unit)"
+                .to_owned(),
         ),
         (
             r#"{"set": "9999-12-31T00:00:00Z"}"#,
@@ -132,7 +137,8 @@ async fn impossible_birth_dates_are_not_national_identity_numbers() {
         assert_eq!(
             reply.json["message"],
             format!(
-                "field `pid`: '{pid}' is not a national identity number: its first six digits are not a date (of the century its individual number gives)"
+                "field `pid`: '{pid}' is not a national identity number: its first six digits are \
+                 not a date (of the century its individual number gives)"
             )
         );
     }
@@ -147,7 +153,8 @@ async fn impossible_birth_dates_are_not_national_identity_numbers() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
-        "'31029010059' is not a national identity number: its first six digits are not a date (of the century its individual number gives)"
+        "'31029010059' is not a national identity number: its first six digits are not a date (of \
+         the century its individual number gives)"
     );
     let patient = json!({"resourceType": "Patient",
         "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "32019010189"}],
@@ -158,7 +165,8 @@ async fn impossible_birth_dates_are_not_national_identity_numbers() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
-        "Patient.identifier[0].value: '32019010189' is not a national identity number: its first six digits are not a date (of the century its individual number gives)"
+        "Patient.identifier[0].value: '32019010189' is not a national identity number: its first \
+         six digits are not a date (of the century its individual number gives)"
     );
 }
 
@@ -201,7 +209,9 @@ async fn pts_refuses_a_delay_past_what_it_can_store() {
         "confidentialObjectId": {"type": "Svarrapport", "value": "s-1"},
         "parentConfidentialObjectId": {"type": "Rekvisisjon", "value": "r-1"}},
         "delayFromTime": "2024-01-04T20:50:20.908216Z"}"#;
-    let message = "DelayFromTime 2024-01-04T20:50:20.908216Z plus the parent's DelayDays 2147483647 is past 9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil PTS can store";
+    let message = "DelayFromTime 2024-01-04T20:50:20.908216Z plus the parent's DelayDays \
+                   2147483647 is past 9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil \
+                   PTS can store";
     for path in ["/associate-parent", ""] {
         let body = if path.is_empty() {
             sibling.replace(
@@ -232,7 +242,10 @@ async fn pts_refuses_a_delay_past_what_it_can_store() {
         .post(
             &app,
             "/_search",
-            r#"{"offId": "12345678901", "confidentialObjectId": {"type": "Svarrapport", "value": "s-1"}}"#,
+            concat!(
+                r#"{"offId": "12345678901", "#,
+                r#""confidentialObjectId": {"type": "Svarrapport", "value": "s-1"}}"#
+            ),
         )
         .await;
     assert_eq!(search.json, json!([]), "nothing was stored");

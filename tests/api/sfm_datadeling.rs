@@ -81,7 +81,8 @@ const LOINC: &str = "http://loinc.org";
 /// A ticket this server never issued.
 const NEVER_ISSUED: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
-const INR_NOT_NUMERIC: &str = "An INR Observation carries its result as valueQuantity with a numeric value (e.g. {\"value\": 2.5, \"unit\": \"INR\"})";
+const INR_NOT_NUMERIC: &str = "An INR Observation carries its result as valueQuantity with a \
+                               numeric value (e.g. {\"value\": 2.5, \"unit\": \"INR\"})";
 
 // ---------------------------------------------------------------------------------------------
 // Tokens and tickets.
@@ -139,9 +140,15 @@ fn condition(ticket: &str) -> Value {
     json!({
         "resourceType": "Condition",
         "identifier": [{"system": DIAGNOSIS_ID, "value": "D-2002"}],
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "provisional"}]},
-        "code": {"coding": [{"system": ICPC2, "code": "K86", "display": "Hypertensjon ukomplisert"}]},
+        "clinicalStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"
+        }]},
+        "verificationStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            "code": "provisional"
+        }]},
+        "code": {"coding": [{"system": ICPC2, "code": "K86",
+                             "display": "Hypertensjon ukomplisert"}]},
         "subject": {"identifier": {"value": ticket}},
         "recordedDate": "2026-03-02"
     })
@@ -164,7 +171,8 @@ fn blood_pressure(ticket: &str) -> Value {
     json!({
         "resourceType": "Observation",
         "status": "preliminary",
-        "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}]},
+        "code": {"coding": [{"system": LOINC, "code": "85354-9",
+                             "display": "Blood pressure panel"}]},
         "subject": {"identifier": {"value": ticket}},
         "valueString": "135/85 mmHg"
     })
@@ -231,13 +239,16 @@ fn assert_not_allowed(reply: &Reply, allow: &str, diagnostics: &str) {
 
 fn bad_ticket(ticket: &str) -> String {
     format!(
-        "The patient ticket '{ticket}' is unknown or expired in this SFM instance (tickets are per user, patient and instance, and live 60 minutes after their last use): get one with POST /sfm/api/PatientTicket"
+        "The patient ticket '{ticket}' is unknown or expired in this SFM instance (tickets are per \
+         user, patient and instance, and live 60 minutes after their last use): get one with POST \
+         /sfm/api/PatientTicket"
     )
 }
 
 fn ticket_required(type_name: &str) -> String {
     format!(
-        "{type_name} search needs patientTicket: SFM Datadeling names patients by ticket only (get one with POST /sfm/api/PatientTicket)"
+        "{type_name} search needs patientTicket: SFM Datadeling names patients by ticket only (get \
+         one with POST /sfm/api/PatientTicket)"
     )
 }
 
@@ -506,7 +517,8 @@ fn condition_needs(element: &str) -> Value {
         "code" => "what it is (a coding or a text)",
         "identifier" => "the EHR's id for it, so later sends can name it",
         "verificationStatus" => {
-            "confirmed, provisional, ... (http://terminology.hl7.org/CodeSystem/condition-ver-status)"
+            "confirmed, provisional, ... \
+             (http://terminology.hl7.org/CodeSystem/condition-ver-status)"
         }
         _ => "the patient's ticket, as {\"identifier\": {\"value\": \"<patient ticket>\"}}",
     };
@@ -567,7 +579,8 @@ async fn a_condition_reports_every_missing_element_at_once_and_stores_nothing() 
         StatusCode::BAD_REQUEST,
         &[issue(
             "structure",
-            "not a valid FHIR R4 Condition: Condition.identifier is an empty array: leave the element out instead",
+            "not a valid FHIR R4 Condition: Condition.identifier is an empty array: leave the \
+             element out instead",
         )],
     );
     assert_eq!(
@@ -626,7 +639,8 @@ async fn a_condition_names_its_patient_by_ticket_never_by_fnr_or_patient_id() {
         StatusCode::BAD_REQUEST,
         &[issue_at(
             "invalid",
-            "Condition.subject must name the patient by ticket, as {\"identifier\": {\"value\": \"<patient ticket>\"}}: SFM Datadeling never takes a fødselsnummer or a Patient id",
+            "Condition.subject must name the patient by ticket, as {\"identifier\": {\"value\": \
+             \"<patient ticket>\"}}: SFM Datadeling never takes a fødselsnummer or a Patient id",
             "Condition.subject",
         )],
     );
@@ -744,12 +758,14 @@ async fn an_observation_gets_every_missing_element_at_once_with_its_article() {
             ),
             issue_at(
                 "required",
-                "An Observation needs status: registered, preliminary, final, amended, ... (http://hl7.org/fhir/observation-status)",
+                "An Observation needs status: registered, preliminary, final, amended, ... \
+                 (http://hl7.org/fhir/observation-status)",
                 "Observation.status",
             ),
             issue_at(
                 "required",
-                "An Observation needs subject: the patient's ticket, as {\"identifier\": {\"value\": \"<patient ticket>\"}}",
+                "An Observation needs subject: the patient's ticket, as {\"identifier\": \
+                 {\"value\": \"<patient ticket>\"}}",
                 "Observation.subject",
             ),
         ],
@@ -1024,7 +1040,8 @@ async fn patient_nin_limits_the_task_list_to_those_patients() {
 async fn task_search_refuses_unknown_parameters_and_bad_values() {
     let app = spawn_app().await;
     let token = didrik(&app).await;
-    let task_params = "type, patientTicket, PatientTicket, code, codeNot, owner, _lastUpdated, PatientNiN, _id, and _count, _offset, _summary, _format";
+    let task_params = "type, patientTicket, PatientTicket, code, codeNot, owner, _lastUpdated, \
+                       PatientNiN, _id, and _count, _offset, _summary, _format";
     for (query, issues) in [
         (
             "kode=3",
@@ -1064,14 +1081,16 @@ async fn task_search_refuses_unknown_parameters_and_bad_values() {
             "_lastUpdated=gtyesterday",
             vec![issue(
                 "invalid",
-                "_lastUpdated must be [gt|ge|lt|le|eq]<dateTime>, e.g. gt2026-03-01T00:00:00Z, got 'gtyesterday'",
+                "_lastUpdated must be [gt|ge|lt|le|eq]<dateTime>, e.g. gt2026-03-01T00:00:00Z, got \
+                 'gtyesterday'",
             )],
         ),
         (
             "code=10",
             vec![issue(
                 "required",
-                "Task?code=10 looks for changes in Reseptformidleren for the patients listed in PatientNiN (comma-separated fødselsnummer/D-nummer)",
+                "Task?code=10 looks for changes in Reseptformidleren for the patients listed in \
+                 PatientNiN (comma-separated fødselsnummer/D-nummer)",
             )],
         ),
     ] {
@@ -1085,7 +1104,9 @@ async fn task_search_refuses_unknown_parameters_and_bad_values() {
         StatusCode::BAD_REQUEST,
         &[issue(
             "not-supported",
-            "Unknown search parameter 'patient' for Condition; supported: patientTicket, _id, identifier, code, verification-status, clinical-status, _lastUpdated, and _count, _offset, _summary, _format",
+            "Unknown search parameter 'patient' for Condition; supported: patientTicket, _id, \
+             identifier, code, verification-status, clinical-status, _lastUpdated, and _count, \
+             _offset, _summary, _format",
         )],
     );
     let reply = get(
@@ -1099,7 +1120,8 @@ async fn task_search_refuses_unknown_parameters_and_bad_values() {
         StatusCode::BAD_REQUEST,
         &[issue(
             "not-supported",
-            "Unknown search parameter 'subject' for MedicationStatement; supported: patientTicket, _id, status, and _count, _offset, _summary, _format",
+            "Unknown search parameter 'subject' for MedicationStatement; supported: patientTicket, \
+             _id, status, and _count, _offset, _summary, _format",
         )],
     );
 }
@@ -1111,7 +1133,8 @@ async fn tasks_are_not_created_changed_or_deleted() {
     let task = json!({"resourceType": "Task", "status": "requested", "intent": "order"});
     let read_only = |method: &str, path: &str| {
         format!(
-            "{method} is not supported on /sfm/fhir{path} (allowed: GET, HEAD); SFM Datadeling's Task is read-only"
+            "{method} is not supported on /sfm/fhir{path} (allowed: GET, HEAD); SFM Datadeling's \
+             Task is read-only"
         )
     };
     let reply = app.fhir("POST", "/Task", Some(&token), Some(&task)).await;
@@ -1146,7 +1169,8 @@ async fn tasks_are_not_created_changed_or_deleted() {
     assert_not_allowed(
         &reply,
         "GET, HEAD",
-        "DELETE is not supported on /sfm/fhir/Condition/condition-line-diabetes (allowed: GET, HEAD); SFM Datadeling's Condition is read-only",
+        "DELETE is not supported on /sfm/fhir/Condition/condition-line-diabetes (allowed: GET, \
+         HEAD); SFM Datadeling's Condition is read-only",
     );
     // Nothing changed.
     let reply = get(&app, &token, "/Task/task-fest-alert").await;
@@ -1173,7 +1197,8 @@ fn derived_task(code: &str, patient_id: &str, ticket: &str) -> Value {
         "8" => (
             "Endring på multidosepasient",
             format!(
-                "The multidose patient's prescriptions or PLL changed in Reseptformidleren ({AT_T1})"
+                "The multidose patient's prescriptions or PLL changed in Reseptformidleren \
+                 ({AT_T1})"
             ),
         ),
         _ => (
@@ -1411,7 +1436,8 @@ async fn a_task_code_may_name_its_system() {
         StatusCode::BAD_REQUEST,
         &[issue(
             "required",
-            "Task?code=10 looks for changes in Reseptformidleren for the patients listed in PatientNiN (comma-separated fødselsnummer/D-nummer)",
+            "Task?code=10 looks for changes in Reseptformidleren for the patients listed in \
+             PatientNiN (comma-separated fødselsnummer/D-nummer)",
         )],
     );
 }
@@ -1680,7 +1706,8 @@ async fn the_medication_list_includes_its_statements_and_medications() {
         StatusCode::BAD_REQUEST,
         &[issue(
             "not-supported",
-            "List?_query=administration is not simulated: helsesim serves the medication list (List?patientTicket=...) only",
+            "List?_query=administration is not simulated: helsesim serves the medication list \
+             (List?patientTicket=...) only",
         )],
     );
 }
@@ -1701,13 +1728,20 @@ async fn allergies_come_from_kjernejournal_by_ticket() {
         json!({
             "resourceType": "AllergyIntolerance",
             "id": "allergy-line-penicillin",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active", "display": "Active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "confirmed", "display": "Confirmed"}]},
+            "clinicalStatus": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                "code": "active", "display": "Active"
+            }]},
+            "verificationStatus": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                "code": "confirmed", "display": "Confirmed"
+            }]},
             "category": ["medication"],
             "criticality": "high",
             "code": {
                 "text": "Penicilliner",
-                "coding": [{"system": "http://www.whocc.no/atc", "code": "J01C", "display": "Penicilliner"}]
+                "coding": [{"system": "http://www.whocc.no/atc", "code": "J01C",
+                            "display": "Penicilliner"}]
             },
             "patient": by_ticket(&line),
             "recordedDate": "2023-03-03T10:00:00Z",
@@ -1794,7 +1828,8 @@ async fn medications_are_read_and_searched_by_id() {
     assert_eq!(
         reply.json["code"]["coding"],
         json!([
-            {"system": "http://ehelse.no/fhir/CodeSystem/FEST", "code": "ID_A1B2C3D4-0001", "display": "Atorvastatin Sandoz tab 20 mg"},
+            {"system": "http://ehelse.no/fhir/CodeSystem/FEST", "code": "ID_A1B2C3D4-0001",
+             "display": "Atorvastatin Sandoz tab 20 mg"},
             {"system": "http://www.whocc.no/atc", "code": "C10AA05", "display": "Atorvastatin"}
         ])
     );
@@ -1825,7 +1860,8 @@ async fn medications_are_read_and_searched_by_id() {
         StatusCode::BAD_REQUEST,
         &[issue(
             "not-supported",
-            "Unknown search parameter 'code' for Medication; supported: _id, and _count, _offset, _summary, _format",
+            "Unknown search parameter 'code' for Medication; supported: _id, and _count, _offset, \
+             _summary, _format",
         )],
     );
 }
@@ -1880,7 +1916,8 @@ async fn datadeling_resources_have_no_version_history() {
             &reply,
             "GET, HEAD",
             &format!(
-                "SFM Datadeling's {type_name} has no version history here: read it with GET {type_name}/[id], search it with GET {type_name}?..."
+                "SFM Datadeling's {type_name} has no version history here: read it with GET \
+                 {type_name}/[id], search it with GET {type_name}?..."
             ),
         );
     }
@@ -1898,7 +1935,8 @@ async fn the_medication_list_is_searched_not_read_by_id() {
         assert_not_allowed(
             &reply,
             "GET, HEAD",
-            "SFM Datadeling's List is not read by id: search it with GET List?patientTicket=[patient ticket]",
+            "SFM Datadeling's List is not read by id: search it with GET \
+             List?patientTicket=[patient ticket]",
         );
     }
 }

@@ -239,8 +239,10 @@ async fn metadata_is_a_capability_statement_without_a_token() {
     assert_eq!(
         patient["operation"],
         json!([
-            {"name": "getMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"},
-            {"name": "sendMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"}
+            {"name": "getMedication",
+             "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"},
+            {"name": "sendMedication",
+             "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"}
         ])
     );
     let task = resources.iter().find(|r| r["type"] == "Task").unwrap();
@@ -286,7 +288,8 @@ async fn the_fhir_api_needs_an_sfm_user_token() {
         StatusCode::UNAUTHORIZED,
         &[(
             "login",
-            "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)",
+            "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP \
+             proof)",
         )],
     );
     assert_eq!(
@@ -302,7 +305,9 @@ async fn the_fhir_api_needs_an_sfm_user_token() {
     let token = app.sfm_token(MULTI_TENANT, SIGRID, Some(details)).await;
     let (_, claims) = decode_jwt(&token);
     assert!(claims.get("nhn:sfm:journal-id").is_none(), "{claims}");
-    let message = "The token names no SFM instance: a multi-tenant client names it with nhn:sfm:journal-id (in the client assertion's assertion_details, or in the login's authorization_details)";
+    let message = "The token names no SFM instance: a multi-tenant client names it with \
+                   nhn:sfm:journal-id (in the client assertion's assertion_details, or in the \
+                   login's authorization_details)";
     let reply = app.fhir("GET", "/Patient", Some(&token), None).await;
     assert_outcome(&reply, StatusCode::UNAUTHORIZED, &[("login", message)]);
     assert_eq!(
@@ -333,7 +338,8 @@ async fn the_fhir_api_needs_an_sfm_user_token() {
         &[(
             "forbidden",
             &format!(
-                "The user {HENRIK} is not registered in this SFM instance: a superuser registers users as Person or Practitioner"
+                "The user {HENRIK} is not registered in this SFM instance: a superuser registers \
+                 users as Person or Practitioner"
             ),
         )],
     );
@@ -568,7 +574,8 @@ async fn creates_that_conflict_or_are_not_supported() {
         StatusCode::CONFLICT,
         &[(
             "duplicate",
-            "Patient patient-line already has the identifier urn:oid:2.16.578.1.12.4.1.4.1|12050050295",
+            "Patient patient-line already has the identifier \
+             urn:oid:2.16.578.1.12.4.1.4.1|12050050295",
         )],
     );
     // Another Practitioner with Dina's D-nummer.
@@ -584,7 +591,8 @@ async fn creates_that_conflict_or_are_not_supported() {
         StatusCode::CONFLICT,
         &[(
             "duplicate",
-            "Practitioner practitioner-dina already has the identifier urn:oid:2.16.578.1.12.4.1.4.2|41836510095",
+            "Practitioner practitioner-dina already has the identifier \
+             urn:oid:2.16.578.1.12.4.1.4.2|41836510095",
         )],
     );
     // A Patient may share a Practitioner's number (the same person in two roles).
@@ -708,7 +716,8 @@ async fn update_checks_the_id_and_type_and_never_creates() {
         StatusCode::NOT_FOUND,
         &[(
             "not-found",
-            "Resource Patient/patient-nobody is not known (this server does not create resources with PUT)",
+            "Resource Patient/patient-nobody is not known (this server does not create resources \
+             with PUT)",
         )],
     );
     let reply = app
@@ -727,7 +736,8 @@ async fn update_checks_the_id_and_type_and_never_creates() {
         StatusCode::CONFLICT,
         &[(
             "duplicate",
-            "Patient patient-ola already has the identifier urn:oid:2.16.578.1.12.4.1.4.1|10092939427",
+            "Patient patient-ola already has the identifier \
+             urn:oid:2.16.578.1.12.4.1.4.1|10092939427",
         )],
     );
 
@@ -888,7 +898,8 @@ async fn the_organization_keeps_its_sfm_id_and_may_be_deactivated() {
         &[(
             "business-rule",
             &format!(
-                "The Organization's SFM-id identifier (urn:oid:2.16.578.1.12.4.1.4.109) must stay {FJORDBYEN}"
+                "The Organization's SFM-id identifier (urn:oid:2.16.578.1.12.4.1.4.109) must stay \
+                 {FJORDBYEN}"
             ),
         )],
     );
@@ -975,7 +986,12 @@ async fn invalid_fhir_bodies_are_refused() {
         StatusCode::BAD_REQUEST,
         &[(
             "structure",
-            "not a valid FHIR R4 Patient: unknown field `birthdate`, expected one of `id`, `meta`, `implicitRules`, `language`, `text`, `contained`, `extension`, `modifierExtension`, `identifier`, `active`, `name`, `telecom`, `gender`, `birthDate`, `deceasedBoolean`, `deceasedDateTime`, `address`, `maritalStatus`, `multipleBirthBoolean`, `multipleBirthInteger`, `photo`, `contact`, `communication`, `generalPractitioner`, `managingOrganization`, `link`",
+            "not a valid FHIR R4 Patient: unknown field `birthdate`, expected one of `id`, `meta`, \
+             `implicitRules`, `language`, `text`, `contained`, `extension`, `modifierExtension`, \
+             `identifier`, `active`, `name`, `telecom`, `gender`, `birthDate`, `deceasedBoolean`, \
+             `deceasedDateTime`, `address`, `maritalStatus`, `multipleBirthBoolean`, \
+             `multipleBirthInteger`, `photo`, `contact`, `communication`, `generalPractitioner`, \
+             `managingOrganization`, `link`",
         )],
     );
     let wrong_type = json!({"resourceType": "Patient", "active": "yes"});
@@ -1194,7 +1210,8 @@ async fn unsupported_methods_and_types() {
             &[(
                 "not-supported",
                 &format!(
-                    "{method} is not supported on /sfm/fhir/Patient/patient-line (allowed: GET, HEAD, PUT)"
+                    "{method} is not supported on /sfm/fhir/Patient/patient-line (allowed: GET, \
+                     HEAD, PUT)"
                 ),
             )],
         );
@@ -1224,7 +1241,8 @@ async fn unsupported_methods_and_types() {
         StatusCode::METHOD_NOT_ALLOWED,
         &[(
             "not-supported",
-            "PUT is not supported on /sfm/fhir/Patient/patient-line/_history/1 (allowed: GET, HEAD)",
+            "PUT is not supported on /sfm/fhir/Patient/patient-line/_history/1 (allowed: GET, \
+             HEAD)",
         )],
     );
     assert_eq!(reply.header("allow"), Some("GET, HEAD"));
@@ -1234,7 +1252,9 @@ async fn unsupported_methods_and_types() {
         .await;
     assert_eq!(reply.status, StatusCode::OK);
 
-    let unsupported = "Resource type 'Encounter' is not supported here (supported: Organization, Person, Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, Condition, Observation, Task)";
+    let unsupported = "Resource type 'Encounter' is not supported here (supported: Organization, \
+                       Person, Practitioner, Patient, MedicationStatement, Medication, List, \
+                       AllergyIntolerance, Condition, Observation, Task)";
     for (method, path) in [
         ("GET", "/Encounter"),
         ("GET", "/Encounter/1"),
@@ -1256,7 +1276,9 @@ async fn unsupported_methods_and_types() {
         StatusCode::NOT_FOUND,
         &[(
             "not-supported",
-            "Resource type 'patient' is not supported here (supported: Organization, Person, Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, Condition, Observation, Task)",
+            "Resource type 'patient' is not supported here (supported: Organization, Person, \
+             Practitioner, Patient, MedicationStatement, Medication, List, AllergyIntolerance, \
+             Condition, Observation, Task)",
         )],
     );
     // Beyond the FHIR routes.
@@ -1489,7 +1511,8 @@ async fn search_problems_are_all_reported() {
     let reply = app
         .fhir(
             "GET",
-            "/Patient?birthdate=1990&name:contains=x&_count=x&_summary=text&active=yes&_offset=-1&identifier:text=a",
+            "/Patient?birthdate=1990&name:contains=x&_count=x&_summary=text&active=yes&_offset=-1&\
+             identifier:text=a",
             Some(&token),
             None,
         )
@@ -1500,7 +1523,8 @@ async fn search_problems_are_all_reported() {
         &[
             (
                 "not-supported",
-                "Unknown search parameter 'birthdate' for Patient; supported: _id, identifier, name, active, and _count, _offset, _summary, _format",
+                "Unknown search parameter 'birthdate' for Patient; supported: _id, identifier, \
+                 name, active, and _count, _offset, _summary, _format",
             ),
             (
                 "not-supported",
@@ -1527,7 +1551,8 @@ async fn search_problems_are_all_reported() {
         StatusCode::BAD_REQUEST,
         &[(
             "not-supported",
-            "Unknown search parameter 'family' for Organization; supported: _id, identifier, name, active, and _count, _offset, _summary, _format",
+            "Unknown search parameter 'family' for Organization; supported: _id, identifier, name, \
+             active, and _count, _offset, _summary, _format",
         )],
     );
     let reply = app
@@ -1859,7 +1884,8 @@ async fn creating_an_instance_checks_every_identifier_at_once() {
     let app = spawn_app().await;
     let token = app.sfm_token(SFM_NEW_TENANT, DIDRIK, None).await;
     let not_yet = format!(
-        "The SFM instance {KOLASBAKKANE} does not exist yet: the only operation allowed is creating it with POST Organization"
+        "The SFM instance {KOLASBAKKANE} does not exist yet: the only operation allowed is \
+         creating it with POST Organization"
     );
 
     // Before the instance exists, a Practitioner cannot be created.
@@ -1891,16 +1917,19 @@ async fn creating_an_instance_checks_every_identifier_at_once() {
             (
                 "business-rule",
                 &format!(
-                    "The Organization's SFM-id identifier (urn:oid:2.16.578.1.12.4.1.4.109) is {FJORDBYEN}, but the token names the SFM instance {KOLASBAKKANE}"
+                    "The Organization's SFM-id identifier (urn:oid:2.16.578.1.12.4.1.4.109) is \
+                     {FJORDBYEN}, but the token names the SFM instance {KOLASBAKKANE}"
                 ),
             ),
             (
                 "business-rule",
-                "The Organization's organisation number (urn:oid:2.16.578.1.12.4.1.4.101) is 923456783, but the token's is 917897468 (orgnr_child, else orgnr_parent)",
+                "The Organization's organisation number (urn:oid:2.16.578.1.12.4.1.4.101) is \
+                 923456783, but the token's is 917897468 (orgnr_child, else orgnr_parent)",
             ),
             (
                 "business-rule",
-                "The Organization needs its HER-id identifier (urn:oid:2.16.578.1.12.4.1.2): SFM reports the instance to e-resept by it",
+                "The Organization needs its HER-id identifier (urn:oid:2.16.578.1.12.4.1.2): SFM \
+                 reports the instance to e-resept by it",
             ),
         ],
     );
@@ -1918,16 +1947,20 @@ async fn creating_an_instance_checks_every_identifier_at_once() {
             (
                 "business-rule",
                 &format!(
-                    "The Organization needs its SFM-id identifier (urn:oid:2.16.578.1.12.4.1.4.109) with the token's sfm-id or journal-id ({KOLASBAKKANE})"
+                    "The Organization needs its SFM-id identifier \
+                     (urn:oid:2.16.578.1.12.4.1.4.109) with the token's sfm-id or journal-id \
+                     ({KOLASBAKKANE})"
                 ),
             ),
             (
                 "business-rule",
-                "The Organization needs its organisation number identifier (urn:oid:2.16.578.1.12.4.1.4.101): the token's is 917897468",
+                "The Organization needs its organisation number identifier \
+                 (urn:oid:2.16.578.1.12.4.1.4.101): the token's is 917897468",
             ),
             (
                 "business-rule",
-                "The Organization needs its HER-id identifier (urn:oid:2.16.578.1.12.4.1.2): SFM reports the instance to e-resept by it",
+                "The Organization needs its HER-id identifier (urn:oid:2.16.578.1.12.4.1.2): SFM \
+                 reports the instance to e-resept by it",
             ),
         ],
     );
@@ -1944,7 +1977,10 @@ async fn creating_an_instance_checks_every_identifier_at_once() {
         StatusCode::BAD_REQUEST,
         &[(
             "structure",
-            "not a valid FHIR R4 Organization: unknown field `nmae`, expected one of `id`, `meta`, `implicitRules`, `language`, `text`, `contained`, `extension`, `modifierExtension`, `identifier`, `active`, `type`, `name`, `alias`, `telecom`, `address`, `partOf`, `contact`, `endpoint`",
+            "not a valid FHIR R4 Organization: unknown field `nmae`, expected one of `id`, `meta`, \
+             `implicitRules`, `language`, `text`, `contained`, `extension`, `modifierExtension`, \
+             `identifier`, `active`, `type`, `name`, `alias`, `telecom`, `address`, `partOf`, \
+             `contact`, `endpoint`",
         )],
     );
 
@@ -2060,7 +2096,8 @@ async fn a_dpop_bound_token_needs_its_scheme_and_a_proof() {
     let reply = app.fhir("GET", "/Patient", Some(&token), None).await;
     refused(
         &reply,
-        "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP proof, not as a bearer token",
+        "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP \
+         proof, not as a bearer token",
         "invalid_token",
         "DPoP",
     );
@@ -2094,7 +2131,8 @@ async fn a_dpop_bound_token_needs_its_scheme_and_a_proof() {
     refused(
         &reply,
         &format!(
-            "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+            "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, \
+             HELSESIM_PUBLIC_URL)",
             app.url("/sfm/fhir/Practitioner"),
             app.url("/sfm/fhir/Patient")
         ),
@@ -2213,7 +2251,9 @@ async fn metadata_refuses_xml_like_every_other_endpoint() {
 async fn only_a_superuser_creates_superusers_and_practitioners() {
     let app = spawn_app().await;
     let didrik = app.sfm_token(SFM_READY, DIDRIK, None).await;
-    let person = json!({"resourceType": "Person", "identifier": [{"system": FNR, "value": HENRIK}], "active": true});
+    let person = json!({
+        "resourceType": "Person", "identifier": [{"system": FNR, "value": HENRIK}], "active": true
+    });
     let reply = app
         .fhir("POST", "/Person", Some(&didrik), Some(&person))
         .await;
@@ -2246,11 +2286,16 @@ async fn only_a_superuser_creates_superusers_and_practitioners() {
     for (path, resource) in [
         (
             "/Person",
-            json!({"resourceType": "Person", "identifier": [{"system": FNR, "value": "01018010018"}]}),
+            json!({
+                "resourceType": "Person", "identifier": [{"system": FNR, "value": "01018010018"}]
+            }),
         ),
         (
             "/Practitioner",
-            json!({"resourceType": "Practitioner", "identifier": [{"system": FNR, "value": "01018010018"}]}),
+            json!({
+                "resourceType": "Practitioner",
+                "identifier": [{"system": FNR, "value": "01018010018"}]
+            }),
         ),
     ] {
         let reply = app.fhir("POST", path, Some(&sigrid), Some(&resource)).await;
@@ -2260,7 +2305,8 @@ async fn only_a_superuser_creates_superusers_and_practitioners() {
             &[(
                 "forbidden",
                 &format!(
-                    "Only a superuser (a Person of this SFM instance) may create {}: the user {SIGRID} is not one",
+                    "Only a superuser (a Person of this SFM instance) may create {}: the user \
+                     {SIGRID} is not one",
                     &path[1..]
                 ),
             )],

@@ -12,9 +12,11 @@ pub const LINE: &str = "12050050295";
 pub fn patient_param(fnr: &str, family: &str, given: &str) -> Value {
     json!({
         "resourceType": "Patient",
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}],
+        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1",
+                        "value": fnr}],
         "name": [{"family": family, "given": [given]}],
-        "address": [{"use": "home", "line": ["Fjordveien 12"], "postalCode": "0150", "city": "Oslo"}]
+        "address": [{"use": "home", "line": ["Fjordveien 12"], "postalCode": "0150",
+                     "city": "Oslo"}]
     })
 }
 
@@ -97,13 +99,18 @@ pub fn add_prescription(body: &mut Value, name: &str, extra_amendment: &[Value])
         json!({"url": "dssn", "valueString": "1 tablett daglig"}),
         json!({"url": "numberofpackages", "valueDecimal": 1}),
         json!({"url": "reit", "valueString": "0"}),
-        json!({"url": "itemgroup", "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7402", "code": "L", "display": "Legemiddel"}]}}),
+        json!({
+            "url": "itemgroup",
+            "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7402",
+                                                 "code": "L", "display": "Legemiddel"}]}
+        }),
     ];
     amendment.extend_from_slice(extra_amendment);
     let statement = json!({
         "resourceType": "MedicationStatement",
         "meta": {"profile": ["http://ehelse.no/fhir/StructureDefinition/sfm-MedicationStatement"]},
-        "extension": [{"url": "http://ehelse.no/fhir/StructureDefinition/sfm-reseptamendment", "extension": amendment}],
+        "extension": [{"url": "http://ehelse.no/fhir/StructureDefinition/sfm-reseptamendment",
+                       "extension": amendment}],
         "identifier": [{"use": "usual", "type": {"text": "ReseptId"}, "value": resept_id}],
         "status": "active",
         "medicationReference": {"reference": medication_urn, "display": name},
@@ -198,7 +205,9 @@ async fn the_whole_prescribing_loop() {
                 .as_array_mut()
                 .unwrap();
             amendment.push(json!({"url": "recallinfo", "extension": [
-                {"url": "recallcode", "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7500", "code": "2", "display": "Seponering"}]}}
+                {"url": "recallcode",
+                 "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7500",
+                                                      "code": "2", "display": "Seponering"}]}}
             ]}));
         }
     }
@@ -493,9 +502,18 @@ async fn a_multidose_answer_is_shaped_like_the_real_one() {
     assert_eq!(
         codes,
         [
-            &json!({"system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.1", "display": "PLL"}),
-            &json!({"system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.2", "display": "Multidose spørremelding fra apotek"}),
-            &json!({"system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.3", "display": "Multidose utleveringsmelding"}),
+            &json!({
+                "system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.1",
+                "display": "PLL"
+            }),
+            &json!({
+                "system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.2",
+                "display": "Multidose spørremelding fra apotek"
+            }),
+            &json!({
+                "system": "http://ehelse.no/fhir/CodeSystem/sfm-message-type", "code": "M25.3",
+                "display": "Multidose utleveringsmelding"
+            }),
         ]
     );
     for basic in &basics[1..] {

@@ -88,7 +88,8 @@ fn epj_patient() -> Value {
         "name": [{"family": "Utenlandsk", "given": ["Ukjent"]}],
         "gender": "unknown",
         "birthDate": "1990-01-01",
-        "address": [{"use": "home", "line": ["Ukjentveien 1"], "postalCode": "0150", "city": "Oslo"}]
+        "address": [{"use": "home", "line": ["Ukjentveien 1"], "postalCode": "0150",
+                     "city": "Oslo"}]
     })
 }
 
@@ -478,7 +479,9 @@ fn pll_missing(name: &str, pll_id: &str) -> Value {
     violation(
         "pll-complete",
         &format!(
-            "the PLL entry '{name}' (PLL id {pll_id}) from $getMedication is missing: a new PLL (createPLL true) must carry every PLL entry except those discontinued more than 3 months ago and those entered-in-error"
+            "the PLL entry '{name}' (PLL id {pll_id}) from $getMedication is missing: a new PLL \
+             (createPLL true) must carry every PLL entry except those discontinued more than 3 \
+             months ago and those entered-in-error"
         ),
         Some(ENTRIES),
     )
@@ -490,7 +493,9 @@ fn pll_statement_missing(name: &str, pll_id: &str) -> Value {
     violation(
         "pll-statements",
         &format!(
-            "the PLL entry '{name}' (PLL id {pll_id}) from $getMedication is missing, though no new PLL is sent: \"any sfm-MedicationStatement identified as part of PLL shall be returned\" (SFM Basis guide, Populating $sendMedication)"
+            "the PLL entry '{name}' (PLL id {pll_id}) from $getMedication is missing, though no \
+             new PLL is sent: \"any sfm-MedicationStatement identified as part of PLL shall be \
+             returned\" (SFM Basis guide, Populating $sendMedication)"
         ),
         Some(ENTRIES),
     )
@@ -502,7 +507,10 @@ fn statement_missing(name: &str, pll_id: &str) -> Value {
     violation(
         "all-statements",
         &format!(
-            "the statement '{name}' (PLL id {pll_id}) from $getMedication is missing: \"All medicationStatements represented in getMedication/latest sendMedication must be referred within sendMedication, either as medicationStatement or within recall-info\" (SFM Basis guide, $sendMedication)"
+            "the statement '{name}' (PLL id {pll_id}) from $getMedication is missing: \"All \
+             medicationStatements represented in getMedication/latest sendMedication must be \
+             referred within sendMedication, either as medicationStatement or within recall-info\" \
+             (SFM Basis guide, $sendMedication)"
         ),
         Some(ENTRIES),
     )
@@ -524,7 +532,9 @@ fn prescription_missing(status: &str, name: &str, resept_id: &str) -> Value {
     violation(
         "active-prescriptions",
         &format!(
-            "the {status} prescription '{name}' (ReseptId {resept_id}) from $getMedication is missing: every Ekspederbar and UnderEkspedering prescription must be sent back, as a MedicationStatement (with recallinfo to withdraw it)"
+            "the {status} prescription '{name}' (ReseptId {resept_id}) from $getMedication is \
+             missing: every Ekspederbar and UnderEkspedering prescription must be sent back, as a \
+             MedicationStatement (with recallinfo to withdraw it)"
         ),
         Some(ENTRIES),
     )
@@ -535,7 +545,8 @@ fn too_old(at: &str, age: &str) -> Value {
     violation(
         "lookup-threshold",
         &format!(
-            "the latest lookup in Reseptformidleren was at {at}, {age} ago; $sendMedication needs one at most 4 hours old: call $getMedication again"
+            "the latest lookup in Reseptformidleren was at {at}, {age} ago; $sendMedication needs \
+             one at most 4 hours old: call $getMedication again"
         ),
         None,
     )
@@ -544,7 +555,8 @@ fn too_old(at: &str, age: &str) -> Value {
 fn no_lookup() -> Value {
     violation(
         "lookup-threshold",
-        "there is no $getMedication by this user for this patient: call $getMedication (with a lookup in Reseptformidleren) first",
+        "there is no $getMedication by this user for this patient: call $getMedication (with a \
+         lookup in Reseptformidleren) first",
         None,
     )
 }
@@ -657,7 +669,8 @@ async fn without_any_lookup_rules_1_and_2_fail_together() {
             violation(
                 "composition-identifier",
                 &format!(
-                    "'{id}' is not the composition identifier of any $getMedication by this user for this patient"
+                    "'{id}' is not the composition identifier of any $getMedication by this user \
+                     for this patient"
                 ),
                 Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
             ),
@@ -709,7 +722,8 @@ async fn rule_2_missing_relates_to_fails() {
         &reply,
         &[violation(
             "composition-identifier",
-            "the Composition has no relatesTo: add {\"code\": \"replaces\", \"targetIdentifier\": {\"value\": <the $getMedication Composition's identifier.value>}}",
+            "the Composition has no relatesTo: add {\"code\": \"replaces\", \"targetIdentifier\": \
+             {\"value\": <the $getMedication Composition's identifier.value>}}",
             Some(RELATES_TO),
         )],
     );
@@ -762,7 +776,8 @@ async fn rule_2_an_unknown_identifier_fails() {
         &[violation(
             "composition-identifier",
             &format!(
-                "'{unknown}' is not the composition identifier of any $getMedication by this user for this patient (the latest is {id})"
+                "'{unknown}' is not the composition identifier of any $getMedication by this user \
+                 for this patient (the latest is {id})"
             ),
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
@@ -788,7 +803,8 @@ async fn rule_2_a_superseded_identifier_fails() {
         &[violation(
             "composition-identifier",
             &format!(
-                "'{old}' names a $getMedication that the newer one of 2026-03-02T10:01:00+00:00 (composition {new}) superseded: target the latest $getMedication"
+                "'{old}' names a $getMedication that the newer one of 2026-03-02T10:01:00+00:00 \
+                 (composition {new}) superseded: target the latest $getMedication"
             ),
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
@@ -824,7 +840,8 @@ async fn rule_2_another_users_lookup_fails() {
         &[violation(
             "composition-identifier",
             &format!(
-                "'{theirs}' is the composition identifier of another user's or another patient's $getMedication: target your latest $getMedication for this patient"
+                "'{theirs}' is the composition identifier of another user's or another patient's \
+                 $getMedication: target your latest $getMedication for this patient"
             ),
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
@@ -857,7 +874,8 @@ async fn rule_2_another_patients_lookup_fails() {
         &[violation(
             "composition-identifier",
             &format!(
-                "'{pers}' is the composition identifier of another user's or another patient's $getMedication: target your latest $getMedication for this patient"
+                "'{pers}' is the composition identifier of another user's or another patient's \
+                 $getMedication: target your latest $getMedication for this patient"
             ),
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],
@@ -1072,7 +1090,9 @@ async fn rule_5_a_second_send_must_keep_the_first_sends_prescription() {
         &[violation(
             "previous-send",
             &format!(
-                "the prescription '{NEW_DRUG}' (ReseptId {new_id}) that the $sendMedication of {AT_T0} sent is missing: later sends on the same $getMedication must keep what earlier ones added"
+                "the prescription '{NEW_DRUG}' (ReseptId {new_id}) that the $sendMedication of \
+                 {AT_T0} sent is missing: later sends on the same $getMedication must keep what \
+                 earlier ones added"
             ),
             Some(ENTRIES),
         )],
@@ -1111,7 +1131,9 @@ async fn rule_5_a_second_pll_must_keep_the_first_pll_s_new_entry() {
         &[violation(
             "previous-send",
             &format!(
-                "the PLL entry '{NEW_DRUG}' (PLL id {pll_id}) that the $sendMedication of {AT_T0} sent is missing: later sends on the same $getMedication must keep what earlier ones added"
+                "the PLL entry '{NEW_DRUG}' (PLL id {pll_id}) that the $sendMedication of {AT_T0} \
+                 sent is missing: later sends on the same $getMedication must keep what earlier \
+                 ones added"
             ),
             Some(ENTRIES),
         )],
@@ -1146,7 +1168,10 @@ async fn a_refused_send_adds_nothing_later_sends_must_carry() {
         &[violation(
             "new-lookup-after-error",
             &format!(
-                "a $sendMedication based on the $getMedication of {AT_T0} was refused at {AT_T0}, and \"if EPJ do not receive response from SFM or SFM respond with operationOutcome (error) the EPJ need to send a new getMedication\" (SFM Basis guide, $sendMedication): call $getMedication again"
+                "a $sendMedication based on the $getMedication of {AT_T0} was refused at {AT_T0}, \
+                 and \"if EPJ do not receive response from SFM or SFM respond with \
+                 operationOutcome (error) the EPJ need to send a new getMedication\" (SFM Basis \
+                 guide, $sendMedication): call $getMedication again"
             ),
             None,
         )],
@@ -1175,7 +1200,9 @@ async fn rule_6_a_multidose_doctor_needs_a_new_lookup_between_sends() {
         &[violation(
             "multidose-new-lookup",
             &format!(
-                "this organisation is a multidose doctor's, and a $sendMedication based on the $getMedication of {AT_T0} was already made (at 2026-03-02T10:01:00+00:00): call $getMedication again before each send"
+                "this organisation is a multidose doctor's, and a $sendMedication based on the \
+                 $getMedication of {AT_T0} was already made (at 2026-03-02T10:01:00+00:00): call \
+                 $getMedication again before each send"
             ),
             None,
         )],
@@ -1336,7 +1363,9 @@ async fn a_new_prescription_is_ekspederbar_in_the_next_lookup() {
         output(&reply.json, "prescriptionOperationResult").unwrap()["part"],
         json!([
             {"name": "reseptID", "valueString": new_id},
-            {"name": "resultCode", "valueCoding": {"system": "http://ehelse.no/fhir/CodeSystem/sfm-kj-rf-error-code", "code": "0", "display": "OK"}}
+            {"name": "resultCode",
+             "valueCoding": {"system": "http://ehelse.no/fhir/CodeSystem/sfm-kj-rf-error-code",
+                             "code": "0", "display": "OK"}}
         ]),
         "no refnum asked for, none given: {}",
         reply.text
@@ -1572,7 +1601,9 @@ async fn withdrawing_a_prescription_under_dispensing_keeps_it_active() {
         json!([
             {"url": "nameDispenser", "valueString": "Vitusapotek Sjøkanten"},
             {"url": "recallStatus", "valueBoolean": false},
-            {"url": "status", "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7408", "code": "U", "display": "Under ekspedering"}]}}
+            {"url": "status",
+             "valueCodeableConcept": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.7408",
+                                                  "code": "U", "display": "Under ekspedering"}]}}
         ])
     );
     // Still active: every send must carry it.
@@ -1613,7 +1644,9 @@ async fn create_pll_sends_an_m25_1() {
         result,
         json!([
             {"name": "PllmessageID", "valueString": message_id},
-            {"name": "resultCode", "valueCoding": {"system": "http://ehelse.no/fhir/CodeSystem/sfm-kj-rf-error-code", "code": "0", "display": "OK"}}
+            {"name": "resultCode",
+             "valueCoding": {"system": "http://ehelse.no/fhir/CodeSystem/sfm-kj-rf-error-code",
+                             "code": "0", "display": "OK"}}
         ])
     );
     uuid::Uuid::parse_str(&message_id).unwrap();
@@ -1672,7 +1705,8 @@ async fn the_body_must_be_a_parameters_with_a_medication_document() {
     let reply = send_medication(&app, &token, &json!({"resourceType": "Parameters"})).await;
     let required = problem(
         "required",
-        "$sendMedication needs the parameter medication: the sfm-MedicationBundle from $getMedication, edited",
+        "$sendMedication needs the parameter medication: the sfm-MedicationBundle from \
+         $getMedication, edited",
         Some("Parameters.parameter[0].resource"),
     );
     assert_bad_request(&reply, std::slice::from_ref(&required));
@@ -1684,7 +1718,8 @@ async fn the_body_must_be_a_parameters_with_a_medication_document() {
         &[
             problem(
                 "not-supported",
-                "Unknown parameter 'medisin' for $sendMedication; it takes medication (the edited sfm-MedicationBundle)",
+                "Unknown parameter 'medisin' for $sendMedication; it takes medication (the edited \
+                 sfm-MedicationBundle)",
                 Some("Parameters.parameter[0]"),
             ),
             required,
@@ -1740,7 +1775,8 @@ async fn statements_must_say_what_they_are_and_references_resolve() {
             "invalid",
             &format!("The reference {dangling} does not resolve to an entry of the document"),
             Some(&format!(
-                "Parameters.parameter[0].resource.entry[{index}].resource.informationSource.reference"
+                "Parameters.parameter[0].resource.entry[{index}].resource.informationSource.\
+                 reference"
             )),
         )],
     );
@@ -1753,7 +1789,8 @@ async fn statements_must_say_what_they_are_and_references_resolve() {
         &reply,
         &[problem(
             "required",
-            "The MedicationStatement 'Ibux tab 400 mg' needs an identifier with type.text 'PLL' or 'ReseptId'",
+            "The MedicationStatement 'Ibux tab 400 mg' needs an identifier with type.text 'PLL' or \
+             'ReseptId'",
             Some(&format!(
                 "Parameters.parameter[0].resource.entry[{index}].resource.identifier"
             )),
@@ -1771,7 +1808,8 @@ async fn statements_must_say_what_they_are_and_references_resolve() {
         &reply,
         &[problem(
             "required",
-            "createPLL is mandatory in the sfm-PLL-info's sfm-pllInformation extension (valueBoolean): true to send a new PLL, false not to",
+            "createPLL is mandatory in the sfm-PLL-info's sfm-pllInformation extension \
+             (valueBoolean): true to send a new PLL, false not to",
             Some(&format!(
                 "Parameters.parameter[0].resource.entry[{basic}].resource.extension"
             )),
@@ -1802,14 +1840,16 @@ async fn a_new_prescription_needs_a_new_guid_as_resept_id() {
             problem(
                 "required",
                 &format!(
-                    "The MedicationStatement '{NEW_DRUG}' needs an identifier with type.text 'PLL' or 'ReseptId'"
+                    "The MedicationStatement '{NEW_DRUG}' needs an identifier with type.text 'PLL' \
+                     or 'ReseptId'"
                 ),
                 Some(&at),
             ),
             problem(
                 "required",
                 &format!(
-                    "The new prescription '{NEW_DRUG}' (createresept) needs an identifier with type.text 'ReseptId': a new GUID"
+                    "The new prescription '{NEW_DRUG}' (createresept) needs an identifier with \
+                     type.text 'ReseptId': a new GUID"
                 ),
                 Some(&at),
             ),
@@ -1829,7 +1869,8 @@ async fn a_new_prescription_needs_a_new_guid_as_resept_id() {
         &[problem(
             "required",
             &format!(
-                "The new prescription '{NEW_DRUG}' (createresept) needs an identifier with type.text 'ReseptId': a new GUID"
+                "The new prescription '{NEW_DRUG}' (createresept) needs an identifier with \
+                 type.text 'ReseptId': a new GUID"
             ),
             Some(&at),
         )],
@@ -1843,7 +1884,8 @@ async fn a_new_prescription_needs_a_new_guid_as_resept_id() {
         &[problem(
             "invalid",
             &format!(
-                "The new prescription '{NEW_DRUG}' has ReseptId 'resept-1', which is not a GUID: the EHR makes a new GUID for each prescription"
+                "The new prescription '{NEW_DRUG}' has ReseptId 'resept-1', which is not a GUID: \
+                 the EHR makes a new GUID for each prescription"
             ),
             Some(&at),
         )],
@@ -1861,7 +1903,8 @@ async fn a_new_prescription_needs_a_new_guid_as_resept_id() {
         &[problem(
             "duplicate",
             &format!(
-                "The new prescription '{NEW_DRUG}' has ReseptId {ATORVASTATIN_RESEPT}, which Reseptformidleren already holds: a new prescription needs a new GUID"
+                "The new prescription '{NEW_DRUG}' has ReseptId {ATORVASTATIN_RESEPT}, which \
+                 Reseptformidleren already holds: a new prescription needs a new GUID"
             ),
             Some(&at),
         )],
@@ -1896,7 +1939,8 @@ async fn withdrawals_must_name_a_prescription_that_can_be_withdrawn() {
         &[problem(
             "not-found",
             &format!(
-                "The withdrawal (recallinfo) of '{ATORVASTATIN}' names ReseptId {unknown}, which Reseptformidleren does not hold for this patient"
+                "The withdrawal (recallinfo) of '{ATORVASTATIN}' names ReseptId {unknown}, which \
+                 Reseptformidleren does not hold for this patient"
             ),
             Some(&format!(
                 "Parameters.parameter[0].resource.entry[{index}].resource.extension"
@@ -1915,7 +1959,8 @@ async fn withdrawals_must_name_a_prescription_that_can_be_withdrawn() {
         &[problem(
             "business-rule",
             &format!(
-                "The prescription '{PARACET}' (ReseptId {PARACET_RESEPT}) is fully dispensed (Ekspedert) and cannot be withdrawn"
+                "The prescription '{PARACET}' (ReseptId {PARACET_RESEPT}) is fully dispensed \
+                 (Ekspedert) and cannot be withdrawn"
             ),
             Some(&format!(
                 "Parameters.parameter[0].resource.entry[{index}].resource.extension"
@@ -1976,7 +2021,8 @@ async fn transport_problems_are_refused_before_the_rules() {
         StatusCode::UNAUTHORIZED,
         &[problem(
             "login",
-            "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)",
+            "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP \
+             proof)",
             None,
         )],
     );
@@ -2002,7 +2048,8 @@ async fn medication_operations_need_an_hpr_number() {
         &[problem(
             "forbidden",
             &format!(
-                "The user {HENRIK} is not registered in this SFM instance: a superuser registers users as Person or Practitioner"
+                "The user {HENRIK} is not registered in this SFM instance: a superuser registers \
+                 users as Person or Practitioner"
             ),
             None,
         )],
@@ -2036,7 +2083,9 @@ async fn medication_operations_need_an_hpr_number() {
             &[problem(
                 "forbidden",
                 &format!(
-                    "{operation} needs an authorised health professional: the user {HENRIK} has no HPR number in the token (claim helseid://claims/hpr/hpr_number; scope helseid://scopes/hpr/hpr_number)"
+                    "{operation} needs an authorised health professional: the user {HENRIK} has no \
+                     HPR number in the token (claim helseid://claims/hpr/hpr_number; scope \
+                     helseid://scopes/hpr/hpr_number)"
                 ),
                 None,
             )],
@@ -2069,7 +2118,8 @@ async fn get_medication_names_every_problem_of_its_input() {
         &reply,
         &[problem(
             "required",
-            "$getMedication needs the parameter patient (a Patient with name, address and identifier, or birthDate and gender)",
+            "$getMedication needs the parameter patient (a Patient with name, address and \
+             identifier, or birthDate and gender)",
             Some("Parameters.parameter"),
         )],
     );
@@ -2119,7 +2169,9 @@ async fn get_medication_names_every_problem_of_its_input() {
         &reply,
         &[problem(
             "not-supported",
-            "Unknown parameter 'Pasient' for $getMedication; it takes patient, Referansenummer, historyTimestamp, SamtykkeKjernejournal, SamtykkeSperretLegemidler, SamtykkeLasteResepter, IncludeOriginal",
+            "Unknown parameter 'Pasient' for $getMedication; it takes patient, Referansenummer, \
+             historyTimestamp, SamtykkeKjernejournal, SamtykkeSperretLegemidler, \
+             SamtykkeLasteResepter, IncludeOriginal",
             Some("Parameters.parameter[1]"),
         )],
     );
@@ -2156,7 +2208,8 @@ async fn get_medication_names_every_problem_of_its_input() {
         &[
             problem(
                 "code-invalid",
-                "SamtykkeKjernejournal must be one of HPAKUTT, HPMOTTATTSAMTYKKE, HPUNNTAK, got 'JA'",
+                "SamtykkeKjernejournal must be one of HPAKUTT, HPMOTTATTSAMTYKKE, HPUNNTAK, got \
+                 'JA'",
                 Some("Parameters.parameter[1].valueCode"),
             ),
             problem(
@@ -2203,7 +2256,10 @@ async fn kjernejournal_is_read_only_with_consent() {
     );
     assert_eq!(
         output(&with, "KJFeilkode").unwrap()["valueCodeableConcept"],
-        json!({"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-kj-rf-error-code", "code": "0", "display": "OK"}]})
+        json!({
+            "coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-kj-rf-error-code",
+                        "code": "0", "display": "OK"}]
+        })
     );
     assert_eq!(
         output(&with, "KJHarLegemidler").unwrap()["valueBoolean"],
@@ -2307,7 +2363,8 @@ async fn a_lookup_in_one_instance_is_no_lookup_in_another() {
             violation(
                 "composition-identifier",
                 &format!(
-                    "'{id}' is not the composition identifier of any $getMedication by this user for this patient"
+                    "'{id}' is not the composition identifier of any $getMedication by this user \
+                     for this patient"
                 ),
                 Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
             ),
@@ -2322,7 +2379,8 @@ async fn a_lookup_in_one_instance_is_no_lookup_in_another() {
         &[violation(
             "composition-identifier",
             &format!(
-                "'{id}' is not the composition identifier of any $getMedication by this user for this patient (the latest is {theirs})"
+                "'{id}' is not the composition identifier of any $getMedication by this user for \
+                 this patient (the latest is {theirs})"
             ),
             Some(&format!("{RELATES_TO}[0].targetIdentifier.value")),
         )],

@@ -159,7 +159,8 @@ async fn a_patient_ticket_needs_a_valid_sfm_user_token() {
     assert_problem(
         &reply,
         StatusCode::UNAUTHORIZED,
-        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)",
+        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP \
+         proof)",
     );
     assert_eq!(
         reply.header("www-authenticate"),
@@ -167,7 +168,8 @@ async fn a_patient_ticket_needs_a_valid_sfm_user_token() {
     );
 
     let reply = app.patient_ticket(Some("garbage"), LINE, None).await;
-    let detail = "The access token is not valid: not a compact JWS (expected three base64url parts separated by dots)";
+    let detail = "The access token is not valid: not a compact JWS (expected three base64url parts \
+                  separated by dots)";
     assert_problem(&reply, StatusCode::UNAUTHORIZED, detail);
     assert_eq!(
         reply.header("www-authenticate"),
@@ -191,7 +193,8 @@ async fn a_patient_ticket_needs_a_valid_sfm_user_token() {
     assert_eq!(
         reply.header("www-authenticate"),
         Some(
-            "Bearer error=\"invalid_token\", error_description=\"The access token's audience ['nhn:kjernejournal'] does not include e-helse:sfm.api\""
+            "Bearer error=\"invalid_token\", error_description=\"The access token's audience \
+             ['nhn:kjernejournal'] does not include e-helse:sfm.api\""
         )
     );
 
@@ -200,7 +203,8 @@ async fn a_patient_ticket_needs_a_valid_sfm_user_token() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let system = reply.json["access_token"].as_str().unwrap().to_owned();
     let reply = app.patient_ticket(Some(&system), LINE, None).await;
-    let detail = "SFM needs a user token: the token has no helseid://claims/identity/pid (log the user in, with the scope helseid://scopes/identity/pid)";
+    let detail = "SFM needs a user token: the token has no helseid://claims/identity/pid (log the \
+                  user in, with the scope helseid://scopes/identity/pid)";
     assert_problem(&reply, StatusCode::UNAUTHORIZED, detail);
     assert_eq!(
         reply.header("www-authenticate"),
@@ -221,7 +225,8 @@ async fn an_unknown_instance_or_user_is_unauthorized() {
         &reply,
         StatusCode::UNAUTHORIZED,
         &format!(
-            "SFM does not recognise the instance {KOLASBAKKANE}: create it first with POST /sfm/fhir/Organization"
+            "SFM does not recognise the instance {KOLASBAKKANE}: create it first with POST \
+             /sfm/fhir/Organization"
         ),
     );
     assert_eq!(
@@ -236,7 +241,8 @@ async fn an_unknown_instance_or_user_is_unauthorized() {
         &reply,
         StatusCode::UNAUTHORIZED,
         &format!(
-            "SFM does not recognise the user {HENRIK} in this instance: a superuser registers users as Person or Practitioner"
+            "SFM does not recognise the user {HENRIK} in this instance: a superuser registers \
+             users as Person or Practitioner"
         ),
     );
     assert_eq!(
@@ -347,7 +353,8 @@ async fn patients_are_found_by_fnr_dnr_or_the_ehrs_id() {
     assert_problem(
         &reply,
         StatusCode::NOT_FOUND,
-        "No patient with the identity 99999999999 in this SFM instance (searched by fødselsnummer, D-nummer, then the EHR's id)",
+        "No patient with the identity 99999999999 in this SFM instance (searched by \
+         fødselsnummer, D-nummer, then the EHR's id)",
     );
 
     let expires = "Mon, 02 Mar 2026 11:00:00 GMT";
@@ -377,7 +384,8 @@ async fn patients_are_found_by_fnr_dnr_or_the_ehrs_id() {
     assert_problem(
         &reply,
         StatusCode::NOT_FOUND,
-        "No patient with the identity epj-4711 in this SFM instance (searched by fødselsnummer, D-nummer, then the EHR's id)",
+        "No patient with the identity epj-4711 in this SFM instance (searched by fødselsnummer, \
+         D-nummer, then the EHR's id)",
     );
 }
 
@@ -565,7 +573,8 @@ async fn session_create_gives_a_one_time_portal_code() {
     assert_problem(
         &reply,
         StatusCode::UNAUTHORIZED,
-        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)",
+        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP \
+         proof)",
     );
     let body = json!({ "nonce": nonce_hash("n") }).to_string();
     let reply = post_api(&app, "/Session/create", Some(&token), "text/plain", &body).await;
@@ -622,7 +631,8 @@ async fn session_nonces_must_be_base64_sha512_hashes() {
 async fn a_gui_session_is_created_opened_refreshed_and_ended() {
     let app = spawn_app().await;
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
-    let no_session = "There is no SFM GUI session to refresh: create one with /api/Session/create and open the portal";
+    let no_session = "There is no SFM GUI session to refresh: create one with /api/Session/create \
+                      and open the portal";
 
     // No session yet.
     let reply = session(&app, "/Session/refresh", &token, "r0").await;
@@ -770,7 +780,8 @@ async fn the_portal_names_the_multi_tenant_users_instance() {
     assert_problem(
         &reply,
         StatusCode::NOT_FOUND,
-        "There is no SFM GUI session to refresh: create one with /api/Session/create and open the portal",
+        "There is no SFM GUI session to refresh: create one with /api/Session/create and open the \
+         portal",
     );
     let reply = session(&app, "/Session/refresh", &token, "x").await;
     assert_gui_code(&app, &reply);

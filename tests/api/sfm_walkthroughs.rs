@@ -35,13 +35,16 @@ fn spec_organization() -> Value {
         "identifier": [
             {"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "917897468"},
             {"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.2", "value": "81420690"},
-            {"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.109", "value": "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"}
+            {"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.109",
+             "value": "a99abfb4-2bea-4e0a-bb03-38e37febbd2c"}
         ],
         "active": false,
-        "type": [{"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-type-of-organization", "code": "3", "display": "Fastlege"}]}],
+        "type": [{"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-type-of-organization",
+                              "code": "3", "display": "Fastlege"}]}],
         "name": "Kolåsbakkane legekontor",
         "telecom": [{"system": "phone", "value": "12345678", "use": "work"}],
-        "address": [{"use": "work", "type": "physical", "text": "Testaddress", "line": ["Testveien 1"], "city": "Oslo", "postalCode": "1234"}]
+        "address": [{"use": "work", "type": "physical", "text": "Testaddress",
+                     "line": ["Testveien 1"], "city": "Oslo", "postalCode": "1234"}]
     })
 }
 
@@ -56,7 +59,8 @@ async fn the_organisation_creation_walkthrough_runs_as_printed() {
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
         format!(
-            "The SFM instance {KOLASBAKKANE} does not exist yet: the only operation allowed is creating it with POST Organization"
+            "The SFM instance {KOLASBAKKANE} does not exist yet: the only operation allowed is \
+             creating it with POST Organization"
         )
     );
 
@@ -101,7 +105,10 @@ async fn the_organisation_creation_walkthrough_runs_as_printed() {
     assert_eq!(bundle["total"], 1);
     assert_eq!(
         bundle["link"][0],
-        json!({"relation": "self", "url": format!("{}/sfm/fhir/Person?_count=100&_format=json", app.base)})
+        json!({
+            "relation": "self",
+            "url": format!("{}/sfm/fhir/Person?_count=100&_format=json", app.base)
+        })
     );
     let person = bundle["entry"][0]["resource"].clone();
     let person_id = person["id"].as_str().unwrap().to_owned();
@@ -132,12 +139,19 @@ async fn the_organisation_creation_walkthrough_runs_as_printed() {
         "id": person_id,
         "meta": {"versionId": "1", "lastUpdated": "2024-05-23T15:35:03.7386838+02:00",
                  "profile": ["http://ehelse.no/fhir/StructureDefinition/sfm-Person"]},
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": DIDRIK}],
-        "name": [{"extension": [{"url": "http://hl7.no/fhir/StructureDefinition/no-basis-middlename", "valueString": "D"}],
-                  "family": "Didrikson", "given": ["Didrik"]}],
+        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1",
+                        "value": DIDRIK}],
+        "name": [{
+            "extension": [{
+                "url": "http://hl7.no/fhir/StructureDefinition/no-basis-middlename",
+                "valueString": "D"
+            }],
+            "family": "Didrikson", "given": ["Didrik"]
+        }],
         "gender": "male",
         "birthDate": "1966-05-17",
-        "address": [{"use": "work", "type": "physical", "line": ["Testveien 1"], "city": "Oslo", "postalCode": "1234"}],
+        "address": [{"use": "work", "type": "physical", "line": ["Testveien 1"], "city": "Oslo",
+                     "postalCode": "1234"}],
         "active": true
     });
     let reply = app
@@ -158,11 +172,18 @@ async fn the_organisation_creation_walkthrough_runs_as_printed() {
         "resourceType": "Practitioner",
         "meta": {"versionId": "1", "lastUpdated": "2024-05-23T15:58:11.8597674+02:00",
                  "profile": ["http://ehelse.no/fhir/StructureDefinition/sfm-Practitioner"]},
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": DIDRIK}],
+        "identifier": [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1",
+                        "value": DIDRIK}],
         "active": true,
-        "name": [{"extension": [{"url": "http://hl7.no/fhir/StructureDefinition/no-basis-middlename", "valueString": "D"}],
-                  "family": "Dirdrikson", "given": ["Didrik"]}],
-        "address": [{"use": "work", "type": "physical", "line": ["Testveien 1"], "city": "Oslo", "postalCode": "1234"}],
+        "name": [{
+            "extension": [{
+                "url": "http://hl7.no/fhir/StructureDefinition/no-basis-middlename",
+                "valueString": "D"
+            }],
+            "family": "Dirdrikson", "given": ["Didrik"]
+        }],
+        "address": [{"use": "work", "type": "physical", "line": ["Testveien 1"], "city": "Oslo",
+                     "postalCode": "1234"}],
         "gender": "male",
         "birthDate": "1966-05-17"
     });
@@ -378,7 +399,8 @@ async fn tenants_are_isolated() {
     assert_eq!(
         reply.json["issue"][0]["diagnostics"],
         format!(
-            "The user {DIDRIK} is not registered in this SFM instance: a superuser registers users as Person or Practitioner"
+            "The user {DIDRIK} is not registered in this SFM instance: a superuser registers users \
+             as Person or Practitioner"
         )
     );
     let _ = FJORDBYEN;

@@ -277,7 +277,8 @@ fn a_corrupt_state_file_stops_start_up_and_is_left_alone() {
         assert_eq!(
             String::from_utf8_lossy(&output.stderr).trim_end(),
             format!(
-                "helsesim: the state file {} is not a valid state document ({reason}); it was left as it is: fix it, move it away or delete it to start from the fixtures",
+                "helsesim: the state file {} is not a valid state document ({reason}); it was left \
+                 as it is: fix it, move it away or delete it to start from the fixtures",
                 file.display()
             )
         );

@@ -398,7 +398,8 @@ fn attacks() -> Vec<Attack> {
             resign: Resign::AlgNone,
             expect: |_| {
                 Refusal::token(
-                    "The access token is not valid: it is not signed (alg 'none' with an empty signature): only JWTs signed with an asymmetric key are accepted",
+                    "The access token is not valid: it is not signed (alg 'none' with an empty \
+                     signature): only JWTs signed with an asymmetric key are accepted",
                 )
             },
             ..TOKEN
@@ -420,7 +421,8 @@ fn attacks() -> Vec<Attack> {
             broken: Some("wrong_signing_key"),
             expect: |_| {
                 Refusal::token(
-                    "The access token is not valid: the signature does not verify with any key in helsesim's JWKS",
+                    "The access token is not valid: the signature does not verify with any key in \
+                     helsesim's JWKS",
                 )
             },
             ..TOKEN
@@ -448,7 +450,8 @@ fn attacks() -> Vec<Attack> {
             broken: Some("expired"),
             expect: |_| {
                 Refusal::token(
-                    "The access token expired at 2026-03-02T09:00:00+00:00 (helsesim's clock: 2026-03-02T10:00:00+00:00)",
+                    "The access token expired at 2026-03-02T09:00:00+00:00 (helsesim's clock: \
+                     2026-03-02T10:00:00+00:00)",
                 )
             },
             ..TOKEN
@@ -466,7 +469,8 @@ fn attacks() -> Vec<Attack> {
             claims: |now| json!({"iat": now + 60}),
             expect: |_| {
                 Refusal::token(
-                    "The access token was issued in the future (2026-03-02T10:01:00+00:00): check the token issuer's clock",
+                    "The access token was issued in the future (2026-03-02T10:01:00+00:00): check \
+                     the token issuer's clock",
                 )
             },
             ..TOKEN
@@ -476,7 +480,8 @@ fn attacks() -> Vec<Attack> {
             claims: |_| json!({"exp": 1.5e20}),
             expect: |_| {
                 Refusal::token(
-                    "The access token is not valid: its exp must be a date in seconds since the epoch, got 1.5e+20",
+                    "The access token is not valid: its exp must be a date in seconds since the \
+                     epoch, got 1.5e+20",
                 )
             },
             ..TOKEN
@@ -503,11 +508,11 @@ fn attacks() -> Vec<Attack> {
         Attack {
             name: "DPoP-bound token sent as Bearer",
             as_bearer: true,
-            expect: |_| {
-                Refusal {
+            expect: |_| Refusal {
                 kind: Kind::DpopRequired,
-                message: "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP proof, not as a bearer token".to_owned(),
-            }
+                message: "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' \
+                          together with a DPoP proof, not as a bearer token"
+                    .to_owned(),
             },
             ..DPOP
         },
@@ -522,7 +527,8 @@ fn attacks() -> Vec<Attack> {
             replay: true,
             expect: |_| {
                 Refusal::proof(
-                    "The DPoP proof has been used before: create a new proof (new jti) for every request",
+                    "The DPoP proof has been used before: create a new proof (new jti) for every \
+                     request",
                 )
             },
             ..DPOP
@@ -532,7 +538,8 @@ fn attacks() -> Vec<Attack> {
             proof: |proof, ctx| proof.claim("iat", json!(ctx.now() - 120)),
             expect: |_| {
                 Refusal::proof(
-                    "The DPoP proof is too old: iat must be within 60 seconds; create a new proof for every request",
+                    "The DPoP proof is too old: iat must be within 60 seconds; create a new proof \
+                     for every request",
                 )
             },
             ..DPOP
@@ -542,7 +549,8 @@ fn attacks() -> Vec<Attack> {
             proof: |proof, ctx| proof.claim("htu", json!(ctx.app.token_endpoint())),
             expect: |ctx| {
                 Refusal::proof(format!(
-                    "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+                    "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's \
+                     public URL, HELSESIM_PUBLIC_URL)",
                     ctx.app.token_endpoint(),
                     ctx.url()
                 ))
@@ -582,7 +590,8 @@ fn attacks() -> Vec<Attack> {
             proof_key: ProofKey::Other,
             expect: |_| {
                 Refusal::proof(
-                    "The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt)",
+                    "The DPoP proof is signed with another key than the one the token is bound to \
+                     (cnf.jkt)",
                 )
             },
             ..DPOP
@@ -609,7 +618,8 @@ fn attacks() -> Vec<Attack> {
             },
             expect: |ctx| {
                 Refusal::proof(format!(
-                    "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+                    "The DPoP proof's htu '{}' does not match the request URL {} (helsesim's \
+                     public URL, HELSESIM_PUBLIC_URL)",
                     ctx.forged_url(),
                     ctx.url()
                 ))
@@ -621,7 +631,8 @@ fn attacks() -> Vec<Attack> {
             proof: |proof, _| proof.claim("jti", json!("j".repeat(257))),
             expect: |_| {
                 Refusal::proof(
-                    "The DPoP proof's jti is 257 bytes long: at most 256 are accepted (a GUID is plenty)",
+                    "The DPoP proof's jti is 257 bytes long: at most 256 are accepted (a GUID is \
+                     plenty)",
                 )
             },
             ..DPOP
@@ -876,7 +887,10 @@ fn assert_refused(api: &Api, reply: &Reply, expected: &Refusal, used: &str) {
             );
             assert_eq!(
                 reply.json,
-                json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login", "diagnostics": message}]})
+                json!({
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "login", "diagnostics": message}]
+                })
             );
             assert_valid_fhir(&reply.json);
         }
