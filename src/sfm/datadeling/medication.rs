@@ -100,42 +100,10 @@ pub fn search(
             .unwrap_or_default();
         match data {
             DataType::MedicationStatement => {
-                for v in &view {
-                    let s = statement(v, &subject);
-                    let id_ok = ids.is_empty() || ids.contains(&v.id());
-                    let status_ok = statuses.is_empty()
-                        || statuses
-                            .iter()
-                            .any(|st| s.get("status").and_then(Value::as_str) == Some(st));
-                    if id_ok && status_ok {
-                        hits.push(Hit {
-                            resource: s,
-                            include: false,
-                        });
-                    }
-                }
+                hits.extend(statement_hits(&view, &subject, &ids, &statuses));
             }
             DataType::List => {
-                let entries: Vec<Value> = view
-                    .iter()
-                    .map(|v| json!({"item": {"reference": format!("MedicationStatement/{}", v.id()), "display": v.entry.display()}}))
-                    .collect();
-                let mut list = json!({
-                    "resourceType": "List",
-                    "id": format!("medication-list-{patient_id}"),
-                    "meta": {"lastUpdated": fhir_instant(found.map_or(now, |p| p.changed))},
-                    "status": "current",
-                    "mode": "working",
-                    "title": "Legemiddelliste",
-                    "code": {"coding": [{"system": "http://loinc.org", "code": "10160-0", "display": "History of Medication use Narrative"}]},
-                    "subject": subject,
-                    "date": fhir_instant(now),
-                });
-                if entries.is_empty() {
-                    list["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "nilknown", "display": "Nil Known"}]});
-                } else {
-                    list["entry"] = Value::Array(entries);
-                }
+                let list = medication_list(&patient_id, found, &view, &subject, now);
                 hits.push(Hit {
                     resource: list,
                     include: false,
@@ -165,6 +133,75 @@ pub fn search(
         }
     }
     Ok(hits)
+}
+
+/// The statements of `view` about `subject` with one of the `ids` and `statuses` (any, when
+/// none is given).
+fn statement_hits(
+    view: &[ViewEntry<'_>],
+    subject: &Value,
+    ids: &[&str],
+    statuses: &[&str],
+) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for v in view {
+        let s = statement(v, subject);
+        let id_ok = ids.is_empty() || ids.contains(&v.id());
+        let status_ok = statuses.is_empty()
+            || statuses
+                .iter()
+                .any(|st| s.get("status").and_then(Value::as_str) == Some(st));
+        if id_ok && status_ok {
+            hits.push(Hit {
+                resource: s,
+                include: false,
+            });
+        }
+    }
+    hits
+}
+
+/// The patient's medication `List` (`Legemiddelliste`): an item for each statement of `view`,
+/// last updated when the patient's national data (`found`) last changed.
+fn medication_list(
+    patient_id: &str,
+    found: Option<&NationalPatient>,
+    view: &[ViewEntry<'_>],
+    subject: &Value,
+    now: DateTime<Utc>,
+) -> Value {
+    let entries: Vec<Value> = view
+        .iter()
+        .map(|v| {
+            let reference = format!("MedicationStatement/{}", v.id());
+            json!({"item": {"reference": reference, "display": v.entry.display()}})
+        })
+        .collect();
+    let mut list = json!({
+        "resourceType": "List",
+        "id": format!("medication-list-{patient_id}"),
+        "meta": {"lastUpdated": fhir_instant(found.map_or(now, |p| p.changed))},
+        "status": "current",
+        "mode": "working",
+        "title": "Legemiddelliste",
+        "code": {"coding": [{
+            "system": "http://loinc.org",
+            "code": "10160-0",
+            "display": "History of Medication use Narrative"
+        }]},
+        "subject": subject,
+        "date": fhir_instant(now),
+    });
+    if entries.is_empty() {
+        list["emptyReason"] = json!({"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+            "code": "nilknown",
+            "display": "Nil Known"
+        }]});
+    } else {
+        list["entry"] = Value::Array(entries);
+    }
+    list
 }
 
 /// `GET MedicationStatement/[id]` or `AllergyIntolerance/[id]`: among the tenant's patients.

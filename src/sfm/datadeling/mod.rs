@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::caller::Caller;
-use super::fhir;
+use super::fhir::{self, FhirBody, SfmCaller};
 use super::model::{
     DNR_SYSTEM, FNR_SYSTEM, ResourceKind, SfmStore, Tenant, identifier_value, identifiers,
 };
@@ -229,18 +229,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "GET, HEAD"
         };
         let mut type_resource = web::resource(format!("/{name}"))
-            .route(
-                web::get()
-                    .to(move |req: HttpRequest, state: web::Data<State>| search(req, state, data)),
-            )
-            .route(
-                web::head()
-                    .to(move |req: HttpRequest, state: web::Data<State>| search(req, state, data)),
-            );
+            .route(web::get().to(
+                move |req: HttpRequest, caller: SfmCaller, state: web::Data<State>| {
+                    search(req, caller, state, data)
+                },
+            ))
+            .route(web::head().to(
+                move |req: HttpRequest, caller: SfmCaller, state: web::Data<State>| {
+                    search(req, caller, state, data)
+                },
+            ));
         if data.creatable() {
             type_resource = type_resource.route(web::post().to(
-                move |req: HttpRequest, body: web::Bytes, state: web::Data<State>| {
-                    create(req, body, state, data)
+                move |req: HttpRequest, request: FhirBody<SfmCaller>, state: web::Data<State>| {
+                    create(req, request, state, data)
                 },
             ));
         }
@@ -249,13 +251,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             cfg.service(
                 web::resource(format!("/{name}/{{id}}"))
                     .route(web::get().to(
-                        move |req: HttpRequest, id: web::Path<String>, state: web::Data<State>| {
-                            read(req, id, state, data)
+                        move |req: HttpRequest,
+                              id: web::Path<String>,
+                              caller: SfmCaller,
+                              state: web::Data<State>| {
+                            read(req, id, caller, state, data)
                         },
                     ))
                     .route(web::head().to(
-                        move |req: HttpRequest, id: web::Path<String>, state: web::Data<State>| {
-                            read(req, id, state, data)
+                        move |req: HttpRequest,
+                              id: web::Path<String>,
+                              caller: SfmCaller,
+                              state: web::Data<State>| {
+                            read(req, id, caller, state, data)
                         },
                     ))
                     .default_service(not_allowed("GET, HEAD", name)),
@@ -295,12 +303,10 @@ fn fhir_json(status: StatusCode, body: &Value) -> HttpResponse {
 
 async fn search(
     req: HttpRequest,
+    SfmCaller { caller, now }: SfmCaller,
     state: web::Data<State>,
     data: DataType,
 ) -> Result<HttpResponse, FhirError> {
-    fhir::check_format(&req)?;
-    let now = state.clock.now();
-    let caller = fhir::authenticate(&req, &state, now)?;
     let query = query::parse(data.as_str(), data.search_params(), req.query_string())?;
     let mut guard = state.store_mut();
     let tenant = tenant_mut(&mut guard, &caller)?;
@@ -352,12 +358,10 @@ async fn search(
 async fn read(
     req: HttpRequest,
     id: web::Path<String>,
+    SfmCaller { caller, now }: SfmCaller,
     state: web::Data<State>,
     data: DataType,
 ) -> Result<HttpResponse, FhirError> {
-    fhir::check_format(&req)?;
-    let now = state.clock.now();
-    let caller = fhir::authenticate(&req, &state, now)?;
     let mut guard = state.store_mut();
     let tenant = tenant_mut(&mut guard, &caller)?;
     let national_guard = state.national();
@@ -415,14 +419,14 @@ fn reply(
 
 async fn create(
     req: HttpRequest,
-    body: web::Bytes,
+    request: FhirBody<SfmCaller>,
     state: web::Data<State>,
     data: DataType,
 ) -> Result<HttpResponse, FhirError> {
-    fhir::check_format(&req)?;
-    let now = state.clock.now();
-    let caller = fhir::authenticate(&req, &state, now)?;
-    let resource = fhir::body_resource(&req, &body)?;
+    let FhirBody {
+        head: SfmCaller { caller, now },
+        body: resource,
+    } = request;
     let mut guard = state.store_mut();
     let tenant = tenant_mut(&mut guard, &caller)?;
     let created = clinical::create(tenant, &caller, data, resource, now)?;

@@ -156,103 +156,31 @@ pub fn search(
     patient: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Hit>, FhirError> {
-    let mut issues = Vec::new();
-    let kind = query.get("type");
-    if let Some(kind) = kind
-        && !TYPES.contains(&kind)
-        && !kind.eq_ignore_ascii_case("NonPatient")
-    {
-        issues.push(Issue::error(
-            "code-invalid",
-            format!("type must be None, MD, KJ or NonPatient, got '{kind}'"),
-        ));
-    }
-    let codes: Vec<CodeToken> = query
-        .all("code")
-        .flat_map(|v| v.split(','))
-        .map(CodeToken::parse)
-        .collect();
-    let excluded: Vec<CodeToken> = query
-        .all("codeNot")
-        .flat_map(|v| v.split(','))
-        .map(CodeToken::parse)
-        .collect();
-    for code in codes.iter().chain(&excluded) {
-        if !code.is_valid() {
-            issues.push(Issue::error(
-                "invalid",
-                format!(
-                    "Task codes are numbers (sfm-task-types), got '{}'",
-                    code.text
-                ),
-            ));
-        }
-    }
-    let nins: Vec<&str> = query
-        .all("PatientNiN")
-        .flat_map(|v| v.split(','))
-        .filter(|v| !v.is_empty())
-        .collect();
-    let wants = |code: &str| codes.iter().any(|c| c.names(code));
-    if wants("10") && nins.is_empty() {
-        issues.push(Issue::error("required", "Task?code=10 looks for changes in Reseptformidleren for the patients listed in PatientNiN (comma-separated fødselsnummer/D-nummer)"));
-    }
-    if !issues.is_empty() {
-        return Err(FhirError::with_issues(StatusCode::BAD_REQUEST, issues));
-    }
-    let non_patient = kind.is_some_and(|k| k.eq_ignore_ascii_case("NonPatient"));
-
+    let tasks = TaskQuery::parse(query)?;
     let mut found: Vec<Value> = store::all(tenant, "Task");
     // Lookups in the national systems happen only when asked for (code 8 / type MD, code 10).
-    let multidose_owner = query
-        .get("owner")
+    let multidose_owner = tasks
+        .owner
         .map(str::to_owned)
         .or_else(|| caller.hpr.clone());
-    let code_8 = if wants("8") || kind == Some("MD") {
+    let code_8 = if tasks.wants("8") || tasks.kind == Some("MD") {
         // Without an owner (no HPR number, no owner=), no multidose doctor is named.
         multidose_owner.as_deref().map(Some)
     } else {
         None
     };
-    let code_10 = wants("10").then_some(Some(nins.as_slice()));
+    let code_10 = tasks.wants("10").then_some(Some(tasks.nins.as_slice()));
     if code_8.is_some() || code_10.is_some() {
         found.extend(derived_tasks(tenant, national, code_8, code_10));
     }
-    let national_keys = if nins.is_empty() {
+    let national_keys = if tasks.nins.is_empty() {
         Vec::new()
     } else {
         registered_patients(tenant)
     };
-    let owner = query.get("owner");
-    let ids: Vec<&str> = query.all("_id").flat_map(|v| v.split(',')).collect();
     let selected: Vec<Value> = found
         .into_iter()
-        .filter(|t| {
-            let for_patient = store::patient_id(t, "Task");
-            let listed = || {
-                for_patient.as_deref().is_some_and(|p| {
-                    national_keys
-                        .iter()
-                        .any(|(id, key)| id == p && nins.contains(&key.as_str()))
-                })
-            };
-            (!non_patient || for_patient.is_none())
-                && patient.is_none_or(|p| for_patient.as_deref() == Some(p))
-                && (nins.is_empty() || listed())
-                && (codes.is_empty()
-                    || codes.iter().any(|c| concept_matches(t.get("code"), c.text)))
-                && !excluded
-                    .iter()
-                    .any(|c| concept_matches(t.get("code"), c.text))
-                && owner.is_none_or(|o| {
-                    t.pointer("/owner/identifier/value").and_then(Value::as_str) == Some(o)
-                })
-                && (ids.is_empty()
-                    || ids
-                        .iter()
-                        .any(|id| t.get("id").and_then(Value::as_str) == Some(id)))
-                && last_updated_matches(query, t)
-        })
+        .filter(|t| tasks.selects(t, patient, &national_keys))
         .collect();
     Ok(selected
         .into_iter()
@@ -263,10 +191,189 @@ pub fn search(
         .collect())
 }
 
+/// What a task search asks for, read from its query.
+#[derive(Debug)]
+struct TaskQuery<'q> {
+    query: &'q Query,
+    /// `type`: None, MD, KJ or NonPatient.
+    kind: Option<&'q str>,
+    /// `code`: any of them.
+    codes: Vec<CodeToken<'q>>,
+    /// `codeNot`: none of them.
+    excluded: Vec<CodeToken<'q>>,
+    /// `PatientNiN`: the patients' fødselsnummer/D-nummer.
+    nins: Vec<&'q str>,
+    /// `owner`: the owner's HPR number.
+    owner: Option<&'q str>,
+    /// `_id`.
+    ids: Vec<&'q str>,
+}
+
+impl<'q> TaskQuery<'q> {
+    /// Reads and checks the query; every problem is an issue (400).
+    fn parse(query: &'q Query) -> Result<Self, FhirError> {
+        let mut issues = Vec::new();
+        let kind = query.get("type");
+        if let Some(kind) = kind
+            && !TYPES.contains(&kind)
+            && !kind.eq_ignore_ascii_case("NonPatient")
+        {
+            issues.push(Issue::error(
+                "code-invalid",
+                format!("type must be None, MD, KJ or NonPatient, got '{kind}'"),
+            ));
+        }
+        let tokens = |name| {
+            query
+                .all(name)
+                .flat_map(|v| v.split(','))
+                .map(CodeToken::parse)
+                .collect::<Vec<CodeToken>>()
+        };
+        let (codes, excluded) = (tokens("code"), tokens("codeNot"));
+        for code in codes.iter().chain(&excluded) {
+            if !code.is_valid() {
+                issues.push(Issue::error(
+                    "invalid",
+                    format!(
+                        "Task codes are numbers (sfm-task-types), got '{}'",
+                        code.text
+                    ),
+                ));
+            }
+        }
+        let tasks = Self {
+            query,
+            kind,
+            codes,
+            excluded,
+            nins: query
+                .all("PatientNiN")
+                .flat_map(|v| v.split(','))
+                .filter(|v| !v.is_empty())
+                .collect(),
+            owner: query.get("owner"),
+            ids: query.all("_id").flat_map(|v| v.split(',')).collect(),
+        };
+        if tasks.wants("10") && tasks.nins.is_empty() {
+            issues.push(Issue::error(
+                "required",
+                "Task?code=10 looks for changes in Reseptformidleren for the patients listed in \
+                 PatientNiN (comma-separated fødselsnummer/D-nummer)",
+            ));
+        }
+        if issues.is_empty() {
+            Ok(tasks)
+        } else {
+            Err(FhirError::with_issues(StatusCode::BAD_REQUEST, issues))
+        }
+    }
+
+    /// Whether `code` asks for SFM's task code `code`.
+    fn wants(&self, code: &str) -> bool {
+        self.codes.iter().any(|c| c.names(code))
+    }
+
+    /// Whether the search selects `task`: for `patient` (when one is named), the type, the
+    /// listed patients (`national_keys`: the tenant's patients' national keys), the codes, the
+    /// owner, the ids and `_lastUpdated`.
+    fn selects(
+        &self,
+        task: &Value,
+        patient: Option<&str>,
+        national_keys: &[(String, String)],
+    ) -> bool {
+        let non_patient = self
+            .kind
+            .is_some_and(|k| k.eq_ignore_ascii_case("NonPatient"));
+        let for_patient = store::patient_id(task, "Task");
+        let listed = || {
+            for_patient.as_deref().is_some_and(|p| {
+                national_keys
+                    .iter()
+                    .any(|(id, key)| id == p && self.nins.contains(&key.as_str()))
+            })
+        };
+        let names = |c: &CodeToken| concept_matches(task.get("code"), c.text);
+        (!non_patient || for_patient.is_none())
+            && patient.is_none_or(|p| for_patient.as_deref() == Some(p))
+            && (self.nins.is_empty() || listed())
+            && (self.codes.is_empty() || self.codes.iter().any(names))
+            && !self.excluded.iter().any(names)
+            && self.owner.is_none_or(|o| {
+                task.pointer("/owner/identifier/value")
+                    .and_then(Value::as_str)
+                    == Some(o)
+            })
+            && (self.ids.is_empty()
+                || self
+                    .ids
+                    .iter()
+                    .any(|id| task.get("id").and_then(Value::as_str) == Some(id)))
+            && last_updated_matches(self.query, task)
+    }
+}
+
 /// The tenant's patients with their national keys.
 fn registered_patients(tenant: &Tenant) -> Vec<(String, String)> {
     tenant
         .of_kind(ResourceKind::Patient)
         .filter_map(|(id, _)| super::national_key(tenant, id).map(|key| (id.clone(), key)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sfm::datadeling::{DataType, query};
+
+    fn parsed(query_string: &str) -> Query {
+        query::parse("Task", DataType::Task.search_params(), query_string).unwrap()
+    }
+
+    fn problems(query_string: &str) -> Vec<String> {
+        TaskQuery::parse(&parsed(query_string))
+            .unwrap_err()
+            .issues
+            .into_iter()
+            .map(|i| i.diagnostics)
+            .collect()
+    }
+
+    #[test]
+    fn every_problem_of_a_task_query_is_reported() {
+        assert_eq!(
+            problems("type=XY&code=abc&codeNot=8,x&code=10"),
+            [
+                "type must be None, MD, KJ or NonPatient, got 'XY'",
+                "Task codes are numbers (sfm-task-types), got 'abc'",
+                "Task codes are numbers (sfm-task-types), got 'x'",
+                "Task?code=10 looks for changes in Reseptformidleren for the patients listed in \
+                 PatientNiN (comma-separated fødselsnummer/D-nummer)",
+            ]
+        );
+        assert!(TaskQuery::parse(&parsed("type=nonpatient&code=10&PatientNiN=1,2")).is_ok());
+    }
+
+    #[test]
+    fn a_task_is_selected_by_patient_code_and_owner() {
+        let query = parsed("code=8&codeNot=10&owner=123");
+        let tasks = TaskQuery::parse(&query).unwrap();
+        let task = |code: &str, owner: &str| {
+            json!({"resourceType": "Task", "id": "t", "for": {"reference": "Patient/p1"},
+                "code": {"coding": [{"system": TASK_TYPES, "code": code}]},
+                "owner": {"identifier": {"value": owner}}})
+        };
+        assert!(tasks.selects(&task("8", "123"), Some("p1"), &[]));
+        assert!(
+            !tasks.selects(&task("8", "123"), Some("p2"), &[]),
+            "another patient"
+        );
+        assert!(!tasks.selects(&task("10", "123"), None, &[]), "codeNot");
+        assert!(
+            !tasks.selects(&task("8", "456"), None, &[]),
+            "another owner"
+        );
+        assert!(tasks.wants("8") && !tasks.wants("10"));
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod capability;
+pub mod extract;
 pub mod rest;
 pub mod search;
 pub mod validate;
@@ -10,14 +11,15 @@ pub mod validate;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HttpDate};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use serde_json::Value;
 
-use super::caller::{self, Caller};
+use super::caller::Caller;
 use super::model::{ResourceKind, Tenant};
 use crate::errors::fhir::{FHIR_JSON, FhirError};
 use crate::errors::mark_formatted;
 use crate::sfm::State;
+pub use extract::{FhirBody, FromFhirBody, Kind, SfmCaller};
 use rest::Stored;
 
 /// Largest accepted FHIR request body.
@@ -176,22 +178,6 @@ pub(crate) fn body_resource(req: &HttpRequest, body: &[u8]) -> Result<Value, Fhi
     })
 }
 
-/// The caller of a FHIR interaction (401 with a challenge when the token fails).
-pub(crate) fn authenticate(
-    req: &HttpRequest,
-    state: &State,
-    now: DateTime<Utc>,
-) -> Result<Caller, FhirError> {
-    caller::authenticate(req, state, now).map_err(|refusal| {
-        if refusal.is_forbidden() {
-            return FhirError::new(StatusCode::FORBIDDEN, "forbidden", refusal.message());
-        }
-        let mut error = FhirError::new(StatusCode::UNAUTHORIZED, "login", refusal.message());
-        error.www_authenticate = Some(refusal.challenge(crate::auth::http::request_scheme(req)));
-        error
-    })
-}
-
 /// The caller's tenant, if the caller is one of its users.
 pub(crate) fn tenant_for<'a>(
     tenants: &'a std::collections::HashMap<String, Tenant>,
@@ -292,13 +278,10 @@ pub(crate) fn resource_reply(
 
 async fn search_type(
     req: HttpRequest,
-    path: web::Path<String>,
+    Kind(kind): Kind,
+    SfmCaller { caller, now }: SfmCaller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
-    let kind = kind_of(&path)?;
-    check_format(&req)?;
-    let now = state.clock.now();
-    let caller = authenticate(&req, &state, now)?;
     let search = search::parse(kind, req.query_string())?;
     let sfm = state.store();
     let tenant = tenant_for(&sfm.tenants, &caller)?;
@@ -312,15 +295,13 @@ async fn search_type(
 
 async fn create(
     req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
+    request: FhirBody<(Kind, SfmCaller)>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
-    let kind = kind_of(&path)?;
-    check_format(&req)?;
-    let now = state.clock.now();
-    let caller = authenticate(&req, &state, now)?;
-    let resource = body_resource(&req, &body)?;
+    let FhirBody {
+        head: (Kind(kind), SfmCaller { caller, now }),
+        body: resource,
+    } = request;
     let mut sfm = state.store_mut();
     let stored =
         if kind == ResourceKind::Organization && !sfm.tenants.contains_key(&caller.tenant_id) {
@@ -346,14 +327,12 @@ async fn create(
 
 async fn read(
     req: HttpRequest,
+    Kind(kind): Kind,
     path: web::Path<(String, String)>,
+    SfmCaller { caller, .. }: SfmCaller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
-    let (type_name, id) = path.into_inner();
-    let kind = kind_of(&type_name)?;
-    check_format(&req)?;
-    let now = state.clock.now();
-    let caller = authenticate(&req, &state, now)?;
+    let (_, id) = path.into_inner();
     let sfm = state.store();
     let stored = rest::read(tenant_for(&sfm.tenants, &caller)?, kind, &id)?;
     drop(sfm);
@@ -369,14 +348,12 @@ async fn read(
 
 async fn vread(
     req: HttpRequest,
+    Kind(kind): Kind,
     path: web::Path<(String, String, String)>,
+    SfmCaller { caller, .. }: SfmCaller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
-    let (type_name, id, vid) = path.into_inner();
-    let kind = kind_of(&type_name)?;
-    check_format(&req)?;
-    let now = state.clock.now();
-    let caller = authenticate(&req, &state, now)?;
+    let (_, id, vid) = path.into_inner();
     let sfm = state.store();
     let stored = rest::vread(tenant_for(&sfm.tenants, &caller)?, kind, &id, &vid)?;
     drop(sfm);
@@ -393,15 +370,14 @@ async fn vread(
 async fn update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    request: FhirBody<(Kind, SfmCaller)>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
-    let (type_name, id) = path.into_inner();
-    let kind = kind_of(&type_name)?;
-    check_format(&req)?;
-    let now = state.clock.now();
-    let caller = authenticate(&req, &state, now)?;
-    let resource = body_resource(&req, &body)?;
+    let (_, id) = path.into_inner();
+    let FhirBody {
+        head: (Kind(kind), SfmCaller { caller, now }),
+        body: resource,
+    } = request;
     let if_match = req
         .headers()
         .get(header::IF_MATCH)

@@ -145,23 +145,7 @@ pub fn update(
     now: DateTime<Utc>,
 ) -> Result<Stored, FhirError> {
     validate::check(&resource, kind).map_err(invalid)?;
-    match resource.get("id").and_then(Value::as_str) {
-        Some(body_id) if body_id == id => {}
-        Some(body_id) => {
-            return Err(FhirError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("The resource's id '{body_id}' does not match the id in the URL ('{id}')"),
-            ));
-        }
-        None => {
-            return Err(FhirError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("An update needs the resource's id in the body ('{id}', as in the URL)"),
-            ));
-        }
-    }
+    check_body_id(&resource, id)?;
     let current_version = tenant
         .get(kind, id)
         .map(crate::sfm::model::Versioned::version)
@@ -172,44 +156,10 @@ pub fn update(
                 format!("Resource {}/{id} is not known (this server does not create resources with PUT)", kind.as_str()),
             )
         })?;
-    if let Some(expected) = if_match.map(str::trim).filter(|e| *e != "*") {
-        let expected = expected.trim_start_matches("W/").trim_matches('"');
-        if expected != current_version.to_string() {
-            return Err(FhirError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "conflict",
-                format!(
-                    "If-Match names version {expected}, but {}/{id} is at version {current_version}",
-                    kind.as_str()
-                ),
-            ));
-        }
-    }
+    check_if_match(if_match, kind, id, current_version)?;
     refuse_duplicate_pid(tenant, kind, &resource, Some(id))?;
     if kind == ResourceKind::Organization {
-        if identifier_value(&resource, SFM_ID_SYSTEM) != Some(tenant.id.as_str()) {
-            return Err(FhirError::new(
-                StatusCode::BAD_REQUEST,
-                "business-rule",
-                format!(
-                    "The Organization's SFM-id identifier ({SFM_ID_SYSTEM}) must stay {}",
-                    tenant.id
-                ),
-            ));
-        }
-        let active = resource.get("active").and_then(Value::as_bool) == Some(true);
-        match (active, tenant.activated) {
-            (true, None) => {
-                tenant.activated = Some(now);
-                log::info!(
-                    target: "helsesim::sfm",
-                    "SFM instance {} activated: reported to e-resept by its HER-id",
-                    tenant.id
-                );
-            }
-            (false, Some(_)) => tenant.activated = None,
-            _ => {}
-        }
+        update_organization(tenant, &resource, now)?;
     }
     let version = current_version + 1;
     let mut resource = resource;
@@ -226,6 +176,80 @@ pub fn update(
         id: id.to_owned(),
         version,
     })
+}
+
+/// An update's body names the resource of the URL (`id`).
+fn check_body_id(resource: &Value, id: &str) -> Result<(), FhirError> {
+    match resource.get("id").and_then(Value::as_str) {
+        Some(body_id) if body_id == id => Ok(()),
+        Some(body_id) => Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("The resource's id '{body_id}' does not match the id in the URL ('{id}')"),
+        )),
+        None => Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("An update needs the resource's id in the body ('{id}', as in the URL)"),
+        )),
+    }
+}
+
+/// `If-Match` (`W/"3"`, `"3"`, `3` or `*`), when given, names the current version.
+fn check_if_match(
+    if_match: Option<&str>,
+    kind: ResourceKind,
+    id: &str,
+    current_version: usize,
+) -> Result<(), FhirError> {
+    if let Some(expected) = if_match.map(str::trim).filter(|e| *e != "*") {
+        let expected = expected.trim_start_matches("W/").trim_matches('"');
+        if expected != current_version.to_string() {
+            return Err(FhirError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "conflict",
+                format!(
+                    "If-Match names version {expected}, but {}/{id} is at version \
+                     {current_version}",
+                    kind.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An update of the instance's Organization keeps its SFM-id; setting `active` activates the
+/// instance (SFM reports it to e-resept), clearing it deactivates it.
+fn update_organization(
+    tenant: &mut Tenant,
+    resource: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), FhirError> {
+    if identifier_value(resource, SFM_ID_SYSTEM) != Some(tenant.id.as_str()) {
+        return Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            "business-rule",
+            format!(
+                "The Organization's SFM-id identifier ({SFM_ID_SYSTEM}) must stay {}",
+                tenant.id
+            ),
+        ));
+    }
+    let active = resource.get("active").and_then(Value::as_bool) == Some(true);
+    match (active, tenant.activated) {
+        (true, None) => {
+            tenant.activated = Some(now);
+            log::info!(
+                target: "helsesim::sfm",
+                "SFM instance {} activated: reported to e-resept by its HER-id",
+                tenant.id
+            );
+        }
+        (false, Some(_)) => tenant.activated = None,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// One person, one Patient (or Practitioner, or Person) per tenant: a fødselsnummer or D-nummer that

@@ -130,43 +130,12 @@ pub fn parse(kind: ResourceKind, query: &str) -> Result<Search, FhirError> {
                 )),
             },
             _ => {
-                let Some(def) = params_of(kind).iter().find(|p| p.name == base) else {
-                    let known: Vec<&str> = params_of(kind).iter().map(|p| p.name).collect();
-                    issues.push(Issue::error(
-                        "not-supported",
-                        format!(
-                            "Unknown search parameter '{base}' for {}; supported: {}, and _count, _offset, _summary, _format",
-                            kind.as_str(),
-                            known.join(", ")
-                        ),
-                    ));
-                    continue;
-                };
-                let exact = match (modifier.as_deref(), def.kind) {
-                    (None, _) => false,
-                    (Some("exact"), ParamType::String) => true,
-                    (Some(other), _) => {
-                        issues.push(Issue::error(
-                            "not-supported",
-                            format!("The modifier ':{other}' is not supported on '{base}'"),
-                        ));
-                        continue;
-                    }
-                };
-                if def.kind == ParamType::Boolean && value != "true" && value != "false" {
-                    issues.push(Issue::error(
-                        "invalid",
-                        format!("{base} must be true or false, got '{value}'"),
-                    ));
-                    continue;
+                if let Some(criterion) =
+                    criterion(kind, &base, modifier.as_deref(), &value, &mut issues)
+                {
+                    search.echo.push((name.to_string(), value.to_string()));
+                    search.criteria.push(criterion);
                 }
-                search.echo.push((name.to_string(), value.to_string()));
-                search.criteria.push(Criterion {
-                    name: def.name,
-                    kind: def.kind,
-                    exact,
-                    values: value.split(',').map(str::to_owned).collect(),
-                });
             }
         }
     }
@@ -178,6 +147,54 @@ pub fn parse(kind: ResourceKind, query: &str) -> Result<Search, FhirError> {
             issues,
         ))
     }
+}
+
+/// The criterion `base[:modifier]=value` on `kind`: a parameter of the type, with a modifier it
+/// takes, and a value of its kind (else `None`, with the issue added to `issues`).
+fn criterion(
+    kind: ResourceKind,
+    base: &str,
+    modifier: Option<&str>,
+    value: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<Criterion> {
+    let Some(def) = params_of(kind).iter().find(|p| p.name == base) else {
+        let known: Vec<&str> = params_of(kind).iter().map(|p| p.name).collect();
+        issues.push(Issue::error(
+            "not-supported",
+            format!(
+                "Unknown search parameter '{base}' for {}; supported: {}, and _count, _offset, \
+                 _summary, _format",
+                kind.as_str(),
+                known.join(", ")
+            ),
+        ));
+        return None;
+    };
+    let exact = match (modifier, def.kind) {
+        (None, _) => false,
+        (Some("exact"), ParamType::String) => true,
+        (Some(other), _) => {
+            issues.push(Issue::error(
+                "not-supported",
+                format!("The modifier ':{other}' is not supported on '{base}'"),
+            ));
+            return None;
+        }
+    };
+    if def.kind == ParamType::Boolean && value != "true" && value != "false" {
+        issues.push(Issue::error(
+            "invalid",
+            format!("{base} must be true or false, got '{value}'"),
+        ));
+        return None;
+    }
+    Some(Criterion {
+        name: def.name,
+        kind: def.kind,
+        exact,
+        values: value.split(',').map(str::to_owned).collect(),
+    })
 }
 
 impl Search {

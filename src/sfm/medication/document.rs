@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
+use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
+use super::get::read_parameters;
 use super::rules::RelatesTo;
 use super::{PROFILE_BASE, PatientIdentity, patient_identity};
 use crate::errors::fhir::{FhirError, Issue};
 use crate::national::statement::{self, PLL_INFORMATION};
+use crate::sfm::fhir::FromFhirBody;
 
 const BUNDLE: &str = "Parameters.parameter[0].resource";
 
@@ -78,18 +81,7 @@ impl SendDocument {
     /// Reads the document out of the Parameters body; every problem is an issue.
     pub fn parse(body: &Value) -> Result<Self, FhirError> {
         let mut issues = Vec::new();
-        let mut bundle = None;
-        for (i, name, p) in super::get::parameters(body) {
-            match name {
-                "medication" if bundle.is_none() && i == 0 => bundle = p.get("resource"),
-                "medication" => issues.push(Issue::error("invalid", "$sendMedication takes exactly one parameter medication, as the first parameter").at(format!("Parameters.parameter[{i}]"))),
-                other => issues.push(Issue::error("not-supported", format!("Unknown parameter '{other}' for $sendMedication; it takes medication (the edited sfm-MedicationBundle)")).at(format!("Parameters.parameter[{i}]"))),
-            }
-        }
-        let Some(bundle) =
-            bundle.filter(|b| b.get("resourceType").and_then(Value::as_str) == Some("Bundle"))
-        else {
-            issues.push(Issue::error("required", "$sendMedication needs the parameter medication: the sfm-MedicationBundle from $getMedication, edited").at("Parameters.parameter[0].resource"));
+        let Some(bundle) = medication_bundle(body, &mut issues) else {
             return Err(bad(issues));
         };
         if bundle.get("type").and_then(Value::as_str) != Some("document") {
@@ -107,27 +99,7 @@ impl SendDocument {
             .into_iter()
             .flatten()
             .collect();
-        let mut entries = HashMap::new();
-        for (i, entry) in list.iter().enumerate() {
-            let Some(resource) = entry.get("resource") else {
-                issues.push(
-                    Issue::error("required", "Every entry needs its resource")
-                        .at(format!("{BUNDLE}.entry[{i}]")),
-                );
-                continue;
-            };
-            if let Some(full_url) = entry.get("fullUrl").and_then(Value::as_str) {
-                entries.insert(full_url.to_owned(), resource.clone());
-            }
-            if let (Some(t), Some(id)) = (
-                resource.get("resourceType").and_then(Value::as_str),
-                resource.get("id").and_then(Value::as_str),
-            ) {
-                entries
-                    .entry(format!("{t}/{id}"))
-                    .or_insert_with(|| resource.clone());
-            }
-        }
+        let entries = index_entries(&list, &mut issues);
         let composition = list
             .first()
             .and_then(|e| e.get("resource"))
@@ -142,113 +114,15 @@ impl SendDocument {
             );
             return Err(bad(issues));
         };
-        let relates_to = composition
-            .get("relatesTo")
-            .and_then(Value::as_array)
-            .and_then(|list| {
-                let index = list
-                    .iter()
-                    .position(|r| r.get("code").and_then(Value::as_str) == Some("replaces"))
-                    .unwrap_or(0);
-                list.get(index).map(|r| RelatesTo {
-                    code: r.get("code").and_then(Value::as_str).map(str::to_owned),
-                    target: r
-                        .pointer("/targetIdentifier/value")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    index,
-                })
-            });
-
-        let resolve = |reference: &str| entries.get(reference);
+        let relates_to = relates_to(composition);
         let patient = composition
             .pointer("/subject/reference")
             .and_then(Value::as_str)
-            .and_then(&resolve)
+            .and_then(|reference| entries.get(reference))
             .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Patient"))
             .cloned();
-        let patient_path = format!("{BUNDLE}.entry[0].resource.subject");
-        let identity = match &patient {
-            None => {
-                issues.push(
-                    Issue::error(
-                        "required",
-                        "The Composition's subject must reference the document's Patient entry",
-                    )
-                    .at(patient_path),
-                );
-                None
-            }
-            Some(p) => match patient_identity(p, "Patient") {
-                Ok(identity) => Some(identity),
-                Err(mut problems) => {
-                    issues.append(&mut problems);
-                    None
-                }
-            },
-        };
-
-        let mut statements = Vec::new();
-        let mut create_pll = None;
-        for (i, entry) in list.iter().enumerate() {
-            let Some(resource) = entry.get("resource") else {
-                continue;
-            };
-            let at = format!("{BUNDLE}.entry[{i}].resource");
-            check_references(resource, &entries, &at, &mut issues);
-            match resource.get("resourceType").and_then(Value::as_str) {
-                Some("MedicationStatement") => {
-                    let name = statement::display(resource);
-                    if statement::pll_id(resource).is_none()
-                        && statement::resept_id(resource).is_none()
-                    {
-                        issues.push(Issue::error("required", format!("The MedicationStatement '{name}' needs an identifier with type.text 'PLL' or 'ReseptId'")).at(format!("{at}.identifier")));
-                    }
-                    if statement::creates_prescription(resource) {
-                        match statement::resept_id(resource) {
-                            Some(id) if uuid::Uuid::parse_str(id).is_ok() => {}
-                            Some(id) => issues.push(Issue::error("invalid", format!("The new prescription '{name}' has ReseptId '{id}', which is not a GUID: the EHR makes a new GUID for each prescription")).at(format!("{at}.identifier"))),
-                            None => issues.push(Issue::error("required", format!("The new prescription '{name}' (createresept) needs an identifier with type.text 'ReseptId': a new GUID")).at(format!("{at}.identifier"))),
-                        }
-                    }
-                    let medication = resource
-                        .pointer("/medicationReference/reference")
-                        .and_then(Value::as_str)
-                        .and_then(&resolve)
-                        .filter(|m| {
-                            m.get("resourceType").and_then(Value::as_str) == Some("Medication")
-                        });
-                    match medication {
-                        Some(m) => statements.push(SentStatement {
-                            index: i,
-                            statement: resource.clone(),
-                            medication: m.clone(),
-                        }),
-                        None => issues.push(Issue::error("required", format!("The MedicationStatement '{name}' must name its Medication with medicationReference to an entry of the document")).at(format!("{at}.medicationReference"))),
-                    }
-                }
-                Some("Basic") if is_pll_info(resource) => {
-                    let flag = statement::extension(resource, PLL_INFORMATION).and_then(|info| {
-                        info.get("extension")
-                            .and_then(Value::as_array)?
-                            .iter()
-                            .find(|e| {
-                                e.get("url")
-                                    .and_then(Value::as_str)
-                                    .is_some_and(|u| u.eq_ignore_ascii_case("createPLL"))
-                            })
-                            .and_then(|e| e.get("valueBoolean"))
-                            .and_then(Value::as_bool)
-                    });
-                    match flag {
-                        Some(flag) => create_pll = Some(create_pll.unwrap_or(false) || flag),
-                        None => issues.push(Issue::error("required", "createPLL is mandatory in the sfm-PLL-info's sfm-pllInformation extension (valueBoolean): true to send a new PLL, false not to").at(format!("{at}.extension"))),
-                    }
-                }
-                _ => {}
-            }
-        }
-        let create_pll = create_pll.unwrap_or(false);
+        let identity = identity(patient.as_ref(), &mut issues);
+        let (statements, create_pll) = read_content(&list, &entries, &mut issues);
         let sends_prescription = statements
             .iter()
             .any(|s| statement::creates_prescription(&s.statement));
@@ -324,6 +198,244 @@ impl SendDocument {
             }
             _ => {}
         }
+    }
+}
+
+/// The `medication` Bundle of the Parameters body: exactly one `medication`, the first parameter.
+/// `None` (with an issue) when there is no Bundle.
+fn medication_bundle<'a>(body: &'a Value, issues: &mut Vec<Issue>) -> Option<&'a Value> {
+    let mut bundle = None;
+    for (i, name, p) in super::get::parameters(body) {
+        match name {
+            "medication" if bundle.is_none() && i == 0 => bundle = p.get("resource"),
+            "medication" => issues.push(
+                Issue::error(
+                    "invalid",
+                    "$sendMedication takes exactly one parameter medication, as the first \
+                     parameter",
+                )
+                .at(format!("Parameters.parameter[{i}]")),
+            ),
+            other => issues.push(
+                Issue::error(
+                    "not-supported",
+                    format!(
+                        "Unknown parameter '{other}' for $sendMedication; it takes medication \
+                         (the edited sfm-MedicationBundle)"
+                    ),
+                )
+                .at(format!("Parameters.parameter[{i}]")),
+            ),
+        }
+    }
+    let bundle = bundle.filter(|b| b.get("resourceType").and_then(Value::as_str) == Some("Bundle"));
+    if bundle.is_none() {
+        issues.push(
+            Issue::error(
+                "required",
+                "$sendMedication needs the parameter medication: the sfm-MedicationBundle from \
+                 $getMedication, edited",
+            )
+            .at("Parameters.parameter[0].resource"),
+        );
+    }
+    bundle
+}
+
+/// Every entry's resource by `fullUrl` and by `Type/id` (the first with it); an entry without a
+/// resource is an issue.
+fn index_entries(list: &[&Value], issues: &mut Vec<Issue>) -> HashMap<String, Value> {
+    let mut entries = HashMap::new();
+    for (i, entry) in list.iter().enumerate() {
+        let Some(resource) = entry.get("resource") else {
+            issues.push(
+                Issue::error("required", "Every entry needs its resource")
+                    .at(format!("{BUNDLE}.entry[{i}]")),
+            );
+            continue;
+        };
+        if let Some(full_url) = entry.get("fullUrl").and_then(Value::as_str) {
+            entries.insert(full_url.to_owned(), resource.clone());
+        }
+        if let (Some(t), Some(id)) = (
+            resource.get("resourceType").and_then(Value::as_str),
+            resource.get("id").and_then(Value::as_str),
+        ) {
+            entries
+                .entry(format!("{t}/{id}"))
+                .or_insert_with(|| resource.clone());
+        }
+    }
+    entries
+}
+
+/// The Composition's `relatesTo`: the `replaces` one, else the first.
+fn relates_to(composition: &Value) -> Option<RelatesTo> {
+    let list = composition.get("relatesTo").and_then(Value::as_array)?;
+    let index = list
+        .iter()
+        .position(|r| r.get("code").and_then(Value::as_str) == Some("replaces"))
+        .unwrap_or(0);
+    list.get(index).map(|r| RelatesTo {
+        code: r.get("code").and_then(Value::as_str).map(str::to_owned),
+        target: r
+            .pointer("/targetIdentifier/value")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        index,
+    })
+}
+
+/// Who the document's patient (the Composition's subject) is; an issue when the subject is not
+/// the document's Patient or the Patient does not say who it is.
+fn identity(patient: Option<&Value>, issues: &mut Vec<Issue>) -> Option<PatientIdentity> {
+    let Some(patient) = patient else {
+        issues.push(
+            Issue::error(
+                "required",
+                "The Composition's subject must reference the document's Patient entry",
+            )
+            .at(format!("{BUNDLE}.entry[0].resource.subject")),
+        );
+        return None;
+    };
+    match patient_identity(patient, "Patient") {
+        Ok(identity) => Some(identity),
+        Err(mut problems) => {
+            issues.append(&mut problems);
+            None
+        }
+    }
+}
+
+/// The document's statements and whether a PLL is to be created, entry by entry; every
+/// `urn:uuid:` reference must resolve in `entries`.
+fn read_content(
+    list: &[&Value],
+    entries: &HashMap<String, Value>,
+    issues: &mut Vec<Issue>,
+) -> (Vec<SentStatement>, bool) {
+    let mut statements = Vec::new();
+    let mut create_pll = None;
+    for (i, entry) in list.iter().enumerate() {
+        let Some(resource) = entry.get("resource") else {
+            continue;
+        };
+        let at = format!("{BUNDLE}.entry[{i}].resource");
+        check_references(resource, entries, &at, issues);
+        match resource.get("resourceType").and_then(Value::as_str) {
+            Some("MedicationStatement") => {
+                statements.extend(read_statement(i, resource, entries, &at, issues));
+            }
+            Some("Basic") if is_pll_info(resource) => match create_pll_flag(resource) {
+                Some(flag) => create_pll = Some(create_pll.unwrap_or(false) || flag),
+                None => issues.push(
+                    Issue::error(
+                        "required",
+                        "createPLL is mandatory in the sfm-PLL-info's sfm-pllInformation \
+                         extension (valueBoolean): true to send a new PLL, false not to",
+                    )
+                    .at(format!("{at}.extension")),
+                ),
+            },
+            _ => {}
+        }
+    }
+    (statements, create_pll.unwrap_or(false))
+}
+
+/// The MedicationStatement `resource` (entry `index`, at `at`) with the Medication it names;
+/// it must say what it is (PLL id or ReseptId), a new prescription needs a GUID ReseptId.
+fn read_statement(
+    index: usize,
+    resource: &Value,
+    entries: &HashMap<String, Value>,
+    at: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<SentStatement> {
+    let name = statement::display(resource);
+    if statement::pll_id(resource).is_none() && statement::resept_id(resource).is_none() {
+        issues.push(
+            Issue::error(
+                "required",
+                format!(
+                    "The MedicationStatement '{name}' needs an identifier with type.text 'PLL' \
+                     or 'ReseptId'"
+                ),
+            )
+            .at(format!("{at}.identifier")),
+        );
+    }
+    if statement::creates_prescription(resource) {
+        match statement::resept_id(resource) {
+            Some(id) if uuid::Uuid::parse_str(id).is_ok() => {}
+            Some(id) => issues.push(
+                Issue::error(
+                    "invalid",
+                    format!(
+                        "The new prescription '{name}' has ReseptId '{id}', which is not a GUID: \
+                         the EHR makes a new GUID for each prescription"
+                    ),
+                )
+                .at(format!("{at}.identifier")),
+            ),
+            None => issues.push(
+                Issue::error(
+                    "required",
+                    format!(
+                        "The new prescription '{name}' (createresept) needs an identifier with \
+                         type.text 'ReseptId': a new GUID"
+                    ),
+                )
+                .at(format!("{at}.identifier")),
+            ),
+        }
+    }
+    let medication = resource
+        .pointer("/medicationReference/reference")
+        .and_then(Value::as_str)
+        .and_then(|reference| entries.get(reference))
+        .filter(|m| m.get("resourceType").and_then(Value::as_str) == Some("Medication"));
+    if medication.is_none() {
+        issues.push(
+            Issue::error(
+                "required",
+                format!(
+                    "The MedicationStatement '{name}' must name its Medication with \
+                     medicationReference to an entry of the document"
+                ),
+            )
+            .at(format!("{at}.medicationReference")),
+        );
+    }
+    medication.map(|m| SentStatement {
+        index,
+        statement: resource.clone(),
+        medication: m.clone(),
+    })
+}
+
+/// The `createPLL` flag of an sfm-PLL-info's sfm-pllInformation extension.
+fn create_pll_flag(resource: &Value) -> Option<bool> {
+    statement::extension(resource, PLL_INFORMATION).and_then(|info| {
+        info.get("extension")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|e| {
+                e.get("url")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| u.eq_ignore_ascii_case("createPLL"))
+            })
+            .and_then(|e| e.get("valueBoolean"))
+            .and_then(Value::as_bool)
+    })
+}
+
+/// A `$sendMedication` body: a Parameters resource (the spec's single-object `relatesTo`
+/// accepted) read as a [`SendDocument`].
+impl FromFhirBody for SendDocument {
+    fn from_body(req: &HttpRequest, body: &[u8]) -> Result<Self, FhirError> {
+        Self::parse(&read_parameters(req, body, normalise_relates_to)?)
     }
 }
 

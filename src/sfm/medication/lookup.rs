@@ -70,6 +70,50 @@ pub struct Lookup {
     pub refused_send: Option<DateTime<Utc>>,
 }
 
+/// What a successful send added that later sends must carry: its new prescriptions and the new
+/// PLL's new entries, each as (id, display).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendAdded {
+    /// New prescriptions: (ReseptId, display).
+    pub prescriptions: Vec<(String, String)>,
+    /// Entries of the new PLL the previous one did not have: (PLL id, display).
+    pub pll_entries: Vec<(String, String)>,
+}
+
+impl Lookup {
+    /// Records a send based on this lookup, made `at`: later sends must carry what it added
+    /// (a PLL entry the lookup already requires only once).
+    pub fn record_send(&mut self, at: DateTime<Utc>, added: &SendAdded) {
+        self.sends.push(at);
+        for (id, display) in &added.prescriptions {
+            self.requirements.push(Requirement {
+                what: Required::Prescription,
+                id: id.clone(),
+                display: display.clone(),
+                rf_status: Some(RfStatus::Ekspederbar),
+                discontinued_at: None,
+                added_by_send: Some(at),
+            });
+        }
+        for (id, display) in &added.pll_entries {
+            let known = self
+                .requirements
+                .iter()
+                .any(|r| r.what == Required::PllEntry && &r.id == id);
+            if !known {
+                self.requirements.push(Requirement {
+                    what: Required::PllEntry,
+                    id: id.clone(),
+                    display: display.clone(),
+                    rf_status: None,
+                    discontinued_at: None,
+                    added_by_send: Some(at),
+                });
+            }
+        }
+    }
+}
+
 /// A lookup that a newer one replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +232,28 @@ impl LookupBook {
             .get_mut(&(user_pid.to_owned(), patient_key.to_owned()))
     }
 
+    /// Records a send on `user_pid`'s latest lookup for a patient (none: nothing to record).
+    pub fn record_send(
+        &mut self,
+        user_pid: &str,
+        patient_key: &str,
+        at: DateTime<Utc>,
+        added: &SendAdded,
+    ) {
+        if let Some(lookup) = self.latest_mut(user_pid, patient_key) {
+            lookup.record_send(at, added);
+        }
+    }
+
+    /// Records a refused send on `user_pid`'s latest lookup for a patient: SFM then requires a
+    /// new `$getMedication` ("if … SFM respond with operationOutcome (error) the EPJ need to send
+    /// a new getMedication", SFM Basis guide).
+    pub fn record_refused_send(&mut self, user_pid: &str, patient_key: &str, at: DateTime<Utc>) {
+        if let Some(lookup) = self.latest_mut(user_pid, patient_key) {
+            lookup.refused_send = Some(at);
+        }
+    }
+
     /// A composition identifier a newer lookup replaced.
     pub fn superseded(&self, composition_id: &str) -> Option<&Superseded> {
         self.superseded.get(composition_id)
@@ -199,5 +265,91 @@ impl LookupBook {
             .iter()
             .find(|(_, l)| l.composition_id == composition_id)
             .map(|((user, patient), _)| (user.as_str(), patient.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn requirement(what: Required, id: &str) -> Requirement {
+        Requirement {
+            what,
+            id: id.to_owned(),
+            display: id.to_owned(),
+            rf_status: None,
+            discontinued_at: None,
+            added_by_send: None,
+        }
+    }
+
+    fn lookup() -> Lookup {
+        Lookup {
+            composition_id: "comp-1".to_owned(),
+            at: t0(),
+            rf_at: Some(t0()),
+            patient_key: "12050050295".to_owned(),
+            national_id: true,
+            requirements: vec![requirement(Required::PllEntry, "p-1")],
+            sends: Vec::new(),
+            refused_send: None,
+        }
+    }
+
+    #[test]
+    fn a_send_adds_its_prescriptions_and_only_new_pll_entries() {
+        let mut lookup = lookup();
+        let at = t0() + TimeDelta::minutes(5);
+        let added = SendAdded {
+            prescriptions: vec![("r-new".to_owned(), "Atorvastatin".to_owned())],
+            pll_entries: vec![
+                ("p-1".to_owned(), "Metformin".to_owned()),
+                ("p-2".to_owned(), "Ibux".to_owned()),
+            ],
+        };
+        lookup.record_send(at, &added);
+        assert_eq!(lookup.sends, vec![at]);
+        let added: Vec<_> = lookup
+            .requirements
+            .iter()
+            .map(|r| (r.what, r.id.as_str(), r.rf_status, r.added_by_send))
+            .collect();
+        assert_eq!(
+            added,
+            vec![
+                (Required::PllEntry, "p-1", None, None),
+                (
+                    Required::Prescription,
+                    "r-new",
+                    Some(RfStatus::Ekspederbar),
+                    Some(at)
+                ),
+                (Required::PllEntry, "p-2", None, Some(at)),
+            ]
+        );
+    }
+
+    #[test]
+    fn sends_are_recorded_on_the_users_latest_lookup_only() {
+        let mut book = LookupBook::default();
+        book.record("user-1", lookup());
+        let at = t0() + TimeDelta::minutes(5);
+        book.record_refused_send("user-2", "12050050295", at);
+        book.record_send("user-1", "other-patient", at, &SendAdded::default());
+        let latest = book.latest("user-1", "12050050295").unwrap();
+        assert_eq!((latest.refused_send, latest.sends.len()), (None, 0));
+        book.record_refused_send("user-1", "12050050295", at);
+        book.record_send("user-1", "12050050295", at, &SendAdded::default());
+        let latest = book.latest("user-1", "12050050295").unwrap();
+        assert_eq!(
+            (latest.refused_send, latest.sends.clone()),
+            (Some(at), vec![at])
+        );
     }
 }

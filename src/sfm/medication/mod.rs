@@ -12,7 +12,8 @@ use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::caller::Caller;
-use super::model::{DNR_SYSTEM, FNR_SYSTEM, HPR_SYSTEM, ResourceKind, Tenant};
+use super::fhir;
+use super::model::{DNR_SYSTEM, FNR_SYSTEM, HPR_SYSTEM, ResourceKind, SfmStore, Tenant};
 use crate::errors::fhir::{FhirError, Issue};
 use crate::ids::NationalId;
 
@@ -42,7 +43,55 @@ pub struct PatientIdentity {
 /// date, gender and name. `path` prefixes the problems' locations.
 pub fn patient_identity(patient: &Value, path: &str) -> Result<PatientIdentity, Vec<Issue>> {
     let mut issues = Vec::new();
-    let display = patient
+    let display = patient_name(patient);
+    if display.is_none() {
+        issues
+            .push(Issue::error("required", "The patient needs a name").at(format!("{path}.name")));
+    }
+    let identifiers: Vec<&Value> = patient
+        .get("identifier")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let national: Vec<&Value> = identifiers
+        .iter()
+        .copied()
+        .filter(|i| matches!(system_of(i).as_str(), FNR_SYSTEM | DNR_SYSTEM))
+        .collect();
+    let chosen = national_identifier(&national, path, &mut issues);
+    let mut national_id = None;
+    let mut key = None;
+    if let Some(identifier) = chosen {
+        match NationalId::parse(&value_of(identifier)) {
+            Ok(id) => {
+                key = Some(id.as_str().to_owned());
+                national_id = Some(id);
+            }
+            Err(e) => {
+                issues.push(Issue::error("invalid", e.to_string()).at(format!("{path}.identifier")))
+            }
+        }
+    } else if national.is_empty() {
+        key = key_without_national_id(patient, &identifiers, display.as_deref(), path, &mut issues);
+    }
+    match (key, issues.is_empty()) {
+        (Some(key), true) => Ok(PatientIdentity {
+            key,
+            national_id,
+            display: display.unwrap_or_default(),
+        }),
+        (None, true) => Err(vec![
+            Issue::error("required", "The patient needs an identifier")
+                .at(format!("{path}.identifier")),
+        ]),
+        _ => Err(issues),
+    }
+}
+
+/// The patient's name for displays: the first name's `text`, else its given and family names.
+fn patient_name(patient: &Value) -> Option<String> {
+    patient
         .get("name")
         .and_then(Value::as_array)
         .and_then(|names| names.first())
@@ -63,38 +112,39 @@ pub fn patient_identity(patient: &Value, path: &str) -> Result<PatientIdentity, 
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{} {family}", given.join(" ")).trim().to_owned())
         })
-        .filter(|n| !n.is_empty());
-    if display.is_none() {
-        issues
-            .push(Issue::error("required", "The patient needs a name").at(format!("{path}.name")));
-    }
-    let identifiers: Vec<&Value> = patient
-        .get("identifier")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .collect();
-    let system_of = |i: &Value| {
-        i.get("system")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let value_of = |i: &Value| {
-        i.get("value")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let national: Vec<&&Value> = identifiers
-        .iter()
-        .filter(|i| matches!(system_of(i).as_str(), FNR_SYSTEM | DNR_SYSTEM))
-        .collect();
-    let chosen = match national.as_slice() {
+        .filter(|n| !n.is_empty())
+}
+
+/// An identifier's `system` ("" when it has none).
+fn system_of(identifier: &Value) -> String {
+    identifier
+        .get("system")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// An identifier's `value` ("" when it has none).
+fn value_of(identifier: &Value) -> String {
+    identifier
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The fødselsnummer/D-nummer identifier that names the patient among `national`: the only one,
+/// else the only `official` one (an issue when there is no such one).
+fn national_identifier<'a>(
+    national: &[&'a Value],
+    path: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<&'a Value> {
+    match national {
         [] => None,
         [one] => Some(*one),
         several => {
-            let official: Vec<&&&Value> = several
+            let official: Vec<&&Value> = several
                 .iter()
                 .filter(|i| i.get("use").and_then(Value::as_str) == Some("official"))
                 .collect();
@@ -104,62 +154,53 @@ pub fn patient_identity(patient: &Value, path: &str) -> Result<PatientIdentity, 
                 issues.push(
                     Issue::error(
                         "invalid",
-                        "The patient has several fødselsnummer/D-nummer identifiers: exactly one must have use 'official'",
+                        "The patient has several fødselsnummer/D-nummer identifiers: exactly one \
+                         must have use 'official'",
                     )
                     .at(format!("{path}.identifier")),
                 );
                 None
             }
         }
-    };
-    let mut national_id = None;
-    let mut key = None;
-    if let Some(identifier) = chosen {
-        match NationalId::parse(&value_of(identifier)) {
-            Ok(id) => {
-                key = Some(id.as_str().to_owned());
-                national_id = Some(id);
-            }
-            Err(e) => {
-                issues.push(Issue::error("invalid", e.to_string()).at(format!("{path}.identifier")))
-            }
-        }
-    } else if national.is_empty() {
-        if let Some(other) = identifiers.iter().find(|i| !value_of(i).is_empty()) {
-            key = crate::national::patient_key(None, Some((&system_of(other), &value_of(other))));
-        }
-        let birth_date = patient.get("birthDate").and_then(Value::as_str);
-        let gender = patient.get("gender").and_then(Value::as_str);
-        match (birth_date, gender) {
-            (Some(birth_date), Some(gender)) => {
-                if key.is_none() {
-                    key = Some(format!(
-                        "{birth_date}|{gender}|{}",
-                        display.clone().unwrap_or_default()
-                    ));
-                }
-            }
-            _ => issues.push(
-                Issue::error(
-                    "required",
-                    "A patient without fødselsnummer or D-nummer needs birthDate and gender",
-                )
-                .at(path.to_owned()),
-            ),
-        }
     }
-    match (key, issues.is_empty()) {
-        (Some(key), true) => Ok(PatientIdentity {
-            key,
-            national_id,
-            display: display.unwrap_or_default(),
-        }),
-        (None, true) => Err(vec![
-            Issue::error("required", "The patient needs an identifier")
-                .at(format!("{path}.identifier")),
-        ]),
-        _ => Err(issues),
+}
+
+/// The national systems' key of a patient without fødselsnummer or D-nummer: the EHR's own
+/// identifier, else birth date, gender and name (`display`). Birth date and gender are required
+/// either way (an issue when missing).
+fn key_without_national_id(
+    patient: &Value,
+    identifiers: &[&Value],
+    display: Option<&str>,
+    path: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<String> {
+    let mut key = identifiers
+        .iter()
+        .find(|i| !value_of(i).is_empty())
+        .and_then(|other| {
+            crate::national::patient_key(None, Some((&system_of(other), &value_of(other))))
+        });
+    let birth_date = patient.get("birthDate").and_then(Value::as_str);
+    let gender = patient.get("gender").and_then(Value::as_str);
+    match (birth_date, gender) {
+        (Some(birth_date), Some(gender)) => {
+            if key.is_none() {
+                key = Some(format!(
+                    "{birth_date}|{gender}|{}",
+                    display.unwrap_or_default()
+                ));
+            }
+        }
+        _ => issues.push(
+            Issue::error(
+                "required",
+                "A patient without fødselsnummer or D-nummer needs birthDate and gender",
+            )
+            .at(path.to_owned()),
+        ),
     }
+    key
 }
 
 /// Medication operations need an authorised health professional: an HPR number in the token.
@@ -174,6 +215,22 @@ pub fn require_hpr(caller: &Caller, operation: &str) -> Result<String, FhirError
             ),
         )
     })
+}
+
+/// The caller's instance, writable, and the caller's HPR number: a medication operation needs a
+/// user of the instance (403) who is an authorised health professional (403).
+pub fn tenant_and_hpr<'a>(
+    sfm: &'a mut SfmStore,
+    caller: &Caller,
+    operation: &str,
+) -> Result<(&'a mut Tenant, String), FhirError> {
+    fhir::tenant_for(&sfm.tenants, caller)?;
+    let hpr = require_hpr(caller, operation)?;
+    let tenant = sfm
+        .tenants
+        .get_mut(&caller.tenant_id)
+        .ok_or_else(|| fhir::unknown_tenant(caller))?;
+    Ok((tenant, hpr))
 }
 
 /// The caller as a Practitioner for a bundle: the tenant's Practitioner with the caller's pid,
@@ -220,7 +277,13 @@ pub fn with_profile(mut resource: Value, profile: &str) -> Value {
 
 /// The display SFM gives a practitioner: "NAME, HPR: 123".
 pub fn practitioner_display(practitioner: &Value, hpr: &str) -> String {
-    let name = practitioner
+    format!("{}, HPR: {hpr}", practitioner_name(practitioner))
+}
+
+/// A practitioner's name as SFM shows it: given names, middle name and family name, else
+/// "Practitioner".
+pub fn practitioner_name(practitioner: &Value) -> String {
+    practitioner
         .pointer("/name/0")
         .map(|n| {
             let mut given: Vec<&str> = n
@@ -247,8 +310,7 @@ pub fn practitioner_display(practitioner: &Value, hpr: &str) -> String {
             .to_owned()
         })
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "Practitioner".to_owned());
-    format!("{name}, HPR: {hpr}")
+        .unwrap_or_else(|| "Practitioner".to_owned())
 }
 
 /// A fresh `urn:uuid:` for a bundle entry.

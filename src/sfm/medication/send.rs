@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Months, Utc};
+use serde_json::Value;
 
-use super::document::{SendDocument, normalise_relates_to, result_parameters};
-use super::get::read_parameters;
-use super::lookup::{Required, Requirement};
+use super::document::{SendDocument, result_parameters};
+use super::lookup::SendAdded;
 use super::rules::{self, History, Send};
 use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
@@ -22,123 +22,42 @@ use crate::national::{
 };
 use crate::sfm::State;
 use crate::sfm::caller::Caller;
-use crate::sfm::fhir;
+use crate::sfm::fhir::{FhirBody, SfmCaller};
+use crate::sfm::model::Tenant;
 
 /// `POST [base]/Patient/$sendMedication`.
 pub async fn send_medication(
-    req: HttpRequest,
-    body: web::Bytes,
+    request: FhirBody<SfmCaller, SendDocument>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, FhirError> {
-    fhir::check_format(&req)?;
-    let now = state.clock.now();
-    let caller = fhir::authenticate(&req, &state, now)?;
-    let body = read_parameters(&req, &body, normalise_relates_to)?;
-    let document = SendDocument::parse(&body)?;
-    let mut guard = state.store_mut();
-    fhir::tenant_for(&guard.tenants, &caller)?;
-    let hpr = super::require_hpr(&caller, "$sendMedication")?;
-    let sfm = &mut *guard;
+    let FhirBody {
+        head: SfmCaller { caller, now },
+        body: document,
+    } = request;
+    let mut sfm = state.store_mut();
+    let (tenant, hpr) = super::tenant_and_hpr(&mut sfm, &caller, "$sendMedication")?;
     let mut national = state.national_mut();
-    let tenant = sfm
-        .tenants
-        .get_mut(&caller.tenant_id)
-        .ok_or_else(|| fhir::unknown_tenant(&caller))?;
-
-    let key = document.identity.key.clone();
-    // "if … SFM respond with operationOutcome (error) the EPJ need to send a new getMedication"
-    // (SFM Basis guide): a refusal marks the lookup the send was checked against.
-    let refused = |tenant: &mut crate::sfm::model::Tenant, error: FhirError| {
-        if let Some(lookup) = tenant.lookups.latest_mut(&caller.pid, &key) {
-            lookup.refused_send = Some(now);
-        }
-        error
-    };
-    if let Err(error) = check_against_rf(&document, &national) {
-        return Err(refused(tenant, error));
+    let key = &document.identity.key;
+    if let Err(error) = check_send(&document, &national, tenant, &caller.pid, now) {
+        tenant.lookups.record_refused_send(&caller.pid, key, now);
+        return Err(error);
     }
-    let prescriptions: BTreeSet<String> = document
-        .statements
-        .iter()
-        .filter_map(|s| statement::resept_id(&s.statement).map(str::to_owned))
-        .collect();
-    let pll_ids: BTreeSet<String> = document
-        .statements
-        .iter()
-        .filter_map(|s| statement::pll_id(&s.statement).map(str::to_owned))
-        .collect();
-    let recalled: BTreeSet<String> = document
-        .statements
-        .iter()
-        .filter_map(|s| statement::recall(&s.statement).and_then(|r| r.resept_id))
-        .collect();
-    let lookup = tenant.lookups.latest(&caller.pid, &key);
-    let target = document
-        .relates_to
-        .as_ref()
-        .and_then(|r| r.target.as_deref());
-    let history = History {
-        superseded: target.and_then(|t| tenant.lookups.superseded(t)),
-        owner: target.and_then(|t| tenant.lookups.owner_of(t)),
-    };
-    let send = Send {
-        now,
-        user_pid: &caller.pid,
-        patient_key: &key,
-        national_id: document.identity.national_id.is_some(),
-        relates_to: document.relates_to.clone(),
-        create_pll: document.create_pll,
-        prescriptions: &prescriptions,
-        recalled: &recalled,
-        pll_ids: &pll_ids,
-        multidose_doctor: tenant.multidose_doctor,
-    };
-    let issues = rules::check(&send, lookup, history);
-    if !issues.is_empty() {
-        let error = FhirError::with_issues(StatusCode::UNPROCESSABLE_ENTITY, issues);
-        return Err(refused(tenant, error));
-    }
-
     let author = Party {
-        name: super::practitioner_display(&super::practitioner_for(tenant, &caller, &hpr), &hpr)
-            .split(", HPR:")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-        id: Some(hpr.clone()),
+        name: super::practitioner_name(&super::practitioner_for(tenant, &caller, &hpr)),
+        id: Some(hpr),
     };
-    let patient = national.patient_mut(&key, now);
-    let outcome = apply(&document, patient, &caller, author, now);
-    if let Some(lookup) = tenant.lookups.latest_mut(&caller.pid, &key) {
-        lookup.sends.push(now);
-        for (id, display) in &outcome.new_prescriptions {
-            lookup.requirements.push(Requirement {
-                what: Required::Prescription,
-                id: id.clone(),
-                display: display.clone(),
-                rf_status: Some(RfStatus::Ekspederbar),
-                discontinued_at: None,
-                added_by_send: Some(now),
-            });
-        }
-        for (id, display) in &outcome.new_pll_entries {
-            let known = lookup
-                .requirements
-                .iter()
-                .any(|r| r.what == Required::PllEntry && &r.id == id);
-            if !known {
-                lookup.requirements.push(Requirement {
-                    what: Required::PllEntry,
-                    id: id.clone(),
-                    display: display.clone(),
-                    rf_status: None,
-                    discontinued_at: None,
-                    added_by_send: Some(now),
-                });
-            }
-        }
-    }
-    drop(guard);
+    let outcome = apply(
+        &document,
+        national.patient_mut(key, now),
+        &caller,
+        author,
+        now,
+    );
+    tenant
+        .lookups
+        .record_send(&caller.pid, key, now, &outcome.added);
+    drop(national);
+    drop(sfm);
     let body = result_parameters(
         outcome.prescription_count,
         outcome.recall_count,
@@ -150,6 +69,71 @@ pub async fn send_medication(
             .content_type(FHIR_JSON)
             .body(serde_json::to_string(&body).unwrap_or_default()),
     ))
+}
+
+/// Whether `user_pid` may send `document`: what Reseptformidleren would refuse (400), then the
+/// spec's rules against the user's latest lookup for the patient (422).
+fn check_send(
+    document: &SendDocument,
+    national: &NationalStore,
+    tenant: &Tenant,
+    user_pid: &str,
+    now: DateTime<Utc>,
+) -> Result<(), FhirError> {
+    check_against_rf(document, national)?;
+    let issues = check_rules(document, tenant, user_pid, now);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(FhirError::with_issues(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            issues,
+        ))
+    }
+}
+
+/// The spec's rules ([`rules::check`]) for `document` against `user_pid`'s latest lookup for
+/// the patient and the tenant's lookup history.
+fn check_rules(
+    document: &SendDocument,
+    tenant: &Tenant,
+    user_pid: &str,
+    now: DateTime<Utc>,
+) -> Vec<Issue> {
+    let key = &document.identity.key;
+    let prescriptions = sent_ids(document, |s| statement::resept_id(s).map(str::to_owned));
+    let pll_ids = sent_ids(document, |s| statement::pll_id(s).map(str::to_owned));
+    let recalled = sent_ids(document, |s| statement::recall(s).and_then(|r| r.resept_id));
+    let target = document
+        .relates_to
+        .as_ref()
+        .and_then(|r| r.target.as_deref());
+    let history = History {
+        superseded: target.and_then(|t| tenant.lookups.superseded(t)),
+        owner: target.and_then(|t| tenant.lookups.owner_of(t)),
+    };
+    let send = Send {
+        now,
+        user_pid,
+        patient_key: key,
+        national_id: document.identity.national_id.is_some(),
+        relates_to: document.relates_to.clone(),
+        create_pll: document.create_pll,
+        prescriptions: &prescriptions,
+        recalled: &recalled,
+        pll_ids: &pll_ids,
+        multidose_doctor: tenant.multidose_doctor,
+    };
+    rules::check(&send, tenant.lookups.latest(user_pid, key), history)
+}
+
+/// The ids `id_of` finds in the document's statements.
+fn sent_ids(document: &SendDocument, id_of: impl Fn(&Value) -> Option<String>) -> BTreeSet<String> {
+    document
+        .statements
+        .iter()
+        .filter_map(|s| id_of(&s.statement))
+        .collect()
 }
 
 /// What Reseptformidleren itself would refuse: a ReseptId that exists, a withdrawal of a
@@ -204,8 +188,8 @@ struct Outcome {
     recall_count: usize,
     pll_message_id: Option<String>,
     operations: Vec<(String, Option<String>)>,
-    new_prescriptions: Vec<(String, String)>,
-    new_pll_entries: Vec<(String, String)>,
+    /// What later sends must carry.
+    added: SendAdded,
 }
 
 /// A reference number as Reseptformidleren gives them: nine characters, unambiguous letters
@@ -237,6 +221,8 @@ fn message(
     }
 }
 
+/// Applies a checked send to the patient's national record: new prescriptions (M1), withdrawals
+/// (M5) and a new PLL (M25.1) by `author`.
 fn apply(
     document: &SendDocument,
     patient: &mut NationalPatient,
@@ -244,84 +230,109 @@ fn apply(
     author: Party,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let mut outcome = Outcome::default();
-    let national_id = document.identity.national_id.is_some();
-    // One reference number for every prescription of a send that needs one.
-    let mut refnum: Option<String> = None;
+    let mut sending = Sending {
+        patient,
+        caller,
+        now,
+        national_id: document.identity.national_id.is_some(),
+        refnum: None,
+        outcome: Outcome::default(),
+    };
     for s in &document.statements {
         let stored = document.localise(&s.statement);
         let medication = document.localise(&s.medication);
         if statement::creates_prescription(&s.statement) {
-            let id = statement::resept_id(&stored).unwrap_or_default().to_owned();
-            let locked = statement::is_locked(&stored);
-            let needs_refnum = statement::asks_for_refnum(&s.statement) || locked || !national_id;
-            let given = needs_refnum.then(|| refnum.get_or_insert_with(new_refnum).clone());
-            let entry = Entry::new(stored.clone(), medication.clone());
-            outcome
-                .new_prescriptions
-                .push((id.clone(), entry.display()));
-            patient.prescriptions.push(Prescription {
-                entry,
-                status: RfStatus::Ekspederbar,
-                locked,
-                refnum: given.clone(),
-                dispenser: None,
-                recall_pending: false,
-                dispenses: Vec::new(),
-            });
-            let mut m1 = message(MessageKind::M1, caller, now, Some(&id));
-            m1.refnum = given.clone();
-            patient.messages.push(m1);
-            outcome.prescription_count += 1;
-            outcome.operations.push((id, given));
+            sending.prescribe(&s.statement, &stored, &medication);
         }
-        if let Some(recall) = statement::recall(&s.statement)
-            && let Some(id) = recall.resept_id.as_deref()
-            && let Some(p) = patient.prescription_mut(id)
-            && p.status.is_active()
-            && !p.recall_pending
-        {
-            match p.status {
-                RfStatus::UnderEkspedering => p.recall_pending = true,
-                _ => p.status = RfStatus::Tilbakekalt,
-            }
-            if statement::resept_id(&stored) == Some(id) {
-                p.entry = Entry::new(stored.clone(), medication.clone());
-            } else if let Some(info) = statement::amendment_part(&s.statement, "recallinfo") {
-                set_amendment_part(&mut p.entry.statement, info.clone());
-            }
-            let mut m5 = message(MessageKind::M5, caller, now, Some(id));
-            m5.recall_code = recall.code.clone();
-            patient.messages.push(m5);
-            outcome.recall_count += 1;
-            outcome.operations.push((id.to_owned(), None));
-        }
+        sending.withdraw(&s.statement, &stored, &medication);
     }
     if document.create_pll {
-        let three_months_ago = now.checked_sub_months(Months::new(3)).unwrap_or(now);
-        let other_ids: Vec<String> = patient
-            .other_entries
-            .iter()
-            .filter_map(|e| e.pll_id().map(str::to_owned))
-            .collect();
-        let entries: Vec<Entry> = document
-            .statements
-            .iter()
-            .filter_map(|s| {
-                let entry = Entry::new(
-                    document.localise(&s.statement),
-                    document.localise(&s.medication),
-                );
-                let pll_id = entry.pll_id()?.to_owned();
-                let excluded = entry.kind != EntryKind::Medication
-                    || other_ids.contains(&pll_id)
-                    || statement::status(&entry.statement) == "entered-in-error"
-                    || statement::discontinued_at(&entry.statement)
-                        .is_some_and(|t| t < three_months_ago);
-                (!excluded).then_some(entry)
-            })
-            .collect();
-        let previous: Vec<String> = patient
+        let entries = pll_entries(document, sending.patient, now);
+        sending.replace_pll(entries, author);
+    }
+    sending.patient.changed = now;
+    sending.outcome
+}
+
+/// A send being applied to a patient's national record.
+struct Sending<'a> {
+    patient: &'a mut NationalPatient,
+    caller: &'a Caller,
+    now: DateTime<Utc>,
+    /// Whether the patient has a fødselsnummer or D-nummer.
+    national_id: bool,
+    /// One reference number for every prescription of a send that needs one.
+    refnum: Option<String>,
+    outcome: Outcome,
+}
+
+impl Sending<'_> {
+    /// A new prescription (M1) from the `sent` statement (`stored` as the national systems keep
+    /// it), with the send's reference number when asked for, locked, or for a patient without
+    /// national id.
+    fn prescribe(&mut self, sent: &Value, stored: &Value, medication: &Value) {
+        let id = statement::resept_id(stored).unwrap_or_default().to_owned();
+        let locked = statement::is_locked(stored);
+        let needs_refnum = statement::asks_for_refnum(sent) || locked || !self.national_id;
+        let given = needs_refnum.then(|| self.refnum.get_or_insert_with(new_refnum).clone());
+        let entry = Entry::new(stored.clone(), medication.clone());
+        self.outcome
+            .added
+            .prescriptions
+            .push((id.clone(), entry.display()));
+        self.patient.prescriptions.push(Prescription {
+            entry,
+            status: RfStatus::Ekspederbar,
+            locked,
+            refnum: given.clone(),
+            dispenser: None,
+            recall_pending: false,
+            dispenses: Vec::new(),
+        });
+        let mut m1 = message(MessageKind::M1, self.caller, self.now, Some(&id));
+        m1.refnum = given.clone();
+        self.patient.messages.push(m1);
+        self.outcome.prescription_count += 1;
+        self.outcome.operations.push((id, given));
+    }
+
+    /// The withdrawal (M5) the `sent` statement's recallinfo asks for, of an active
+    /// prescription not already being withdrawn (a pharmacy dispensing it: pending until RF
+    /// confirms).
+    fn withdraw(&mut self, sent: &Value, stored: &Value, medication: &Value) {
+        let Some(recall) = statement::recall(sent) else {
+            return;
+        };
+        let Some(id) = recall.resept_id.as_deref() else {
+            return;
+        };
+        let Some(p) = self
+            .patient
+            .prescription_mut(id)
+            .filter(|p| p.status.is_active() && !p.recall_pending)
+        else {
+            return;
+        };
+        match p.status {
+            RfStatus::UnderEkspedering => p.recall_pending = true,
+            _ => p.status = RfStatus::Tilbakekalt,
+        }
+        if statement::resept_id(stored) == Some(id) {
+            p.entry = Entry::new(stored.clone(), medication.clone());
+        } else if let Some(info) = statement::amendment_part(sent, "recallinfo") {
+            set_amendment_part(&mut p.entry.statement, info.clone());
+        }
+        let mut m5 = message(MessageKind::M5, self.caller, self.now, Some(id));
+        m5.recall_code = recall.code.clone();
+        self.patient.messages.push(m5);
+        self.outcome.recall_count += 1;
+        self.outcome.operations.push((id.to_owned(), None));
+    }
+
+    /// The new PLL (M25.1) of `entries` by `author`, replacing the patient's.
+    fn replace_pll(&mut self, entries: Vec<Entry>, author: Party) {
+        let previous: Vec<String> = self
+            .patient
             .pll
             .iter()
             .flat_map(|p| &p.entries)
@@ -329,19 +340,53 @@ fn apply(
             .collect();
         for e in &entries {
             if let Some(id) = e.pll_id().filter(|id| !previous.iter().any(|p| p == id)) {
-                outcome.new_pll_entries.push((id.to_owned(), e.display()));
+                self.outcome
+                    .added
+                    .pll_entries
+                    .push((id.to_owned(), e.display()));
             }
         }
-        let m25 = message(MessageKind::M25_1, caller, now, None);
-        outcome.pll_message_id = Some(m25.id.clone());
-        patient.pll = Some(Pll {
+        let m25 = message(MessageKind::M25_1, self.caller, self.now, None);
+        self.outcome.pll_message_id = Some(m25.id.clone());
+        self.patient.pll = Some(Pll {
             message_id: m25.id.clone(),
-            date: now,
+            date: self.now,
             author: Some(author),
             entries,
         });
-        patient.messages.push(m25);
+        self.patient.messages.push(m25);
     }
-    patient.changed = now;
-    outcome
+}
+
+/// What a new PLL holds: the document's medicinal products with a PLL id, except vaccines and
+/// NIB/FIB the patient has beside the PLL, entered-in-error statements, and statements
+/// discontinued more than three months before `now`.
+fn pll_entries(
+    document: &SendDocument,
+    patient: &NationalPatient,
+    now: DateTime<Utc>,
+) -> Vec<Entry> {
+    let three_months_ago = now.checked_sub_months(Months::new(3)).unwrap_or(now);
+    let other_ids: Vec<String> = patient
+        .other_entries
+        .iter()
+        .filter_map(|e| e.pll_id().map(str::to_owned))
+        .collect();
+    document
+        .statements
+        .iter()
+        .filter_map(|s| {
+            let entry = Entry::new(
+                document.localise(&s.statement),
+                document.localise(&s.medication),
+            );
+            let pll_id = entry.pll_id()?.to_owned();
+            let excluded = entry.kind != EntryKind::Medication
+                || other_ids.contains(&pll_id)
+                || statement::status(&entry.statement) == "entered-in-error"
+                || statement::discontinued_at(&entry.statement)
+                    .is_some_and(|t| t < three_months_ago);
+            (!excluded).then_some(entry)
+        })
+        .collect()
 }
