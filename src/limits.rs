@@ -4,17 +4,18 @@
 //! and answer 413 in the service's format; a body nobody reads is never buffered, and the
 //! connection is closed after the answer.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::middleware::Next;
 use actix_web::rt::time::{Instant, Sleep, sleep_until};
 use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use futures_util::Stream;
 
 /// The default for [`BodyTimeout`].
@@ -31,6 +32,35 @@ pub fn is_body_timeout(error: &actix_web::Error) -> bool {
         error.as_error::<PayloadError>(),
         Some(PayloadError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut
     )
+}
+
+/// Extractor: the body (as `web::Bytes` reads it, within the scope's limits), then `T` — in
+/// that order. actix starts every argument's extractor at once and answers the first error any
+/// of them gives, so a check taken as a later argument could refuse a request before its body
+/// is over the limit or too slow (413, 408); a check taken as `T` here comes after the body.
+#[derive(Debug)]
+pub struct BodyThen<T> {
+    /// The body.
+    pub body: Bytes,
+    /// What is extracted once the body is in.
+    pub then: T,
+}
+
+impl<T: FromRequest + 'static> FromRequest for BodyThen<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = body.await?;
+            let then = T::from_request(&req, &mut Payload::None)
+                .await
+                .map_err(Into::into)?;
+            Ok(Self { body, then })
+        })
+    }
 }
 
 /// A payload that fails with a timeout once its deadline has passed.

@@ -1,11 +1,11 @@
-//! The checks every data API makes before it shares anything: the user's token, the ticket (a
-//! ticket kjernejournal issued, within its hour, to the user's organisation, for the patient the
-//! request names), the patient's blocks, and a consent.
+//! The checks every data API makes before it shares anything, once the user's token is checked
+//! ([`super::caller::KjUserCaller`]): the ticket (a ticket kjernejournal issued, within its hour,
+//! to the user's organisation, for the patient the request names), the patient's blocks, and a
+//! consent.
 
-use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
-use super::caller::{self, UserCaller};
+use super::caller::UserCaller;
 use super::consent::Samtykke;
 use super::fault::Fault;
 use super::ticket::{TicketError, TicketFacts};
@@ -61,14 +61,13 @@ pub fn consent_value(
     }
 }
 
-/// Authenticates the user and checks the ticket, the patient's blocks and the consent.
+/// Checks, for the authenticated `user`, the ticket, the patient's blocks and the consent.
 pub fn open(
-    req: &HttpRequest,
+    user: UserCaller,
     state: &State,
     now: DateTime<Utc>,
     request: &Request<'_>,
 ) -> Result<Access, Fault> {
-    let user = caller::user(req, state, now)?;
     let ticket = request
         .ticket
         .map(str::trim)

@@ -1,13 +1,20 @@
 //! Who calls kjernejournal: a HelseID token for `nhn:kjernejournal` (a system token at
 //! helseindikator and ping, the user's token at the data APIs), the organisation it names, and
-//! the EHR system in `X-EPJ-System`.
+//! the EHR system in `X-EPJ-System`. Handlers take the caller as an extractor,
+//! [`KjSystemCaller`] or [`KjUserCaller`], which refuses the call in kjernejournal's format.
 
-use actix_web::HttpRequest;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, ResponseError, web};
 use chrono::{DateTime, Utc};
 
 use super::fault::Fault;
 use crate::auth::claims::{HPR_NUMBER, ORGNR_CHILD, ORGNR_PARENT, PID, SECURITY_LEVEL};
 use crate::auth::{DpopPolicy, Requirements, VerifiedToken};
+use crate::errors::kjernejournal::KjError;
 use crate::kjernejournal::State;
 
 /// Kjernejournal's audience.
@@ -143,4 +150,69 @@ pub fn user(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<User
         hpr: hpr.to_owned(),
         orgnr,
     })
+}
+
+/// The future of a caller extractor.
+type Extraction<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
+
+/// Runs `authenticate` with kjernejournal's state and the clock's "now" when first polled —
+/// that is, only once the handler's arguments before the caller were extracted without error,
+/// as the handlers check them before the token. A failure is kjernejournal's error (the state
+/// is always registered: its absence is a server fault).
+fn authenticate_with_state<T: 'static>(
+    req: &HttpRequest,
+    authenticate: fn(&HttpRequest, &State, DateTime<Utc>) -> Result<T, Fault>,
+) -> Extraction<T, KjError> {
+    let req = req.clone();
+    Box::pin(async move {
+        let state = req
+            .app_data::<web::Data<State>>()
+            .ok_or_else(|| super::internal("Kjernejournal's state is not registered"))?;
+        Ok(authenticate(&req, state, state.clock.now())?)
+    })
+}
+
+/// Extractor: the organisation calling helseindikator or ping, authenticated by [`system`]; a
+/// refusal is kjernejournal's JSON error. Helseindikator takes it as `BodyThen<KjSystemCaller>`:
+/// the token is checked once the body is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KjSystemCaller(pub SystemCaller);
+
+impl FromRequest for KjSystemCaller {
+    type Error = KjError;
+    type Future = Extraction<Self, KjError>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = authenticate_with_state(req, system);
+        Box::pin(async move { caller.await.map(Self) })
+    }
+}
+
+/// Extractor: the health professional calling a data API, authenticated by [`user`]. A refusal
+/// is rendered as `E`: kjernejournal's JSON error ([`KjError`], the default) or, at the FHIR
+/// API, an OperationOutcome ([`super::fhir::FhirFault`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KjUserCaller<E = KjError> {
+    /// The user.
+    pub user: UserCaller,
+    rendering: PhantomData<fn() -> E>,
+}
+
+impl<E> FromRequest for KjUserCaller<E>
+where
+    E: From<KjError> + ResponseError + 'static,
+{
+    type Error = E;
+    type Future = Extraction<Self, E>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = authenticate_with_state(req, user);
+        Box::pin(async move {
+            let user = user.await.map_err(E::from)?;
+            Ok(Self {
+                user,
+                rendering: PhantomData,
+            })
+        })
+    }
 }

@@ -59,143 +59,171 @@ pub enum Fault {
     BlockedProfessional,
 }
 
+/// The user message of the faults that are cured by opening the patient again.
+const REOPEN: &str =
+    "Åpne pasienten på nytt i journalsystemet for å hente ny tilgang til kjernejournal.";
+/// The user message of a refused login.
+const LOGIN_FAILED: &str = "Pålogging mot kjernejournal feilet. Logg inn på nytt.";
+/// The user message of a request the EHR should not have sent.
+const INVALID_REQUEST: &str = "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.";
+
 impl Fault {
     /// The error response body.
     pub fn error(&self) -> KjError {
-        let (status, code, developer, user) = self.parts();
         KjError {
-            status,
-            utviklermelding: developer,
-            brukermelding: user.to_owned(),
-            feilkode: code.to_owned(),
+            status: self.status(),
+            utviklermelding: self.developer_message(),
+            brukermelding: self.user_message().to_owned(),
+            feilkode: self.code().to_owned(),
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, String, &'static str) {
-        const REOPEN: &str =
-            "Åpne pasienten på nytt i journalsystemet for å hente ny tilgang til kjernejournal.";
+    /// The HTTP status.
+    fn status(&self) -> StatusCode {
         match self {
-            Fault::Token(reason) => (
-                StatusCode::UNAUTHORIZED,
-                "KJF-000123",
-                format!("The HelseID access token was refused: {reason}"),
-                "Pålogging mot kjernejournal feilet. Logg inn på nytt.",
+            Fault::Token(_) | Fault::WrongTokenKind(_) => StatusCode::UNAUTHORIZED,
+            Fault::MissingEpjSystem
+            | Fault::InvalidRequest(_)
+            | Fault::InvalidFnr(_)
+            | Fault::ModuleNotBlocked(..) => StatusCode::BAD_REQUEST,
+            Fault::SecurityLevel(_)
+            | Fault::UserNotRegistered
+            | Fault::UnknownOrganisation(_)
+            | Fault::NoAccess(_)
+            | Fault::InvalidTicket
+            | Fault::TicketExpired(_)
+            | Fault::TicketOtherPatient
+            | Fault::TicketOtherOrganisation { .. }
+            | Fault::NoConsent(_)
+            | Fault::BlockedModule(..)
+            | Fault::BlockedProfessional => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The `KJF-` code: kjernejournal's where it documents one, else helsesim's `KJF-9000xx`.
+    fn code(&self) -> &'static str {
+        match self {
+            Fault::Token(_) | Fault::WrongTokenKind(_) => "KJF-000123",
+            Fault::SecurityLevel(_) => "KJF-900004",
+            Fault::UserNotRegistered => "KJF-000014",
+            Fault::MissingEpjSystem => "KJF-900003",
+            Fault::InvalidRequest(_) => "KJF-000018",
+            Fault::UnknownOrganisation(_) => "KJF-000013",
+            Fault::NoAccess(_) => "KJF-000227",
+            Fault::InvalidTicket => "KJF-000011",
+            Fault::TicketExpired(_) => "KJF-000015",
+            Fault::TicketOtherPatient => "KJF-900001",
+            Fault::TicketOtherOrganisation { .. } => "KJF-900002",
+            Fault::InvalidFnr(_) => "KJF-000016",
+            Fault::NoConsent(_) => "KJF-900005",
+            Fault::BlockedModule(..) => "KJF-900006",
+            Fault::ModuleNotBlocked(..) => "KJF-900007",
+            Fault::BlockedProfessional => "KJF-000180",
+        }
+    }
+
+    /// The message for the client's developer: what happened and what to fix.
+    fn developer_message(&self) -> String {
+        match self {
+            Fault::Token(reason) => format!("The HelseID access token was refused: {reason}"),
+            Fault::WrongTokenKind(message) | Fault::InvalidRequest(message) => message.clone(),
+            Fault::SecurityLevel(level) => format!(
+                "The user logged in at security level {level}: kjernejournal accepts only \
+                 security level 4 (helseid://claims/identity/security_level = 4)"
             ),
-            Fault::WrongTokenKind(message) => (
-                StatusCode::UNAUTHORIZED,
-                "KJF-000123",
-                message.clone(),
-                "Pålogging mot kjernejournal feilet. Logg inn på nytt.",
+            Fault::UserNotRegistered => "The user is not registered in kjernejournal: the token \
+                carries no HPR number (helseid://claims/hpr/hpr_number), and kjernejournal \
+                serves authorised health professionals only"
+                .to_owned(),
+            Fault::MissingEpjSystem => "The X-EPJ-System header is required on every call: name \
+                the EHR system and its version, e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'"
+                .to_owned(),
+            Fault::UnknownOrganisation(orgnr) => format!(
+                "Unknown organisation: kjernejournal knows no organisation {orgnr} (the token's \
+                 orgnr_child, else orgnr_parent). helsesim's organisations are in \
+                 fixtures/kjernejournal/organisations.json"
             ),
-            Fault::SecurityLevel(level) => (
-                StatusCode::FORBIDDEN,
-                "KJF-900004",
-                format!(
-                    "The user logged in at security level {level}: kjernejournal accepts only security level 4 (helseid://claims/identity/security_level = 4)"
-                ),
-                "Du må logge inn med høyt sikkerhetsnivå (BankID, Buypass eller Commfides) for å bruke kjernejournal.",
+            Fault::NoAccess(orgnr) => format!(
+                "The organisation {orgnr} has not been granted access to kjernejournal \
+                 (access: false in fixtures/kjernejournal/organisations.json)"
             ),
-            Fault::UserNotRegistered => (
-                StatusCode::FORBIDDEN,
-                "KJF-000014",
-                "The user is not registered in kjernejournal: the token carries no HPR number (helseid://claims/hpr/hpr_number), and kjernejournal serves authorised health professionals only".to_owned(),
-                "Du er ikke registrert som bruker av kjernejournal.",
+            Fault::InvalidTicket => "The provided ticket is invalid: it is not one kjernejournal \
+                issued, or it has been altered. Send the ticket exactly as helseindikator \
+                returned it (URL-encoded or decoded)"
+                .to_owned(),
+            Fault::TicketExpired(at) => format!(
+                "The provided ticket expired at {}: a ticket is valid one hour from issue \
+                 (fixed, not extended by use). Call helseindikator again for a new one",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
-            Fault::MissingEpjSystem => (
-                StatusCode::BAD_REQUEST,
-                "KJF-900003",
-                "The X-EPJ-System header is required on every call: name the EHR system and its version, e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'".to_owned(),
-                "Journalsystemet sendte en ufullstendig forespørsel til kjernejournal.",
+            Fault::TicketOtherPatient => "The ticket was issued for another patient than the one \
+                this request names: a ticket is valid for the patient of its helseindikator call \
+                only"
+                .to_owned(),
+            Fault::TicketOtherOrganisation { ticket, token } => format!(
+                "The ticket was issued to organisation {ticket}, but the user token is for \
+                 organisation {token}: a ticket is valid for the organisation whose system \
+                 token asked for it only"
             ),
-            Fault::InvalidRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                "KJF-000018",
-                message.clone(),
-                "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
+            Fault::InvalidFnr(reason) => {
+                format!("National identification number not valid: {reason}")
+            }
+            Fault::NoConsent(how) => format!(
+                "No consent (samtykke): the ticket carries none (helseindikator was called \
+                 without samtykke) and the request gives none ({how}). Use HPMOTTATTSAMTYKKE, \
+                 HPAKUTT or HPUNNTAK"
             ),
-            Fault::UnknownOrganisation(orgnr) => (
-                StatusCode::FORBIDDEN,
-                "KJF-000013",
-                format!(
-                    "Unknown organisation: kjernejournal knows no organisation {orgnr} (the token's orgnr_child, else orgnr_parent). helsesim's organisations are in fixtures/kjernejournal/organisations.json"
-                ),
-                "Virksomheten er ukjent for kjernejournal.",
+            Fault::BlockedModule(module, how) => format!(
+                "The patient has restricted (sperret) the module {}: it opens only with the \
+                 patient's consent or in an emergency ({how})",
+                module.as_str()
             ),
-            Fault::NoAccess(orgnr) => (
-                StatusCode::FORBIDDEN,
-                "KJF-000227",
-                format!(
-                    "The organisation {orgnr} has not been granted access to kjernejournal (access: false in fixtures/kjernejournal/organisations.json)"
-                ),
-                "Virksomheten har ikke tilgang til kjernejournal",
+            Fault::ModuleNotBlocked(module, how) => format!(
+                "{how} was sent, but the patient has not restricted the module {}: it must not \
+                 be used then (see sperringDetaljer in helseindikator's answer)",
+                module.as_str()
             ),
-            Fault::InvalidTicket => (
-                StatusCode::FORBIDDEN,
-                "KJF-000011",
-                "The provided ticket is invalid: it is not one kjernejournal issued, or it has been altered. Send the ticket exactly as helseindikator returned it (URL-encoded or decoded)".to_owned(),
-                REOPEN,
-            ),
-            Fault::TicketExpired(at) => (
-                StatusCode::FORBIDDEN,
-                "KJF-000015",
-                format!(
-                    "The provided ticket expired at {}: a ticket is valid one hour from issue (fixed, not extended by use). Call helseindikator again for a new one",
-                    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-                ),
-                REOPEN,
-            ),
-            Fault::TicketOtherPatient => (
-                StatusCode::FORBIDDEN,
-                "KJF-900001",
-                "The ticket was issued for another patient than the one this request names: a ticket is valid for the patient of its helseindikator call only".to_owned(),
-                "Tilgangen gjelder en annen pasient. Åpne pasienten på nytt i journalsystemet.",
-            ),
-            Fault::TicketOtherOrganisation { ticket, token } => (
-                StatusCode::FORBIDDEN,
-                "KJF-900002",
-                format!(
-                    "The ticket was issued to organisation {ticket}, but the user token is for organisation {token}: a ticket is valid for the organisation whose system token asked for it only"
-                ),
-                REOPEN,
-            ),
-            Fault::InvalidFnr(reason) => (
-                StatusCode::BAD_REQUEST,
-                "KJF-000016",
-                format!("National identification number not valid: {reason}"),
-                "Fødselsnummeret er ikke gyldig.",
-            ),
-            Fault::NoConsent(how) => (
-                StatusCode::FORBIDDEN,
-                "KJF-900005",
-                format!(
-                    "No consent (samtykke): the ticket carries none (helseindikator was called without samtykke) and the request gives none ({how}). Use HPMOTTATTSAMTYKKE, HPAKUTT or HPUNNTAK"
-                ),
-                "Pasientens samtykke (eller akuttgrunnlag) må registreres før kjernejournal kan åpnes.",
-            ),
-            Fault::BlockedModule(module, how) => (
-                StatusCode::FORBIDDEN,
-                "KJF-900006",
-                format!(
-                    "The patient has restricted (sperret) the module {}: it opens only with the patient's consent or in an emergency ({how})",
-                    module.as_str()
-                ),
-                "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med pasientens samtykke eller i en akuttsituasjon.",
-            ),
-            Fault::ModuleNotBlocked(module, how) => (
-                StatusCode::BAD_REQUEST,
-                "KJF-900007",
-                format!(
-                    "{how} was sent, but the patient has not restricted the module {}: it must not be used then (see sperringDetaljer in helseindikator's answer)",
-                    module.as_str()
-                ),
-                "Journalsystemet sendte en ugyldig forespørsel til kjernejournal.",
-            ),
-            Fault::BlockedProfessional => (
-                StatusCode::FORBIDDEN,
-                "KJF-000180",
-                "The patient has blocked at least one health professional (eksistererBlokkertHelsepersonell): kjernejournal then shares no clinical information through its APIs".to_owned(),
-                "Pasienten har sperret tilgang for helsepersonell. Kjernejournal kan ikke vises i journalsystemet; bruk kjernejournal-portalen.",
-            ),
+            Fault::BlockedProfessional => "The patient has blocked at least one health \
+                professional (eksistererBlokkertHelsepersonell): kjernejournal then shares no \
+                clinical information through its APIs"
+                .to_owned(),
+        }
+    }
+
+    /// The message fit to show a clinician.
+    fn user_message(&self) -> &'static str {
+        match self {
+            Fault::Token(_) | Fault::WrongTokenKind(_) => LOGIN_FAILED,
+            Fault::SecurityLevel(_) => {
+                "Du må logge inn med høyt sikkerhetsnivå (BankID, Buypass eller Commfides) for \
+                 å bruke kjernejournal."
+            }
+            Fault::UserNotRegistered => "Du er ikke registrert som bruker av kjernejournal.",
+            Fault::MissingEpjSystem => {
+                "Journalsystemet sendte en ufullstendig forespørsel til kjernejournal."
+            }
+            Fault::InvalidRequest(_) | Fault::ModuleNotBlocked(..) => INVALID_REQUEST,
+            Fault::UnknownOrganisation(_) => "Virksomheten er ukjent for kjernejournal.",
+            Fault::NoAccess(_) => "Virksomheten har ikke tilgang til kjernejournal",
+            Fault::InvalidTicket
+            | Fault::TicketExpired(_)
+            | Fault::TicketOtherOrganisation { .. } => REOPEN,
+            Fault::TicketOtherPatient => {
+                "Tilgangen gjelder en annen pasient. Åpne pasienten på nytt i journalsystemet."
+            }
+            Fault::InvalidFnr(_) => "Fødselsnummeret er ikke gyldig.",
+            Fault::NoConsent(_) => {
+                "Pasientens samtykke (eller akuttgrunnlag) må registreres før kjernejournal kan \
+                 åpnes."
+            }
+            Fault::BlockedModule(..) => {
+                "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med \
+                 pasientens samtykke eller i en akuttsituasjon."
+            }
+            Fault::BlockedProfessional => {
+                "Pasienten har sperret tilgang for helsepersonell. Kjernejournal kan ikke vises \
+                 i journalsystemet; bruk kjernejournal-portalen."
+            }
         }
     }
 }

@@ -6,12 +6,16 @@
 //! answer's shape is helsesim's (the public documentation does not print one).
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::access::{self, Request};
+use super::caller::KjUserCaller;
 use super::consent::Samtykke;
 use super::fault::Fault;
 use super::indicator::issue_date;
@@ -25,12 +29,16 @@ const HISTORY: TimeDelta = TimeDelta::days(3 * 365);
 
 /// The query, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Query {
+pub(super) struct Query {
     from: NaiveDate,
     extended: bool,
     open_blocked: Option<Samtykke>,
     show_locked: Option<Samtykke>,
     consent: Option<Samtykke>,
+    /// `ticket`, if the query carries it.
+    ticket: Option<String>,
+    /// `fnr`: the patient the request itself names.
+    patient: Option<String>,
 }
 
 fn parse_from(value: &str) -> Option<NaiveDate> {
@@ -97,32 +105,49 @@ impl Query {
                 open_blocked,
                 show_locked,
                 consent: api_consent,
+                ticket: params.get("ticket").cloned(),
+                patient: params.get("fnr").cloned(),
             }),
             _ => Err(Fault::InvalidRequest(problems.join("; "))),
         }
     }
 }
 
+/// Extractor: the query parameters (as `web::Query` reads them, with its errors), parsed by
+/// [`Query::parse`] — before the caller is authenticated, as kjernejournal checks them.
+impl FromRequest for Query {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let params = web::Query::<BTreeMap<String, String>>::from_request(req, payload);
+        Box::pin(async move {
+            let params = params.await?;
+            Self::parse(&params).map_err(|fault| KjError::from(fault).into())
+        })
+    }
+}
+
 /// `GET /v1/legemidler`.
-pub async fn legemidler(
+pub(super) async fn legemidler(
     req: HttpRequest,
-    params: web::Query<BTreeMap<String, String>>,
+    query: Query,
+    caller: KjUserCaller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, KjError> {
     let now = state.clock.now();
-    let query = Query::parse(&params)?;
     let header_ticket = req
         .headers()
         .get("X-kj-ticket")
         .and_then(|v| v.to_str().ok());
     let access = access::open(
-        &req,
+        caller.user,
         &state,
         now,
         &Request {
-            ticket: params.get("ticket").map(String::as_str).or(header_ticket),
+            ticket: query.ticket.as_deref().or(header_ticket),
             ticket_from: "the query parameter ticket (or the X-kj-ticket header)",
-            patient: params.get("fnr").map(String::as_str),
+            patient: query.patient.as_deref(),
             consent: query.consent,
             consent_from: "query parameter samtykke-bruk-api",
         },

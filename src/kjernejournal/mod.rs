@@ -26,6 +26,8 @@ pub use state::State;
 
 use crate::errors::kjernejournal::KjError;
 use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+use crate::limits::BodyThen;
+use caller::KjSystemCaller;
 use consent::Samtykke;
 use fault::Fault;
 use ticket::TicketFacts;
@@ -110,115 +112,100 @@ struct IndicatorInput {
 }
 
 impl IndicatorInput {
-    /// Parses the body; every problem is reported at once.
+    /// Parses the body; every problem with its fields is reported at once.
     fn parse(req: &HttpRequest, body: &[u8]) -> Result<Self, Fault> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !content_type
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-        {
-            return Err(Fault::InvalidRequest(format!(
-                "The body must be JSON with 'Content-Type: application/json' (got '{content_type}')"
-            )));
-        }
-        let object: Map<String, Value> = match serde_json::from_slice(body) {
-            Ok(Value::Object(object)) => object,
-            Ok(_) => {
-                return Err(Fault::InvalidRequest(
-                    "The body must be a JSON object such as {\"fnr\": \"13116900216\"}".to_owned(),
-                ));
-            }
-            Err(e) => {
-                return Err(Fault::InvalidRequest(format!(
-                    "The body is not valid JSON: {e}"
-                )));
-            }
-        };
-        let mut problems = Vec::new();
-        let fnr = match object.get("fnr") {
-            Some(Value::String(fnr)) if !fnr.is_empty() => Some(fnr.clone()),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                problems
-                    .push("fnr is required: the patient's fødselsnummer or D-nummer".to_owned());
-                None
-            }
-            Some(other) => {
-                problems.push(format!(
-                    "fnr must be a string of eleven digits, got {other}"
-                ));
-                None
-            }
-        };
-        let medications_from = match object.get("legemiddelFraDato") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(date)) => match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
-                Ok(date) => Some(date),
-                Err(_) => {
-                    problems.push(format!(
-                        "legemiddelFraDato must be a date such as 2021-06-11, got '{date}'"
-                    ));
-                    None
-                }
-            },
-            Some(other) => {
-                problems.push(format!(
-                    "legemiddelFraDato must be a date string such as \"2021-06-11\", got {other}"
-                ));
-                None
-            }
-        };
-        let samtykke = match object.get("samtykke") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(value)) => match Samtykke::parse(value) {
-                Some(s) => Some(s),
-                None => {
-                    problems.push(format!(
-                        "samtykke must be one of {}, got '{value}'",
-                        Samtykke::ALL.join(", ")
-                    ));
-                    None
-                }
-            },
-            Some(other) => {
-                problems.push(format!(
-                    "samtykke must be one of {}, got {other}",
-                    Samtykke::ALL.join(", ")
-                ));
-                None
-            }
-        };
-        match fnr {
-            Some(fnr) if problems.is_empty() => Ok(Self {
+        let object = json_object(req, body)?;
+        let fnr = fnr_field(object.get("fnr"));
+        let medications_from = medications_from_field(object.get("legemiddelFraDato"));
+        let samtykke = samtykke_field(object.get("samtykke"));
+        match (fnr, medications_from, samtykke) {
+            (Ok(fnr), Ok(medications_from), Ok(samtykke)) => Ok(Self {
                 fnr,
                 medications_from,
                 samtykke,
             }),
-            _ => Err(Fault::InvalidRequest(problems.join("; "))),
+            (fnr, medications_from, samtykke) => {
+                let problems: Vec<String> = [fnr.err(), medications_from.err(), samtykke.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                Err(Fault::InvalidRequest(problems.join("; ")))
+            }
         }
     }
 }
 
-/// `POST /v1/helseindikator`: the patient's status in kjernejournal and, from status 2, a ticket.
-async fn helseindikator(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<State>,
-) -> Result<HttpResponse, KjError> {
-    let now = state.clock.now();
-    let caller = caller::system(&req, &state, now)?;
-    let input = IndicatorInput::parse(&req, &body)?;
-    let answer = {
-        let national = state.national();
-        indicator::indicator(
-            &input.fnr,
-            national.patient(&input.fnr),
-            input.medications_from,
-        )
-    };
+/// The body as a JSON object, sent as `application/json`.
+fn json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Fault> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(Fault::InvalidRequest(format!(
+            "The body must be JSON with 'Content-Type: application/json' (got '{content_type}')"
+        )));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Fault::InvalidRequest(
+            "The body must be a JSON object such as {\"fnr\": \"13116900216\"}".to_owned(),
+        )),
+        Err(e) => Err(Fault::InvalidRequest(format!(
+            "The body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// `fnr`: required, a non-empty string (its checks come with the answer, status 0).
+fn fnr_field(value: Option<&Value>) -> Result<String, String> {
+    match value {
+        Some(Value::String(fnr)) if !fnr.is_empty() => Ok(fnr.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err("fnr is required: the patient's fødselsnummer or D-nummer".to_owned())
+        }
+        Some(other) => Err(format!(
+            "fnr must be a string of eleven digits, got {other}"
+        )),
+    }
+}
+
+/// `legemiddelFraDato`: optional, a date such as `2021-06-11`.
+fn medications_from_field(value: Option<&Value>) -> Result<Option<NaiveDate>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(date)) => NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                format!("legemiddelFraDato must be a date such as 2021-06-11, got '{date}'")
+            }),
+        Some(other) => Err(format!(
+            "legemiddelFraDato must be a date string such as \"2021-06-11\", got {other}"
+        )),
+    }
+}
+
+/// `samtykke`: optional, one of the consent values.
+fn samtykke_field(value: Option<&Value>) -> Result<Option<Samtykke>, String> {
+    let allowed = || Samtykke::ALL.join(", ");
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) => Samtykke::parse(value)
+            .map(Some)
+            .ok_or_else(|| format!("samtykke must be one of {}, got '{value}'", allowed())),
+        Some(other) => Err(format!(
+            "samtykke must be one of {}, got {other}",
+            allowed()
+        )),
+    }
+}
+
+/// Helseindikator's answer as JSON, in the spec's field order, without the ticket.
+fn indicator_json(answer: &indicator::Indicator) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert(
         "eksistererBlokkertHelsepersonell".to_owned(),
@@ -236,9 +223,29 @@ async fn helseindikator(
     }
     out.insert("sperringDetaljer".to_owned(), json!(answer.restrictions));
     out.insert("status".to_owned(), json!(answer.status as u8));
+    out
+}
+
+/// `POST /v1/helseindikator`: the patient's status in kjernejournal and, from status 2, a ticket.
+async fn helseindikator(
+    req: HttpRequest,
+    BodyThen { body, then: caller }: BodyThen<KjSystemCaller>,
+    state: web::Data<State>,
+) -> Result<HttpResponse, KjError> {
+    let now = state.clock.now();
+    let input = IndicatorInput::parse(&req, &body)?;
+    let answer = {
+        let national = state.national();
+        indicator::indicator(
+            &input.fnr,
+            national.patient(&input.fnr),
+            input.medications_from,
+        )
+    };
+    let mut out = indicator_json(&answer);
     if answer.status.gives_ticket() {
         let facts = TicketFacts {
-            orgnr: caller.orgnr,
+            orgnr: caller.0.orgnr,
             fnr: input.fnr,
             samtykke: input.samtykke,
             issued: now.timestamp(),
@@ -252,12 +259,66 @@ async fn helseindikator(
     Ok(json_answer(&Value::Object(out)))
 }
 
-/// `GET /v1/ping`: checks the system token and the organisation's access; answers the time in
-/// the field the spec's output table names, `Pong`.
-async fn ping(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, KjError> {
+/// `GET /v1/ping`: checks the system token and the organisation's access (the extractor);
+/// answers the time in the field the spec's output table names, `Pong`.
+async fn ping(_caller: KjSystemCaller, state: web::Data<State>) -> HttpResponse {
     let now = state.clock.now();
-    caller::system(&req, &state, now)?;
-    Ok(json_answer(
-        &json!({"Pong": now.to_rfc3339_opts(SecondsFormat::Millis, true)}),
-    ))
+    json_answer(&json!({"Pong": now.to_rfc3339_opts(SecondsFormat::Millis, true)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helseindikators_fields_are_checked_one_by_one() {
+        assert_eq!(
+            fnr_field(Some(&json!("13116900216"))),
+            Ok("13116900216".to_owned())
+        );
+        for missing in [None, Some(json!(null)), Some(json!(""))] {
+            assert_eq!(
+                fnr_field(missing.as_ref()),
+                Err("fnr is required: the patient's fødselsnummer or D-nummer".to_owned())
+            );
+        }
+        assert_eq!(
+            fnr_field(Some(&json!(13_116_900_216_u64))),
+            Err("fnr must be a string of eleven digits, got 13116900216".to_owned())
+        );
+        assert_eq!(
+            medications_from_field(Some(&json!("2021-06-11"))),
+            Ok(NaiveDate::from_ymd_opt(2021, 6, 11))
+        );
+        assert_eq!(
+            medications_from_field(Some(&json!("11.06.2021"))),
+            Err("legemiddelFraDato must be a date such as 2021-06-11, got '11.06.2021'".to_owned())
+        );
+        assert_eq!(samtykke_field(None), Ok(None));
+        assert_eq!(
+            samtykke_field(Some(&json!("HPAKUTT"))),
+            Ok(Some(Samtykke::HpAkutt))
+        );
+        assert_eq!(
+            samtykke_field(Some(&json!(1))),
+            Err("samtykke must be one of HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got 1".to_owned())
+        );
+    }
+
+    #[test]
+    fn every_problem_of_the_body_is_reported_at_once() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .to_http_request();
+        let body = br#"{"legemiddelFraDato": "i dag", "samtykke": "JA"}"#;
+        assert_eq!(
+            IndicatorInput::parse(&req, body),
+            Err(Fault::InvalidRequest(
+                "fnr is required: the patient's fødselsnummer or D-nummer; legemiddelFraDato \
+                 must be a date such as 2021-06-11, got 'i dag'; samtykke must be one of \
+                 HPMOTTATTSAMTYKKE, HPAKUTT, HPUNNTAK, got 'JA'"
+                    .to_owned()
+            ))
+        );
+    }
 }

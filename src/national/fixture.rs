@@ -24,6 +24,17 @@ const PROFILE_BASE: &str = "http://ehelse.no/fhir/StructureDefinition/";
 const HPR_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.4";
 /// `Identifier.system` of a HER-id.
 const HER_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.2";
+/// `sfm-medicationstatement-registration-status`: how far a registration has come.
+const REGISTRATION_STATUS_SYSTEM: &str =
+    "http://ehelse.no/fhir/CodeSystem/sfm-medicationstatement-registration-status";
+/// `sfm-performer-roles`: who did what with a statement.
+const PERFORMER_ROLES_SYSTEM: &str = "http://ehelse.no/fhir/CodeSystem/sfm-performer-roles";
+/// Volven 7491, the prescription type (E Eresept, U Uten resept).
+const TYPE_RESEPT_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.1.7491";
+/// Volven 7494, why a statement was discontinued.
+const DISCONTINUATION_REASON_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.1.7494";
+/// Volven 9101, how a medication is used.
+const USE_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.1.9101";
 
 /// One patient in `fixtures/sfm/national.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -172,7 +183,7 @@ pub struct EntryFixture {
     pub dssn: String,
     /// Fast, Behov or Kur; Fast when absent.
     #[serde(default, rename = "use")]
-    pub use_kind: Option<String>,
+    pub use_kind: Option<UseKind>,
     /// What it is used for.
     #[serde(default)]
     pub application_area: Option<String>,
@@ -181,16 +192,16 @@ pub struct EntryFixture {
     /// The PLL entry id (a GUID): the entry is in the patient's PLL.
     #[serde(default)]
     pub pll_id: Option<String>,
-    /// `active`, `stopped`, `entered-in-error`, `on-hold`, `completed`; `stopped` when
-    /// `discontinued` is given, else `active`.
+    /// `active`, `stopped`, `entered-in-error`, `on-hold`, `completed`, `intended`; `stopped`
+    /// when `discontinued` is given, else `active`.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<StatementStatus>,
     /// When and why it was discontinued.
     #[serde(default)]
     pub discontinued: Option<DiscontinuedFixture>,
     /// `medication` (default), `vaccine` or `nib` (NIB/FIB).
     #[serde(default)]
-    pub kind: Option<String>,
+    pub kind: Option<StatementKind>,
     /// Who registered it.
     #[serde(default)]
     pub prescriber: Option<PartyFixture>,
@@ -217,7 +228,8 @@ pub struct PrescriptionFixture {
     /// The ReseptId (a GUID).
     pub id: String,
     /// Ekspederbar, UnderEkspedering, Ekspedert or Tilbakekalt.
-    pub status: String,
+    #[serde(deserialize_with = "rf_status")]
+    pub status: RfStatus,
     /// When it was issued.
     pub issued: String,
     /// When it expires.
@@ -285,9 +297,9 @@ pub struct AllergyFixture {
     /// `food`, `medication`, `environment` or `biologic` (default: `medication` with an ATC
     /// code, else `environment`).
     #[serde(default)]
-    pub category: Option<String>,
+    pub category: Option<AllergyCategory>,
     /// `low`, `high` or `unable-to-assess`.
-    pub criticality: String,
+    pub criticality: Criticality,
     /// The reaction.
     #[serde(default)]
     pub reaction: Option<String>,
@@ -337,6 +349,219 @@ pub struct DeliveryFixture {
     pub first_dose: String,
     /// The last dose.
     pub last_dose: String,
+}
+
+/// `status` of a prescription: one of Reseptformidleren's statuses, spelt as
+/// [`RfStatus::name`].
+fn rf_status<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<RfStatus, D::Error> {
+    use serde::de::Error as _;
+    let text = String::deserialize(deserializer)?;
+    RfStatus::parse(&text).ok_or_else(|| {
+        D::Error::custom(format!(
+            "'{text}' is not Ekspederbar, UnderEkspedering, Ekspedert or Tilbakekalt"
+        ))
+    })
+}
+
+/// A statement's FHIR `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StatementStatus {
+    /// `active`.
+    Active,
+    /// `stopped`.
+    Stopped,
+    /// `entered-in-error`.
+    EnteredInError,
+    /// `on-hold`.
+    OnHold,
+    /// `completed`.
+    Completed,
+    /// `intended`.
+    Intended,
+}
+
+impl StatementStatus {
+    const ALL: [Self; 6] = [
+        Self::Active,
+        Self::Stopped,
+        Self::EnteredInError,
+        Self::OnHold,
+        Self::Completed,
+        Self::Intended,
+    ];
+
+    /// The FHIR code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Stopped => "stopped",
+            Self::EnteredInError => "entered-in-error",
+            Self::OnHold => "on-hold",
+            Self::Completed => "completed",
+            Self::Intended => "intended",
+        }
+    }
+}
+
+impl TryFrom<String> for StatementStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| format!("'{text}' is not a MedicationStatement status"))
+    }
+}
+
+/// What a statement fixture is: a medicinal product, a vaccine, or NIB/FIB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StatementKind {
+    /// `medication`.
+    #[default]
+    Medication,
+    /// `vaccine`: needs an ATC code J07...
+    Vaccine,
+    /// `nib`: nutrition or consumables (NIB/FIB).
+    Nib,
+}
+
+impl StatementKind {
+    /// The Volven 7402 item group and its display.
+    fn item_group(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Medication | Self::Vaccine => ("L", "Legemiddel"),
+            Self::Nib => ("A", "Annet"),
+        }
+    }
+}
+
+impl TryFrom<String> for StatementKind {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "medication" => Ok(Self::Medication),
+            "vaccine" => Ok(Self::Vaccine),
+            "nib" => Ok(Self::Nib),
+            other => Err(format!("'{other}' is not medication, vaccine or nib")),
+        }
+    }
+}
+
+/// How a medication is used (Volven 9101).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum UseKind {
+    /// Regular use.
+    #[default]
+    Fast,
+    /// When needed.
+    Behov,
+    /// A course.
+    Kur,
+}
+
+impl UseKind {
+    /// The Volven 9101 code and display.
+    fn code(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Fast => ("1", "Fast"),
+            Self::Behov => ("2", "Behov"),
+            Self::Kur => ("3", "Kur"),
+        }
+    }
+}
+
+impl TryFrom<String> for UseKind {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "Fast" => Ok(Self::Fast),
+            "Behov" => Ok(Self::Behov),
+            "Kur" => Ok(Self::Kur),
+            other => Err(format!("'{other}' is not Fast, Behov or Kur")),
+        }
+    }
+}
+
+/// An allergy's FHIR `criticality`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Criticality {
+    /// `low`.
+    Low,
+    /// `high`.
+    High,
+    /// `unable-to-assess`.
+    UnableToAssess,
+}
+
+impl Criticality {
+    /// The FHIR code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::High => "high",
+            Self::UnableToAssess => "unable-to-assess",
+        }
+    }
+}
+
+impl TryFrom<String> for Criticality {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        [Self::Low, Self::High, Self::UnableToAssess]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .ok_or_else(|| format!("'{text}' is not low, high or unable-to-assess"))
+    }
+}
+
+/// An allergy's FHIR `category`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum AllergyCategory {
+    /// `food`.
+    Food,
+    /// `medication`.
+    Medication,
+    /// `environment`.
+    Environment,
+    /// `biologic`.
+    Biologic,
+}
+
+impl AllergyCategory {
+    /// The FHIR code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Food => "food",
+            Self::Medication => "medication",
+            Self::Environment => "environment",
+            Self::Biologic => "biologic",
+        }
+    }
+}
+
+impl TryFrom<String> for AllergyCategory {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        [
+            Self::Food,
+            Self::Medication,
+            Self::Environment,
+            Self::Biologic,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
+        .ok_or_else(|| format!("'{text}' is not food, medication, environment or biologic"))
+    }
 }
 
 /// A time in a fixture: absolute, or `now`, `now-120d`, `now+2h`, `now-1y` (units m h d w y; a
@@ -471,216 +696,337 @@ fn build_medication(fixture: &MedicationFixture, id: &str) -> Value {
     medication
 }
 
-fn use_code(kind: Option<&str>) -> Result<(&'static str, &'static str), String> {
-    match kind.unwrap_or("Fast") {
-        "Fast" => Ok(("1", "Fast")),
-        "Behov" => Ok(("2", "Behov")),
-        "Kur" => Ok(("3", "Kur")),
-        other => Err(format!("'{other}' is not Fast, Behov or Kur")),
-    }
+/// How much a prescription gives: a number of packages, or an amount.
+#[derive(Debug, Clone, Copy)]
+enum Quantity<'a> {
+    /// `packages`.
+    Packages(f64),
+    /// `amount`.
+    Amount(&'a AmountFixture),
 }
 
-fn build_entry(
-    fixture: &EntryFixture,
-    subject: &Value,
+/// A prescription fixture, checked, its times resolved.
+#[derive(Debug)]
+struct CheckedPrescription<'a> {
+    fixture: &'a PrescriptionFixture,
+    issued: DateTime<Utc>,
+    expires: DateTime<Utc>,
+    quantity: Quantity<'a>,
+    /// When each of its dispenses was handed over, in the fixture's order.
+    dispensed: Vec<DateTime<Utc>>,
+}
+
+/// A statement fixture, checked, its times resolved and its defaults applied.
+#[derive(Debug)]
+struct CheckedEntry<'a> {
+    fixture: &'a EntryFixture,
+    started: DateTime<Utc>,
+    discontinued: Option<(DateTime<Utc>, &'a DiscontinuedFixture)>,
+    status: StatementStatus,
+    kind: StatementKind,
+    use_kind: UseKind,
+    prescription: Option<CheckedPrescription<'a>>,
+}
+
+/// Checks a statement fixture (under `field`) and resolves its times; the first problem is
+/// reported, in this order: `started`, `discontinued.at`, a vaccine's ATC code, `pll_id`, the
+/// prescription, and that the statement is a PLL entry, a prescription or both.
+fn check_entry<'a>(
+    fixture: &'a EntryFixture,
     field: &str,
     now: DateTime<Utc>,
-) -> Result<(Entry, Option<Prescription>), FieldError> {
+) -> Result<CheckedEntry<'a>, FieldError> {
     let started = when(&format!("{field}.started"), &fixture.started, now)?;
     let discontinued = fixture
         .discontinued
         .as_ref()
         .map(|d| when(&format!("{field}.discontinued.at"), &d.at, now).map(|at| (at, d)))
         .transpose()?;
-    let status = match (&fixture.status, &discontinued) {
-        (Some(status), _) => status.clone(),
-        (None, Some(_)) => "stopped".to_owned(),
-        (None, None) => "active".to_owned(),
+    let status = match (fixture.status, &discontinued) {
+        (Some(status), _) => status,
+        (None, Some(_)) => StatementStatus::Stopped,
+        (None, None) => StatementStatus::Active,
     };
-    if !matches!(
-        status.as_str(),
-        "active" | "stopped" | "entered-in-error" | "on-hold" | "completed" | "intended"
-    ) {
-        return Err(FieldError::new(
-            format!("{field}.status"),
-            format!("'{status}' is not a MedicationStatement status"),
-        ));
-    }
-    let kind = fixture.kind.as_deref().unwrap_or("medication");
-    let (item_group, item_group_name) = match kind {
-        "medication" | "vaccine" => ("L", "Legemiddel"),
-        "nib" => ("A", "Annet"),
-        other => {
-            return Err(FieldError::new(
-                format!("{field}.kind"),
-                format!("'{other}' is not medication, vaccine or nib"),
-            ));
-        }
-    };
-    if kind == "vaccine"
-        && !fixture
-            .medication
-            .atc
-            .as_deref()
-            .is_some_and(|a| a.starts_with("J07"))
-    {
+    let kind = fixture.kind.unwrap_or_default();
+    let atc = fixture.medication.atc.as_deref();
+    if kind == StatementKind::Vaccine && !atc.is_some_and(|a| a.starts_with("J07")) {
         return Err(FieldError::new(
             format!("{field}.medication.atc"),
             "a vaccine needs its ATC code (J07...)",
         ));
     }
-    let (use_code, use_name) = use_code(fixture.use_kind.as_deref())
-        .map_err(|e| FieldError::new(format!("{field}.use"), e))?;
-    let prescriber = fixture.prescriber.as_ref().map(party);
-
-    let mut identifiers = Vec::new();
     if let Some(pll_id) = &fixture.pll_id {
         guid(&format!("{field}.pll_id"), pll_id)?;
-        identifiers.push(
-            json!({"use": "usual", "type": {"text": statement::PLL_ID_TYPE}, "value": pll_id}),
-        );
     }
-    let mut amendment = vec![];
-    let mut prescription = None;
-    if let Some(p) = &fixture.prescription {
-        let pfield = format!("{field}.prescription");
-        guid(&format!("{pfield}.id"), &p.id)?;
-        identifiers.push(
-            json!({"use": "usual", "type": {"text": statement::RESEPT_ID_TYPE}, "value": p.id}),
-        );
-        let rf_status = RfStatus::parse(&p.status).ok_or_else(|| {
-            FieldError::new(
-                format!("{pfield}.status"),
-                format!(
-                    "'{}' is not Ekspederbar, UnderEkspedering, Ekspedert or Tilbakekalt",
-                    p.status
-                ),
-            )
-        })?;
-        let issued = when(&format!("{pfield}.issued"), &p.issued, now)?;
-        let expires = when(&format!("{pfield}.expires"), &p.expires, now)?;
-        amendment.push(json!({"url": "reseptdate", "valueDate": date(issued)}));
-        amendment.push(json!({"url": "expirationdate", "valueDate": date(expires)}));
-        amendment.push(json!({"url": "dssn", "valueString": fixture.dssn}));
-        match (p.packages, &p.amount) {
-            (Some(n), None) => {
-                amendment.push(json!({"url": "numberofpackages", "valueDecimal": n}));
-            }
-            (None, Some(a)) => {
-                amendment.push(
-                    json!({"url": "amount", "valueQuantity": {"value": a.value, "unit": a.unit}}),
-                );
-            }
-            _ => {
-                return Err(FieldError::new(
-                    pfield,
-                    "a prescription has either packages or amount",
-                ));
-            }
-        }
-        amendment.push(json!({"url": "reit", "valueString": p.reit.to_string()}));
-        amendment.push(json!({"url": "itemgroup", "valueCodeableConcept": coding(ITEM_GROUP_SYSTEM, item_group, item_group_name)}));
-        amendment.push(json!({"url": "ereseptdosing", "extension": [{"url": "starttime", "valueDate": date(started)}]}));
-        if rf_status == RfStatus::Tilbakekalt {
-            let code = p.recall_code.as_deref().unwrap_or("2");
-            amendment.push(json!({"url": "recallinfo", "extension": [
-                {"url": "recallcode", "valueCodeableConcept": coding(RECALL_CODE_SYSTEM, code, recall_name(code))}
-            ]}));
-        }
-        amendment.push(json!({"url": "lastchanged", "valueDateTime": date_time(issued)}));
-        amendment.push(json!({"url": "typeresept", "valueCodeableConcept": coding("urn:oid:2.16.578.1.12.4.1.1.7491", "E", "Eresept")}));
-        let mut dispenses = Vec::new();
-        for (i, d) in p.dispenses.iter().enumerate() {
-            dispenses.push(Dispense {
-                id: uuid::Uuid::new_v4().to_string(),
-                at: when(&format!("{pfield}.dispenses[{i}].at"), &d.at, now)?,
-                quantity: d.quantity,
-                pharmacy: party(&d.pharmacy),
-            });
-        }
-        prescription = Some((rf_status, p, dispenses));
-    } else {
-        amendment.push(json!({"url": "dssn", "valueString": fixture.dssn}));
-        amendment.push(json!({"url": "reit", "valueString": "0"}));
-        amendment.push(json!({"url": "itemgroup", "valueCodeableConcept": coding(ITEM_GROUP_SYSTEM, item_group, item_group_name)}));
-        amendment.push(json!({"url": "ereseptdosing", "extension": [{"url": "starttime", "valueDate": date(started)}]}));
-        amendment.push(json!({"url": "lastchanged", "valueDateTime": date_time(started)}));
-        amendment.push(json!({"url": "typeresept", "valueCodeableConcept": coding("urn:oid:2.16.578.1.12.4.1.1.7491", "U", "Uten resept")}));
-    }
-    if identifiers.is_empty() {
+    let prescription = fixture
+        .prescription
+        .as_ref()
+        .map(|p| check_prescription(p, &format!("{field}.prescription"), now))
+        .transpose()?;
+    if fixture.pll_id.is_none() && prescription.is_none() {
         return Err(FieldError::new(
             field,
             "a statement needs a pll_id (a PLL entry), a prescription, or both",
         ));
     }
+    Ok(CheckedEntry {
+        fixture,
+        started,
+        discontinued,
+        status,
+        kind,
+        use_kind: fixture.use_kind.unwrap_or_default(),
+        prescription,
+    })
+}
+
+/// Checks a prescription fixture (under `field`): its ReseptId, its times, packages or amount,
+/// and its dispenses' times.
+fn check_prescription<'a>(
+    fixture: &'a PrescriptionFixture,
+    field: &str,
+    now: DateTime<Utc>,
+) -> Result<CheckedPrescription<'a>, FieldError> {
+    guid(&format!("{field}.id"), &fixture.id)?;
+    let issued = when(&format!("{field}.issued"), &fixture.issued, now)?;
+    let expires = when(&format!("{field}.expires"), &fixture.expires, now)?;
+    let quantity = match (fixture.packages, &fixture.amount) {
+        (Some(n), None) => Quantity::Packages(n),
+        (None, Some(amount)) => Quantity::Amount(amount),
+        _ => {
+            return Err(FieldError::new(
+                field,
+                "a prescription has either packages or amount",
+            ));
+        }
+    };
+    let dispensed = fixture
+        .dispenses
+        .iter()
+        .enumerate()
+        .map(|(i, d)| when(&format!("{field}.dispenses[{i}].at"), &d.at, now))
+        .collect::<Result<_, _>>()?;
+    Ok(CheckedPrescription {
+        fixture,
+        issued,
+        expires,
+        quantity,
+        dispensed,
+    })
+}
+
+impl CheckedPrescription<'_> {
+    /// Reseptformidleren's prescription, sent as `entry`.
+    fn build(self, entry: Entry) -> Prescription {
+        let dispenses = self
+            .fixture
+            .dispenses
+            .iter()
+            .zip(self.dispensed)
+            .map(|(d, at)| Dispense {
+                id: uuid::Uuid::new_v4().to_string(),
+                at,
+                quantity: d.quantity,
+                pharmacy: party(&d.pharmacy),
+            })
+            .collect();
+        Prescription {
+            entry,
+            status: self.fixture.status,
+            locked: self.fixture.locked,
+            refnum: self.fixture.refnum.clone(),
+            dispenser: self.fixture.dispenser.clone(),
+            recall_pending: false,
+            dispenses,
+        }
+    }
+}
+
+/// An amendment part naming the prescription type.
+fn type_resept(code: &str, display: &str) -> Value {
+    json!({
+        "url": "typeresept",
+        "valueCodeableConcept": coding(TYPE_RESEPT_SYSTEM, code, display)
+    })
+}
+
+/// The parts of the statement's `sfm-reseptamendment`: its prescription's, or, without one,
+/// those of a statement `Uten resept`.
+fn amendment(entry: &CheckedEntry<'_>) -> Vec<Value> {
+    let (group, group_name) = entry.kind.item_group();
+    let item_group = json!({
+        "url": "itemgroup",
+        "valueCodeableConcept": coding(ITEM_GROUP_SYSTEM, group, group_name)
+    });
+    let dosing = json!({
+        "url": "ereseptdosing",
+        "extension": [{"url": "starttime", "valueDate": date(entry.started)}]
+    });
+    let dssn = json!({"url": "dssn", "valueString": entry.fixture.dssn});
+    let Some(p) = &entry.prescription else {
+        return vec![
+            dssn,
+            json!({"url": "reit", "valueString": "0"}),
+            item_group,
+            dosing,
+            json!({"url": "lastchanged", "valueDateTime": date_time(entry.started)}),
+            type_resept("U", "Uten resept"),
+        ];
+    };
+    let quantity = match p.quantity {
+        Quantity::Packages(n) => json!({"url": "numberofpackages", "valueDecimal": n}),
+        Quantity::Amount(a) => {
+            json!({"url": "amount", "valueQuantity": {"value": a.value, "unit": a.unit}})
+        }
+    };
+    let mut parts = vec![
+        json!({"url": "reseptdate", "valueDate": date(p.issued)}),
+        json!({"url": "expirationdate", "valueDate": date(p.expires)}),
+        dssn,
+        quantity,
+        json!({"url": "reit", "valueString": p.fixture.reit.to_string()}),
+        item_group,
+        dosing,
+    ];
+    if p.fixture.status == RfStatus::Tilbakekalt {
+        let code = p.fixture.recall_code.as_deref().unwrap_or("2");
+        parts.push(json!({"url": "recallinfo", "extension": [{
+            "url": "recallcode",
+            "valueCodeableConcept": coding(RECALL_CODE_SYSTEM, code, recall_name(code))
+        }]}));
+    }
+    parts.push(json!({"url": "lastchanged", "valueDateTime": date_time(p.issued)}));
+    parts.push(type_resept("E", "Eresept"));
+    parts
+}
+
+/// An `sfm-regInfo`: an approved registration in `role` at `at`, by the prescriber if known.
+fn reg_info(prescriber: Option<&Party>, role: &str, role_name: &str, at: DateTime<Utc>) -> Value {
+    let mut parts = vec![
+        json!({
+            "url": "status",
+            "valueCodeableConcept": coding(REGISTRATION_STATUS_SYSTEM, "3", "Godkjent")
+        }),
+        json!({
+            "url": "type",
+            "valueCodeableConcept": coding(PERFORMER_ROLES_SYSTEM, role, role_name)
+        }),
+    ];
+    if let Some(p) = prescriber {
+        parts.push(json!({"url": "provider", "valueReference": practitioner_reference(p)}));
+    }
+    parts.push(json!({"url": "timestamp", "valueDateTime": date_time(at)}));
+    json!({"url": REG_INFO, "extension": parts})
+}
+
+/// The statement's extensions: the amendment, who discontinued and who prescribed it, when
+/// and why it was discontinued, and that generic substitution is accepted.
+fn statement_extensions(entry: &CheckedEntry<'_>) -> Vec<Value> {
+    let prescriber = entry.fixture.prescriber.as_ref().map(party);
+    let mut extensions = vec![json!({"url": RESEPTAMENDMENT, "extension": amendment(entry)})];
+    if let Some((at, _)) = &entry.discontinued {
+        extensions.push(reg_info(prescriber.as_ref(), "3", "Seponert av", *at));
+    }
+    extensions.push(reg_info(
+        prescriber.as_ref(),
+        "1",
+        "Forskrevet av",
+        entry.started,
+    ));
+    if let Some((at, d)) = &entry.discontinued {
+        let reason = d.reason.as_deref().unwrap_or("X");
+        let reason_name = discontinuation_name(reason);
+        extensions.push(json!({"url": DISCONTINUATION, "extension": [
+            {"url": "timedate", "valueDateTime": date_time(*at)},
+            {
+                "url": "reason",
+                "valueCodeableConcept": coding(DISCONTINUATION_REASON_SYSTEM, reason, reason_name)
+            }
+        ]}));
+    }
+    extensions.push(json!({
+        "url": format!("{PROFILE_BASE}sfm-generic-substitution"),
+        "extension": [{"url": "genericSubstitutionAccepted", "valueBoolean": true}]
+    }));
+    extensions
+}
+
+/// The statement's identifiers: its PLL entry id, then its ReseptId.
+fn identifiers(fixture: &EntryFixture) -> Vec<Value> {
+    let pll = fixture.pll_id.iter().map(|id| (statement::PLL_ID_TYPE, id));
+    let resept = fixture
+        .prescription
+        .iter()
+        .map(|p| (statement::RESEPT_ID_TYPE, &p.id));
+    pll.chain(resept)
+        .map(|(type_text, value)| {
+            json!({"use": "usual", "type": {"text": type_text}, "value": value})
+        })
+        .collect()
+}
+
+/// The statement's one dosage: its use, its application area, and the DSSN.
+fn dosage(entry: &CheckedEntry<'_>) -> Value {
+    let (use_code, use_name) = entry.use_kind.code();
+    let mut extensions = vec![json!({
+        "url": format!("{PROFILE_BASE}sfm-use"),
+        "valueCodeableConcept": coding(USE_SYSTEM, use_code, use_name)
+    })];
+    if let Some(area) = &entry.fixture.application_area {
+        extensions.push(json!({
+            "url": format!("{PROFILE_BASE}sfm-application-area"),
+            "extension": [{"url": "text", "valueString": area}]
+        }));
+    }
+    json!({"extension": extensions, "sequence": 1, "text": entry.fixture.dssn})
+}
+
+/// The `sfm-MedicationStatement` of a checked statement fixture, with id `id`, naming its
+/// Medication `medication_id`.
+fn build_statement(
+    entry: &CheckedEntry<'_>,
+    id: &str,
+    medication_id: &str,
+    subject: &Value,
+) -> Value {
+    json!({
+        "resourceType": "MedicationStatement",
+        "id": id,
+        "meta": {"profile": [format!("{PROFILE_BASE}sfm-MedicationStatement")]},
+        "extension": statement_extensions(entry),
+        "identifier": identifiers(entry.fixture),
+        "status": entry.status.as_str(),
+        "subject": subject,
+        "medicationReference": {
+            "reference": format!("Medication/{medication_id}"),
+            "type": format!("{PROFILE_BASE}sfm-Medication"),
+            "display": entry.fixture.medication.name,
+        },
+        "dosage": [dosage(entry)],
+    })
+}
+
+/// Checks a statement fixture (under `field`) and builds it: the statement with its Medication
+/// and, when it has one, its prescription in Reseptformidleren.
+fn build_entry(
+    fixture: &EntryFixture,
+    subject: &Value,
+    field: &str,
+    now: DateTime<Utc>,
+) -> Result<(Entry, Option<Prescription>), FieldError> {
+    let checked = check_entry(fixture, field, now)?;
     let id = fixture
         .pll_id
         .clone()
         .or_else(|| fixture.prescription.as_ref().map(|p| p.id.clone()))
         .unwrap_or_default();
-
-    let reg_info = |role: &str, role_name: &str, at: DateTime<Utc>| {
-        let mut parts = vec![
-            json!({"url": "status", "valueCodeableConcept": coding("http://ehelse.no/fhir/CodeSystem/sfm-medicationstatement-registration-status", "3", "Godkjent")}),
-            json!({"url": "type", "valueCodeableConcept": coding("http://ehelse.no/fhir/CodeSystem/sfm-performer-roles", role, role_name)}),
-        ];
-        if let Some(p) = &prescriber {
-            parts.push(json!({"url": "provider", "valueReference": practitioner_reference(p)}));
-        }
-        parts.push(json!({"url": "timestamp", "valueDateTime": date_time(at)}));
-        json!({"url": REG_INFO, "extension": parts})
-    };
-    let mut extensions = vec![json!({"url": RESEPTAMENDMENT, "extension": amendment})];
-    if let Some((at, _)) = &discontinued {
-        extensions.push(reg_info("3", "Seponert av", *at));
-    }
-    extensions.push(reg_info("1", "Forskrevet av", started));
-    if let Some((at, d)) = &discontinued {
-        let reason = d.reason.as_deref().unwrap_or("X");
-        extensions.push(json!({"url": DISCONTINUATION, "extension": [
-            {"url": "timedate", "valueDateTime": date_time(*at)},
-            {"url": "reason", "valueCodeableConcept": coding("urn:oid:2.16.578.1.12.4.1.1.7494", reason, discontinuation_name(reason))}
-        ]}));
-    }
-    extensions.push(json!({"url": format!("{PROFILE_BASE}sfm-generic-substitution"), "extension": [{"url": "genericSubstitutionAccepted", "valueBoolean": true}]}));
-
-    let mut dosage = json!({
-        "extension": [{"url": format!("{PROFILE_BASE}sfm-use"), "valueCodeableConcept": coding("urn:oid:2.16.578.1.12.4.1.1.9101", use_code, use_name)}],
-        "sequence": 1,
-        "text": fixture.dssn,
-    });
-    if let Some(area) = &fixture.application_area
-        && let Some(e) = dosage["extension"].as_array_mut()
-    {
-        e.push(json!({"url": format!("{PROFILE_BASE}sfm-application-area"), "extension": [{"url": "text", "valueString": area}]}));
-    }
     let medication_id = format!("med-{id}");
-    let statement = json!({
-        "resourceType": "MedicationStatement",
-        "id": id,
-        "meta": {"profile": [format!("{PROFILE_BASE}sfm-MedicationStatement")]},
-        "extension": extensions,
-        "identifier": identifiers,
-        "status": status,
-        "subject": subject,
-        "medicationReference": {
-            "reference": format!("Medication/{medication_id}"),
-            "type": format!("{PROFILE_BASE}sfm-Medication"),
-            "display": fixture.medication.name,
-        },
-        "dosage": [dosage],
-    });
-    let medication = build_medication(&fixture.medication, &medication_id);
-    let entry = Entry::new(statement, medication);
-    let prescription = prescription.map(|(status, p, dispenses)| Prescription {
-        entry: entry.clone(),
-        status,
-        locked: p.locked,
-        refnum: p.refnum.clone(),
-        dispenser: p.dispenser.clone(),
-        recall_pending: false,
-        dispenses,
-    });
+    let statement = build_statement(&checked, &id, &medication_id, subject);
+    let entry = Entry::new(
+        statement,
+        build_medication(&fixture.medication, &medication_id),
+    );
+    let prescription = checked.prescription.map(|p| p.build(entry.clone()));
     Ok((entry, prescription))
 }
 
@@ -694,6 +1040,7 @@ pub fn recall_name(code: &str) -> &'static str {
     }
 }
 
+/// The display of a Volven 7494 discontinuation reason.
 fn discontinuation_name(code: &str) -> &'static str {
     match code {
         "A" => "Avsluttet behandling",
@@ -701,31 +1048,36 @@ fn discontinuation_name(code: &str) -> &'static str {
     }
 }
 
-/// Builds one fixture patient; `known` holds the ReseptIds other patients already use.
-pub fn build_patient(
-    fixture: PatientFixture,
-    store: &NationalStore,
-    now: DateTime<Utc>,
-) -> Result<NationalPatient, FieldError> {
-    if fixture.patient.bytes().all(|b| b.is_ascii_digit()) {
-        NationalId::parse(&fixture.patient)
-            .map_err(|e| FieldError::new("patient", e.to_string()))?;
-    } else if !fixture.patient.contains('|') {
+/// Checks a patient key: a valid fødselsnummer or D-nummer, or `system|value` of a patient
+/// without one.
+fn check_patient_key(key: &str) -> Result<(), FieldError> {
+    if key.bytes().all(|b| b.is_ascii_digit()) {
+        NationalId::parse(key).map_err(|e| FieldError::new("patient", e.to_string()))?;
+    } else if !key.contains('|') {
         return Err(FieldError::new(
             "patient",
             format!(
-                "'{}' is neither a fødselsnummer/D-nummer nor system|value of a patient without one",
-                fixture.patient
+                "'{key}' is neither a fødselsnummer/D-nummer nor system|value of a patient \
+                 without one"
             ),
         ));
     }
-    let mut patient = NationalPatient::new(&fixture.patient, now);
-    patient.description = fixture.description;
-    patient.kjernejournal = fixture.kjernejournal.map(build_kjernejournal).transpose()?;
+    Ok(())
+}
+
+/// Builds the patient's statements into `patient` — prescriptions to Reseptformidleren,
+/// vaccines and NIB/FIB beside the PLL — each valid FHIR, with a PLL id no other statement
+/// has and a ReseptId no other prescription has (in `store` either); returns the PLL's entries.
+fn add_medications(
+    patient: &mut NationalPatient,
+    medications: &[EntryFixture],
+    store: &NationalStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<Entry>, FieldError> {
     let mut pll_entries = Vec::new();
-    for (i, entry_fixture) in fixture.medications.iter().enumerate() {
+    for (i, entry_fixture) in medications.iter().enumerate() {
         let field = format!("medications[{i}]");
-        let subject = super::patient_reference(&fixture.patient);
+        let subject = super::patient_reference(&patient.key);
         let (entry, prescription) = build_entry(entry_fixture, &subject, &field, now)?;
         if let Err(problems) = crate::fhir_r4::check_type(&entry.statement, "MedicationStatement")
             .and_then(|()| crate::fhir_r4::check_type(&entry.medication, "Medication"))
@@ -760,121 +1112,178 @@ pub fn build_patient(
             (_, _) => patient.other_entries.push(entry),
         }
     }
-    match (fixture.pll, pll_entries.is_empty()) {
+    Ok(pll_entries)
+}
+
+/// The patient's PLL, holding `entries`: the fixture's `pll`, required when an entry has a
+/// `pll_id`.
+fn build_pll(
+    pll: Option<PllFixture>,
+    entries: Vec<Entry>,
+    now: DateTime<Utc>,
+) -> Result<Option<Pll>, FieldError> {
+    match (pll, entries.is_empty()) {
         (Some(pll), _) => {
             if let Some(id) = &pll.id {
                 guid("pll.id", id)?;
             }
-            patient.pll = Some(Pll {
+            Ok(Some(Pll {
                 message_id: pll.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                 date: when("pll.date", &pll.date, now)?,
                 author: pll.author.as_ref().map(party),
-                entries: pll_entries,
-            });
+                entries,
+            }))
         }
-        (None, true) => {}
-        (None, false) => {
-            return Err(FieldError::new(
-                "pll",
-                "statements with a pll_id need the patient's pll (its date and author)",
-            ));
-        }
+        (None, true) => Ok(None),
+        (None, false) => Err(FieldError::new(
+            "pll",
+            "statements with a pll_id need the patient's pll (its date and author)",
+        )),
     }
-    for (i, a) in fixture.allergies.iter().enumerate() {
-        let field = format!("allergies[{i}]");
-        if !matches!(a.criticality.as_str(), "low" | "high" | "unable-to-assess") {
+}
+
+/// An allergy (under `field`): its id, when given, must be a FHIR id.
+fn build_allergy(
+    fixture: &AllergyFixture,
+    field: &str,
+    now: DateTime<Utc>,
+) -> Result<Allergy, FieldError> {
+    let id = match &fixture.id {
+        Some(id) if crate::fhir_r4::is_fhir_id(id) => id.clone(),
+        Some(id) => {
             return Err(FieldError::new(
-                format!("{field}.criticality"),
-                format!("'{}' is not low, high or unable-to-assess", a.criticality),
+                format!("{field}.id"),
+                format!("'{id}' is not a FHIR id"),
             ));
         }
-        if let Some(category) = &a.category
-            && !matches!(
-                category.as_str(),
-                "food" | "medication" | "environment" | "biologic"
-            )
-        {
-            return Err(FieldError::new(
-                format!("{field}.category"),
-                format!("'{category}' is not food, medication, environment or biologic"),
-            ));
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    Ok(Allergy {
+        id,
+        substance: fixture.substance.clone(),
+        atc: fixture.atc.clone(),
+        category: fixture.category.map(|c| c.as_str().to_owned()),
+        criticality: fixture.criticality.as_str().to_owned(),
+        reaction: fixture.reaction.clone(),
+        recorded: when(&format!("{field}.recorded"), &fixture.recorded, now)?,
+    })
+}
+
+/// Whether a pharmacy message's deliveries fit its kind: an M25.2 (a query) has none, an M25.3
+/// (a dispensing note) at least one; the problem otherwise.
+fn check_deliveries(kind: PharmacyMessageKind, deliveries: usize) -> Result<(), &'static str> {
+    match (kind, deliveries) {
+        (PharmacyMessageKind::Query, 1..) => {
+            Err("an M25.2 (the pharmacy's query) has no deliveries: only an M25.3 does")
         }
-        patient.allergies.push(Allergy {
-            id: match &a.id {
-                Some(id) if crate::fhir_r4::is_fhir_id(id) => id.clone(),
-                Some(id) => {
-                    return Err(FieldError::new(
-                        format!("{field}.id"),
-                        format!("'{id}' is not a FHIR id"),
-                    ));
-                }
-                None => uuid::Uuid::new_v4().to_string(),
-            },
-            substance: a.substance.clone(),
-            atc: a.atc.clone(),
-            category: a.category.clone(),
-            criticality: a.criticality.clone(),
-            reaction: a.reaction.clone(),
-            recorded: when(&format!("{field}.recorded"), &a.recorded, now)?,
-        });
+        (PharmacyMessageKind::Dispensing, 0) => {
+            Err("an M25.3 (the pharmacy's dispensing note) needs at least one delivery")
+        }
+        _ => Ok(()),
     }
-    if let Some(m) = fixture.multidose {
-        if m.doctor.hpr.is_none() {
-            return Err(FieldError::new(
-                "multidose.doctor.hpr",
-                "the multidose doctor needs an HPR number",
-            ));
-        }
-        let mut messages = Vec::with_capacity(m.messages.len());
-        for (i, message) in m.messages.iter().enumerate() {
-            let field = format!("multidose.messages[{i}]");
-            match (message.kind, message.deliveries.is_empty()) {
-                (PharmacyMessageKind::Query, false) => {
-                    return Err(FieldError::new(
-                        format!("{field}.deliveries"),
-                        "an M25.2 (the pharmacy's query) has no deliveries: only an M25.3 does",
-                    ));
-                }
-                (PharmacyMessageKind::Dispensing, true) => {
-                    return Err(FieldError::new(
-                        format!("{field}.deliveries"),
-                        "an M25.3 (the pharmacy's dispensing note) needs at least one delivery",
-                    ));
-                }
-                _ => {}
-            }
-            let mut deliveries = Vec::with_capacity(message.deliveries.len());
-            for (j, d) in message.deliveries.iter().enumerate() {
-                let field = format!("{field}.deliveries[{j}]");
-                if patient.prescription(&d.resept_id).is_none() {
-                    return Err(FieldError::new(
-                        format!("{field}.resept_id"),
-                        format!("'{}' is not a prescription of this patient", d.resept_id),
-                    ));
-                }
-                deliveries.push(Delivery {
-                    resept_id: d.resept_id.clone(),
-                    first_dose: when(&format!("{field}.first_dose"), &d.first_dose, now)?,
-                    last_dose: when(&format!("{field}.last_dose"), &d.last_dose, now)?,
-                });
-            }
-            messages.push(PharmacyMessage {
-                id: message
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                kind: message.kind,
-                date: when(&format!("{field}.date"), &message.date, now)?,
-                deliveries,
-            });
-        }
-        patient.multidose = Some(Multidose {
-            doctor: party(&m.doctor),
-            organization: party(&m.organization),
-            pharmacy: party(&m.pharmacy),
-            messages,
-        });
+}
+
+/// A delivery (under `field`) of one of `patient`'s prescriptions.
+fn build_delivery(
+    fixture: &DeliveryFixture,
+    field: &str,
+    patient: &NationalPatient,
+    now: DateTime<Utc>,
+) -> Result<Delivery, FieldError> {
+    if patient.prescription(&fixture.resept_id).is_none() {
+        return Err(FieldError::new(
+            format!("{field}.resept_id"),
+            format!(
+                "'{}' is not a prescription of this patient",
+                fixture.resept_id
+            ),
+        ));
     }
+    Ok(Delivery {
+        resept_id: fixture.resept_id.clone(),
+        first_dose: when(&format!("{field}.first_dose"), &fixture.first_dose, now)?,
+        last_dose: when(&format!("{field}.last_dose"), &fixture.last_dose, now)?,
+    })
+}
+
+/// A multidose pharmacy's message (under `field`) about `patient`'s PLL.
+fn build_pharmacy_message(
+    fixture: &PharmacyMessageFixture,
+    field: &str,
+    patient: &NationalPatient,
+    now: DateTime<Utc>,
+) -> Result<PharmacyMessage, FieldError> {
+    check_deliveries(fixture.kind, fixture.deliveries.len())
+        .map_err(|problem| FieldError::new(format!("{field}.deliveries"), problem))?;
+    let deliveries = fixture
+        .deliveries
+        .iter()
+        .enumerate()
+        .map(|(j, d)| build_delivery(d, &format!("{field}.deliveries[{j}]"), patient, now))
+        .collect::<Result<_, _>>()?;
+    Ok(PharmacyMessage {
+        id: fixture
+            .id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        kind: fixture.kind,
+        date: when(&format!("{field}.date"), &fixture.date, now)?,
+        deliveries,
+    })
+}
+
+/// `patient`'s multidose arrangement: the doctor needs an HPR number, the pharmacy's messages
+/// name the patient's prescriptions.
+fn build_multidose(
+    fixture: &MultidoseFixture,
+    patient: &NationalPatient,
+    now: DateTime<Utc>,
+) -> Result<Multidose, FieldError> {
+    if fixture.doctor.hpr.is_none() {
+        return Err(FieldError::new(
+            "multidose.doctor.hpr",
+            "the multidose doctor needs an HPR number",
+        ));
+    }
+    let messages = fixture
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| build_pharmacy_message(m, &format!("multidose.messages[{i}]"), patient, now))
+        .collect::<Result<_, _>>()?;
+    Ok(Multidose {
+        doctor: party(&fixture.doctor),
+        organization: party(&fixture.organization),
+        pharmacy: party(&fixture.pharmacy),
+        messages,
+    })
+}
+
+/// Builds one fixture patient; `store` holds the other patients, whose ReseptIds it must not
+/// reuse. The first problem is reported: the patient key, the kjernejournal, the statements,
+/// the PLL, the allergies, the multidose arrangement.
+pub fn build_patient(
+    fixture: PatientFixture,
+    store: &NationalStore,
+    now: DateTime<Utc>,
+) -> Result<NationalPatient, FieldError> {
+    check_patient_key(&fixture.patient)?;
+    let mut patient = NationalPatient::new(&fixture.patient, now);
+    patient.description = fixture.description;
+    patient.kjernejournal = fixture.kjernejournal.map(build_kjernejournal).transpose()?;
+    let pll_entries = add_medications(&mut patient, &fixture.medications, store, now)?;
+    patient.pll = build_pll(fixture.pll, pll_entries, now)?;
+    patient.allergies = fixture
+        .allergies
+        .iter()
+        .enumerate()
+        .map(|(i, a)| build_allergy(a, &format!("allergies[{i}]"), now))
+        .collect::<Result<_, _>>()?;
+    patient.multidose = fixture
+        .multidose
+        .as_ref()
+        .map(|m| build_multidose(m, &patient, now))
+        .transpose()?;
     Ok(patient)
 }
 
@@ -911,5 +1320,118 @@ mod tests {
         ] {
             assert!(t(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A statement fixture with a PLL id and `extra` fields.
+    fn entry_fixture(extra: Value) -> Value {
+        let mut entry = json!({
+            "medication": {"name": "Atorvastatin tab 20 mg"},
+            "dssn": "1 tablett om kvelden",
+            "started": "now-10d",
+            "pll_id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b22"
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            entry[key] = value.clone();
+        }
+        entry
+    }
+
+    fn parse(record: &Value) -> Result<PatientFixture, FieldError> {
+        crate::fixtures::parse_record(record.to_string().as_bytes())
+    }
+
+    #[test]
+    fn unknown_words_name_the_field_and_the_allowed_ones() {
+        let prescription = json!({
+            "id": "0b6b1c1e-1f7a-4c55-9a57-3a1d5f0e8b21", "status": "Gyldig",
+            "issued": "now-20d", "expires": "now+300d", "packages": 1
+        });
+        let cases = [
+            (
+                json!({"medications": [entry_fixture(json!({"prescription": prescription}))]}),
+                "medications[0].prescription.status",
+                "'Gyldig' is not Ekspederbar, UnderEkspedering, Ekspedert or Tilbakekalt",
+            ),
+            (
+                json!({"medications": [entry_fixture(json!({"use": "Ofte"}))]}),
+                "medications[0].use",
+                "'Ofte' is not Fast, Behov or Kur",
+            ),
+            (
+                json!({"medications": [entry_fixture(json!({"kind": "pille"}))]}),
+                "medications[0].kind",
+                "'pille' is not medication, vaccine or nib",
+            ),
+            (
+                json!({"medications": [entry_fixture(json!({"status": "paused"}))]}),
+                "medications[0].status",
+                "'paused' is not a MedicationStatement status",
+            ),
+            (
+                json!({"allergies": [
+                    {"substance": "Lateks", "criticality": "medium", "recorded": "now"}
+                ]}),
+                "allergies[0].criticality",
+                "'medium' is not low, high or unable-to-assess",
+            ),
+            (
+                json!({"allergies": [
+                    {"substance": "Lateks", "criticality": "low", "category": "plant",
+                     "recorded": "now"}
+                ]}),
+                "allergies[0].category",
+                "'plant' is not food, medication, environment or biologic",
+            ),
+        ];
+        for (mut record, field, message) in cases {
+            record["patient"] = json!("10086148248");
+            assert_eq!(parse(&record).unwrap_err(), FieldError::new(field, message));
+        }
+    }
+
+    #[test]
+    fn a_checked_statement_has_its_defaults_and_its_first_problem() {
+        let check = |extra: Value| {
+            let fixture: EntryFixture = serde_json::from_value(entry_fixture(extra)).unwrap();
+            check_entry(&fixture, "medications[0]", now()).map(|c| (c.status, c.kind, c.use_kind))
+        };
+        assert_eq!(
+            check(json!({})),
+            Ok((
+                StatementStatus::Active,
+                StatementKind::Medication,
+                UseKind::Fast
+            ))
+        );
+        assert_eq!(
+            check(json!({"discontinued": {"at": "now-1d"}, "use": "Kur"})),
+            Ok((
+                StatementStatus::Stopped,
+                StatementKind::Medication,
+                UseKind::Kur
+            ))
+        );
+        assert_eq!(
+            check(json!({"kind": "vaccine", "pll_id": "not a guid"})),
+            Err(FieldError::new(
+                "medications[0].medication.atc",
+                "a vaccine needs its ATC code (J07...)"
+            ))
+        );
+        assert_eq!(
+            check(json!({"pll_id": null})),
+            Err(FieldError::new(
+                "medications[0]",
+                "a statement needs a pll_id (a PLL entry), a prescription, or both"
+            ))
+        );
+    }
+
+    #[test]
+    fn an_m25_2_has_no_deliveries_and_an_m25_3_has_some() {
+        assert_eq!(check_deliveries(PharmacyMessageKind::Query, 0), Ok(()));
+        assert!(check_deliveries(PharmacyMessageKind::Query, 1).is_err());
+        assert_eq!(check_deliveries(PharmacyMessageKind::Dispensing, 2), Ok(()));
+        assert!(check_deliveries(PharmacyMessageKind::Dispensing, 0).is_err());
     }
 }

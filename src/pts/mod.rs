@@ -10,8 +10,12 @@ pub mod model;
 pub mod rules;
 pub mod state;
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -19,8 +23,9 @@ use crate::auth::claims::ORGNR_PARENT;
 use crate::auth::{DpopPolicy, Requirements};
 use crate::errors::problem::Problem;
 use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+use crate::limits::BodyThen;
 use model::Restriction;
-use rules::{CodeKind, Errors, code_kind, push};
+use rules::{Errors, Parent};
 pub use state::State;
 
 /// PTS's audience.
@@ -95,6 +100,31 @@ fn organisation(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<
         })
 }
 
+/// Extractor: the organisation calling, authenticated by [`organisation`]; a refusal is a
+/// problem (with `WWW-Authenticate` when the token is refused). The handlers take it as
+/// `BodyThen<PtsOrganisation>`: the token is checked once the body is in, as PTS reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtsOrganisation(pub String);
+
+impl FromRequest for PtsOrganisation {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    /// Authenticates when first polled: only once the arguments before it are extracted.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match req.app_data::<web::Data<State>>() {
+                Some(state) => organisation(&req, state, state.clock.now()).map(Self),
+                None => Err(Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "PTS's state is not registered",
+                )),
+            }
+        })
+    }
+}
+
 /// The body as JSON, or the problem ASP.NET Core answers.
 fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, Problem> {
     let content_type = req
@@ -127,73 +157,47 @@ fn invalid(errors: Errors) -> Problem {
 /// `POST /access-restrictions/patient-safety`: add, update, or (code `N`) remove.
 async fn upsert(
     req: HttpRequest,
-    body: web::Bytes,
+    BodyThen {
+        body,
+        then: organisation,
+    }: BodyThen<PtsOrganisation>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
-    let organisation = organisation(&req, &state, now)?;
     let request = input::Upsert::read(&json_body(&req, &body)?).map_err(invalid)?;
     let object = &request.object;
-    let errors = rules::check_delay(&request.code, &request.delay, object.parent.is_some(), now);
-    if !errors.is_empty() {
-        return Err(invalid(errors));
-    }
     let mut store = state.store_mut();
-    let mut restriction = Restriction {
+    let parent = match &object.parent {
+        None => Parent::NotNamed,
+        Some(parent) => Parent::Named {
+            delay_days: store
+                .find(&object.off_id, parent)
+                .and_then(|p| p.delay_days),
+        },
+    };
+    let decision =
+        rules::decide_upsert(&request.code, &request.delay, parent, now).map_err(invalid)?;
+    let restriction = Restriction {
         code: request.code.clone(),
         delay_delivery_until: request.delay.until,
         delay_days: request.delay.days,
         delay_from_time: request.delay.from,
-        ..Restriction::new(&organisation, object, now)
+        ..Restriction::new(&organisation.0, object, now)
     };
-    match code_kind(&request.code) {
-        Some(CodeKind::Normal) => {
-            // No restriction: remove whatever there was (nothing there is fine too).
-            if let Some(removed) = store.remove(&object.off_id, &object.object) {
-                restriction.created = removed.created;
-                restriction.created_by = removed.created_by;
-            }
-            restriction.delay_from_time = None;
-            return Ok(ok(&restriction.view()));
-        }
-        Some(CodeKind::Indefinite) => {
-            // Delayed forever, whatever a parent says ("will be set by the service itself to
-            // Maximum DateTime").
-            restriction.delay_delivery_until = Some(rules::max_date_time());
-            let stored = store.upsert(restriction);
-            return Ok(ok(&stored.view()));
-        }
-        _ => {}
-    }
-    if let (Some(from), Some(parent)) = (request.delay.from, &object.parent) {
-        let days = store
-            .find(&object.off_id, parent)
-            .and_then(|p| p.delay_days);
-        let Some(days) = days else {
-            let mut errors = Errors::new();
-            push(
-                &mut errors,
-                "ParentConfidentialObjectId",
-                "The parent confidential object has no patient safety access restriction with DelayDays to compute DelayDeliveryUntil from",
-            );
-            return Err(invalid(errors));
-        };
-        restriction.delay_delivery_until =
-            Some(rules::sibling_delay(from, days, "DelayFromTime").map_err(invalid)?);
-    }
-    let stored = store.upsert(restriction);
-    Ok(ok(&stored.view()))
+    Ok(ok(&store.apply_upsert(restriction, decision).view()))
 }
 
 /// `POST /access-restrictions/patient-safety/associate-parent`: the sibling inherits the parent's
 /// restriction, its delay counted from its own `delayFromTime` (default: now).
 async fn associate_parent(
     req: HttpRequest,
-    body: web::Bytes,
+    BodyThen {
+        body,
+        then: organisation,
+    }: BodyThen<PtsOrganisation>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
-    let organisation = organisation(&req, &state, now)?;
     let request = input::Associate::read(&json_body(&req, &body)?).map_err(invalid)?;
     let object = &request.object;
     let from = request.from.unwrap_or(now);
@@ -205,7 +209,7 @@ async fn associate_parent(
         .cloned();
     let mut sibling = Restriction {
         delay_from_time: request.from,
-        ..Restriction::new(&organisation, object, now)
+        ..Restriction::new(&organisation.0, object, now)
     };
     let Some(parent) = parent else {
         // The parent is not restricted: the sibling is not either.
@@ -226,11 +230,10 @@ async fn associate_parent(
 /// object or one parent's siblings, optionally only those still in force.
 async fn search(
     req: HttpRequest,
-    body: web::Bytes,
+    BodyThen { body, .. }: BodyThen<PtsOrganisation>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
-    organisation(&req, &state, now)?;
     let request = input::Search::read(&json_body(&req, &body)?).map_err(invalid)?;
     let store = state.store();
     let found: Vec<Value> = store

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::input::SafetyObject;
-use super::rules::dotnet_time;
+use super::rules::{UpsertDecision, dotnet_time};
 
 /// A confidential object's identity: `{type, value}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +143,33 @@ impl PtsStore {
             self.restrictions.push(restriction.clone());
         }
         restriction
+    }
+
+    /// Applies an upsert's `decision` to `restriction` (the request's, not stored yet); returns
+    /// what PTS answers. [`UpsertDecision::Remove`] removes the restriction on its object and
+    /// answers `restriction` unstored, with the removed one's creation and no `delayFromTime`;
+    /// [`UpsertDecision::Store`] stores it with the decided delay.
+    pub fn apply_upsert(
+        &mut self,
+        mut restriction: Restriction,
+        decision: UpsertDecision,
+    ) -> Restriction {
+        match decision {
+            UpsertDecision::Remove => {
+                if let Some(removed) = self.remove(&restriction.off_id, &restriction.object) {
+                    restriction.created = removed.created;
+                    restriction.created_by = removed.created_by;
+                }
+                restriction.delay_from_time = None;
+                restriction
+            }
+            UpsertDecision::Store {
+                delay_delivery_until,
+            } => {
+                restriction.delay_delivery_until = delay_delivery_until;
+                self.upsert(restriction)
+            }
+        }
     }
 
     /// Removes the restriction on a person's object; returns it if there was one.

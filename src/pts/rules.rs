@@ -196,6 +196,80 @@ pub fn sibling_delay(
         })
 }
 
+/// The parent object an upsert names, as far as the sibling's delay goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// The request names no parent.
+    NotNamed,
+    /// The request names a parent: the `delayDays` of its restriction, if it has one.
+    Named {
+        /// The parent's `delayDays` (none when it is not restricted, or only until a time).
+        delay_days: Option<i64>,
+    },
+}
+
+/// What an upsert does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertDecision {
+    /// Code `N`: not restricted; whatever restriction there was is removed (nothing there is
+    /// fine too).
+    Remove,
+    /// Store the restriction with this `delayDeliveryUntil`.
+    Store {
+        /// `NORN_*`: for ever; a sibling with `delayFromTime`: its parent's `delayDays` later;
+        /// otherwise as the request gives it.
+        delay_delivery_until: Option<DateTime<Utc>>,
+    },
+}
+
+/// Decides an upsert from the request's code, delay and parent: the delay fields are checked
+/// ([`check_delay`]) first; then `N` removes; `NORN_*` is delayed for ever, whatever a parent
+/// says ("will be set by the service itself to Maximum DateTime"); a sibling with
+/// `delayFromTime` is delayed by its parent's `delayDays` from then (refused when the parent
+/// has none); anything else keeps the delay it gives.
+pub fn decide_upsert(
+    code: &str,
+    delay: &Delay,
+    parent: Parent,
+    now: DateTime<Utc>,
+) -> Result<UpsertDecision, Errors> {
+    let errors = check_delay(code, delay, parent != Parent::NotNamed, now);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    match code_kind(code) {
+        Some(CodeKind::Normal) => return Ok(UpsertDecision::Remove),
+        Some(CodeKind::Indefinite) => {
+            return Ok(UpsertDecision::Store {
+                delay_delivery_until: Some(max_date_time()),
+            });
+        }
+        Some(CodeKind::Delayed) | None => {}
+    }
+    let delay_delivery_until = match (delay.from, parent) {
+        (
+            Some(from),
+            Parent::Named {
+                delay_days: Some(days),
+            },
+        ) => Some(sibling_delay(from, days, "DelayFromTime")?),
+        (Some(_), Parent::Named { delay_days: None }) => {
+            let mut errors = Errors::new();
+            push(
+                &mut errors,
+                "ParentConfidentialObjectId",
+                "The parent confidential object has no patient safety access restriction with \
+                 DelayDays to compute DelayDeliveryUntil from",
+            );
+            return Err(errors);
+        }
+        (None, _) | (Some(_), Parent::NotNamed) => delay.until,
+    };
+    Ok(UpsertDecision::Store {
+        delay_delivery_until,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +408,58 @@ mod tests {
             [(
                 "ParentConfidentialObjectId",
                 "Parent Confidential Object must be specified when DelayFromTime is specified"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_upsert_removes_stores_for_ever_or_inherits_the_parents_days() {
+        let from = t("2024-01-04T20:50:20.908216Z");
+        let future = t("2024-01-21T00:00:00Z");
+        let days = |delay_days| Parent::Named { delay_days };
+        let delay = |until, days, from| Delay { until, days, from };
+        let decide = |code, delay: Delay, parent| decide_upsert(code, &delay, parent, now());
+        let store = |until: Option<DateTime<Utc>>| {
+            Ok(UpsertDecision::Store {
+                delay_delivery_until: until,
+            })
+        };
+        assert_eq!(
+            decide("N", delay(None, None, Some(from)), days(Some(14))),
+            Ok(UpsertDecision::Remove)
+        );
+        assert_eq!(
+            decide("NORN_FFL", delay(None, None, Some(from)), days(Some(14))),
+            store(Some(max_date_time()))
+        );
+        assert_eq!(
+            decide("NORU", delay(None, None, Some(from)), days(Some(14))),
+            store(Some(t("2024-01-18T20:50:20.908216Z")))
+        );
+        assert_eq!(
+            decide("NORU", delay(Some(future), None, None), days(Some(14))),
+            store(Some(future))
+        );
+        assert_eq!(
+            decide("NORU", delay(None, Some(3), None), Parent::NotNamed),
+            store(None)
+        );
+        let refused = decide("NORU", delay(None, None, Some(from)), days(None)).unwrap_err();
+        assert_eq!(
+            messages(&refused),
+            [(
+                "ParentConfidentialObjectId",
+                "The parent confidential object has no patient safety access restriction with \
+                 DelayDays to compute DelayDeliveryUntil from"
+            )]
+        );
+        // The delay fields are checked before anything is decided.
+        let refused = decide("N", delay(Some(future), None, None), Parent::NotNamed).unwrap_err();
+        assert_eq!(
+            messages(&refused),
+            [(
+                "DelayDeliveryUntil",
+                "DelayDeliveryUntil cannot be specified with ConfidentialityCode N"
             )]
         );
     }

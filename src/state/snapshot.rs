@@ -177,6 +177,8 @@ pub fn parse(json: &[u8], resources: &ApiResources) -> Result<Validated, StateEr
     validate(document, resources)
 }
 
+/// Checks a document that has the right types against every rule, part by part in a fixed
+/// order (the first problem is reported), and turns it into the services' state.
 fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validated, StateError> {
     let StateDocument {
         clock,
@@ -187,88 +189,20 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
         pts,
         ..
     } = document;
-
-    let mut clients = BTreeMap::new();
-    for (i, entry) in helseid.clients.into_iter().enumerate() {
-        let field = |f: &str| format!("helseid.clients[{i}].{f}");
-        let client = Client::validate(entry, resources)
-            .map_err(|e| StateError::new(field(&e.field), e.message))?;
-        if clients
-            .insert(client.id().to_owned(), Arc::new(client))
-            .is_some()
-        {
-            return Err(StateError::new(
-                field("client_id"),
-                "another client has this client_id",
-            ));
-        }
-    }
-    let mut pids = HashSet::new();
-    let mut users = Vec::with_capacity(helseid.users.len());
-    for (i, entry) in helseid.users.into_iter().enumerate() {
-        let user = User::validate(entry)
-            .map_err(|e| StateError::new(format!("helseid.users[{i}].{}", e.field), e.message))?;
-        if !pids.insert(user.pid().to_owned()) {
-            return Err(StateError::new(
-                format!("helseid.users[{i}].pid"),
-                "another user has this pid",
-            ));
-        }
-        users.push(Arc::new(user));
-    }
-
+    let clients = validate_clients(helseid.clients, resources)?;
+    let users = validate_users(helseid.users)?;
     for (id, tenant) in &sfm.tenants {
         validate_tenant(id, tenant)?;
     }
-    for (key, patient) in &national.patients {
-        if &patient.key != key {
-            return Err(StateError::new(
-                format!("national.patients.{key}.key"),
-                format!("'{}' is not the key it is filed under", patient.key),
-            ));
-        }
-    }
-    for orgnr in kjernejournal.organisations.keys() {
-        crate::ids::OrgNr::parse(orgnr).map_err(|e| {
-            StateError::new(
-                format!("kjernejournal.organisations.{orgnr}"),
-                e.to_string(),
-            )
-        })?;
-    }
-    let mut restriction_ids = HashSet::new();
-    for (i, restriction) in pts.restrictions.iter().enumerate() {
-        if !restriction_ids.insert(restriction.id.as_str()) {
-            return Err(StateError::new(
-                format!("pts.restrictions[{i}].id"),
-                "another restriction has this id",
-            ));
-        }
-    }
+    validate_national(&national)?;
+    validate_organisations(&kjernejournal.organisations)?;
+    validate_restrictions(&pts)?;
     let ticket_key = kjernejournal
         .ticket_key
         .as_deref()
-        .map(|key| {
-            URL_SAFE_NO_PAD
-                .decode(key)
-                .ok()
-                .and_then(|bytes| <[u8; KEY_LEN]>::try_from(bytes).ok())
-                .ok_or_else(|| {
-                    StateError::new(
-                        "kjernejournal.ticket_key",
-                        format!("must be {KEY_LEN} bytes in base64url without padding"),
-                    )
-                })
-        })
+        .map(decode_ticket_key)
         .transpose()?;
-    let clock_offset = clock
-        .map(|c| {
-            TimeDelta::try_milliseconds(c.offset_ms)
-                .filter(|d| d.abs() < TimeDelta::days(365 * 1000))
-                .ok_or_else(|| StateError::new("clock.offset_ms", "out of range"))
-        })
-        .transpose()?;
-
+    let clock_offset = clock.map(clock_offset).transpose()?;
     Ok(Validated {
         parts: Parts {
             helseid: HelseIdStore {
@@ -287,6 +221,110 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
         clock_offset,
         ticket_key,
     })
+}
+
+/// HelseID's clients, each valid for `resources`, by client_id (unique).
+fn validate_clients(
+    entries: Vec<ClientEntry>,
+    resources: &ApiResources,
+) -> Result<BTreeMap<String, Arc<Client>>, StateError> {
+    let mut clients = BTreeMap::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let field = |f: &str| format!("helseid.clients[{i}].{f}");
+        let client = Client::validate(entry, resources)
+            .map_err(|e| StateError::new(field(&e.field), e.message))?;
+        if clients
+            .insert(client.id().to_owned(), Arc::new(client))
+            .is_some()
+        {
+            return Err(StateError::new(
+                field("client_id"),
+                "another client has this client_id",
+            ));
+        }
+    }
+    Ok(clients)
+}
+
+/// HelseID's test users, each valid, their pids unique, in login-page order.
+fn validate_users(entries: Vec<UserEntry>) -> Result<Vec<Arc<User>>, StateError> {
+    let mut pids = HashSet::new();
+    let mut users = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let user = User::validate(entry)
+            .map_err(|e| StateError::new(format!("helseid.users[{i}].{}", e.field), e.message))?;
+        if !pids.insert(user.pid().to_owned()) {
+            return Err(StateError::new(
+                format!("helseid.users[{i}].pid"),
+                "another user has this pid",
+            ));
+        }
+        users.push(Arc::new(user));
+    }
+    Ok(users)
+}
+
+/// Every national patient is filed under its own key.
+fn validate_national(national: &NationalStore) -> Result<(), StateError> {
+    for (key, patient) in &national.patients {
+        if &patient.key != key {
+            return Err(StateError::new(
+                format!("national.patients.{key}.key"),
+                format!("'{}' is not the key it is filed under", patient.key),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Kjernejournal's organisations are filed under valid organisation numbers.
+fn validate_organisations(
+    organisations: &BTreeMap<String, Organisation>,
+) -> Result<(), StateError> {
+    for orgnr in organisations.keys() {
+        crate::ids::OrgNr::parse(orgnr).map_err(|e| {
+            StateError::new(
+                format!("kjernejournal.organisations.{orgnr}"),
+                e.to_string(),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// PTS's restrictions have unique ids.
+fn validate_restrictions(pts: &PtsStore) -> Result<(), StateError> {
+    let mut restriction_ids = HashSet::new();
+    for (i, restriction) in pts.restrictions.iter().enumerate() {
+        if !restriction_ids.insert(restriction.id.as_str()) {
+            return Err(StateError::new(
+                format!("pts.restrictions[{i}].id"),
+                "another restriction has this id",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The ticket key as [`encode_ticket_key`] writes it.
+fn decode_ticket_key(key: &str) -> Result<[u8; KEY_LEN], StateError> {
+    URL_SAFE_NO_PAD
+        .decode(key)
+        .ok()
+        .and_then(|bytes| <[u8; KEY_LEN]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            StateError::new(
+                "kjernejournal.ticket_key",
+                format!("must be {KEY_LEN} bytes in base64url without padding"),
+            )
+        })
+}
+
+/// The clock's offset: less than 1000 years either way.
+fn clock_offset(clock: ClockState) -> Result<TimeDelta, StateError> {
+    TimeDelta::try_milliseconds(clock.offset_ms)
+        .filter(|d| d.abs() < TimeDelta::days(365 * 1000))
+        .ok_or_else(|| StateError::new("clock.offset_ms", "out of range"))
 }
 
 /// A tenant's invariants: filed under its id, a GUID; every resource filed under its type and
