@@ -43,22 +43,7 @@ impl Application {
             TcpListener::bind((settings.bind, settings.port)).map_err(bind_error(settings.port))?;
         let http_addr = http.local_addr().map_err(bind_error(settings.port))?;
         let http_port = http_addr.port();
-        let base_url = settings
-            .public_url
-            .as_ref()
-            .map(base_url_string)
-            .unwrap_or_else(|| format!("http://localhost:{http_port}"));
-        let state = web::Data::new(AppState::with_fixtures(
-            &settings, fixtures, clock, base_url,
-        )?);
-        for warning in &state.warnings {
-            log::warn!("{warning}");
-        }
-        let state_file_loaded = match &state.state_file {
-            Some(file) => Some(file.load_or_create(&state)?),
-            None => None,
-        };
-
+        let (state, state_file_loaded) = shared_state(&settings, fixtures, clock, http_port)?;
         let data = state.clone();
         let origins = settings.cors_origins.clone();
         let body_timeout = web::Data::new(crate::limits::BodyTimeout(settings.body_timeout));
@@ -99,21 +84,7 @@ impl Application {
             let https = TcpListener::bind((settings.bind, port)).map_err(bind_error(port))?;
             let https_addr = https.local_addr().map_err(bind_error(port))?;
             https_port = Some(https_addr.port());
-            let mut tls = (*state.keys.tls).clone();
-            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-            builder = builder
-                .listen("helsesim-https", https, move || {
-                    let service = http_service(app(), true, https_addr);
-                    actix_tls::accept::rustls_0_23::Acceptor::new(tls.clone())
-                        .map_err(|e| DispatchError::Io(std::io::Error::other(format!("{e:?}"))))
-                        .and_then(fn_service(
-                            |io: actix_tls::accept::rustls_0_23::TlsStream<TcpStream>| async move {
-                                let peer = io.get_ref().0.peer_addr().ok();
-                                Ok((crate::wire::ExplainedErrors::new(io), Protocol::Http1, peer))
-                            },
-                        ))
-                        .and_then(service)
-                })
+            builder = listen_https(builder, https, https_addr, &state.keys.tls, app)
                 .map_err(bind_error(port))?;
         }
         let server = builder.run();
@@ -232,6 +203,72 @@ async fn save_state(state: web::Data<AppState>) -> Result<(), String> {
     })
     .await;
     written.map_err(|e| format!("cannot write the state file: {e}"))?
+}
+
+/// The state every handler shares, for a server on `http_port`: the public base URL, the
+/// services built from `fixtures`, the fixtures' warnings logged, and the state file loaded
+/// (`Some(true)`) or created from the fixtures (`Some(false)`) when there is one.
+fn shared_state(
+    settings: &Settings,
+    fixtures: crate::fixtures::Fixtures,
+    clock: Clock,
+    http_port: u16,
+) -> Result<(web::Data<AppState>, Option<bool>), StartupError> {
+    let base_url = settings
+        .public_url
+        .as_ref()
+        .map(base_url_string)
+        .unwrap_or_else(|| format!("http://localhost:{http_port}"));
+    let state = web::Data::new(AppState::with_fixtures(
+        settings, fixtures, clock, base_url,
+    )?);
+    for warning in &state.warnings {
+        log::warn!("{warning}");
+    }
+    let state_file_loaded = match &state.state_file {
+        Some(file) => Some(file.load_or_create(&state)?),
+        None => None,
+    };
+    Ok((state, state_file_loaded))
+}
+
+/// Adds the HTTPS listener on `https` (HTTP/1.1 over rustls with helsesim's certificate) serving
+/// the apps `app` makes.
+fn listen_https<G, A, F, B>(
+    builder: actix_server::ServerBuilder,
+    https: TcpListener,
+    https_addr: std::net::SocketAddr,
+    tls: &rustls::ServerConfig,
+    app: G,
+) -> std::io::Result<actix_server::ServerBuilder>
+where
+    G: Fn() -> A + Send + Clone + 'static,
+    A: actix_service::IntoServiceFactory<F, Request>,
+    F: ServiceFactory<
+            Request,
+            Config = AppConfig,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    F::Future: 'static,
+    <F::Service as actix_service::Service<Request>>::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let mut tls = tls.clone();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    builder.listen("helsesim-https", https, move || {
+        let service = http_service(app(), true, https_addr);
+        actix_tls::accept::rustls_0_23::Acceptor::new(tls.clone())
+            .map_err(|e| DispatchError::Io(std::io::Error::other(format!("{e:?}"))))
+            .and_then(fn_service(
+                |io: actix_tls::accept::rustls_0_23::TlsStream<TcpStream>| async move {
+                    let peer = io.get_ref().0.peer_addr().ok();
+                    Ok((crate::wire::ExplainedErrors::new(io), Protocol::Http1, peer))
+                },
+            ))
+            .and_then(service)
+    })
 }
 
 /// HTTP/1.1 over a connection whose framework-level error answers are explained

@@ -15,7 +15,7 @@ mod tokens;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::errors::admin::AdminError;
-use crate::errors::{ErrorFormat, error_handlers, method_not_allowed};
+use crate::errors::{ErrorFormat, endpoint, error_handlers};
 
 /// Largest accepted control-plane body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -27,97 +27,110 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(error_handlers(ErrorFormat::Admin))
             .wrap(actix_web::middleware::from_fn(guard))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-            .service(
-                web::resource("/helseid/clients")
-                    .route(web::get().to(clients::list))
-                    .route(web::post().to(clients::upsert))
-                    .default_service(method_not_allowed("GET, POST")),
-            )
-            .service(
-                web::resource("/helseid/clients/{client_id}")
-                    .route(web::get().to(clients::get))
-                    .route(web::delete().to(clients::delete))
-                    .default_service(method_not_allowed("GET, DELETE")),
-            )
-            .service(
-                web::resource("/openapi.json")
-                    .route(web::get().to(openapi::get))
-                    .default_service(method_not_allowed("GET")),
-            )
-            .service(
-                web::resource("/overview")
-                    .route(web::get().to(dashboard::overview::get))
-                    .default_service(method_not_allowed("GET")),
-            )
-            .service(
-                web::resource("/reset")
-                    .route(web::post().to(reset::reset))
-                    .default_service(method_not_allowed("POST")),
-            )
-            .service(
-                web::resource("/state")
-                    .app_data(web::PayloadConfig::new(state::MAX_STATE_BYTES))
-                    .route(web::get().to(state::export))
-                    .route(web::put().to(state::import))
-                    .default_service(method_not_allowed("GET, PUT")),
-            )
-            .service(
-                web::resource("/faults")
-                    .route(web::get().to(faults::list))
-                    .route(web::post().to(faults::add))
-                    .route(web::delete().to(faults::clear))
-                    .default_service(method_not_allowed("GET, POST, DELETE")),
-            )
-            .service(
-                web::resource("/faults/{id}")
-                    .route(web::delete().to(faults::remove))
-                    .default_service(method_not_allowed("DELETE")),
-            )
-            .service(
-                web::resource("/requests")
-                    .route(web::get().to(requests::list))
-                    .route(web::delete().to(requests::clear))
-                    .default_service(method_not_allowed("GET, DELETE")),
-            )
-            .service(
-                web::resource("/tokens")
-                    .route(web::post().to(tokens::mint))
-                    .default_service(method_not_allowed("POST")),
-            )
-            .service(
-                web::resource("/clock")
-                    .route(web::get().to(clock::get))
-                    .route(web::post().to(clock::post))
-                    .default_service(method_not_allowed("GET, POST")),
-            )
-            .service(
-                web::resource("/helseid/users")
-                    .route(web::get().to(fixtures::list_users))
-                    .route(web::post().to(fixtures::upsert_user))
-                    .default_service(method_not_allowed("GET, POST")),
-            )
-            .service(
-                web::resource("/helseid/users/{pid}")
-                    .route(web::delete().to(fixtures::delete_user))
-                    .default_service(method_not_allowed("DELETE")),
-            )
-            .service(
-                web::resource("/sfm/tenants")
-                    .route(web::post().to(fixtures::upsert_tenant))
-                    .default_service(method_not_allowed("POST")),
-            )
-            .service(
-                web::resource("/sfm/national")
-                    .route(web::post().to(fixtures::upsert_patient))
-                    .default_service(method_not_allowed("POST")),
-            )
-            .service(
-                web::resource("/sfm/messages")
-                    .route(web::get().to(national::messages))
-                    .default_service(method_not_allowed("GET")),
-            )
+            .configure(simulation_routes)
+            .configure(observation_routes)
+            .configure(seed_routes)
             .default_service(web::to(not_found)),
     );
+}
+
+/// The simulation as a whole: reset, the state document, the clock, test tokens.
+fn simulation_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(endpoint("/reset", [("POST", web::post().to(reset::reset))]))
+        .service(
+            endpoint(
+                "/state",
+                [
+                    ("GET", web::get().to(state::export)),
+                    ("PUT", web::put().to(state::import)),
+                ],
+            )
+            .app_data(web::PayloadConfig::new(state::MAX_STATE_BYTES)),
+        )
+        .service(endpoint(
+            "/clock",
+            [
+                ("GET", web::get().to(clock::get)),
+                ("POST", web::post().to(clock::post)),
+            ],
+        ))
+        .service(endpoint(
+            "/tokens",
+            [("POST", web::post().to(tokens::mint))],
+        ));
+}
+
+/// What helsesim saw and does to requests: the journal, fault rules, the overview and this API.
+fn observation_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(endpoint(
+        "/requests",
+        [
+            ("GET", web::get().to(requests::list)),
+            ("DELETE", web::delete().to(requests::clear)),
+        ],
+    ))
+    .service(endpoint(
+        "/faults",
+        [
+            ("GET", web::get().to(faults::list)),
+            ("POST", web::post().to(faults::add)),
+            ("DELETE", web::delete().to(faults::clear)),
+        ],
+    ))
+    .service(endpoint(
+        "/faults/{id}",
+        [("DELETE", web::delete().to(faults::remove))],
+    ))
+    .service(endpoint(
+        "/overview",
+        [("GET", web::get().to(dashboard::overview::get))],
+    ))
+    .service(endpoint(
+        "/openapi.json",
+        [("GET", web::get().to(openapi::get))],
+    ))
+    .service(endpoint(
+        "/sfm/messages",
+        [("GET", web::get().to(national::messages))],
+    ));
+}
+
+/// The seed data, changed at run time: HelseID's clients and users, SFM's instances, the
+/// national systems' patients.
+fn seed_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(endpoint(
+        "/helseid/clients",
+        [
+            ("GET", web::get().to(clients::list)),
+            ("POST", web::post().to(clients::upsert)),
+        ],
+    ))
+    .service(endpoint(
+        "/helseid/clients/{client_id}",
+        [
+            ("GET", web::get().to(clients::get)),
+            ("DELETE", web::delete().to(clients::delete)),
+        ],
+    ))
+    .service(endpoint(
+        "/helseid/users",
+        [
+            ("GET", web::get().to(fixtures::list_users)),
+            ("POST", web::post().to(fixtures::upsert_user)),
+        ],
+    ))
+    .service(endpoint(
+        "/helseid/users/{pid}",
+        [("DELETE", web::delete().to(fixtures::delete_user))],
+    ))
+    .service(endpoint(
+        "/sfm/tenants",
+        [("POST", web::post().to(fixtures::upsert_tenant))],
+    ))
+    .service(endpoint(
+        "/sfm/national",
+        [("POST", web::post().to(fixtures::upsert_patient))],
+    ));
 }
 
 /// Middleware: the control plane answers only when switched on, and only to the bearer of

@@ -63,12 +63,31 @@ impl ErrorFormat {
 }
 
 /// A resource's default service: 405 with `Allow` (the scope's middleware formats the body).
-pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    actix_web::web::to(move || async move {
-        HttpResponse::MethodNotAllowed()
-            .insert_header((header::ALLOW, allow))
-            .finish()
+pub fn method_not_allowed(allow: impl Into<String>) -> actix_web::Route {
+    let allow: String = allow.into();
+    actix_web::web::to(move || {
+        let allow = allow.clone();
+        async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, allow))
+                .finish()
+        }
     })
+}
+
+/// A resource at `path` answering `routes` (each with its method's name) and 405 with `Allow`
+/// naming them to any other method.
+pub fn endpoint<const N: usize>(
+    path: &str,
+    routes: [(&'static str, actix_web::Route); N],
+) -> actix_web::Resource {
+    let allow = routes.iter().map(|(method, _)| *method).collect::<Vec<_>>();
+    routes
+        .into_iter()
+        .fold(actix_web::web::resource(path), |resource, (_, route)| {
+            resource.route(route)
+        })
+        .default_service(method_not_allowed(allow.join(", ")))
 }
 
 /// Middleware for a service scope: every 4xx/5xx response that is not already in the service's

@@ -337,13 +337,27 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     let (browser, _profile) = launch(chromium)?;
     let (tab, errors) = open(&browser, url)?;
 
-    // The services, a client and a patient, all loaded from the control plane.
+    check_the_loaded_page(&tab, url)?;
+    check_the_scene(&tab)?;
+    advance_the_clock(&tab, asking)?;
+    check_the_journal(&tab, asking)?;
+    back_to_real_time(&tab, asking)?;
+    save_reset_and_load(&tab, asking)?;
+    narrow_and_dark(&tab)?;
+
+    let errors = errors.lock().map_err(|_| "poisoned")?.clone();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+    Ok(())
+}
+
+/// The services, a client and a patient, all loaded from the control plane.
+fn check_the_loaded_page(tab: &Arc<Tab>, url: &str) -> Result<(), BoxError> {
     tab.wait_for_element(r#"[data-service="helseid"] .base-url"#)?;
     tab.wait_for_element(&format!(r#"[data-client="{SFM_READY}"]"#))?;
     tab.wait_for_element(r#"[data-patient="13116900216"]"#)?;
     assert_eq!(tab.get_title()?, "helsesim · dashboard");
     let base_urls = eval(
-        &tab,
+        tab,
         "Array.from(document.querySelectorAll('.base-url')).map(e => e.textContent)",
     )?;
     let base = url.trim_end_matches('/');
@@ -356,7 +370,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
             format!("{base}/pts")
         ])
     );
-    let kari = text_of(&tab, r#"[data-patient="13116900216"]"#)?;
+    let kari = text_of(tab, r#"[data-patient="13116900216"]"#)?;
     assert!(kari.contains("Kari Kritisk"), "{kari}");
     assert!(
         kari.contains("OBS: Kritisk informasjon i kjernejournal"),
@@ -365,7 +379,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     // Long endpoint paths wrap instead of being cut, and each has its copy button.
     assert_eq!(
         eval(
-            &tab,
+            tab,
             "Array.from(document.querySelectorAll('.endpoints .path')).every(function (e) { return \
              e.scrollWidth <= e.clientWidth + 1; })"
         )?,
@@ -374,7 +388,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     );
     assert_eq!(
         eval(
-            &tab,
+            tab,
             "document.querySelectorAll('.endpoints li button.copy').length === \
              document.querySelectorAll('.endpoints li').length"
         )?,
@@ -382,17 +396,17 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     );
     // A patient description opens whole on a click.
     eval(
-        &tab,
+        tab,
         "(document.querySelector('.description').click(), true)",
     )?;
     assert_eq!(
         eval(
-            &tab,
+            tab,
             "document.querySelector('.description').getAttribute('aria-expanded')"
         )?,
         json!("true")
     );
-    let client = text_of(&tab, &format!(r#"[data-client="{SFM_READY}"]"#))?;
+    let client = text_of(tab, &format!(r#"[data-client="{SFM_READY}"]"#))?;
     assert!(
         client.contains(
             "helsesim token --client sfm-ready --user 17056600574 --scope \"openid \
@@ -400,36 +414,43 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         ),
         "{client}"
     );
-    // What the scene did: SFM's messages, the ticket, the fault rule, the run-time user.
+    Ok(())
+}
+
+/// What the scene did shows: SFM's messages, the fault rule, the run-time user.
+fn check_the_scene(tab: &Arc<Tab>) -> Result<(), BoxError> {
     wait_until(
-        &tab,
+        tab,
         "the SFM messages",
         "document.querySelectorAll('#message-list li').length >= 2",
     )?;
-    let line = text_of(&tab, &format!(r#"[data-patient="{LINE}"]"#))?;
+    let line = text_of(tab, &format!(r#"[data-patient="{LINE}"]"#))?;
     assert!(
         line.contains("Didrik D Didrikson at Fjordbyen legekontor"),
         "{line}"
     );
     wait_until(
-        &tab,
+        tab,
         "the fault rule",
         "!!document.querySelector('[data-fault]')",
     )?;
     tab.wait_for_element(&format!(r#"[data-user="{ADDED_PID}"]"#))?;
+    Ok(())
+}
 
-    // "+1 h" moves helsesim's clock, and the page shows it.
+/// "+1 h" moves helsesim's clock, and the page shows it.
+fn advance_the_clock(tab: &Arc<Tab>, asking: &Asking) -> Result<(), BoxError> {
     wait_until(
-        &tab,
+        tab,
         "the clock",
         "document.querySelector('#clock').dataset.now === '2026-03-02T10:00:00.000Z'",
     )?;
-    let before = text_of(&tab, "#clock-time")?;
+    let before = text_of(tab, "#clock-time")?;
     assert!(before.starts_with("10:00:"), "{before}");
     tab.find_element(r#"button[data-advance="PT1H"]"#)?
         .click()?;
     wait_until(
-        &tab,
+        tab,
         "the clock after +1 h",
         "document.querySelector('#clock').dataset.now === '2026-03-02T11:00:00.000Z'",
     )?;
@@ -437,32 +458,35 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         ask(asking, Ask::Clock)?,
         json!({"now": "2026-03-02T11:00:00.000Z", "offset_seconds": 3600})
     );
-    let after = text_of(&tab, "#clock-time")?;
+    let after = text_of(tab, "#clock-time")?;
     assert!(after.starts_with("11:00:"), "{after}");
-    assert_eq!(text_of(&tab, "#clock-offset")?, "+1 h ahead");
+    assert_eq!(text_of(tab, "#clock-offset")?, "+1 h ahead");
+    Ok(())
+}
 
-    // A request made now shows in the journal within a few seconds (it polls every 2 s).
-    let newest = eval(&tab, NEWEST_ID)?;
+/// A request made now shows in the journal, and its ticket on the patient.
+fn check_the_journal(tab: &Arc<Tab>, asking: &Asking) -> Result<(), BoxError> {
+    let newest = eval(tab, NEWEST_ID)?;
     let path = ask(asking, Ask::Request)?;
     let path = path.as_str().unwrap_or_default();
     wait_until(
-        &tab,
+        tab,
         "the request in the journal",
         &format!("({NEWEST_ID}) > {newest}"),
     )?;
     let row = "#journal-rows tr.req";
-    assert_eq!(text_of(&tab, &format!("{row} .c-path"))?, path);
-    assert_eq!(text_of(&tab, &format!("{row} .c-method"))?, "POST");
-    assert_eq!(text_of(&tab, &format!("{row} .c-status"))?, "200");
-    assert_eq!(text_of(&tab, &format!("{row} .c-service"))?, "helseid");
+    assert_eq!(text_of(tab, &format!("{row} .c-path"))?, path);
+    assert_eq!(text_of(tab, &format!("{row} .c-method"))?, "POST");
+    assert_eq!(text_of(tab, &format!("{row} .c-status"))?, "200");
+    assert_eq!(text_of(tab, &format!("{row} .c-service"))?, "helseid");
     // Its row opens to its (redacted) bodies.
     tab.find_element(row)?.click()?;
     wait_until(
-        &tab,
+        tab,
         "the bodies of the newest request",
         "!!document.querySelector('#journal-rows tr.detail pre')",
     )?;
-    let detail = text_of(&tab, "#journal-rows tr.detail")?;
+    let detail = text_of(tab, "#journal-rows tr.detail")?;
     assert!(detail.contains("client_assertion = [redacted]"), "{detail}");
     assert!(
         detail.contains("\"access_token\": \"[redacted]\""),
@@ -470,7 +494,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     );
     // The ticket just issued shows on the patient (the overview reloads every 6 s).
     wait_until(
-        &tab,
+        tab,
         "Kari's new ticket",
         "document.querySelector('[data-patient=\"13116900216\"]').textContent.includes('60 min \
          left')",
@@ -478,26 +502,32 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     // The copy buttons work or fall back quietly (no clipboard in headless Chromium).
     tab.find_element(r#"[data-service="helseid"] .url-row button.copy"#)?
         .click()?;
-    save_full_page_screenshot(&tab, &screenshot_path("dashboard.png"))?;
+    save_full_page_screenshot(tab, &screenshot_path("dashboard.png"))?;
+    Ok(())
+}
 
-    // "+1 day", then "Now": back to the real time (the test's fixed clock: its start).
+/// "+1 day", then "Now": back to the real time (the test's fixed clock: its start).
+fn back_to_real_time(tab: &Arc<Tab>, asking: &Asking) -> Result<(), BoxError> {
     tab.find_element(r#"button[data-advance="P1D"]"#)?.click()?;
     wait_until(
-        &tab,
+        tab,
         "the clock after +1 day",
         "document.querySelector('#clock').dataset.offset === '90000'",
     )?;
-    assert_eq!(text_of(&tab, "#clock-offset")?, "+1 d 1 h ahead");
+    assert_eq!(text_of(tab, "#clock-offset")?, "+1 d 1 h ahead");
     tab.find_element("#clock-reset")?.click()?;
     wait_until(
-        &tab,
+        tab,
         "the clock back to the real time",
         "document.querySelector('#clock').dataset.offset === '0'",
     )?;
     assert_eq!(ask(asking, Ask::Clock)?["offset_seconds"], 0);
-    assert_eq!(text_of(&tab, "#clock-offset")?, "real time");
+    assert_eq!(text_of(tab, "#clock-offset")?, "real time");
+    Ok(())
+}
 
-    // "Save state" downloads the whole state, with the user added at run time.
+/// "Save state", "Reset state" and "Load state" round-trip the state.
+fn save_reset_and_load(tab: &Arc<Tab>, asking: &Asking) -> Result<(), BoxError> {
     let downloads = tempfile::tempdir()?;
     tab.call_method(Cdp::SetDownloadBehavior {
         behavior: Cdp::SetDownloadBehaviorBehaviorOption::Allow,
@@ -520,10 +550,10 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
 
     // "Reset state" (click, then confirm): the user added at run time is gone.
     tab.find_element("#reset")?.click()?;
-    assert_eq!(text_of(&tab, "#reset")?, "Click to confirm");
+    assert_eq!(text_of(tab, "#reset")?, "Click to confirm");
     tab.find_element("#reset")?.click()?;
     wait_until(
-        &tab,
+        tab,
         "the reset",
         &format!("!document.querySelector('[data-user=\"{ADDED_PID}\"]')"),
     )?;
@@ -537,7 +567,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     assert!(!pids.contains(&ADDED_PID), "{pids:?}");
     assert!(pids.contains(&DIDRIK), "{pids:?}");
     wait_until(
-        &tab,
+        tab,
         "the messages gone after the reset",
         "document.querySelectorAll('#message-list li').length === 0",
     )?;
@@ -546,7 +576,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     let saved = saved.to_str().ok_or("a UTF-8 path")?;
     tab.find_element("#state-load")?.set_input_files(&[saved])?;
     wait_until(
-        &tab,
+        tab,
         "the loaded state",
         &format!("!!document.querySelector('[data-user=\"{ADDED_PID}\"]')"),
     )?;
@@ -559,8 +589,11 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
             .any(|u| u["pid"] == ADDED_PID),
         "{users}"
     );
+    Ok(())
+}
 
-    // Narrow, as on a phone.
+/// Screenshots narrow, as on a phone, and wide in dark mode.
+fn narrow_and_dark(tab: &Arc<Tab>) -> Result<(), BoxError> {
     tab.call_method(Emulation::SetDeviceMetricsOverride {
         width: 420,
         height: 900,
@@ -578,7 +611,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         device_posture: None,
     })?;
     std::thread::sleep(Duration::from_millis(300));
-    save_full_page_screenshot(&tab, &screenshot_path("dashboard-narrow.png"))?;
+    save_full_page_screenshot(tab, &screenshot_path("dashboard-narrow.png"))?;
 
     // Wide again, in dark mode.
     tab.call_method(Emulation::ClearDeviceMetricsOverride(None))?;
@@ -590,10 +623,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
         }]),
     })?;
     std::thread::sleep(Duration::from_millis(300));
-    save_full_page_screenshot(&tab, &screenshot_path("dashboard-dark.png"))?;
-
-    let errors = errors.lock().map_err(|_| "poisoned")?.clone();
-    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+    save_full_page_screenshot(tab, &screenshot_path("dashboard-dark.png"))?;
     Ok(())
 }
 

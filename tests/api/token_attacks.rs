@@ -391,7 +391,19 @@ const NOT_RS256: &str = "The access token is not valid: it must be signed with R
 /// A host the attacker controls, named in a proof's `htu` and sent as `Host`.
 const FORGED_HOST: &str = "attacker.example";
 
+/// Every attack, each tried at every API.
 fn attacks() -> Vec<Attack> {
+    [
+        signature_attacks(),
+        claim_attacks(),
+        dpop_binding_attacks(),
+        dpop_proof_attacks(),
+    ]
+    .concat()
+}
+
+/// Tokens signed wrongly: no signature, a symmetric key, a key helsesim does not publish.
+fn signature_attacks() -> Vec<Attack> {
     vec![
         Attack {
             name: "alg none",
@@ -427,6 +439,12 @@ fn attacks() -> Vec<Attack> {
             },
             ..TOKEN
         },
+    ]
+}
+
+/// Tokens whose claims are wrong: issuer, audience, times, scope, another API.
+fn claim_attacks() -> Vec<Attack> {
+    vec![
         Attack {
             name: "wrong iss",
             broken: Some("wrong_issuer"),
@@ -505,6 +523,12 @@ fn attacks() -> Vec<Attack> {
             expect: |ctx| (ctx.api.other_refusal)(ctx),
             ..TOKEN
         },
+    ]
+}
+
+/// DPoP-bound tokens without a proof that binds them.
+fn dpop_binding_attacks() -> Vec<Attack> {
+    vec![
         Attack {
             name: "DPoP-bound token sent as Bearer",
             as_bearer: true,
@@ -568,6 +592,12 @@ fn attacks() -> Vec<Attack> {
             },
             ..DPOP
         },
+    ]
+}
+
+/// DPoP proofs that are wrong in one way each.
+fn dpop_proof_attacks() -> Vec<Attack> {
+    vec![
         Attack {
             name: "proof without ath",
             proof: |mut proof, _| {

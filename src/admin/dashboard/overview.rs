@@ -18,6 +18,7 @@ use crate::kjernejournal::caller::KJ_AUDIENCE;
 use crate::kjernejournal::indicator::indicator;
 use crate::national::NationalPatient;
 use crate::pts::PTS_AUDIENCE;
+use crate::service::Service;
 use crate::sfm::model::{
     DNR_SYSTEM, ENH_SYSTEM, FNR_SYSTEM, ResourceKind, Tenant, identifier_value, identifiers,
 };
@@ -115,97 +116,118 @@ impl ServiceCard {
     }
 }
 
+/// Every service's card, in the order helsesim lists them.
 fn services(state: &AppState) -> Vec<Value> {
     let base = &state.base_url;
-    let e = &state.helseid.endpoints;
+    Service::ALL
+        .into_iter()
+        .map(|service| match service {
+            Service::HelseId => helseid_card(&state.helseid.endpoints),
+            Service::Sfm => sfm_card(base),
+            Service::Kjernejournal => kjernejournal_card(base),
+            Service::Pts => pts_card(base),
+        })
+        .map(|card| card.json())
+        .collect()
+}
+
+/// HelseID: its endpoints and the settings an EHR's OpenID Connect library takes.
+fn helseid_card(e: &crate::helseid::Endpoints) -> ServiceCard {
+    ServiceCard {
+        service: Service::HelseId,
+        base_url: e.issuer.clone(),
+        replaces: &["https://helseid-sts.test.nhn.no"],
+        endpoints: vec![
+            ("Discovery", e.discovery.clone()),
+            ("JWKS", e.jwks.clone()),
+            ("Token", e.token.clone()),
+            ("PAR", e.par.clone()),
+            ("Authorize", e.authorize.clone()),
+            ("Userinfo", e.userinfo.clone()),
+            ("End session", e.end_session.clone()),
+        ],
+        section: "HelseId",
+        settings: vec![
+            ("Authority", e.issuer.clone()),
+            ("MetadataAddress", e.discovery.clone()),
+            ("TokenEndpoint", e.token.clone()),
+            ("ParEndpoint", e.par.clone()),
+            ("AuthorizeEndpoint", e.authorize.clone()),
+        ],
+    }
+}
+
+/// SFM: the session service, the FHIR API and the portal.
+fn sfm_card(base: &str) -> ServiceCard {
     let sfm = format!("{base}/sfm");
+    ServiceCard {
+        service: Service::Sfm,
+        base_url: sfm.clone(),
+        replaces: &[
+            "https://session.test2.forskrivning.no",
+            "https://base-fhir.test2.forskrivning.no",
+            "https://datashare.test2.forskrivning.no",
+        ],
+        endpoints: vec![
+            ("Session API", format!("{sfm}/api")),
+            ("FHIR base", format!("{sfm}/fhir")),
+            ("Capability statement", format!("{sfm}/fhir/metadata")),
+            ("Portal", format!("{sfm}/portal")),
+        ],
+        section: "Sfm",
+        settings: vec![
+            ("SessionBaseUrl", sfm.clone()),
+            ("FhirBaseUrl", format!("{sfm}/fhir")),
+            ("DatashareBaseUrl", format!("{sfm}/fhir")),
+            ("Audience", SFM_AUDIENCE.to_owned()),
+        ],
+    }
+}
+
+/// Kjernejournal's APIs.
+fn kjernejournal_card(base: &str) -> ServiceCard {
     let kj = format!("{base}/kjernejournal");
+    ServiceCard {
+        service: Service::Kjernejournal,
+        base_url: kj.clone(),
+        replaces: &["https://api.st2.kjernejournal-test.no:8000"],
+        endpoints: vec![
+            ("Helseindikator", format!("{kj}/v1/helseindikator")),
+            ("Ping", format!("{kj}/v1/ping")),
+            ("FHIR (critical information)", format!("{kj}/v1/fhir")),
+            ("Medication overview", format!("{kj}/v1/legemidler")),
+        ],
+        section: "Kjernejournal",
+        settings: vec![
+            ("BaseUrl", kj.clone()),
+            ("Audience", KJ_AUDIENCE.to_owned()),
+        ],
+    }
+}
+
+/// PTS's API.
+fn pts_card(base: &str) -> ServiceCard {
     let pts = format!("{base}/pts");
-    [
-        ServiceCard {
-            service: crate::service::Service::HelseId,
-            base_url: e.issuer.clone(),
-            replaces: &["https://helseid-sts.test.nhn.no"],
-            endpoints: vec![
-                ("Discovery", e.discovery.clone()),
-                ("JWKS", e.jwks.clone()),
-                ("Token", e.token.clone()),
-                ("PAR", e.par.clone()),
-                ("Authorize", e.authorize.clone()),
-                ("Userinfo", e.userinfo.clone()),
-                ("End session", e.end_session.clone()),
-            ],
-            section: "HelseId",
-            settings: vec![
-                ("Authority", e.issuer.clone()),
-                ("MetadataAddress", e.discovery.clone()),
-                ("TokenEndpoint", e.token.clone()),
-                ("ParEndpoint", e.par.clone()),
-                ("AuthorizeEndpoint", e.authorize.clone()),
-            ],
-        },
-        ServiceCard {
-            service: crate::service::Service::Sfm,
-            base_url: sfm.clone(),
-            replaces: &[
-                "https://session.test2.forskrivning.no",
-                "https://base-fhir.test2.forskrivning.no",
-                "https://datashare.test2.forskrivning.no",
-            ],
-            endpoints: vec![
-                ("Session API", format!("{sfm}/api")),
-                ("FHIR base", format!("{sfm}/fhir")),
-                ("Capability statement", format!("{sfm}/fhir/metadata")),
-                ("Portal", format!("{sfm}/portal")),
-            ],
-            section: "Sfm",
-            settings: vec![
-                ("SessionBaseUrl", sfm.clone()),
-                ("FhirBaseUrl", format!("{sfm}/fhir")),
-                ("DatashareBaseUrl", format!("{sfm}/fhir")),
-                ("Audience", SFM_AUDIENCE.to_owned()),
-            ],
-        },
-        ServiceCard {
-            service: crate::service::Service::Kjernejournal,
-            base_url: kj.clone(),
-            replaces: &["https://api.st2.kjernejournal-test.no:8000"],
-            endpoints: vec![
-                ("Helseindikator", format!("{kj}/v1/helseindikator")),
-                ("Ping", format!("{kj}/v1/ping")),
-                ("FHIR (critical information)", format!("{kj}/v1/fhir")),
-                ("Medication overview", format!("{kj}/v1/legemidler")),
-            ],
-            section: "Kjernejournal",
-            settings: vec![
-                ("BaseUrl", kj.clone()),
-                ("Audience", KJ_AUDIENCE.to_owned()),
-            ],
-        },
-        ServiceCard {
-            service: crate::service::Service::Pts,
-            base_url: pts.clone(),
-            replaces: &["https://api.test.pts.nhn.no"],
-            endpoints: vec![
-                (
-                    "Patient-safety restrictions",
-                    format!("{pts}/access-restrictions/patient-safety"),
-                ),
-                (
-                    "Search",
-                    format!("{pts}/access-restrictions/patient-safety/_search"),
-                ),
-            ],
-            section: "Pts",
-            settings: vec![
-                ("BaseUrl", pts.clone()),
-                ("Audience", PTS_AUDIENCE.to_owned()),
-            ],
-        },
-    ]
-    .iter()
-    .map(ServiceCard::json)
-    .collect()
+    ServiceCard {
+        service: Service::Pts,
+        base_url: pts.clone(),
+        replaces: &["https://api.test.pts.nhn.no"],
+        endpoints: vec![
+            (
+                "Patient-safety restrictions",
+                format!("{pts}/access-restrictions/patient-safety"),
+            ),
+            (
+                "Search",
+                format!("{pts}/access-restrictions/patient-safety/_search"),
+            ),
+        ],
+        section: "Pts",
+        settings: vec![
+            ("BaseUrl", pts.clone()),
+            ("Audience", PTS_AUDIENCE.to_owned()),
+        ],
+    }
 }
 
 /// `HelseId` + `TokenEndpoint` → `HELSEID_TOKEN_ENDPOINT`.
