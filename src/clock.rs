@@ -31,7 +31,9 @@ pub const LATEST: DateTime<Utc> = match NaiveDate::from_ymd_opt(9000, 12, 31) {
 pub struct OutOfRange(String);
 
 /// The rule [`OutOfRange`] states.
-pub const RANGE_RULE: &str = "The clock must stay from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z (every service writes its times with four-digit years)";
+pub const RANGE_RULE: &str = "The clock must stay from 1900-01-01T00:00:00Z to \
+                              9000-12-31T23:59:59Z (every service writes its times with four-digit \
+                              years)";
 
 /// `at` moved by `by`, saturating at the ends of what chrono can hold instead of panicking.
 /// With the clock bounded to [`EARLIEST`]..=[`LATEST`], lifetimes of hours or days never reach
@@ -235,7 +237,9 @@ mod tests {
         let err = clock.advance(TimeDelta::days(300_000 * 365)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "The clock must stay from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z (every service writes its times with four-digit years): moving it by PT9460800000000S from 2026-01-01T10:00:00Z would take it past 9000"
+            "The clock must stay from 1900-01-01T00:00:00Z to 9000-12-31T23:59:59Z (every service \
+             writes its times with four-digit years): moving it by PT9460800000000S from \
+             2026-01-01T10:00:00Z would take it past 9000"
         );
         assert_eq!(clock.now(), at("2026-01-01T10:00:00Z"));
         assert!(clock.advance(TimeDelta::MAX).is_err());

@@ -254,11 +254,15 @@ fn parse_cors_origins(value: &str) -> Result<CorsOrigins, String> {
     let mut origins = Vec::new();
     for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
         let url = Url::parse(origin).map_err(|_| {
-            format!("HELSESIM_CORS_ORIGINS / --cors-origins: '{origin}' is not an origin such as https://epj.example:8443")
+            format!(
+                "HELSESIM_CORS_ORIGINS / --cors-origins: '{origin}' is not an origin such as \
+                 https://epj.example:8443"
+            )
         })?;
         if url.path() != "/" || url.query().is_some() || url.host().is_none() {
             return Err(format!(
-                "HELSESIM_CORS_ORIGINS / --cors-origins: '{origin}' is not an origin (scheme, host and port only)"
+                "HELSESIM_CORS_ORIGINS / --cors-origins: '{origin}' is not an origin (scheme, host \
+                 and port only)"
             ));
         }
         origins.push(url.origin().ascii_serialization());
@@ -277,7 +281,10 @@ fn parse_journal_size(value: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| *n <= 100_000)
         .ok_or_else(|| {
-            format!("HELSESIM_JOURNAL_SIZE / --journal-size must be a number from 0 to 100000, got '{value}'")
+            format!(
+                "HELSESIM_JOURNAL_SIZE / --journal-size must be a number from 0 to 100000, got \
+                 '{value}'"
+            )
         })
 }
 
@@ -296,7 +303,10 @@ fn parse_state_interval(value: &str) -> Result<u64, String> {
         .ok()
         .filter(|n| (1..=3600).contains(n))
         .ok_or_else(|| {
-            format!("HELSESIM_STATE_INTERVAL / --state-interval must be a number of seconds from 1 to 3600, got '{value}'")
+            format!(
+                "HELSESIM_STATE_INTERVAL / --state-interval must be a number of seconds from 1 to \
+                 3600, got '{value}'"
+            )
         })
 }
 
@@ -320,7 +330,10 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
 
 fn parse_bind(value: &str) -> Result<IpAddr, String> {
     value.parse().map_err(|_| {
-        format!("HELSESIM_BIND / --bind must be an IP address such as 127.0.0.1 or 0.0.0.0, got '{value}'")
+        format!(
+            "HELSESIM_BIND / --bind must be an IP address such as 127.0.0.1 or 0.0.0.0, got \
+             '{value}'"
+        )
     })
 }
 
@@ -332,7 +345,10 @@ fn parse_port(value: &str) -> Result<u16, String> {
 
 fn parse_tls_port(value: &str) -> Result<u16, String> {
     value.parse().map_err(|_| {
-        format!("HELSESIM_TLS_PORT / --tls-port must be a port number 0-65535 (0 = no HTTPS), got '{value}'")
+        format!(
+            "HELSESIM_TLS_PORT / --tls-port must be a port number 0-65535 (0 = no HTTPS), got \
+             '{value}'"
+        )
     })
 }
 

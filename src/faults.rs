@@ -118,7 +118,8 @@ impl FaultRequest {
             && !(200..=599).contains(&status)
         {
             return Err(format!(
-                "status must be a final HTTP status from 200 to 599, got {status} (a 1xx is no answer: 100 leaves the client waiting, 101 switches protocols)"
+                "status must be a final HTTP status from 200 to 599, got {status} (a 1xx is no \
+                 answer: 100 leaves the client waiting, 101 switches protocols)"
             ));
         }
         if let Some(status @ (204 | 304)) = self.status

@@ -97,7 +97,8 @@ fn typed_as_string(map: &serde_json::Map<String, Value>, path: &str) -> Option<S
     };
     let as_number = |path: String, text: &str| {
         format!(
-            "{path} is a JSON string (\"{text}\"): FHIR JSON writes a number without quotes, with a point for decimals (e.g. 2.5)"
+            "{path} is a JSON string (\"{text}\"): FHIR JSON writes a number without quotes, with \
+             a point for decimals (e.g. 2.5)"
         )
     };
     let shaped_as_quantity = ["unit", "comparator", "currency"]
@@ -111,7 +112,8 @@ fn typed_as_string(map: &serde_json::Map<String, Value>, path: &str) -> Option<S
             Some(as_number(format!("{path}.{key}"), text))
         }
         Value::String(text) if named_for(key, "Boolean") => Some(format!(
-            "{path}.{key} is a JSON string (\"{text}\"): FHIR JSON writes a boolean as true or false, without quotes"
+            "{path}.{key} is a JSON string (\"{text}\"): FHIR JSON writes a boolean as true or \
+             false, without quotes"
         )),
         Value::Object(quantity)
             if key == "quantity" || QUANTITY_SUFFIXES.iter().any(|s| named_for(key, s)) =>

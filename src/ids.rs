@@ -71,7 +71,8 @@ pub enum NationalIdError {
     /// The date part is not a date (after the D-number and synthetic adjustments, in the
     /// century the individual number gives).
     #[error(
-        "'{0}' is not a national identity number: its first six digits are not a date (of the century its individual number gives)"
+        "'{0}' is not a national identity number: its first six digits are not a date (of the \
+         century its individual number gives)"
     )]
     Date(String),
     /// The control digits do not match.

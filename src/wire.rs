@@ -51,7 +51,8 @@ fn explanation(status: &[u8]) -> Option<(&'static str, &'static str)> {
     Some(match status {
         b"400" => (
             "bad_request",
-            "The request could not be read as HTTP: a malformed request line or header, or a URI over 64 KiB",
+            "The request could not be read as HTTP: a malformed request line or header, or a URI \
+             over 64 KiB",
         ),
         b"408" => (
             "request_timeout",
@@ -59,7 +60,8 @@ fn explanation(status: &[u8]) -> Option<(&'static str, &'static str)> {
         ),
         b"431" => (
             "request_header_fields_too_large",
-            "The request's head (request line and headers) is over 128 KiB or has more than 96 headers",
+            "The request's head (request line and headers) is over 128 KiB or has more than 96 \
+             headers",
         ),
         _ => return None,
     })
@@ -160,7 +162,8 @@ mod tests {
     #[test]
     fn actix_http_error_answers_get_a_body() {
         let raw = format!(
-            "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n{DATE}\r\n\r\n"
+            "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: \
+             close\r\n{DATE}\r\n\r\n"
         );
         let (answer, replaced) = explained(raw.as_bytes()).unwrap();
         assert_eq!(replaced, raw.len());
@@ -169,7 +172,9 @@ mod tests {
         assert_eq!(
             answer,
             format!(
-                "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{DATE}\r\n\r\n{body}",
+                "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: \
+                 application/json\r\ncontent-length: {}\r\nconnection: \
+                 close\r\n{DATE}\r\n\r\n{body}",
                 body.len()
             )
         );
@@ -184,11 +189,13 @@ mod tests {
         for raw in [
             // An application answer: it has CORS's vary.
             format!(
-                "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\nvary: Origin\r\n{DATE}\r\n\r\n"
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\nvary: \
+                 Origin\r\n{DATE}\r\n\r\n"
             ),
             // A body.
             format!(
-                "HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\nconnection: close\r\n{DATE}\r\n\r\n"
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\nconnection: \
+                 close\r\n{DATE}\r\n\r\n"
             ),
             // Kept alive.
             format!("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n{DATE}\r\n\r\n"),

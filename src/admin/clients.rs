@@ -24,7 +24,8 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
 
 /// `POST /_admin/helseid/clients`: adds (201) or replaces (200) a client.
 #[utoipa::path(post, path = "/_admin/helseid/clients", operation_id = "upsertClient", summary = "Add or replace a client",
-    request_body(content = Object, description = "one entry of the fixture file, validated the same way"),
+    request_body(content = Object, description = "one entry of the fixture file, validated the \
+                                                  same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
         (status = 400, description = "invalid_client_entry")))]

@@ -44,7 +44,8 @@ pub async fn list_users(state: web::Data<AppState>) -> HttpResponse {
 
 /// `POST /_admin/helseid/users`: adds (201) or replaces (200) a test user by pid.
 #[utoipa::path(post, path = "/_admin/helseid/users", operation_id = "upsertUser", summary = "Add or replace a test user",
-    request_body(content = Object, description = "one entry of the fixture file, validated the same way"),
+    request_body(content = Object, description = "one entry of the fixture file, validated the \
+                                                  same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
         (status = 400, description = "invalid_user_entry")))]
@@ -87,7 +88,8 @@ pub async fn delete_user(
 /// `POST /_admin/sfm/tenants`: adds (201) or replaces (200) an SFM instance with its resources,
 /// as one entry of `fixtures/sfm/tenants.json`.
 #[utoipa::path(post, path = "/_admin/sfm/tenants", operation_id = "upsertTenant", summary = "Add or replace an SFM instance",
-    request_body(content = Object, description = "one entry of the fixture file, validated the same way"),
+    request_body(content = Object, description = "one entry of the fixture file, validated the \
+                                                  same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
         (status = 400, description = "invalid_tenant_entry")))]
@@ -113,7 +115,8 @@ pub async fn upsert_tenant(
 /// patient, as one entry of `fixtures/sfm/national.json`.
 #[utoipa::path(post, path = "/_admin/sfm/national", operation_id = "upsertPatient",
     summary = "Add or replace a patient of the national systems",
-    request_body(content = Object, description = "one entry of the fixture file, validated the same way"),
+    request_body(content = Object, description = "one entry of the fixture file, validated the \
+                                                  same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
         (status = 400, description = "invalid_patient_entry")))]

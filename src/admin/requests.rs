@@ -15,7 +15,8 @@ use crate::state::AppState;
     params(
         ("service" = Option<JournalService>, Query,
             description = "a service's name, or none for paths no service owns"),
-        ("status" = Option<String>, Query, description = "a code such as 401 or a class such as 4xx",
+        ("status" = Option<String>, Query, description = "a code such as 401 or a class such as \
+                                                          4xx",
             example = "4xx"),
         ("limit" = Option<u32>, Query, description = "at most this many (default 100)")),
     responses((status = 200, description = "{requests: [{id, time, service, method, path, \

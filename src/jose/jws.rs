@@ -83,7 +83,8 @@ pub enum JwsError {
     NotCompact,
     /// An unsecured JWS (`alg` `none`, or any JWS with an empty signature).
     #[error(
-        "it is not signed (alg '{0}' with an empty signature): only JWTs signed with an asymmetric key are accepted"
+        "it is not signed (alg '{0}' with an empty signature): only JWTs signed with an asymmetric \
+         key are accepted"
     )]
     Unsigned(String),
     /// A part is not base64url.
@@ -201,7 +202,8 @@ mod tests {
             UnverifiedJws::parse("eyJhbGciOiJub25lIn0.e30.")
                 .unwrap_err()
                 .to_string(),
-            "it is not signed (alg 'none' with an empty signature): only JWTs signed with an asymmetric key are accepted"
+            "it is not signed (alg 'none' with an empty signature): only JWTs signed with an \
+             asymmetric key are accepted"
         );
         assert_eq!(
             UnverifiedJws::parse("!!.e30.c2ln").unwrap_err(),

@@ -51,7 +51,9 @@ pub fn epj_system(req: &HttpRequest) -> Result<String, Fault> {
     };
     let text = value.to_str().map_err(|_| {
         Fault::InvalidRequest(
-            "The X-EPJ-System header must be ASCII text (HTTP headers carry no other characters reliably): write 'o' for 'ø', e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'".to_owned(),
+            "The X-EPJ-System header must be ASCII text (HTTP headers carry no other characters \
+             reliably): write 'o' for 'ø', e.g. 'X-EPJ-System: ACME EHR system versjon 42.01'"
+                .to_owned(),
         )
     })?;
     Some(text.trim())
@@ -79,7 +81,8 @@ fn organisation(token: &VerifiedToken, state: &State) -> Result<(String, String)
         .or_else(|| token.claim_str(ORGNR_PARENT))
         .ok_or_else(|| {
             Fault::Token(format!(
-                "it names no organisation ({ORGNR_PARENT} / {ORGNR_CHILD}): kjernejournal authorises the organisation from the token"
+                "it names no organisation ({ORGNR_PARENT} / {ORGNR_CHILD}): kjernejournal \
+                 authorises the organisation from the token"
             ))
         })?;
     let store = state.store();
@@ -130,7 +133,8 @@ pub fn user(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<User
     epj_system(req)?;
     let pid = token.claim_str(PID).ok_or_else(|| {
         Fault::WrongTokenKind(format!(
-            "The data APIs need the user's access token (with {PID}), not a system token: log the user in (authorization code) and ask for a token with resource nhn:kjernejournal"
+            "The data APIs need the user's access token (with {PID}), not a system token: log the \
+             user in (authorization code) and ask for a token with resource nhn:kjernejournal"
         ))
     })?;
     let level = token

@@ -73,7 +73,8 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     KjError::from_status(
         StatusCode::NOT_FOUND,
         &format!(
-            "Kjernejournal's FHIR API has no endpoint at {}: only GET Patient/$everything is supported",
+            "Kjernejournal's FHIR API has no endpoint at {}: only GET Patient/$everything is \
+             supported",
             req.path()
         ),
     )

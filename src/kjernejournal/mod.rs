@@ -79,7 +79,9 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     KjError::from_status(
         StatusCode::NOT_FOUND,
         &format!(
-            "Kjernejournal has no endpoint at {}: helsesim simulates POST /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything",
+            "Kjernejournal has no endpoint at {}: helsesim simulates POST \
+             /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET \
+             /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything",
             req.path()
         ),
     )

@@ -91,7 +91,8 @@ fn kjernejournal_fixture<'de, D: serde::Deserializer<'de>>(
             .map(Some)
             .map_err(D::Error::custom),
         other => Err(D::Error::custom(format!(
-            "expected true, false or an object with own_health_information, blocked_modules, blocked_professionals; got {other}"
+            "expected true, false or an object with own_health_information, blocked_modules, \
+             blocked_professionals; got {other}"
         ))),
     }
 }

@@ -22,7 +22,8 @@ pub fn parse(body: &[u8]) -> Result<Value, Errors> {
             push(
                 &mut errors,
                 "$",
-                "The JSON value could not be converted to the request: the body must be a JSON object",
+                "The JSON value could not be converted to the request: the body must be a JSON \
+                 object",
             );
             Err(errors)
         }

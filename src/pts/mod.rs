@@ -94,7 +94,8 @@ fn organisation(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<
             Problem::new(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "The token names no organisation ({ORGNR_PARENT}): PTS records which organisation sets each restriction"
+                    "The token names no organisation ({ORGNR_PARENT}): PTS records which \
+                     organisation sets each restriction"
                 ),
             )
         })

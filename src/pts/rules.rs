@@ -131,7 +131,8 @@ pub fn check_delay(code: &str, delay: &Delay, has_parent: bool, now: DateTime<Ut
             push(
                 &mut errors,
                 "ConfidentialityCode",
-                "DelayDeliveryUntil and DelayDays must be null for confidentialityCode NORN. DelayDeliveryUntil will be set by the service",
+                "DelayDeliveryUntil and DelayDays must be null for confidentialityCode NORN. \
+                 DelayDeliveryUntil will be set by the service",
             );
         }
         Some(CodeKind::Indefinite) => {}
@@ -141,7 +142,8 @@ pub fn check_delay(code: &str, delay: &Delay, has_parent: bool, now: DateTime<Ut
                     &mut errors,
                     "ConfidentialityCode",
                     format!(
-                        "DelayDeliveryUntil or DelayDays must have values for confidentialityCode {code}"
+                        "DelayDeliveryUntil or DelayDays must have values for confidentialityCode \
+                         {code}"
                     ),
                 );
             }
@@ -188,7 +190,8 @@ pub fn sibling_delay(
                 &mut errors,
                 field,
                 format!(
-                    "DelayFromTime {} plus the parent's DelayDays {parent_days} is past 9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil PTS can store",
+                    "DelayFromTime {} plus the parent's DelayDays {parent_days} is past \
+                     9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil PTS can store",
                     dotnet_time(from)
                 ),
             );
@@ -309,7 +312,12 @@ mod tests {
                 messages(&errors),
                 [(
                     "DelayFromTime",
-                    format!("DelayFromTime 2024-01-04T20:50:20.908216Z plus the parent's DelayDays {days} is past 9999-12-31T23:59:59.9999999Z, the latest DelayDeliveryUntil PTS can store").as_str()
+                    format!(
+                        "DelayFromTime 2024-01-04T20:50:20.908216Z plus the parent's DelayDays \
+                         {days} is past 9999-12-31T23:59:59.9999999Z, the latest \
+                         DelayDeliveryUntil PTS can store"
+                    )
+                    .as_str()
                 )]
             );
         }
@@ -358,7 +366,8 @@ mod tests {
                 messages(&check("NORN_FFL", until, days, None, false)),
                 [(
                     "ConfidentialityCode",
-                    "DelayDeliveryUntil and DelayDays must be null for confidentialityCode NORN. DelayDeliveryUntil will be set by the service"
+                    "DelayDeliveryUntil and DelayDays must be null for confidentialityCode NORN. \
+                     DelayDeliveryUntil will be set by the service"
                 )]
             );
         }

@@ -83,19 +83,23 @@ pub fn authenticate(
     let tenant_id = if multi_tenant {
         token.claim_str(JOURNAL_ID).ok_or_else(|| {
             Refusal::Incomplete(format!(
-                "The token names no SFM instance: a multi-tenant client names it with {JOURNAL_ID} (in the client assertion's assertion_details, or in the login's authorization_details)"
+                "The token names no SFM instance: a multi-tenant client names it with {JOURNAL_ID} \
+                 (in the client assertion's assertion_details, or in the login's \
+                 authorization_details)"
             ))
         })?
     } else {
         token.claim_str(SFM_ID).ok_or_else(|| {
             Refusal::Incomplete(format!(
-                "The token names no SFM instance: a single-tenant client's token carries {SFM_ID} (set sfm_id on the HelseID client)"
+                "The token names no SFM instance: a single-tenant client's token carries {SFM_ID} \
+                 (set sfm_id on the HelseID client)"
             ))
         })?
     };
     let pid = token.claim_str(PID).ok_or_else(|| {
         Refusal::Incomplete(format!(
-            "SFM needs a user token: the token has no {PID} (log the user in, with the scope helseid://scopes/identity/pid)"
+            "SFM needs a user token: the token has no {PID} (log the user in, with the scope \
+             helseid://scopes/identity/pid)"
         ))
     })?;
     let orgnr_parent = token.claim_str(crate::auth::claims::ORGNR_PARENT);
@@ -138,7 +142,9 @@ fn check_multi_tenant(
         && !supplier.is_some_and(|s| suppliers.iter().any(|known| known.orgnr == s))
     {
         return Err(Refusal::Forbidden(format!(
-            "The multi-tenant client's supplier {} (orgnr_supplier) is not registered with SFM: SFM accepts multi-tenant clients only from registered suppliers (NHN registers them; helsesim's are in fixtures/sfm/suppliers.json)",
+            "The multi-tenant client's supplier {} (orgnr_supplier) is not registered with SFM: \
+             SFM accepts multi-tenant clients only from registered suppliers (NHN registers them; \
+             helsesim's are in fixtures/sfm/suppliers.json)",
             supplier.unwrap_or("(none)")
         )));
     }
@@ -150,7 +156,9 @@ fn check_multi_tenant(
     match (owner, orgnr) {
         (Some(owner), Some(orgnr)) if owner == orgnr => Ok(()),
         (Some(owner), orgnr) => Err(Refusal::Forbidden(format!(
-            "The SFM instance {tenant_id} (journal-id) belongs to the organisation {owner}, but the token is for {} (orgnr_child, else orgnr_parent): a multi-tenant client reaches only the journals of the organisation it acts for",
+            "The SFM instance {tenant_id} (journal-id) belongs to the organisation {owner}, but \
+             the token is for {} (orgnr_child, else orgnr_parent): a multi-tenant client reaches \
+             only the journals of the organisation it acts for",
             orgnr.unwrap_or("no organisation")
         ))),
         // An instance not created yet: POST Organization checks the organisation.

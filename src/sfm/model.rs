@@ -413,7 +413,8 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
                 return Err(FieldError::new(
                     format!("{field}.identifier"),
                     format!(
-                        "the Organization's SFM-id identifier ({SFM_ID_SYSTEM}) must be the tenant's sfm_id"
+                        "the Organization's SFM-id identifier ({SFM_ID_SYSTEM}) must be the \
+                         tenant's sfm_id"
                     ),
                 ));
             }

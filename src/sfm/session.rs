@@ -65,7 +65,8 @@ fn caller_in_tenant(
     let Some(tenant) = sfm.tenants.get(&caller.tenant_id) else {
         return Err(unauthorized(
             format!(
-                "SFM does not recognise the instance {}: create it first with POST /sfm/fhir/Organization",
+                "SFM does not recognise the instance {}: create it first with POST \
+                 /sfm/fhir/Organization",
                 caller.tenant_id
             ),
             challenge(),
@@ -74,7 +75,8 @@ fn caller_in_tenant(
     if !tenant.has_user(&caller.pid) {
         return Err(unauthorized(
             format!(
-                "SFM does not recognise the user {} in this instance: a superuser registers users as Person or Practitioner",
+                "SFM does not recognise the user {} in this instance: a superuser registers users \
+                 as Person or Practitioner",
                 caller.pid
             ),
             challenge(),
@@ -146,7 +148,8 @@ pub async fn patient_ticket(
             return Err(problem(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "No patient with the identity {pid} in this SFM instance (searched by fødselsnummer, D-nummer, then the EHR's id)"
+                    "No patient with the identity {pid} in this SFM instance (searched by \
+                     fødselsnummer, D-nummer, then the EHR's id)"
                 ),
             ));
         };
@@ -247,7 +250,8 @@ pub async fn session_refresh(
     if !sfm.gui_sessions.contains_key(&key) {
         return Err(problem(
             StatusCode::NOT_FOUND,
-            "There is no SFM GUI session to refresh: create one with /api/Session/create and open the portal",
+            "There is no SFM GUI session to refresh: create one with /api/Session/create and open \
+             the portal",
         ));
     }
     let code = random::url_token(32);
@@ -297,7 +301,8 @@ pub async fn portal(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let mut sfm = state.store_mut();
     let Some(grant) = sfm.gui_codes.remove(code).filter(|c| c.expires > now) else {
         return bad(
-            "The code is unknown, expired or already used: codes are single use and live 60 seconds",
+            "The code is unknown, expired or already used: codes are single use and live 60 \
+             seconds",
         );
     };
     if STANDARD.encode(digest(&SHA512, nonce.as_bytes())) != grant.nonce_hash {

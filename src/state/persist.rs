@@ -81,7 +81,8 @@ pub enum StateFileError {
     },
     /// It is not a valid state document.
     #[error(
-        "the state file {path} is not a valid state document ({error}); it was left as it is: fix it, move it away or delete it to start from the fixtures"
+        "the state file {path} is not a valid state document ({error}); it was left as it is: fix \
+         it, move it away or delete it to start from the fixtures"
     )]
     Invalid {
         /// The file.

@@ -77,7 +77,8 @@ fn layout(title: &str, body: Markup) -> Markup {
                 }
                 main { (body) }
                 footer {
-                    "helsesim simulerer HelseID for test. Ingen ekte identiteter, ingen ekte innlogging."
+                    "helsesim simulerer HelseID for test. Ingen ekte identiteter, ingen ekte \
+                     innlogging."
                 }
             }
         }
@@ -220,7 +221,8 @@ pub fn portal(organisation: &str, user: &str) -> HttpResponse {
                     h1 { "SFM-sesjonen er åpnet" }
                     p { "Virksomhet: " strong { (organisation) } }
                     p { "Bruker: " strong { (user) } }
-                    p.note { "Dette er helsesims stedfortreder for SFMs brukergrensesnitt: sesjonskoden og noncen er kontrollert." }
+                    p.note { "Dette er helsesims stedfortreder for SFMs brukergrensesnitt: \
+                              sesjonskoden og noncen er kontrollert." }
                 }
             }
         }

@@ -427,7 +427,8 @@ fn token_commands(
                 && let Some(pid) = sfm_user(helseid, tenant)
             {
                 entry["command"] = json!(format!(
-                    "{common} --user {pid} --scope \"openid helseid://scopes/identity/pid {scope}\"{org}{url}"
+                    "{common} --user {pid} --scope \"openid helseid://scopes/identity/pid \
+                     {scope}\"{org}{url}"
                 ));
             } else if api == PTS_AUDIENCE || e.require_dpop {
                 let path = if api == PTS_AUDIENCE {

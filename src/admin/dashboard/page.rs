@@ -14,7 +14,10 @@ pub const STYLE: &str = include_str!("dashboard.css");
 /// The script, inlined.
 pub const SCRIPT: &str = include_str!("dashboard.js");
 /// The favicon: a data URI, so the browser asks the server for nothing but the APIs.
-const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%230a6aa1'/%3E%3Cpath d='M5 17h6l3-7 4 13 3-6h6' fill='none' stroke='white' stroke-width='2.6' stroke-linecap='round' stroke-linejoin='round'/%3E%3C/svg%3E";
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 \
+                       32 32'%3E%3Crect width='32' height='32' rx='8' fill='%230a6aa1'/%3E%3Cpath \
+                       d='M5 17h6l3-7 4 13 3-6h6' fill='none' stroke='white' stroke-width='2.6' \
+                       stroke-linecap='round' stroke-linejoin='round'/%3E%3C/svg%3E";
 
 fn sha256_source(text: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
@@ -74,7 +77,8 @@ pub fn shell(locked: bool) -> Markup {
                 (unlock_form())
                 main #app {
                     section #services {
-                        (section_head("services", "Services", "Point your EHR's test configuration at these base URLs instead of NHN's test hosts."))
+                        (section_head("services", "Services", "Point your EHR's test configuration \
+                            at these base URLs instead of NHN's test hosts."))
                         div.grid.services #service-list {}
                         div.tools #tools {}
                     }
@@ -91,11 +95,14 @@ pub fn shell(locked: bool) -> Markup {
                     }
                     (configuration_section())
                     section #patients {
-                        (section_head("patients", "Patients", "The national systems' patients and every SFM instance's register: kjernejournal status (helseindikator 0–4), valid SFM patient tickets, medication and allergies."))
+                        (section_head("patients", "Patients", "The national systems' patients and \
+                            every SFM instance's register: kjernejournal status (helseindikator \
+                            0–4), valid SFM patient tickets, medication and allergies."))
                         div.patients #patient-list {}
                     }
                     section #clients {
-                        (section_head("clients", "Clients", "HelseID clients with their published test keys: paste a command to get a system token."))
+                        (section_head("clients", "Clients", "HelseID clients with their published \
+                            test keys: paste a command to get a system token."))
                         div.card.table-wrap { table.list #client-table {
                             thead { tr { th { "Client" } th { "Organisation" } th { "helsesim token" } } }
                             tbody {}
@@ -104,7 +111,8 @@ pub fn shell(locked: bool) -> Markup {
                     (users_and_instances())
                 }
                 footer.foot #footer {
-                    span { "helsesim simulates NHN's test services. Its keys are published test keys: never use it with real data." }
+                    span { "helsesim simulates NHN's test services. Its keys are published test \
+                            keys: never use it with real data." }
                     span #settings {}
                 }
                 div.toasts #toasts aria-live="polite" {}
@@ -147,10 +155,13 @@ fn top_bar() -> Markup {
                     }
                 }
                 div.actions {
-                    button.ghost #state-save type="button" title="Download the whole state as a JSON document (GET /_admin/state)" { "Save state" }
-                    label.button.ghost #state-load-label for="state-load" title="Replace the whole state with a saved document (PUT /_admin/state)" { "Load state" }
+                    button.ghost #state-save type="button" title="Download the whole state as a \
+                        JSON document (GET /_admin/state)" { "Save state" }
+                    label.button.ghost #state-load-label for="state-load" title="Replace the whole \
+                        state with a saved document (PUT /_admin/state)" { "Load state" }
                     input #state-load type="file" accept="application/json,.json" hidden;
-                    button.danger #reset type="button" title="Every service back to the fixtures (the clock, fault rules and the journal stay)" { "Reset state" }
+                    button.danger #reset type="button" title="Every service back to the fixtures \
+                        (the clock, fault rules and the journal stay)" { "Reset state" }
                 }
             }
         }
@@ -163,7 +174,8 @@ fn unlock_form() -> Markup {
         section.unlock #unlock hidden {
             div.card.unlock-card {
                 h2 { "This control plane is locked" }
-                p { "helsesim runs with " code { "HELSESIM_ADMIN_TOKEN" } ". Enter the token to use the dashboard; it is kept for this tab only." }
+                p { "helsesim runs with " code { "HELSESIM_ADMIN_TOKEN" } ". Enter the token to \
+                    use the dashboard; it is kept for this tab only." }
                 form #unlock-form {
                     label for="unlock-token" { "Admin token" }
                     div.row {
@@ -183,7 +195,8 @@ fn journal_card() -> Markup {
         section.card.journal #journal {
             div.card-head {
                 h2 #journal-title { "Live requests" }
-                span.live #live title="The page refreshes every 2 seconds while it is visible" { span.dot {} span #live-text { "connecting" } }
+                span.live #live title="The page refreshes every 2 seconds while it is \
+                                       visible" { span.dot {} span #live-text { "connecting" } }
                 div.tools-inline {
                     select #journal-service aria-label="Only requests to" {
                         option value="" { "All services" }
@@ -205,7 +218,8 @@ fn journal_card() -> Markup {
                     tbody #journal-rows {}
                 }
             }
-            p.empty #journal-empty { "No requests yet. Call a service — its request shows up here within two seconds (bodies redacted; click a row)." }
+            p.empty #journal-empty { "No requests yet. Call a service — its request shows up \
+                                      here within two seconds (bodies redacted; click a row)." }
         }
     }
 }
@@ -266,7 +280,8 @@ fn faults_card() -> Markup {
 fn configuration_section() -> Markup {
     html! {
         section #configuration {
-            (section_head("configuration", "Configuration", "Every service's settings in one file, for your EHR's test environment."))
+            (section_head("configuration", "Configuration", "Every service's settings in one file, \
+                for your EHR's test environment."))
             div.card.config #config {
                 div.card-head {
                     h3 { "HelseID · SFM · Kjernejournal · PTS" }
@@ -287,7 +302,8 @@ fn users_and_instances() -> Markup {
     html! {
         div.split.even {
             section #users {
-                (section_head("users", "Test users", "Pick them on the login page or name them in login_hint."))
+                (section_head("users", "Test users", "Pick them on the login page or name them in \
+                                                      login_hint."))
                 div.card.table-wrap { table.list #user-table {
                     thead { tr { th { "Name" } th { "pid" } th { "HPR" } th { "Level" } } }
                     tbody {}

@@ -87,7 +87,11 @@ fn check_rules(data: DataType, resource: &Value) -> Vec<Issue> {
                 ));
             }
             if !has_concept(resource, "verificationStatus") {
-                issues.push(required("verificationStatus", "confirmed, provisional, ... (http://terminology.hl7.org/CodeSystem/condition-ver-status)"));
+                issues.push(required(
+                    "verificationStatus",
+                    "confirmed, provisional, ... \
+                     (http://terminology.hl7.org/CodeSystem/condition-ver-status)",
+                ));
             }
         }
         DataType::Observation if is_inr(resource) => {
@@ -96,8 +100,12 @@ fn check_rules(data: DataType, resource: &Value) -> Vec<Issue> {
                 .is_some_and(Value::is_number);
             if !numeric {
                 issues.push(
-                    Issue::error("invalid", "An INR Observation carries its result as valueQuantity with a numeric value (e.g. {\"value\": 2.5, \"unit\": \"INR\"})")
-                        .at("Observation.valueQuantity"),
+                    Issue::error(
+                        "invalid",
+                        "An INR Observation carries its result as valueQuantity with a numeric \
+                         value (e.g. {\"value\": 2.5, \"unit\": \"INR\"})",
+                    )
+                    .at("Observation.valueQuantity"),
                 );
             }
         }
@@ -165,7 +173,17 @@ pub fn create(
     let mut issues = check_rules(data, &resource);
     let patient = match resource.get(field) {
         None => {
-            issues.push(Issue::error("required", format!("{} needs {field}: the patient's ticket, as {{\"identifier\": {{\"value\": \"<patient ticket>\"}}}}", with_article(name, true))).at(format!("{name}.{field}")));
+            issues.push(
+                Issue::error(
+                    "required",
+                    format!(
+                        "{} needs {field}: the patient's ticket, as {{\"identifier\": {{\"value\": \
+                         \"<patient ticket>\"}}}}",
+                        with_article(name, true)
+                    ),
+                )
+                .at(format!("{name}.{field}")),
+            );
             None
         }
         Some(reference) => match ticket_of(reference) {
@@ -181,7 +199,17 @@ pub fn create(
                 }
             },
             None => {
-                issues.push(Issue::error("invalid", format!("{name}.{field} must name the patient by ticket, as {{\"identifier\": {{\"value\": \"<patient ticket>\"}}}}: SFM Datadeling never takes a fødselsnummer or a Patient id")).at(format!("{name}.{field}")));
+                issues.push(
+                    Issue::error(
+                        "invalid",
+                        format!(
+                            "{name}.{field} must name the patient by ticket, as {{\"identifier\": \
+                             {{\"value\": \"<patient ticket>\"}}}}: SFM Datadeling never takes a \
+                             fødselsnummer or a Patient id"
+                        ),
+                    )
+                    .at(format!("{name}.{field}")),
+                );
                 None
             }
         },

@@ -79,7 +79,8 @@ pub fn search(
             StatusCode::BAD_REQUEST,
             "not-supported",
             format!(
-                "List?_query={named} is not simulated: helsesim serves the medication list (List?patientTicket=...) only"
+                "List?_query={named} is not simulated: helsesim serves the medication list \
+                 (List?patientTicket=...) only"
             ),
         ));
     }

@@ -48,7 +48,9 @@ fn ticket_error(ticket: &str) -> FhirError {
         StatusCode::BAD_REQUEST,
         "invalid",
         format!(
-            "The patient ticket '{ticket}' is unknown or expired in this SFM instance (tickets are per user, patient and instance, and live 60 minutes after their last use): get one with POST /sfm/api/PatientTicket"
+            "The patient ticket '{ticket}' is unknown or expired in this SFM instance (tickets are \
+             per user, patient and instance, and live 60 minutes after their last use): get one \
+             with POST /sfm/api/PatientTicket"
         ),
     )
 }
@@ -120,7 +122,8 @@ fn ticket_param(
             StatusCode::BAD_REQUEST,
             "required",
             format!(
-                "{type_name} search needs patientTicket: SFM Datadeling names patients by ticket only (get one with POST /sfm/api/PatientTicket)"
+                "{type_name} search needs patientTicket: SFM Datadeling names patients by ticket \
+                 only (get one with POST /sfm/api/PatientTicket)"
             ),
         )),
     }

@@ -80,7 +80,10 @@ pub fn parse(type_name: &str, allowed: &[&str], query: &str) -> Result<Query, Fh
                 if name == "_lastUpdated" && LastUpdated::parse(&value).is_none() {
                     issues.push(Issue::error(
                         "invalid",
-                        format!("_lastUpdated must be [gt|ge|lt|le|eq]<dateTime>, e.g. gt2026-03-01T00:00:00Z, got '{value}'"),
+                        format!(
+                            "_lastUpdated must be [gt|ge|lt|le|eq]<dateTime>, e.g. \
+                             gt2026-03-01T00:00:00Z, got '{value}'"
+                        ),
                     ));
                     continue;
                 }
@@ -89,7 +92,8 @@ pub fn parse(type_name: &str, allowed: &[&str], query: &str) -> Result<Query, Fh
             other => issues.push(Issue::error(
                 "not-supported",
                 format!(
-                    "Unknown search parameter '{other}' for {type_name}; supported: {}, and _count, _offset, _summary, _format",
+                    "Unknown search parameter '{other}' for {type_name}; supported: {}, and \
+                     _count, _offset, _summary, _format",
                     allowed.join(", ")
                 ),
             )),

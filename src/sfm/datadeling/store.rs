@@ -152,7 +152,8 @@ pub fn load_fixture(
         (Some(_), _) => {
             return Err(FieldError::new(
                 format!(".{field}"),
-                "must reference a Patient of the tenant as {\"reference\": \"Patient/<id>\"} (served as the caller's patient ticket)",
+                "must reference a Patient of the tenant as {\"reference\": \"Patient/<id>\"} \
+                 (served as the caller's patient ticket)",
             ));
         }
     }

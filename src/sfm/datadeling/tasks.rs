@@ -112,7 +112,8 @@ fn derived_tasks(
                 &patient_id,
                 changed,
                 format!(
-                    "The multidose patient's prescriptions or PLL changed in Reseptformidleren ({})",
+                    "The multidose patient's prescriptions or PLL changed in Reseptformidleren \
+                     ({})",
                     fhir_instant(changed)
                 ),
                 Some(practitioner_reference(&m.doctor)),

@@ -73,14 +73,18 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
         "publisher": "helsesim",
         "kind": "instance",
         "software": {"name": "helsesim", "version": env!("CARGO_PKG_VERSION")},
-        "implementation": {"description": "helsesim: simulated SFM (Sentral forskrivningsmodul) FHIR API", "url": base},
+        "implementation": {"description": "helsesim: simulated SFM (Sentral forskrivningsmodul) \
+                                           FHIR API", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
             "security": {
                 "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}]}],
-                "description": format!("HelseID access token (Bearer or DPoP) from {issuer}: audience e-helse:sfm.api, scope e-helse:sfm.api/sfm.api; the token's sfm-id or nhn:sfm:journal-id picks the SFM instance")
+                "description": format!("HelseID access token (Bearer or DPoP) from {issuer}: \
+                                        audience e-helse:sfm.api, scope e-helse:sfm.api/sfm.api; \
+                                        the token's sfm-id or nhn:sfm:journal-id picks the SFM \
+                                        instance")
             },
             "resource": resources,
         }],

@@ -96,15 +96,19 @@ fn kind_of(name: &str) -> Result<ResourceKind, FhirError> {
     ResourceKind::parse(name).ok_or_else(|| {
         if let Some(data) = DataType::ALL.into_iter().find(|d| d.as_str() == name) {
             let message = if data.readable() {
-                format!("SFM Datadeling's {name} has no version history here: read it with GET {name}/[id], search it with GET {name}?...")
+                format!(
+                    "SFM Datadeling's {name} has no version history here: read it with GET \
+                     {name}/[id], search it with GET {name}?..."
+                )
             } else {
-                format!("SFM Datadeling's {name} is not read by id: search it with GET {name}?{}=[patient ticket]", crate::sfm::datadeling::PATIENT_TICKET)
+                format!(
+                    "SFM Datadeling's {name} is not read by id: search it with GET \
+                     {name}?{}=[patient ticket]",
+                    crate::sfm::datadeling::PATIENT_TICKET
+                )
             };
-            let mut error = FhirError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "not-supported",
-                message,
-            );
+            let mut error =
+                FhirError::new(StatusCode::METHOD_NOT_ALLOWED, "not-supported", message);
             error.allow = Some("GET, HEAD");
             return error;
         }
@@ -191,7 +195,8 @@ pub(crate) fn tenant_for<'a>(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
-                "The user {} is not registered in this SFM instance: a superuser registers users as Person or Practitioner",
+                "The user {} is not registered in this SFM instance: a superuser registers users \
+                 as Person or Practitioner",
                 caller.pid
             ),
         ));
@@ -204,7 +209,8 @@ pub(crate) fn unknown_tenant(caller: &Caller) -> FhirError {
         StatusCode::FORBIDDEN,
         "forbidden",
         format!(
-            "The SFM instance {} does not exist yet: the only operation allowed is creating it with POST Organization",
+            "The SFM instance {} does not exist yet: the only operation allowed is creating it \
+             with POST Organization",
             caller.tenant_id
         ),
     )

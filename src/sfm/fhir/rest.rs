@@ -99,7 +99,8 @@ pub fn create(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 format!(
-                    "Only a superuser (a Person of this SFM instance) may create {}: the user {caller_pid} is not one",
+                    "Only a superuser (a Person of this SFM instance) may create {}: the user \
+                     {caller_pid} is not one",
                     kind.as_str()
                 ),
             ));
@@ -153,7 +154,11 @@ pub fn update(
             FhirError::new(
                 StatusCode::NOT_FOUND,
                 "not-found",
-                format!("Resource {}/{id} is not known (this server does not create resources with PUT)", kind.as_str()),
+                format!(
+                    "Resource {}/{id} is not known (this server does not create resources with \
+                     PUT)",
+                    kind.as_str()
+                ),
             )
         })?;
     check_if_match(if_match, kind, id, current_version)?;

@@ -329,7 +329,8 @@ mod tests {
         assert_eq!(err.issues.len(), 4, "{err:?}");
         assert_eq!(
             err.issues[0].diagnostics,
-            "Unknown search parameter 'birthdate' for Patient; supported: _id, identifier, name, active, and _count, _offset, _summary, _format"
+            "Unknown search parameter 'birthdate' for Patient; supported: _id, identifier, name, \
+             active, and _count, _offset, _summary, _format"
         );
     }
 }

@@ -92,7 +92,11 @@ mod tests {
             {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "32019012345"}]});
         assert_eq!(
             check(&patient, ResourceKind::Patient),
-            Err(vec!["Patient.identifier[1].value: '32019012345' is not a national identity number: its first six digits are not a date (of the century its individual number gives)".to_owned()])
+            Err(vec![
+                "Patient.identifier[1].value: '32019012345' is not a national identity number: its \
+                 first six digits are not a date (of the century its individual number gives)"
+                    .to_owned()
+            ])
         );
     }
 

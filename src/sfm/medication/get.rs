@@ -275,7 +275,9 @@ fn section(code: &str, display: &str, title: &str, text: &str, entries: Vec<Valu
         "title": title,
         "code": {"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-section-types", "code": code, "display": display}]},
         // As the real answer writes the narrative: a prefixed xhtml:div.
-        "text": {"status": "generated", "div": format!("<xhtml:div xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">{text}</xhtml:div>")},
+        "text": {"status": "generated", "div": format!("<xhtml:div \
+                                                        xmlns:xhtml=\"http://www.w3.org/1999/\
+                                                        xhtml\">{text}</xhtml:div>")},
     });
     if entries.is_empty() {
         section["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});

@@ -210,7 +210,9 @@ pub fn require_hpr(caller: &Caller, operation: &str) -> Result<String, FhirError
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
-                "{operation} needs an authorised health professional: the user {} has no HPR number in the token (claim helseid://claims/hpr/hpr_number; scope helseid://scopes/hpr/hpr_number)",
+                "{operation} needs an authorised health professional: the user {} has no HPR \
+                 number in the token (claim helseid://claims/hpr/hpr_number; scope \
+                 helseid://scopes/hpr/hpr_number)",
                 caller.pid
             ),
         )

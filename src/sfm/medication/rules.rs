@@ -140,7 +140,9 @@ pub fn check(send: &Send<'_>, lookup: Option<&Lookup>, history: History<'_>) -> 
     if let Some(lookup) = lookup {
         if let Some(at) = lookup.refused_send {
             issues.push(Rule::NewLookupAfterError.issue(format!(
-                "a $sendMedication based on the $getMedication of {} was refused at {}, and \"if EPJ do not receive response from SFM or SFM respond with operationOutcome (error) the EPJ need to send a new getMedication\" ({GUIDE}): call $getMedication again",
+                "a $sendMedication based on the $getMedication of {} was refused at {}, and \"if \
+                 EPJ do not receive response from SFM or SFM respond with operationOutcome (error) \
+                 the EPJ need to send a new getMedication\" ({GUIDE}): call $getMedication again",
                 lookup.at.to_rfc3339(),
                 at.to_rfc3339()
             )));
@@ -157,7 +159,9 @@ pub fn check(send: &Send<'_>, lookup: Option<&Lookup>, history: History<'_>) -> 
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default();
             issues.push(Rule::MultidoseNewLookup.issue(format!(
-                "this organisation is a multidose doctor's, and a $sendMedication based on the $getMedication of {} was already made (at {last}): call $getMedication again before each send",
+                "this organisation is a multidose doctor's, and a $sendMedication based on the \
+                 $getMedication of {} was already made (at {last}): call $getMedication again \
+                 before each send",
                 lookup.at.to_rfc3339()
             )));
         }
@@ -172,17 +176,20 @@ fn lookup_threshold(send: &Send<'_>, lookup: Option<&Lookup>, issues: &mut Vec<I
     }
     match lookup.map(|l| (l, l.rf_at)) {
         None => issues.push(Rule::LookupThreshold.issue(
-            "there is no $getMedication by this user for this patient: call $getMedication (with a lookup in Reseptformidleren) first",
+            "there is no $getMedication by this user for this patient: call $getMedication (with a \
+             lookup in Reseptformidleren) first",
         )),
         Some((l, None)) => issues.push(Rule::LookupThreshold.issue(format!(
-            "the latest $getMedication (composition {}) made no lookup in Reseptformidleren: call $getMedication again",
+            "the latest $getMedication (composition {}) made no lookup in Reseptformidleren: call \
+             $getMedication again",
             l.composition_id
         ))),
         Some((_, Some(rf_at))) => {
             let age = send.now - rf_at;
             if age > LOOKUP_THRESHOLD {
                 issues.push(Rule::LookupThreshold.issue(format!(
-                    "the latest lookup in Reseptformidleren was at {}, {} ago; $sendMedication needs one at most 4 hours old: call $getMedication again",
+                    "the latest lookup in Reseptformidleren was at {}, {} ago; $sendMedication \
+                     needs one at most 4 hours old: call $getMedication again",
                     rf_at.to_rfc3339(),
                     describe(age)
                 )));
@@ -200,7 +207,11 @@ fn composition_identifier(
     let Some(relates_to) = &send.relates_to else {
         issues.push(
             Rule::CompositionIdentifier
-                .issue("the Composition has no relatesTo: add {\"code\": \"replaces\", \"targetIdentifier\": {\"value\": <the $getMedication Composition's identifier.value>}}")
+                .issue(
+                    "the Composition has no relatesTo: add {\"code\": \"replaces\", \
+                     \"targetIdentifier\": {\"value\": <the $getMedication Composition's \
+                     identifier.value>}}",
+                )
                 .at(format!("{COMPOSITION}.relatesTo")),
         );
         return;
@@ -222,7 +233,10 @@ fn composition_identifier(
     let Some(target) = relates_to.target.as_deref() else {
         issues.push(
             Rule::CompositionIdentifier
-                .issue("relatesTo has no targetIdentifier.value: it must be the $getMedication Composition's identifier.value")
+                .issue(
+                    "relatesTo has no targetIdentifier.value: it must be the $getMedication \
+                     Composition's identifier.value",
+                )
                 .at(format!("{at}.targetIdentifier")),
         );
         return;
@@ -233,16 +247,19 @@ fn composition_identifier(
     let message = match (history.superseded, history.owner) {
         (Some(s), _) if s.user_pid == send.user_pid && s.patient_key == send.patient_key => {
             format!(
-                "'{target}' names a $getMedication that the newer one of {} (composition {}) superseded: target the latest $getMedication",
+                "'{target}' names a $getMedication that the newer one of {} (composition {}) \
+                 superseded: target the latest $getMedication",
                 s.at.to_rfc3339(),
                 s.by
             )
         }
         (_, Some(_)) | (Some(_), _) => format!(
-            "'{target}' is the composition identifier of another user's or another patient's $getMedication: target your latest $getMedication for this patient"
+            "'{target}' is the composition identifier of another user's or another patient's \
+             $getMedication: target your latest $getMedication for this patient"
         ),
         (None, None) => format!(
-            "'{target}' is not the composition identifier of any $getMedication by this user for this patient{}",
+            "'{target}' is not the composition identifier of any $getMedication by this user for \
+             this patient{}",
             lookup.map_or(String::new(), |l| format!(
                 " (the latest is {})",
                 l.composition_id
@@ -285,7 +302,9 @@ fn missing(send: &Send<'_>, r: &Requirement) -> Option<Issue> {
         return Some(
             Rule::PreviousSend
                 .issue(format!(
-                    "the {what} '{}' ({id_name} {}) that the $sendMedication of {} sent is missing: later sends on the same $getMedication must keep what earlier ones added",
+                    "the {what} '{}' ({id_name} {}) that the $sendMedication of {} sent is \
+                     missing: later sends on the same $getMedication must keep what earlier ones \
+                     added",
                     r.display,
                     r.id,
                     at.to_rfc3339()
@@ -295,27 +314,39 @@ fn missing(send: &Send<'_>, r: &Requirement) -> Option<Issue> {
     }
     let issue = match r.what {
         Required::Prescription if active => Rule::ActivePrescriptions.issue(format!(
-            "the {} prescription '{}' (ReseptId {}) from $getMedication is missing: every Ekspederbar and UnderEkspedering prescription must be sent back, as a MedicationStatement (with recallinfo to withdraw it)",
+            "the {} prescription '{}' (ReseptId {}) from $getMedication is missing: every \
+             Ekspederbar and UnderEkspedering prescription must be sent back, as a \
+             MedicationStatement (with recallinfo to withdraw it)",
             r.rf_status.map_or("active", |s| s.name()),
             r.display,
             r.id
         )),
         Required::Prescription => Rule::HeadOfChain.issue(format!(
-            "the prescription '{}' (ReseptId {}{}) that $getMedication delivered as head of chain is missing: \"All head of chain delivered in last lookup ($getMedication) are represented in the bundle\" ({GUIDE})",
+            "the prescription '{}' (ReseptId {}{}) that $getMedication delivered as head of chain \
+             is missing: \"All head of chain delivered in last lookup ($getMedication) are \
+             represented in the bundle\" ({GUIDE})",
             r.display,
             r.id,
-            r.rf_status.map_or(String::new(), |s| format!(", {}", s.name()))
+            r.rf_status
+                .map_or(String::new(), |s| format!(", {}", s.name()))
         )),
         Required::PllEntry if send.create_pll => Rule::PllComplete.issue(format!(
-            "the PLL entry '{}' (PLL id {}) from $getMedication is missing: a new PLL (createPLL true) must carry every PLL entry except those discontinued more than 3 months ago and those entered-in-error",
+            "the PLL entry '{}' (PLL id {}) from $getMedication is missing: a new PLL (createPLL \
+             true) must carry every PLL entry except those discontinued more than 3 months ago and \
+             those entered-in-error",
             r.display, r.id
         )),
         Required::PllEntry => Rule::PllStatements.issue(format!(
-            "the PLL entry '{}' (PLL id {}) from $getMedication is missing, though no new PLL is sent: \"any sfm-MedicationStatement identified as part of PLL shall be returned\" (SFM Basis guide, Populating $sendMedication)",
+            "the PLL entry '{}' (PLL id {}) from $getMedication is missing, though no new PLL is \
+             sent: \"any sfm-MedicationStatement identified as part of PLL shall be returned\" \
+             (SFM Basis guide, Populating $sendMedication)",
             r.display, r.id
         )),
         Required::Statement => Rule::AllStatements.issue(format!(
-            "the statement '{}' (PLL id {}) from $getMedication is missing: \"All medicationStatements represented in getMedication/latest sendMedication must be referred within sendMedication, either as medicationStatement or within recall-info\" ({GUIDE})",
+            "the statement '{}' (PLL id {}) from $getMedication is missing: \"All \
+             medicationStatements represented in getMedication/latest sendMedication must be \
+             referred within sendMedication, either as medicationStatement or within recall-info\" \
+             ({GUIDE})",
             r.display, r.id
         )),
     };
@@ -516,7 +547,8 @@ mod tests {
         assert_eq!(codes(&issues), ["head-of-chain", "all-statements"]);
         assert!(issues[0].diagnostics.contains("ReseptId r-done, Ekspedert"));
         assert!(issues[1].diagnostics.contains(
-            "\"All medicationStatements represented in getMedication/latest sendMedication must be referred within sendMedication, either as medicationStatement or within recall-info\""
+            "\"All medicationStatements represented in getMedication/latest sendMedication must be \
+             referred within sendMedication, either as medicationStatement or within recall-info\""
         ));
 
         // A recallinfo naming the prescription references it; the PLL id the statement.

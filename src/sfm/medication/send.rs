@@ -152,23 +152,53 @@ fn check_against_rf(document: &SendDocument, national: &NationalStore) -> Result
             && let Some(id) = statement::resept_id(&s.statement)
             && national.prescription_owner(id).is_some()
         {
-            issues.push(Issue::error("duplicate", format!("The new prescription '{name}' has ReseptId {id}, which Reseptformidleren already holds: a new prescription needs a new GUID")).at(format!("{at}.identifier")));
+            issues.push(
+                Issue::error(
+                    "duplicate",
+                    format!(
+                        "The new prescription '{name}' has ReseptId {id}, which Reseptformidleren \
+                         already holds: a new prescription needs a new GUID"
+                    ),
+                )
+                .at(format!("{at}.identifier")),
+            );
         } else if statement::creates_prescription(&s.statement)
             && let Some(id) = statement::resept_id(&s.statement)
         {
             if new_ids.contains(&id) {
-                issues.push(Issue::error("duplicate", format!("The new prescription '{name}' has ReseptId {id}, which another new prescription in this document already has: each new prescription needs its own GUID")).at(format!("{at}.identifier")));
+                issues.push(
+                    Issue::error(
+                        "duplicate",
+                        format!(
+                            "The new prescription '{name}' has ReseptId {id}, which another new \
+                             prescription in this document already has: each new prescription \
+                             needs its own GUID"
+                        ),
+                    )
+                    .at(format!("{at}.identifier")),
+                );
             }
             new_ids.push(id);
         }
         if let Some(recall) = statement::recall(&s.statement) {
             let Some(id) = recall.resept_id else {
-                issues.push(Issue::error("required", format!("The withdrawal (recallinfo) of '{name}' names no prescription: give recallId or the statement's ReseptId")).at(format!("{at}.extension")));
+                issues.push(
+                    Issue::error(
+                        "required",
+                        format!(
+                            "The withdrawal (recallinfo) of '{name}' names no prescription: give \
+                             recallId or the statement's ReseptId"
+                        ),
+                    )
+                    .at(format!("{at}.extension")),
+                );
                 continue;
             };
             match patient.and_then(|p| p.prescription(&id)) {
                 None if statement::creates_prescription(&s.statement) => {}
-                None => issues.push(Issue::error("not-found", format!("The withdrawal (recallinfo) of '{name}' names ReseptId {id}, which Reseptformidleren does not hold for this patient")).at(format!("{at}.extension"))),
+                None => issues.push(Issue::error("not-found", format!("The withdrawal (recallinfo) \
+                    of '{name}' names ReseptId {id}, which Reseptformidleren does not hold for \
+                    this patient")).at(format!("{at}.extension"))),
                 Some(p) if p.status == RfStatus::Ekspedert => issues.push(Issue::error("business-rule", format!("The prescription '{name}' (ReseptId {id}) is fully dispensed (Ekspedert) and cannot be withdrawn")).at(format!("{at}.extension"))),
                 Some(_) => {}
             }
