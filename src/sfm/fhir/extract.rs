@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::{body_resource, check_format, kind_of};
 use crate::errors::fhir::FhirError;
+use crate::limits::BodyThen;
 use crate::sfm::State;
 use crate::sfm::caller::{self, Caller};
 use crate::sfm::model::ResourceKind;
@@ -141,14 +142,11 @@ where
     type Future = Extraction<Self, actix_web::Error>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let bytes = web::Bytes::from_request(req, payload);
+        let read = BodyThen::<T>::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let bytes = bytes.await?;
-            let head = T::from_request(&req, &mut Payload::None)
-                .await
-                .map_err(Into::into)?;
-            let body = B::from_body(&req, &bytes)?;
+            let BodyThen { body, then: head } = read.await?;
+            let body = B::from_body(&req, &body)?;
             Ok(Self { head, body })
         })
     }
