@@ -72,13 +72,18 @@ impl Service {
     }
 }
 
+/// An OpenAPI schema of a closed set of names: a string that is one of `names`.
+pub fn names_schema(names: &[&str]) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(names.iter().copied()))
+        .into()
+}
+
 /// A service's name in the control plane's OpenAPI document: one of [`Service::names`].
 impl utoipa::PartialSchema for Service {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .enum_values(Some(Service::names()))
-            .into()
+        names_schema(&Service::names())
     }
 }
 

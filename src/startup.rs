@@ -84,8 +84,10 @@ impl Application {
             let https = TcpListener::bind((settings.bind, port)).map_err(bind_error(port))?;
             let https_addr = https.local_addr().map_err(bind_error(port))?;
             https_port = Some(https_addr.port());
-            builder = listen_https(builder, https, https_addr, &state.keys.tls, app)
-                .map_err(bind_error(port))?;
+            builder = listen_https(builder, https, &state.keys.tls, move || {
+                http_service(app(), true, https_addr)
+            })
+            .map_err(bind_error(port))?;
         }
         let server = builder.run();
         Ok(Self {
@@ -232,41 +234,41 @@ fn shared_state(
     Ok((state, state_file_loaded))
 }
 
-/// Adds the HTTPS listener on `https` (HTTP/1.1 over rustls with helsesim's certificate) serving
-/// the apps `app` makes.
-fn listen_https<G, A, F, B>(
+/// A TLS connection as the HTTPS listener hands it on.
+type TlsConnection = actix_tls::accept::rustls_0_23::TlsStream<TcpStream>;
+
+/// Adds the HTTPS listener on `https` (HTTP/1.1 over rustls with helsesim's certificate), each
+/// connection served by what `service` makes (see [`http_service`]).
+fn listen_https<G, S>(
     builder: actix_server::ServerBuilder,
     https: TcpListener,
-    https_addr: std::net::SocketAddr,
     tls: &rustls::ServerConfig,
-    app: G,
+    service: G,
 ) -> std::io::Result<actix_server::ServerBuilder>
 where
-    G: Fn() -> A + Send + Clone + 'static,
-    A: actix_service::IntoServiceFactory<F, Request>,
-    F: ServiceFactory<
-            Request,
-            Config = AppConfig,
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
+    G: Fn() -> S + Send + Clone + 'static,
+    S: ServiceFactory<
+            (
+                crate::wire::ExplainedErrors<TlsConnection>,
+                Protocol,
+                Option<std::net::SocketAddr>,
+            ),
+            Config = (),
+            Response = (),
+            Error = DispatchError,
             InitError = (),
         > + 'static,
-    F::Future: 'static,
-    <F::Service as actix_service::Service<Request>>::Future: 'static,
-    B: actix_web::body::MessageBody + 'static,
 {
     let mut tls = tls.clone();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     builder.listen("helsesim-https", https, move || {
-        let service = http_service(app(), true, https_addr);
+        let service = service();
         actix_tls::accept::rustls_0_23::Acceptor::new(tls.clone())
             .map_err(|e| DispatchError::Io(std::io::Error::other(format!("{e:?}"))))
-            .and_then(fn_service(
-                |io: actix_tls::accept::rustls_0_23::TlsStream<TcpStream>| async move {
-                    let peer = io.get_ref().0.peer_addr().ok();
-                    Ok((crate::wire::ExplainedErrors::new(io), Protocol::Http1, peer))
-                },
-            ))
+            .and_then(fn_service(|io: TlsConnection| async move {
+                let peer = io.get_ref().0.peer_addr().ok();
+                Ok((crate::wire::ExplainedErrors::new(io), Protocol::Http1, peer))
+            }))
             .and_then(service)
     })
 }

@@ -16,7 +16,7 @@ pub struct MessageType;
 
 impl utoipa::PartialSchema for MessageType {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        super::openapi::names_schema(&MESSAGE_KINDS.map(MessageKind::as_str))
+        crate::service::names_schema(&MESSAGE_KINDS.map(MessageKind::as_str))
     }
 }
 

@@ -4,11 +4,11 @@
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, RefOr, Type, schema::Schema};
+use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::{clients, clock, faults, fixtures, national, requests, reset, state, tokens};
-use crate::service::Service;
+use crate::service::{Service, names_schema};
 
 /// The control plane's API.
 #[derive(OpenApi)]
@@ -42,14 +42,6 @@ impl Modify for AdminToken {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
-}
-
-/// A string schema of the closed set `names`.
-pub fn names_schema(names: &[&str]) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(names.iter().copied()))
-        .into()
 }
 
 /// The journal's service filter: a service's name, or `none` for paths no service owns.

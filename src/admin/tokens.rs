@@ -71,10 +71,7 @@ impl BrokenToken {
 /// A way in the control plane's OpenAPI document: one of [`BrokenToken::names`].
 impl utoipa::PartialSchema for BrokenToken {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .enum_values(Some(BrokenToken::names()))
-            .into()
+        crate::service::names_schema(&BrokenToken::names())
     }
 }
 
