@@ -381,29 +381,48 @@ fn content_type(headers: &header::HeaderMap) -> String {
         .to_owned()
 }
 
+/// Whether requests to `path` are journaled: not the control plane (`/_admin` and its
+/// dashboard at `/`) nor `/healthz`.
+fn is_journaled(path: &str) -> bool {
+    !(path.starts_with("/_admin") || path == "/" || path == "/healthz")
+}
+
 /// Middleware: journals every request outside the control plane (`/_admin` and its dashboard at
 /// `/`) and `/healthz`.
 pub async fn journal(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(journal) = req.app_data::<web::Data<Journal>>().cloned() else {
+    let journal = req
+        .app_data::<web::Data<Journal>>()
+        .filter(|journal| journal.capacity > 0 && is_journaled(req.path()))
+        .cloned();
+    let Some(journal) = journal else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let path = req.path().to_owned();
-    if journal.capacity == 0 || path.starts_with("/_admin") || path == "/" || path == "/healthz" {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    }
     let started = Instant::now();
     let time: DateTime<Utc> = journal.clock.now();
-    // The body passes through as the service reads it; the journal keeps a copy of its first
-    // 16 KiB only, and never waits for (or holds) a body the service does not read.
+    let preview = tee_payload(&mut req);
+    let request_type = content_type(req.headers());
+    let secrets = secret_query_values(&req);
+    let entry = request_entry(&req, time);
+    let response = next.call(req).await?;
+    let entry = {
+        let preview = preview.borrow();
+        Entry {
+            request_body: redact_preview(&request_type, &preview.kept, preview.total),
+            ..entry
+        }
+    };
+    journal_response(&journal, entry, started, &secrets, response).await
+}
+
+/// Lets the request body pass through as the service reads it, copying its first 16 KiB into
+/// the returned preview; never waits for (or holds) a body the service does not read.
+fn tee_payload(req: &mut ServiceRequest) -> Rc<RefCell<Preview>> {
     let preview = Rc::new(RefCell::new(Preview::default()));
     let payload = req.take_payload();
     if matches!(payload, Payload::None) {
@@ -416,34 +435,40 @@ pub async fn journal(
             }),
         });
     }
-    let request_type = content_type(req.headers());
-    let secrets = secret_query_values(&req);
+    preview
+}
+
+/// The entry of a request as it comes, before its body is read and its answer known.
+fn request_entry(req: &ServiceRequest, time: DateTime<Utc>) -> Entry {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(token_summary);
-    let entry = Entry {
+    Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
-        service: crate::service::label_of(&path),
+        service: crate::service::label_of(req.path()),
         method: req.method().to_string(),
-        path: redacted_path(&req),
+        path: redacted_path(req),
         status: 0,
         latency_ms: 0.0,
         request_body: None,
         response_body: None,
         token,
         reason: None,
-    };
-    let response = next.call(req).await?;
-    let entry = {
-        let preview = preview.borrow();
-        Entry {
-            request_body: redact_preview(&request_type, &preview.kept, preview.total),
-            ..entry
-        }
-    };
+    }
+}
+
+/// Journals the answer (status, latency, body, reason) and passes it on; an answer whose body
+/// cannot be read (a dropped connection) is journaled as such.
+async fn journal_response(
+    journal: &Journal,
+    entry: Entry,
+    started: Instant,
+    secrets: &[String],
+    response: ServiceResponse<impl MessageBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let (req, response) = response.into_parts();
     let status = response.status().as_u16();
     let response_type = content_type(response.headers());
@@ -464,20 +489,29 @@ pub async fn journal(
             ));
         }
     };
-    let response_body = if secret && !body.is_empty() {
-        Some(REDACTED.to_owned())
-    } else {
-        redact_body(&response_type, &body).map(|text| scrub(text, &secrets))
-    };
-    let reason = (status >= 400).then(|| refusal_reason(&body)).flatten();
     journal.push(Entry {
         status,
         latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        response_body,
-        reason,
+        response_body: kept_response_body(secret, &response_type, &body, secrets),
+        reason: (status >= 400).then(|| refusal_reason(&body)).flatten(),
         ..entry
     });
     Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))))
+}
+
+/// A response body as the journal keeps it: a secret one (marked [`SecretBody`]) all redacted,
+/// any other redacted and scrubbed of the request's secret query values.
+fn kept_response_body(
+    secret: bool,
+    content_type: &str,
+    body: &[u8],
+    secrets: &[String],
+) -> Option<String> {
+    if secret && !body.is_empty() {
+        Some(REDACTED.to_owned())
+    } else {
+        redact_body(content_type, body).map(|text| scrub(text, secrets))
+    }
 }
 
 /// The journal as JSON (used by the control plane).
@@ -519,6 +553,33 @@ mod tests {
         assert_eq!(
             redact_body("application/octet-stream", &[0xff, 0xfe]).unwrap(),
             "[2 bytes of application/octet-stream]"
+        );
+    }
+
+    #[test]
+    fn the_control_plane_and_health_check_are_not_journaled() {
+        assert!(!is_journaled("/"));
+        assert!(!is_journaled("/_admin/requests"));
+        assert!(!is_journaled("/healthz"));
+        assert!(is_journaled("/helseid/connect/token"));
+        assert!(is_journaled("/healthz/x"));
+    }
+
+    #[test]
+    fn answers_lose_secret_bodies_and_the_request_s_secret_query_values() {
+        let secrets = vec!["ticket+1/2".to_owned()];
+        assert_eq!(
+            kept_response_body(true, "application/json", br#"{"a":1}"#, &secrets).as_deref(),
+            Some(REDACTED)
+        );
+        assert_eq!(
+            kept_response_body(true, "application/json", b"", &secrets),
+            None
+        );
+        let bundle = br#"{"link":"/x?ticket=ticket%2B1%2F2","note":"ticket+1/2"}"#;
+        assert_eq!(
+            kept_response_body(false, "application/json", bundle, &secrets).as_deref(),
+            Some(r#"{"link":"/x?ticket=[redacted]","note":"[redacted]"}"#)
         );
     }
 

@@ -10,13 +10,14 @@
 //! `wrong_audience`, `expired`, `not_yet_valid`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::require_json;
 use crate::errors::admin::AdminError;
-use crate::helseid::model::IDENTITY_SCOPES;
+use crate::helseid::HelseIdStore;
+use crate::helseid::model::{Client, IDENTITY_SCOPES, ResourceEntry, User};
 use crate::helseid::tenancy::Organisation;
 use crate::helseid::tokens::{AccessTokenSpec, Login, access_token_claims};
 use crate::jose::TokenSigner;
@@ -141,33 +142,69 @@ pub async fn mint(
     require_json(&req)?;
     let request: MintRequest = serde_json::from_slice(&body)
         .map_err(|e| invalid(format!("The body is not a token request: {e}")))?;
-    let broken = match request.broken.as_deref() {
-        None => None,
-        Some(name) => Some(BrokenToken::parse(name).ok_or_else(|| {
+    let broken = broken_way(request.broken.as_deref())?;
+    let now = state.clock.now();
+    let minted = {
+        let helseid = state.helseid.store();
+        let named = Named::find(&helseid, &request)?;
+        let issuer = &state.helseid.endpoints.issuer;
+        decide(
+            &request,
+            &named,
+            broken,
+            issuer,
+            &crate::random::hex_id(),
+            now,
+        )
+    };
+    let token = sign(&state, &minted)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "access_token": token,
+        "token_type": if minted.claims.contains_key("cnf") { "DPoP" } else { "Bearer" },
+        "expires_in": minted.expires_in,
+        "claims": minted.claims,
+    })))
+}
+
+/// The way a request asks the token to be broken, if any.
+fn broken_way(name: Option<&str>) -> Result<Option<BrokenToken>, AdminError> {
+    name.map(|name| {
+        BrokenToken::parse(name).ok_or_else(|| {
             invalid(format!(
                 "broken must be one of {}, got '{name}'",
                 BrokenToken::names().join(", ")
             ))
-        })?),
-    };
-    let now = state.clock.now();
-    let helseid = state.helseid.store();
-    let client = helseid
-        .clients
-        .values()
-        .find(|c| {
-            c.id() == request.client_id || c.entry.name.as_deref() == Some(&request.client_id)
         })
-        .cloned()
-        .ok_or_else(|| invalid(format!("No client '{}'", request.client_id)))?;
-    let resource = helseid
-        .resources
-        .by_name(&request.audience)
-        .ok_or_else(|| {
+    })
+    .transpose()
+}
+
+/// What a mint request names in HelseID's store.
+#[derive(Debug, Clone, Copy)]
+struct Named<'s> {
+    /// The client, by id or name.
+    client: &'s Client,
+    /// The API resource the token is for.
+    resource: &'s ResourceEntry,
+    /// The fixture user logged in, if any.
+    user: Option<&'s User>,
+}
+
+impl<'s> Named<'s> {
+    /// Looks up the client, the audience's API resource and the user a request names.
+    fn find(store: &'s HelseIdStore, request: &MintRequest) -> Result<Self, AdminError> {
+        let client = store
+            .clients
+            .values()
+            .find(|c| {
+                c.id() == request.client_id || c.entry.name.as_deref() == Some(&request.client_id)
+            })
+            .ok_or_else(|| invalid(format!("No client '{}'", request.client_id)))?;
+        let resource = store.resources.by_name(&request.audience).ok_or_else(|| {
             invalid(format!(
                 "No API resource '{}': the audiences are {}",
                 request.audience,
-                helseid
+                store
                     .resources
                     .entries()
                     .iter()
@@ -176,50 +213,59 @@ pub async fn mint(
                     .join(", ")
             ))
         })?;
-    let user = match &request.user {
-        Some(pid) => Some(
-            helseid
-                .user(pid)
-                .cloned()
-                .ok_or_else(|| invalid(format!("No fixture user with pid '{pid}'")))?,
-        ),
-        None => None,
-    };
-    let mut scopes: Vec<String> = match &request.scope {
-        Some(ScopeList::Text(text)) => text.split_whitespace().map(str::to_owned).collect(),
-        Some(ScopeList::List(list)) => list.clone(),
-        None => client
-            .entry
-            .scopes
-            .iter()
-            .filter(|s| resource.scopes.contains(s))
-            .cloned()
-            .collect(),
-    };
-    if user.is_some() && request.scope.is_none() {
-        scopes.extend(
-            client
-                .entry
-                .scopes
-                .iter()
-                .filter(|s| IDENTITY_SCOPES.contains(&s.as_str()))
-                .cloned(),
-        );
+        let user = match &request.user {
+            Some(pid) => Some(
+                store
+                    .user(pid)
+                    .ok_or_else(|| invalid(format!("No fixture user with pid '{pid}'")))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            client,
+            resource,
+            user: user.map(|user| &**user),
+        })
     }
-    let org = Organisation {
-        parent: request
-            .organization
-            .as_ref()
-            .and_then(|o| o.parent.clone())
-            .or_else(|| client.entry.orgnr_parent.clone()),
-        child: request
-            .organization
-            .as_ref()
-            .and_then(|o| o.child.clone())
-            .or_else(|| client.entry.orgnr_child.clone()),
-        supplier: client.entry.orgnr_supplier.clone(),
-        journal_id: request.journal_id.clone(),
-    };
+}
+
+/// Which key signs a minted token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signer {
+    /// helsesim's HelseID key, published in its JWKS.
+    Helsesim,
+    /// A key helsesim's JWKS does not have ([`BrokenToken::WrongSigningKey`]).
+    Untrusted,
+}
+
+/// A token to mint, decided: its claims and the key that signs it. The header is the same for
+/// every minted token: `typ` `at+jwt` with the signing key's `alg` and `kid`.
+#[derive(Debug)]
+struct Minted {
+    claims: Map<String, Value>,
+    signer: Signer,
+    /// Seconds from now to `exp` (negative for an expired token).
+    expires_in: i64,
+}
+
+/// Decides the token: the claims HelseID's grants would give the client (and the user) for the
+/// resource, changed by `broken` and then by the request's `claims`. `sid` is the session a
+/// user's token names.
+fn decide(
+    request: &MintRequest,
+    named: &Named<'_>,
+    broken: Option<BrokenToken>,
+    issuer: &str,
+    sid: &str,
+    now: DateTime<Utc>,
+) -> Minted {
+    let Named {
+        client,
+        resource,
+        user,
+    } = *named;
+    let scopes = minted_scopes(request.scope.as_ref(), client, resource, user.is_some());
+    let org = minted_organisation(request, client);
     let audiences = [match broken {
         Some(BrokenToken::WrongAudience) => "helsesim:wrong-audience".to_owned(),
         _ => resource.name.clone(),
@@ -230,38 +276,26 @@ pub async fn mint(
         "rsa_private_key"
     };
     let spec = AccessTokenSpec {
-        issuer: &state.helseid.endpoints.issuer,
-        client: &client,
+        issuer,
+        client,
         key_amr,
         audiences: &audiences,
         scopes: &scopes,
         org: &org,
         jkt: request.dpop_jkt.as_deref(),
     };
-    let sid = crate::random::hex_id();
-    let login = user.as_deref().map(|user| Login {
+    let login = user.map(|user| Login {
         user,
         auth_time: now,
-        sid: &sid,
+        sid,
     });
     let mut claims = access_token_claims(&spec, login, now);
-    drop(helseid);
     let lifetime = TimeDelta::seconds(i64::from(
         request
             .expires_in
             .unwrap_or_else(|| client.access_token_lifetime()),
     ));
-    let (iat, exp) = match broken {
-        Some(BrokenToken::Expired) => (
-            now - lifetime - TimeDelta::hours(1),
-            now - TimeDelta::hours(1),
-        ),
-        Some(BrokenToken::NotYetValid) => (
-            crate::clock::after(now, TimeDelta::hours(1)),
-            crate::clock::after(now, TimeDelta::hours(1) + lifetime),
-        ),
-        _ => (now, crate::clock::after(now, lifetime)),
-    };
+    let (iat, exp) = validity(broken, now, lifetime);
     claims.insert("iat".into(), json!(iat.timestamp()));
     claims.insert("nbf".into(), json!(iat.timestamp()));
     claims.insert("exp".into(), json!(exp.timestamp()));
@@ -275,9 +309,87 @@ pub async fn mint(
             claims.insert(name.clone(), value.clone());
         }
     }
-    let token = match broken {
-        Some(BrokenToken::WrongSigningKey) => untrusted_signer(&state)?.sign("at+jwt", &claims),
-        _ => state.keys.signer.sign("at+jwt", &claims),
+    Minted {
+        claims,
+        signer: match broken {
+            Some(BrokenToken::WrongSigningKey) => Signer::Untrusted,
+            _ => Signer::Helsesim,
+        },
+        expires_in: (exp - now).num_seconds(),
+    }
+}
+
+/// The scopes asked for, else the client's scopes of the resource (and its identity scopes
+/// when a user logs in).
+fn minted_scopes(
+    requested: Option<&ScopeList>,
+    client: &Client,
+    resource: &ResourceEntry,
+    with_user: bool,
+) -> Vec<String> {
+    let mut scopes: Vec<String> = match requested {
+        Some(ScopeList::Text(text)) => text.split_whitespace().map(str::to_owned).collect(),
+        Some(ScopeList::List(list)) => list.clone(),
+        None => client
+            .entry
+            .scopes
+            .iter()
+            .filter(|s| resource.scopes.contains(s))
+            .cloned()
+            .collect(),
+    };
+    if with_user && requested.is_none() {
+        scopes.extend(
+            client
+                .entry
+                .scopes
+                .iter()
+                .filter(|s| IDENTITY_SCOPES.contains(&s.as_str()))
+                .cloned(),
+        );
+    }
+    scopes
+}
+
+/// The organisation the request names, else the client's own.
+fn minted_organisation(request: &MintRequest, client: &Client) -> Organisation {
+    let named = request.organization.as_ref();
+    Organisation {
+        parent: named
+            .and_then(|o| o.parent.clone())
+            .or_else(|| client.entry.orgnr_parent.clone()),
+        child: named
+            .and_then(|o| o.child.clone())
+            .or_else(|| client.entry.orgnr_child.clone()),
+        supplier: client.entry.orgnr_supplier.clone(),
+        journal_id: request.journal_id.clone(),
+    }
+}
+
+/// The token's `iat` and `exp`: from now, or an hour in the past or future when broken so.
+fn validity(
+    broken: Option<BrokenToken>,
+    now: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    match broken {
+        Some(BrokenToken::Expired) => (
+            now - lifetime - TimeDelta::hours(1),
+            now - TimeDelta::hours(1),
+        ),
+        Some(BrokenToken::NotYetValid) => (
+            crate::clock::after(now, TimeDelta::hours(1)),
+            crate::clock::after(now, TimeDelta::hours(1) + lifetime),
+        ),
+        _ => (now, crate::clock::after(now, lifetime)),
+    }
+}
+
+/// Signs the decided claims with the decided key.
+fn sign(state: &AppState, minted: &Minted) -> Result<String, AdminError> {
+    match minted.signer {
+        Signer::Untrusted => untrusted_signer(state)?.sign("at+jwt", &minted.claims),
+        Signer::Helsesim => state.keys.signer.sign("at+jwt", &minted.claims),
     }
     .map_err(|e| {
         AdminError::new(
@@ -285,13 +397,7 @@ pub async fn mint(
             "server_error",
             e.to_string(),
         )
-    })?;
-    Ok(HttpResponse::Ok().json(json!({
-        "access_token": token,
-        "token_type": if claims.contains_key("cnf") { "DPoP" } else { "Bearer" },
-        "expires_in": (exp - now).num_seconds(),
-        "claims": claims,
-    })))
+    })
 }
 
 /// A signing key helsesim's JWKS does not publish, made once on first use.
@@ -311,4 +417,166 @@ fn untrusted_signer(state: &AppState) -> Result<&TokenSigner, AdminError> {
     let signer = TokenSigner::from_pkcs8_pem(&key.serialize_pem())
         .map_err(|e| server_error(e.to_string()))?;
     Ok(state.untrusted_signer.get_or_init(|| signer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::helseid::model::{ClientEntry, JwkSet, Tenancy, UserEntry};
+
+    const ISSUER: &str = "https://sim.example/helseid";
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn client() -> Client {
+        Client {
+            entry: ClientEntry {
+                client_id: "ehr".to_owned(),
+                name: Some("EHR".to_owned()),
+                jwks: JwkSet {
+                    keys: vec![json!({"kty": "EC"})],
+                },
+                tenancy: Tenancy::SingleTenant,
+                orgnr_parent: Some("917897468".to_owned()),
+                orgnr_child: None,
+                orgnr_supplier: None,
+                delegated_by: None,
+                sfm_id: None,
+                scopes: strings(&[
+                    "openid",
+                    "e-helse:sfm.api/sfm.api",
+                    "helseid://scopes/identity/pid",
+                    "nhn:kjernejournal/api",
+                ]),
+                require_dpop: false,
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                require_par: false,
+                access_token_lifetime: Some(600),
+                refresh_token_lifetime: None,
+            },
+            keys: Vec::new(),
+        }
+    }
+
+    fn resource() -> ResourceEntry {
+        ResourceEntry {
+            name: "e-helse:sfm.api".to_owned(),
+            display_name: None,
+            scopes: strings(&["e-helse:sfm.api/sfm.api"]),
+            introspection_secret: None,
+        }
+    }
+
+    fn user() -> User {
+        User::validate(UserEntry {
+            pid: "17056600574".to_owned(),
+            given_name: "Test".to_owned(),
+            middle_name: None,
+            family_name: "Testesen".to_owned(),
+            hpr_number: None,
+            security_level: "4".to_owned(),
+            description: None,
+        })
+        .unwrap()
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn minted(body: Value, with_user: bool, broken: Option<BrokenToken>) -> Minted {
+        let (client, resource, user) = (client(), resource(), user());
+        let named = Named {
+            client: &client,
+            resource: &resource,
+            user: with_user.then_some(&user),
+        };
+        let request: MintRequest = serde_json::from_value(body).unwrap();
+        decide(&request, &named, broken, ISSUER, "sid-1", at(0))
+    }
+
+    fn base() -> Value {
+        json!({"client_id": "EHR", "audience": "e-helse:sfm.api"})
+    }
+
+    #[test]
+    fn a_token_has_the_client_s_scopes_of_the_audience_and_a_user_s_identity_scopes() {
+        let plain = minted(base(), false, None);
+        assert_eq!(plain.signer, Signer::Helsesim);
+        assert_eq!(plain.expires_in, 600);
+        assert_eq!(plain.claims["iss"], ISSUER);
+        assert_eq!(plain.claims["aud"], "e-helse:sfm.api");
+        assert_eq!(plain.claims["scope"], json!(["e-helse:sfm.api/sfm.api"]));
+        assert_eq!(plain.claims["exp"], json!(at(600).timestamp()));
+        assert!(!plain.claims.contains_key("sid"));
+
+        let login = minted(base(), true, None);
+        assert_eq!(
+            login.claims["scope"],
+            json!([
+                "e-helse:sfm.api/sfm.api",
+                "openid",
+                "helseid://scopes/identity/pid"
+            ])
+        );
+        assert_eq!(login.claims["sid"], "sid-1");
+        assert_eq!(login.claims[crate::auth::claims::PID], "17056600574");
+
+        let mut asked = base();
+        asked["scope"] = json!("nhn:kjernejournal/api");
+        asked["expires_in"] = json!(60);
+        let asked = minted(asked, true, None);
+        assert_eq!(asked.claims["scope"], json!(["nhn:kjernejournal/api"]));
+        assert_eq!(asked.expires_in, 60);
+    }
+
+    #[test]
+    fn each_broken_way_breaks_one_thing() {
+        let expired = minted(base(), false, Some(BrokenToken::Expired));
+        assert_eq!(expired.expires_in, -3600);
+        assert_eq!(expired.claims["iat"], json!(at(-4200).timestamp()));
+        assert_eq!(expired.claims["exp"], json!(at(-3600).timestamp()));
+
+        let early = minted(base(), false, Some(BrokenToken::NotYetValid));
+        assert_eq!(early.expires_in, 4200);
+        assert_eq!(early.claims["nbf"], json!(at(3600).timestamp()));
+
+        let issuer = minted(base(), false, Some(BrokenToken::WrongIssuer));
+        assert_eq!(issuer.claims["iss"], "https://helseid-sts.test.nhn.no");
+        assert_eq!(issuer.signer, Signer::Helsesim);
+
+        let audience = minted(base(), false, Some(BrokenToken::WrongAudience));
+        assert_eq!(audience.claims["aud"], "helsesim:wrong-audience");
+
+        let key = minted(base(), false, Some(BrokenToken::WrongSigningKey));
+        assert_eq!(key.signer, Signer::Untrusted);
+        assert_eq!(key.claims["iss"], ISSUER);
+        assert_eq!(key.expires_in, 600);
+    }
+
+    #[test]
+    fn the_request_s_claims_are_applied_last() {
+        let mut body = base();
+        body["claims"] = json!({"iss": "https://other.example", "scope": null, "extra": 1});
+        body["dpop_jkt"] = json!("thumbprint");
+        let token = minted(body, false, Some(BrokenToken::WrongIssuer));
+        assert_eq!(token.claims["iss"], "https://other.example");
+        assert!(!token.claims.contains_key("scope"));
+        assert_eq!(token.claims["extra"], 1);
+        assert_eq!(token.claims["cnf"], json!({"jkt": "thumbprint"}));
+    }
+
+    #[test]
+    fn an_unknown_broken_way_lists_the_known_ones() {
+        assert_eq!(broken_way(None), Ok(None));
+        assert_eq!(broken_way(Some("expired")), Ok(Some(BrokenToken::Expired)));
+        assert_eq!(
+            broken_way(Some("unsigned")).unwrap_err().message,
+            "broken must be one of wrong_signing_key, wrong_issuer, wrong_audience, expired, \
+             not_yet_valid, got 'unsigned'"
+        );
+    }
 }

@@ -125,6 +125,26 @@ pub fn validate_proof(
 ) -> Result<ValidProof, ProofError> {
     let jws = UnverifiedJws::parse(proof)
         .map_err(|e| invalid(format!("The DPoP proof is not a valid JWT: {e}")))?;
+    let jwk = proof_key(&jws)?;
+    let jti = proof_jti(&jws)?;
+    check_request(&jws, expected)?;
+    let iat = proof_time(&jws, now)?;
+    if let Some(token) = expected.access_token {
+        check_access_token_hash(&jws, token)?;
+    }
+    if let Some(nonces) = expected.nonces {
+        check_nonce(&jws, nonces, now)?;
+    }
+    Ok(ValidProof {
+        jkt: jwk.thumbprint().to_owned(),
+        jti: format!("{}:{jti}", jwk.thumbprint()),
+        remember_until: crate::clock::after(iat, PROOF_MAX_AGE + CLOCK_SKEW * 2),
+    })
+}
+
+/// The proof's public key (its header's `jwk`), which must verify its signature under its
+/// (asymmetric) `alg`; `typ` must be `dpop+jwt`.
+fn proof_key(jws: &UnverifiedJws<'_>) -> Result<PublicJwk, ProofError> {
     if jws.header_str("typ") != Some("dpop+jwt") {
         return Err(invalid("The DPoP proof header must have typ 'dpop+jwt'"));
     }
@@ -151,6 +171,11 @@ pub fn validate_proof(
             "The DPoP proof's signature does not verify with its jwk",
         ));
     }
+    Ok(jwk)
+}
+
+/// The proof's `jti`: present and at most [`super::MAX_JTI_BYTES`] long.
+fn proof_jti<'j>(jws: &'j UnverifiedJws<'_>) -> Result<&'j str, ProofError> {
     let jti = jws
         .claim_str("jti")
         .filter(|j| !j.is_empty())
@@ -162,6 +187,14 @@ pub fn validate_proof(
             super::MAX_JTI_BYTES
         )));
     }
+    Ok(jti)
+}
+
+/// The proof is for this request: its `htm` and `htu` match the method and URL.
+fn check_request(
+    jws: &UnverifiedJws<'_>,
+    expected: &ProofExpectations<'_>,
+) -> Result<(), ProofError> {
     let htm = jws.claim_str("htm").unwrap_or_default();
     if htm != expected.method {
         return Err(invalid(format!(
@@ -172,7 +205,8 @@ pub fn validate_proof(
     let htu = jws.claim_str("htu").unwrap_or_default();
     if !expected.urls.iter().any(|url| same_url(htu, url)) {
         return Err(invalid(format!(
-            "The DPoP proof's htu '{htu}' does not match the request URL {} (helsesim's public URL, HELSESIM_PUBLIC_URL)",
+            "The DPoP proof's htu '{htu}' does not match the request URL {} (helsesim's public \
+             URL, HELSESIM_PUBLIC_URL)",
             expected
                 .urls
                 .first()
@@ -180,6 +214,12 @@ pub fn validate_proof(
                 .unwrap_or_default()
         )));
     }
+    Ok(())
+}
+
+/// The proof's `iat`: not in the future, at most [`PROOF_MAX_AGE`] ago (each with
+/// [`CLOCK_SKEW`]).
+fn proof_time(jws: &UnverifiedJws<'_>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ProofError> {
     let iat = jws
         .claim_seconds("iat")
         .and_then(|s| DateTime::from_timestamp(s, 0))
@@ -189,45 +229,46 @@ pub fn validate_proof(
     }
     if now - iat > PROOF_MAX_AGE + CLOCK_SKEW {
         return Err(invalid(format!(
-            "The DPoP proof is too old: iat must be within {} seconds; create a new proof for every request",
+            "The DPoP proof is too old: iat must be within {} seconds; create a new proof for \
+             every request",
             PROOF_MAX_AGE.num_seconds()
         )));
     }
-    if let Some(token) = expected.access_token {
-        match jws.claim_str("ath") {
-            None => {
-                return Err(invalid(
-                    "The DPoP proof must have 'ath', the hash of the access token",
-                ));
-            }
-            Some(ath) if ath != sha256_b64url(token) => {
-                return Err(invalid(
-                    "The DPoP proof's ath does not match the access token",
-                ));
-            }
-            Some(_) => {}
-        }
+    Ok(iat)
+}
+
+/// At an API: the proof's `ath` is the hash of the access token it accompanies.
+fn check_access_token_hash(jws: &UnverifiedJws<'_>, token: &str) -> Result<(), ProofError> {
+    match jws.claim_str("ath") {
+        None => Err(invalid(
+            "The DPoP proof must have 'ath', the hash of the access token",
+        )),
+        Some(ath) if ath != sha256_b64url(token) => Err(invalid(
+            "The DPoP proof's ath does not match the access token",
+        )),
+        Some(_) => Ok(()),
     }
-    if let Some(nonces) = expected.nonces {
-        match jws.claims.get("nonce").and_then(Value::as_str) {
-            None => {
-                return Err(ProofError::UseNonce(
-                    "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce response header".to_owned(),
-                ));
-            }
-            Some(nonce) if !nonces.is_valid(nonce, now) => {
-                return Err(ProofError::UseNonce(
-                    "The DPoP proof's nonce is unknown or expired: retry with the value of the DPoP-Nonce response header".to_owned(),
-                ));
-            }
-            Some(_) => {}
-        }
+}
+
+/// The proof carries a current nonce of `nonces`; else the client is to retry with a new one.
+fn check_nonce(
+    jws: &UnverifiedJws<'_>,
+    nonces: &NonceIssuer,
+    now: DateTime<Utc>,
+) -> Result<(), ProofError> {
+    match jws.claims.get("nonce").and_then(Value::as_str) {
+        None => Err(ProofError::UseNonce(
+            "The DPoP proof must contain a nonce: retry with the value of the DPoP-Nonce \
+             response header"
+                .to_owned(),
+        )),
+        Some(nonce) if !nonces.is_valid(nonce, now) => Err(ProofError::UseNonce(
+            "The DPoP proof's nonce is unknown or expired: retry with the value of the \
+             DPoP-Nonce response header"
+                .to_owned(),
+        )),
+        Some(_) => Ok(()),
     }
-    Ok(ValidProof {
-        jkt: jwk.thumbprint().to_owned(),
-        jti: format!("{}:{jti}", jwk.thumbprint()),
-        remember_until: crate::clock::after(iat, PROOF_MAX_AGE + CLOCK_SKEW * 2),
-    })
 }
 
 /// URL equality for `htu`: scheme, host, port and path; query and fragment ignored.
@@ -261,6 +302,62 @@ mod tests {
         assert!(!NonceIssuer::new().is_valid(&nonce, t(0)), "another key");
         assert!(!issuer.is_valid("bm9wZQ", t(0)));
         assert!(!issuer.is_valid("", t(0)));
+    }
+
+    /// A compact JWS with these claims (its signature is not looked at).
+    fn token(claims: &Value) -> String {
+        let b64 = |text: String| URL_SAFE_NO_PAD.encode(text);
+        format!(
+            "{}.{}.c2ln",
+            b64(r#"{"typ":"dpop+jwt","alg":"ES256"}"#.to_owned()),
+            b64(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn a_proof_is_fresh_for_a_minute_with_ten_seconds_of_skew() {
+        let age = |iat: i64, now: i64| {
+            let token = token(&serde_json::json!({ "iat": t(iat).timestamp() }));
+            proof_time(&UnverifiedJws::parse(&token).unwrap(), t(now))
+        };
+        assert_eq!(age(0, 70), Ok(t(0)));
+        assert_eq!(age(10, 0), Ok(t(10)));
+        assert_eq!(
+            age(11, 0),
+            Err(invalid("The DPoP proof's iat is in the future"))
+        );
+        assert!(matches!(age(0, 71), Err(ProofError::Invalid(m)) if m.contains("too old")));
+    }
+
+    #[test]
+    fn ath_and_nonce_are_checked_with_their_own_errors() {
+        let issuer = NonceIssuer::new();
+        let nonce = issuer.issue(t(0));
+        let ath = sha256_b64url("the-token");
+        let proof = token(&serde_json::json!({ "ath": ath, "nonce": nonce }));
+        let jws = UnverifiedJws::parse(&proof).unwrap();
+        assert_eq!(check_access_token_hash(&jws, "the-token"), Ok(()));
+        assert_eq!(
+            check_access_token_hash(&jws, "another-token"),
+            Err(invalid(
+                "The DPoP proof's ath does not match the access token"
+            ))
+        );
+        assert_eq!(check_nonce(&jws, &issuer, t(0)), Ok(()));
+        assert!(matches!(
+            check_nonce(&jws, &NonceIssuer::new(), t(0)),
+            Err(ProofError::UseNonce(_))
+        ));
+        let bare = token(&serde_json::json!({}));
+        let bare = UnverifiedJws::parse(&bare).unwrap();
+        assert!(matches!(
+            check_access_token_hash(&bare, "the-token"),
+            Err(ProofError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_nonce(&bare, &issuer, t(0)),
+            Err(ProofError::UseNonce(m)) if m.starts_with("The DPoP proof must contain a nonce")
+        ));
     }
 
     #[test]

@@ -173,20 +173,35 @@ pub async fn import_client(
                 "{path}: no clientId: not a HelseID Selvbetjening client file"
             ))
         })?;
-    let strings = |name: &str| -> Vec<String> {
-        file.get(name)
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    // Keep the kid the private JWK carries (HelseID's own), else the thumbprint.
-    let private_kid = file
-        .get("privateJwk")
+    let (jwk, _) = registrable_jwk(&key, private_kid(&file).as_deref(), None)?;
+    let entry = client_entry(&file, client_id, jwk, options)?;
+    let body = register(settings, options, &entry).await?;
+    let scope = strings(&file, "scopes")
+        .into_iter()
+        .find(|s| s.contains(':') && !s.starts_with("helseid://"))
+        .unwrap_or_else(|| "<scope>".to_owned());
+    Ok(format!(
+        "{}\nimported: helsesim token --client {client_id} --key {path} --scope {scope}",
+        serde_json::to_string_pretty(&body).unwrap_or_default()
+    ))
+}
+
+/// The client file's list `name` (of strings); empty when absent.
+fn strings(file: &Value, name: &str) -> Vec<String> {
+    file.get(name)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The kid of the client file's private JWK (HelseID's own, kept when registering the key).
+fn private_kid(file: &Value) -> Option<String> {
+    file.get("privateJwk")
         .and_then(Value::as_str)
         .map(|s| {
             percent_encoding::percent_decode_str(s)
@@ -194,22 +209,31 @@ pub async fn import_client(
                 .into_owned()
         })
         .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        .and_then(|jwk| jwk.get("kid").and_then(Value::as_str).map(str::to_owned));
-    let (jwk, _) = registrable_jwk(&key, private_kid.as_deref(), None)?;
+        .and_then(|jwk| jwk.get("kid").and_then(Value::as_str).map(str::to_owned))
+}
+
+/// The client entry for `POST /_admin/helseid/clients`: the file's client with the public
+/// `jwk`, its organisation from `--orgnr` (single-tenant) or `--supplier` (multi-tenant).
+fn client_entry(
+    file: &Value,
+    client_id: &str,
+    jwk: Value,
+    options: &ImportOptions,
+) -> Result<Value, CommandError> {
     let mut entry = json!({
         "client_id": client_id,
         "jwks": {"keys": [jwk]},
-        "scopes": strings("scopes"),
+        "scopes": strings(file, "scopes"),
         "require_dpop": options.require_dpop,
     });
     if let Some(name) = file.get("clientName").and_then(Value::as_str) {
         entry["name"] = json!(name);
     }
-    let redirect_uris = strings("redirectUris");
+    let redirect_uris = strings(file, "redirectUris");
     if !redirect_uris.is_empty() {
         entry["redirect_uris"] = json!(redirect_uris);
     }
-    let post_logout = strings("postLogoutRedirectUris");
+    let post_logout = strings(file, "postLogoutRedirectUris");
     if !post_logout.is_empty() {
         entry["post_logout_redirect_uris"] = json!(post_logout);
     }
@@ -224,14 +248,26 @@ pub async fn import_client(
         }
         (None, None) => {
             return Err(CommandError {
-                message: "the client file names no organisation: give --orgnr ORGNR (a single-tenant client's organisation) or --supplier ORGNR (a multi-tenant client's supplier)".to_owned(),
+                message: "the client file names no organisation: give --orgnr ORGNR (a \
+                          single-tenant client's organisation) or --supplier ORGNR (a \
+                          multi-tenant client's supplier)"
+                    .to_owned(),
                 exit_code: 2,
             });
         }
     }
+    Ok(entry)
+}
+
+/// Registers `entry` through the server's control plane; the server's answer.
+async fn register(
+    settings: &SettingsArgs,
+    options: &ImportOptions,
+    entry: &Value,
+) -> Result<Value, CommandError> {
     let base = server_url(options.url.as_deref(), settings);
     let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
-    let mut request = http_client(&settings.certs)?.post(&url).json(&entry);
+    let mut request = http_client(&settings.certs)?.post(&url).json(entry);
     if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(token);
     }
@@ -247,12 +283,83 @@ pub async fn import_client(
     if !status.is_success() {
         return Err(CommandError::new(format!("{url}: {status}: {body}")));
     }
-    let scope = strings("scopes")
-        .into_iter()
-        .find(|s| s.contains(':') && !s.starts_with("helseid://"))
-        .unwrap_or_else(|| "<scope>".to_owned());
-    Ok(format!(
-        "{}\nimported: helsesim token --client {client_id} --key {path} --scope {scope}",
-        serde_json::to_string_pretty(&body).unwrap_or_default()
-    ))
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(orgnr: Option<&str>, supplier: Option<&str>) -> ImportOptions {
+        ImportOptions {
+            file: PathBuf::from("client.json"),
+            orgnr: orgnr.map(str::to_owned),
+            supplier: supplier.map(str::to_owned),
+            require_dpop: true,
+            url: None,
+            access: super::super::token::ServerAccess {
+                certs: None,
+                admin_token: None,
+            },
+        }
+    }
+
+    fn file() -> Value {
+        json!({
+            "clientId": "c-1",
+            "clientName": "My EHR",
+            "scopes": ["openid", "e-helse:sfm.api/sfm.api"],
+            "redirectUris": ["https://ehr.example/cb"],
+            "postLogoutRedirectUris": [],
+            "privateJwk": "%7B%22kty%22%3A%22EC%22%2C%22kid%22%3A%22helseid-kid%22%7D",
+        })
+    }
+
+    #[test]
+    fn a_client_file_becomes_a_client_entry_of_the_tenancy_asked_for() {
+        let jwk = json!({"kty": "EC"});
+        let single = client_entry(
+            &file(),
+            "c-1",
+            jwk.clone(),
+            &options(Some("917897468"), None),
+        )
+        .unwrap();
+        assert_eq!(
+            single,
+            json!({
+                "client_id": "c-1",
+                "name": "My EHR",
+                "jwks": {"keys": [{"kty": "EC"}]},
+                "scopes": ["openid", "e-helse:sfm.api/sfm.api"],
+                "redirect_uris": ["https://ehr.example/cb"],
+                "require_dpop": true,
+                "tenancy": "single-tenant",
+                "orgnr_parent": "917897468",
+            })
+        );
+        let multi = client_entry(
+            &file(),
+            "c-1",
+            jwk.clone(),
+            &options(None, Some("994598759")),
+        )
+        .unwrap();
+        assert_eq!(multi["tenancy"], "multi-tenant");
+        assert_eq!(multi["orgnr_supplier"], "994598759");
+        let neither = client_entry(&file(), "c-1", jwk, &options(None, None)).unwrap_err();
+        assert_eq!(neither.exit_code, 2);
+        assert!(
+            neither
+                .message
+                .starts_with("the client file names no organisation")
+        );
+    }
+
+    #[test]
+    fn the_private_jwk_s_kid_is_kept() {
+        assert_eq!(private_kid(&file()).as_deref(), Some("helseid-kid"));
+        assert_eq!(private_kid(&json!({"privateJwk": "not json"})), None);
+        assert_eq!(private_kid(&json!({})), None);
+    }
 }

@@ -561,81 +561,170 @@ async fn remote_token(
             .await
         }
         Some(pid) => {
-            user_login(
-                &http, &clock, &endpoints, client, key, details, dpop_key, scope, pid,
-            )
-            .await
+            UserLogin::new(&http, &clock, &endpoints, client, key, dpop_key)?
+                .run(details, scope, pid)
+                .await
         }
     }
 }
 
 /// A user login the way an EHR does it (PAR, authorize, code exchange), with `login_hint`
 /// logging the fixture user in without the page.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; the pieces of one login"
-)]
-async fn user_login(
-    http: &reqwest::Client,
-    clock: &Clock,
-    endpoints: &Discovered,
-    client: &Client,
-    key: &SigningKey,
-    details: Vec<Value>,
-    dpop_key: Option<&DpopKey>,
-    scope: &str,
-    pid: &str,
-) -> Result<Value, CommandError> {
-    let redirect_uri = client.entry.redirect_uris.first().ok_or_else(|| {
-        CommandError::new(format!(
-            "client '{}' has no redirect_uris: it cannot log users in",
-            client.id()
-        ))
-    })?;
-    let verifier = random::url_token(48);
-    let challenge = crate::jose::sha256_b64url(&verifier);
-    let details_json = (!details.is_empty()).then(|| Value::Array(details).to_string());
-    let pushed = post_form(http, clock, &endpoints.par, dpop_key, |now| {
-        let assertion = client_assertion(client, key, &endpoints.issuer, &[], now)?;
-        let mut pairs = vec![
-            ("client_id", client.id()),
-            ("response_type", "code"),
-            ("redirect_uri", redirect_uri.as_str()),
-            ("scope", scope),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-            ("login_hint", pid),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", assertion.as_str()),
-        ];
-        if let Some(details) = &details_json {
-            pairs.push(("authorization_details", details));
-        }
-        Ok(encode(&pairs))
-    })
-    .await?;
-    let request_uri = pushed["request_uri"].as_str().unwrap_or_default();
-    let authorize = format!(
-        "{}?{}",
-        endpoints.authorize,
-        encode(&[("client_id", client.id()), ("request_uri", request_uri)])
-    );
-    let response = http
-        .get(&authorize)
-        .send()
-        .await
-        .map_err(|e| CommandError::new(format!("{}: {e}", endpoints.authorize)))?;
-    let location = response
-        .headers()
-        .get("Location")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
+struct UserLogin<'a> {
+    http: &'a reqwest::Client,
+    clock: &'a Clock,
+    endpoints: &'a Discovered,
+    client: &'a Client,
+    key: &'a SigningKey,
+    dpop_key: Option<&'a DpopKey>,
+    /// The client's first registered redirect URI.
+    redirect_uri: &'a str,
+}
+
+impl<'a> UserLogin<'a> {
+    /// A login for `client`, which needs a redirect URI.
+    fn new(
+        http: &'a reqwest::Client,
+        clock: &'a Clock,
+        endpoints: &'a Discovered,
+        client: &'a Client,
+        key: &'a SigningKey,
+        dpop_key: Option<&'a DpopKey>,
+    ) -> Result<Self, CommandError> {
+        let redirect_uri = client.entry.redirect_uris.first().ok_or_else(|| {
             CommandError::new(format!(
-                "{}: {} without a redirect: the login page was shown (is {pid} a test user in fixtures/helseid/users.json, and HELSESIM_AUTOLOGIN on?)",
-                endpoints.authorize,
-                response.status()
+                "client '{}' has no redirect_uris: it cannot log users in",
+                client.id()
             ))
         })?;
+        Ok(Self {
+            http,
+            clock,
+            endpoints,
+            client,
+            key,
+            dpop_key,
+            redirect_uri,
+        })
+    }
+
+    /// Logs `pid` in for `scope` (and the organisation `details`); the token response.
+    async fn run(
+        &self,
+        details: Vec<Value>,
+        scope: &str,
+        pid: &str,
+    ) -> Result<Value, CommandError> {
+        let verifier = random::url_token(48);
+        let challenge = crate::jose::sha256_b64url(&verifier);
+        let details_json = (!details.is_empty()).then(|| Value::Array(details).to_string());
+        let request_uri = self
+            .push(scope, pid, &challenge, details_json.as_deref())
+            .await?;
+        let code = self.authorize(&request_uri, pid).await?;
+        self.redeem(&code, &verifier).await
+    }
+
+    /// Pushes the authorization request (PAR); its `request_uri`.
+    async fn push(
+        &self,
+        scope: &str,
+        pid: &str,
+        challenge: &str,
+        details: Option<&str>,
+    ) -> Result<String, CommandError> {
+        let endpoints = self.endpoints;
+        let pushed = post_form(
+            self.http,
+            self.clock,
+            &endpoints.par,
+            self.dpop_key,
+            |now| {
+                let assertion =
+                    client_assertion(self.client, self.key, &endpoints.issuer, &[], now)?;
+                let mut pairs = vec![
+                    ("client_id", self.client.id()),
+                    ("response_type", "code"),
+                    ("redirect_uri", self.redirect_uri),
+                    ("scope", scope),
+                    ("code_challenge", challenge),
+                    ("code_challenge_method", "S256"),
+                    ("login_hint", pid),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", assertion.as_str()),
+                ];
+                if let Some(details) = details {
+                    pairs.push(("authorization_details", details));
+                }
+                Ok(encode(&pairs))
+            },
+        )
+        .await?;
+        Ok(pushed["request_uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// Sends the browser's request to `/connect/authorize`; the code of the redirect back.
+    async fn authorize(&self, request_uri: &str, pid: &str) -> Result<String, CommandError> {
+        let authorize = format!(
+            "{}?{}",
+            self.endpoints.authorize,
+            encode(&[
+                ("client_id", self.client.id()),
+                ("request_uri", request_uri)
+            ])
+        );
+        let response = self
+            .http
+            .get(&authorize)
+            .send()
+            .await
+            .map_err(|e| CommandError::new(format!("{}: {e}", self.endpoints.authorize)))?;
+        let location = response
+            .headers()
+            .get("Location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                CommandError::new(format!(
+                    "{}: {} without a redirect: the login page was shown (is {pid} a test user \
+                     in fixtures/helseid/users.json, and HELSESIM_AUTOLOGIN on?)",
+                    self.endpoints.authorize,
+                    response.status()
+                ))
+            })?;
+        code_of_callback(location)
+    }
+
+    /// Exchanges the code (with the PKCE `verifier`) for the tokens.
+    async fn redeem(&self, code: &str, verifier: &str) -> Result<Value, CommandError> {
+        let endpoints = self.endpoints;
+        post_form(
+            self.http,
+            self.clock,
+            &endpoints.token,
+            self.dpop_key,
+            |now| {
+                let assertion =
+                    client_assertion(self.client, self.key, &endpoints.issuer, &[], now)?;
+                Ok(encode(&[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", self.client.id()),
+                    ("code", code),
+                    ("redirect_uri", self.redirect_uri),
+                    ("code_verifier", verifier),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", assertion.as_str()),
+                ]))
+            },
+        )
+        .await
+    }
+}
+
+/// The authorization code of the redirect back to the client, or the error it carries.
+fn code_of_callback(location: &str) -> Result<String, CommandError> {
     let callback =
         url::Url::parse(location).map_err(|e| CommandError::new(format!("{location}: {e}")))?;
     let param = |name: &str| {
@@ -644,29 +733,14 @@ async fn user_login(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
-    let code = match (param("code"), param("error")) {
-        (Some(code), _) => code,
-        (None, error) => {
-            return Err(CommandError::new(format!(
-                "the login was refused: {} {}",
-                error.unwrap_or_default(),
-                param("error_description").unwrap_or_default()
-            )));
-        }
-    };
-    post_form(http, clock, &endpoints.token, dpop_key, |now| {
-        let assertion = client_assertion(client, key, &endpoints.issuer, &[], now)?;
-        Ok(encode(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", client.id()),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect_uri.as_str()),
-            ("code_verifier", verifier.as_str()),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", assertion.as_str()),
-        ]))
-    })
-    .await
+    match (param("code"), param("error")) {
+        (Some(code), _) => Ok(code),
+        (None, error) => Err(CommandError::new(format!(
+            "the login was refused: {} {}",
+            error.unwrap_or_default(),
+            param("error_description").unwrap_or_default()
+        ))),
+    }
 }
 
 /// The server's simulation clock (`GET /_admin/clock`), so assertions and proofs carry the
@@ -756,4 +830,31 @@ pub async fn proof(settings: &SettingsArgs, options: ProofOptions) -> Result<Str
         options.token.as_deref(),
         clock.now(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callback_carries_the_code_or_why_the_login_was_refused() {
+        assert_eq!(
+            code_of_callback("https://ehr.example/cb?code=c-1&state=s&iss=x").unwrap(),
+            "c-1"
+        );
+        let refused = code_of_callback(
+            "https://ehr.example/cb?error=access_denied&error_description=The+user+cancelled",
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused.message,
+            "the login was refused: access_denied The user cancelled"
+        );
+        let not_a_url = code_of_callback("/cb?code=c-1").unwrap_err();
+        assert!(
+            not_a_url.message.starts_with("/cb?code=c-1: "),
+            "{}",
+            not_a_url.message
+        );
+    }
 }

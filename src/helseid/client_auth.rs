@@ -43,40 +43,86 @@ pub fn authenticate(
     used_jtis: &ReplayCache,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    if authorization.is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("basic")) {
-        return Err(OAuthError::invalid_client(
-            "HelseID accepts only private_key_jwt client authentication: client secrets (client_secret_basic) are refused; send client_assertion and client_assertion_type instead of an Authorization: Basic header",
-        ));
-    }
-    if params.get("client_secret").is_some() {
-        return Err(OAuthError::invalid_client(
-            "HelseID accepts only private_key_jwt client authentication: client secrets (client_secret_post) are refused; send client_assertion and client_assertion_type",
-        ));
-    }
-    match params.get("client_assertion_type") {
-        Some(ASSERTION_TYPE) => {}
-        Some(other) => {
-            return Err(OAuthError::invalid_client(format!(
-                "client_assertion_type must be {ASSERTION_TYPE}, got '{other}'"
-            )));
-        }
-        None => {
-            return Err(OAuthError::invalid_client(format!(
-                "Client authentication is missing: send client_assertion (a JWT signed with the client's private key) and client_assertion_type={ASSERTION_TYPE}"
-            )));
-        }
-    }
+    check_no_client_secret(params, authorization)?;
+    check_assertion_type(params)?;
     let token = params.get("client_assertion").ok_or_else(|| {
-        OAuthError::invalid_client("client_assertion is missing: sign a JWT with the client's private key (private_key_jwt)")
+        OAuthError::invalid_client(
+            "client_assertion is missing: sign a JWT with the client's private key \
+             (private_key_jwt)",
+        )
     })?;
     let jws = UnverifiedJws::parse(token).map_err(|e| {
         OAuthError::invalid_client(format!("The client_assertion is not a valid JWT: {e}"))
     })?;
+    let alg = assertion_alg(&jws)?;
+    let iss = assertion_issuer(&jws, params)?;
+    let client = store
+        .clients
+        .get(iss)
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_client(format!("Unknown client '{iss}'")))?;
 
+    let key = verify_client_signature(&jws, alg, &client, "client_assertion")
+        .map_err(OAuthError::invalid_client)?;
+
+    check_audience(&jws, endpoints)?;
+    let exp = assertion_expiry(&jws, now)?;
+    let jti = assertion_jti(&jws, iss)?;
+    if used_jtis.contains(&jti, now) {
+        return Err(replayed_assertion());
+    }
+    let key_amr = key.amr();
+    Ok(AuthenticatedClient {
+        client,
+        key_amr,
+        jti,
+        remember_until: crate::clock::after(exp, CLOCK_SKEW),
+        assertion: jws.claims,
+    })
+}
+
+/// Client secrets, in an `Authorization: Basic` header or the form, are refused.
+fn check_no_client_secret(
+    params: &FormParams,
+    authorization: Option<&str>,
+) -> Result<(), OAuthError> {
+    if authorization.is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("basic")) {
+        return Err(OAuthError::invalid_client(
+            "HelseID accepts only private_key_jwt client authentication: client secrets \
+             (client_secret_basic) are refused; send client_assertion and client_assertion_type \
+             instead of an Authorization: Basic header",
+        ));
+    }
+    if params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_client(
+            "HelseID accepts only private_key_jwt client authentication: client secrets \
+             (client_secret_post) are refused; send client_assertion and client_assertion_type",
+        ));
+    }
+    Ok(())
+}
+
+/// `client_assertion_type` is the JWT bearer type.
+fn check_assertion_type(params: &FormParams) -> Result<(), OAuthError> {
+    match params.get("client_assertion_type") {
+        Some(ASSERTION_TYPE) => Ok(()),
+        Some(other) => Err(OAuthError::invalid_client(format!(
+            "client_assertion_type must be {ASSERTION_TYPE}, got '{other}'"
+        ))),
+        None => Err(OAuthError::invalid_client(format!(
+            "Client authentication is missing: send client_assertion (a JWT signed with the \
+             client's private key) and client_assertion_type={ASSERTION_TYPE}"
+        ))),
+    }
+}
+
+/// The assertion's (asymmetric) signing algorithm, after the check of its `typ`.
+fn assertion_alg(jws: &UnverifiedJws<'_>) -> Result<SigningAlg, OAuthError> {
     let alg_name = jws.header_str("alg").unwrap_or_default();
     let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
         OAuthError::invalid_client(format!(
-            "The client_assertion must be signed with the client's private key using an asymmetric algorithm ({}); got alg '{alg_name}'",
+            "The client_assertion must be signed with the client's private key using an \
+             asymmetric algorithm ({}); got alg '{alg_name}'",
             SigningAlg::names().join(", ")
         ))
     })?;
@@ -85,10 +131,18 @@ pub fn authenticate(
         && !typ.eq_ignore_ascii_case("JWT")
     {
         return Err(OAuthError::invalid_client(format!(
-            "The client_assertion's typ must be 'client-authentication+jwt' (or 'JWT'), got '{typ}'"
+            "The client_assertion's typ must be 'client-authentication+jwt' (or 'JWT'), got \
+             '{typ}'"
         )));
     }
+    Ok(alg)
+}
 
+/// The client the assertion is from: its `iss`, which `sub` and any `client_id` must equal.
+fn assertion_issuer<'j>(
+    jws: &'j UnverifiedJws<'_>,
+    params: &FormParams,
+) -> Result<&'j str, OAuthError> {
     let iss = jws
         .claim_str("iss")
         .filter(|i| !i.is_empty())
@@ -110,16 +164,15 @@ pub fn authenticate(
             "The client_assertion's sub '{sub}' must equal its iss '{iss}' (the client_id)"
         )));
     }
-    let client = store
-        .clients
-        .get(iss)
-        .cloned()
-        .ok_or_else(|| OAuthError::invalid_client(format!("Unknown client '{iss}'")))?;
+    Ok(iss)
+}
 
-    let key = verify_client_signature(&jws, alg, &client, "client_assertion")
-        .map_err(OAuthError::invalid_client)?;
-
-    check_audience(&jws, endpoints)?;
+/// The assertion's `exp`: not passed, at most [`MAX_ASSERTION_LIFETIME`] ahead, and no `nbf` or
+/// `iat` in the future (each with [`CLOCK_SKEW`]).
+fn assertion_expiry(
+    jws: &UnverifiedJws<'_>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, OAuthError> {
     let exp = jws
         .claim_seconds("exp")
         .and_then(|s| DateTime::from_timestamp(s, 0))
@@ -150,6 +203,11 @@ pub fn authenticate(
             )));
         }
     }
+    Ok(exp)
+}
+
+/// The replay-cache key of the assertion: its issuer and its (present, bounded) `jti`.
+fn assertion_jti(jws: &UnverifiedJws<'_>, iss: &str) -> Result<String, OAuthError> {
     let jti = jws
         .claim_str("jti")
         .filter(|j| !j.is_empty())
@@ -158,23 +216,13 @@ pub fn authenticate(
         })?;
     if jti.len() > crate::auth::MAX_JTI_BYTES {
         return Err(OAuthError::invalid_client(format!(
-            "The client_assertion's jti is {} bytes long: at most {} are accepted (a GUID is plenty)",
+            "The client_assertion's jti is {} bytes long: at most {} are accepted (a GUID is \
+             plenty)",
             jti.len(),
             crate::auth::MAX_JTI_BYTES
         )));
     }
-    let jti = format!("{iss}:{jti}");
-    if used_jtis.contains(&jti, now) {
-        return Err(replayed_assertion());
-    }
-    let key_amr = key.amr();
-    Ok(AuthenticatedClient {
-        client,
-        key_amr,
-        jti,
-        remember_until: crate::clock::after(exp, CLOCK_SKEW),
-        assertion: jws.claims,
-    })
+    Ok(format!("{iss}:{jti}"))
 }
 
 /// Verifies that `jws` (a client assertion or request object, named `what` in messages) is
@@ -248,5 +296,87 @@ fn check_audience(jws: &UnverifiedJws<'_>, endpoints: &Endpoints) -> Result<(), 
                 .map(Value::to_string)
                 .unwrap_or_else(|| "none".to_owned())
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::b64url;
+
+    /// An (unsigned for the purpose) compact JWS with these claims.
+    fn token(claims: Value) -> String {
+        format!(
+            "{}.{}.c2ln",
+            b64url(r#"{"alg":"ES256"}"#),
+            b64url(claims.to_string())
+        )
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn expiry(claims: Value, now: i64) -> Result<DateTime<Utc>, String> {
+        let token = token(claims);
+        let jws = UnverifiedJws::parse(&token).unwrap();
+        assertion_expiry(&jws, at(now)).map_err(|e| e.description)
+    }
+
+    #[test]
+    fn an_assertion_lives_at_most_a_minute_with_ten_seconds_of_skew() {
+        let exp = at(0).timestamp();
+        assert_eq!(expiry(serde_json::json!({"exp": exp}), -70), Ok(at(0)));
+        assert_eq!(expiry(serde_json::json!({"exp": exp}), 10), Ok(at(0)));
+        assert!(
+            expiry(serde_json::json!({"exp": exp}), 11)
+                .unwrap_err()
+                .contains("expired")
+        );
+        assert_eq!(
+            expiry(serde_json::json!({"exp": exp}), -71).unwrap_err(),
+            "The client_assertion's exp is 71 seconds ahead: HelseID accepts at most 60 seconds"
+        );
+        assert_eq!(
+            expiry(serde_json::json!({"exp": exp, "iat": exp - 20}), -31).unwrap_err(),
+            "The client_assertion's iat is in the future: check the client's clock"
+        );
+        assert!(
+            expiry(serde_json::json!({}), 0)
+                .unwrap_err()
+                .contains("must have exp")
+        );
+    }
+
+    #[test]
+    fn the_replay_key_is_the_issuer_and_a_bounded_jti() {
+        let key = |claims: Value| {
+            let token = token(claims);
+            let jws = UnverifiedJws::parse(&token).unwrap();
+            assertion_jti(&jws, "client").map_err(|e| e.description)
+        };
+        assert_eq!(
+            key(serde_json::json!({"jti": "j-1"})),
+            Ok("client:j-1".to_owned())
+        );
+        assert!(key(serde_json::json!({"jti": ""})).is_err());
+        let long = "x".repeat(crate::auth::MAX_JTI_BYTES + 1);
+        assert!(
+            key(serde_json::json!({ "jti": long }))
+                .unwrap_err()
+                .contains("257 bytes")
+        );
+    }
+
+    #[test]
+    fn client_secrets_are_refused_in_either_place() {
+        let form = FormParams::parse(b"client_secret=s").unwrap();
+        let none = FormParams::default();
+        assert!(check_no_client_secret(&none, None).is_ok());
+        assert!(check_no_client_secret(&none, Some("Bearer x")).is_ok());
+        let basic = check_no_client_secret(&none, Some(" basic Yzpz")).unwrap_err();
+        assert!(basic.description.contains("(client_secret_basic)"));
+        let post = check_no_client_secret(&form, None).unwrap_err();
+        assert!(post.description.contains("(client_secret_post)"));
     }
 }

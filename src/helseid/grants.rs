@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::State;
 use super::client_auth::AuthenticatedClient;
-use super::flow::{AuthorizationCode, Grant, Redemption, RefreshLookup};
+use super::flow::{AuthorizationCode, FlowState, Grant, Redemption, RefreshLookup};
 use super::form::FormParams;
 use super::model::{ApiResources, IDENTITY_SCOPES};
 use super::tenancy::{self, Organisation};
@@ -90,14 +90,14 @@ impl GrantContext<'_> {
         }
     }
 
-    fn sign_access(
+    /// The claims of an access token for this client (bound to this request's proof key).
+    fn access_claims(
         &self,
         audiences: &[String],
         scopes: &[String],
         org: &Organisation,
         login: Option<Login<'_>>,
-        extra: Option<(&str, Value)>,
-    ) -> Result<Signed, OAuthError> {
+    ) -> Map<String, Value> {
         let spec = AccessTokenSpec {
             issuer: self.issuer(),
             client: &self.client.client,
@@ -107,10 +107,17 @@ impl GrantContext<'_> {
             org,
             jkt: self.jkt(),
         };
-        let mut claims = tokens::access_token_claims(&spec, login, self.now);
-        if let Some((name, value)) = extra {
-            claims.insert(name.to_owned(), value);
-        }
+        tokens::access_token_claims(&spec, login, self.now)
+    }
+
+    fn sign_access(
+        &self,
+        audiences: &[String],
+        scopes: &[String],
+        org: &Organisation,
+        login: Option<Login<'_>>,
+    ) -> Result<Signed, OAuthError> {
+        let claims = self.access_claims(audiences, scopes, org, login);
         tokens::sign(&self.state.keys.signer, "at+jwt", &claims)
     }
 
@@ -145,7 +152,7 @@ pub fn client_credentials(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
     )?;
     check_single_resource(ctx.params, &audience)?;
     let org = ctx.organisation(None)?;
-    let access = ctx.sign_access(std::slice::from_ref(&audience), &scopes, &org, None, None)?;
+    let access = ctx.sign_access(std::slice::from_ref(&audience), &scopes, &org, None)?;
     Ok(ctx.response(access, &scopes))
 }
 
@@ -212,7 +219,6 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
 
 /// Takes a code for redemption: every check, and marks it used (a failed attempt uses it too).
 fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<AuthorizationCode, OAuthError> {
-    let invalid_grant = |m: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, m);
     let mut flows = ctx.state.flows(ctx.now);
     let Some(code) = flows.codes.get_mut(code_value) else {
         return Err(invalid_grant(
@@ -251,13 +257,13 @@ fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<Authorization
     match ctx.params.get("redirect_uri") {
         Some(uri) if uri == request.redirect_uri => {}
         Some(uri) => {
-            return Err(invalid_grant(&format!(
+            return Err(invalid_grant(format!(
                 "redirect_uri '{uri}' is not the one of the authorization request ('{}')",
                 request.redirect_uri
             )));
         }
         None => {
-            return Err(invalid_grant(&format!(
+            return Err(invalid_grant(format!(
                 "redirect_uri is missing: send the one of the authorization request ('{}')",
                 request.redirect_uri
             )));
@@ -300,7 +306,7 @@ fn check_code_binding(ctx: &GrantContext<'_>, bound: Option<&str>) -> Result<(),
 }
 
 fn record_redemption(
-    flows: &mut super::flow::FlowState,
+    flows: &mut FlowState,
     code_value: &str,
     family: Option<String>,
     access: (String, DateTime<Utc>),
@@ -327,11 +333,53 @@ fn record_redemption(
 /// that can refuse the request is checked before the token rotates, so a refused request leaves
 /// the client's refresh token usable.
 pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
-    let invalid_grant = |m: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, m);
     let token = ctx
         .params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let (family, grant) = presented_grant(ctx, token)?;
+    // Every HelseID client authenticates (private_key_jwt), and a confidential client's refresh
+    // token is not bound to a DPoP key (RFC 9449 §5, as Duende): the new access token is bound
+    // to the key of this request's proof, if any.
+    let scopes = narrowed_scopes(ctx.params.get("scope"), &grant.scopes)?;
+    let audiences = select_audiences(ctx.params, &grant.resources, &scopes, ctx.resources)?;
+    let org = ctx.organisation(grant.details.as_ref())?;
+
+    let new_token = random::url_token(32);
+    rotate_refresh_token(&mut ctx.state.flows(ctx.now), &family, token, &new_token)?;
+    let login = Login {
+        user: &grant.user,
+        auth_time: grant.auth_time,
+        sid: &grant.sid,
+    };
+    let (mut response, (jti, expires)) = login_tokens(ctx, login, &scopes, &audiences, &org, None)?;
+    record_family_access(
+        &mut ctx.state.flows(ctx.now),
+        &family,
+        jti,
+        expires,
+        ctx.now,
+    );
+    response.refresh_token = Some(new_token);
+    response.rt_expires_in = Some(grant.expires.timestamp() - ctx.now.timestamp());
+    Ok(response)
+}
+
+fn invalid_grant(message: impl Into<String>) -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidGrant, message)
+}
+
+/// The answer to a refresh token that is no longer the family's current one.
+fn refresh_token_reused() -> OAuthError {
+    invalid_grant(
+        "The refresh token has already been used (refresh tokens rotate): every refresh token of \
+         this login is now revoked",
+    )
+}
+
+/// The family and grant of a presented refresh token, after every check that can refuse it; an
+/// older (rotated) token of the family revokes the family.
+fn presented_grant(ctx: &GrantContext<'_>, token: &str) -> Result<(String, Grant), OAuthError> {
     let (family, grant) = {
         let mut flows = ctx.state.flows(ctx.now);
         let (family, rotated) = match flows.lookup_refresh(token) {
@@ -351,9 +399,7 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
         }
         if rotated {
             flows.revoke_family(&family);
-            return Err(invalid_grant(
-                "The refresh token has already been used (refresh tokens rotate): every refresh token of this login is now revoked",
-            ));
+            return Err(refresh_token_reused());
         }
         (family, grant.clone())
     };
@@ -363,67 +409,108 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     if grant.expires <= ctx.now {
         return Err(invalid_grant("The refresh token has expired"));
     }
-    // Every HelseID client authenticates (private_key_jwt), and a confidential client's refresh
-    // token is not bound to a DPoP key (RFC 9449 §5, as Duende): the new access token is bound
-    // to the key of this request's proof, if any.
-    let scopes = match ctx.params.get("scope") {
-        None => grant.scopes.clone(),
-        Some(requested) => {
-            let requested: Vec<String> = distinct(requested.split_whitespace());
-            if let Some(extra) = requested.iter().find(|s| !grant.scopes.contains(s)) {
-                return Err(OAuthError::invalid_scope(format!(
-                    "The scope '{extra}' was not granted at login: a refresh can only narrow the scopes"
-                )));
-            }
-            requested
-        }
-    };
-    let audiences = select_audiences(ctx.params, &grant.resources, &scopes, ctx.resources)?;
-    let org = ctx.organisation(grant.details.as_ref())?;
-
-    // Rotate: only the request holding the current token gets the next one.
-    let new_token = random::url_token(32);
-    {
-        let mut flows = ctx.state.flows(ctx.now);
-        let Some(current) = flows.grants.get_mut(&family) else {
-            return Err(invalid_grant("The refresh token is unknown or has expired"));
-        };
-        if current.current_token != token || current.revoked {
-            flows.revoke_family(&family);
-            return Err(invalid_grant(
-                "The refresh token has already been used (refresh tokens rotate): every refresh token of this login is now revoked",
-            ));
-        }
-        current.current_token = new_token.clone();
-        flows
-            .refresh_tokens
-            .insert(new_token.clone(), family.clone());
-    }
-    let login = Login {
-        user: &grant.user,
-        auth_time: grant.auth_time,
-        sid: &grant.sid,
-    };
-    let (mut response, (jti, expires)) = login_tokens(ctx, login, &scopes, &audiences, &org, None)?;
-    {
-        let mut flows = ctx.state.flows(ctx.now);
-        match flows.grants.get_mut(&family) {
-            Some(grant) if !grant.revoked => grant.record_access(jti, expires, ctx.now),
-            // Revoked while this token was signed: the token is born revoked.
-            _ => {
-                flows.revoked_access.insert(jti, expires);
-            }
-        }
-    }
-    response.refresh_token = Some(new_token);
-    response.rt_expires_in = Some(grant.expires.timestamp() - ctx.now.timestamp());
-    Ok(response)
+    Ok((family, grant))
 }
+
+/// A refresh's scopes: the granted ones, or the requested ones when every one of them was
+/// granted (a refresh can narrow the scopes, never widen them).
+fn narrowed_scopes(requested: Option<&str>, granted: &[String]) -> Result<Vec<String>, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(granted.to_vec());
+    };
+    let requested: Vec<String> = distinct(requested.split_whitespace());
+    if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
+        return Err(OAuthError::invalid_scope(format!(
+            "The scope '{extra}' was not granted at login: a refresh can only narrow the scopes"
+        )));
+    }
+    Ok(requested)
+}
+
+/// Moves the family on to its `next` refresh token: only the request holding the current token
+/// gets the next one; any other (a replay racing this one) revokes the family.
+fn rotate_refresh_token(
+    flows: &mut FlowState,
+    family: &str,
+    presented: &str,
+    next: &str,
+) -> Result<(), OAuthError> {
+    let Some(current) = flows.grants.get_mut(family) else {
+        return Err(invalid_grant("The refresh token is unknown or has expired"));
+    };
+    if current.current_token != presented || current.revoked {
+        flows.revoke_family(family);
+        return Err(refresh_token_reused());
+    }
+    current.current_token = next.to_owned();
+    flows
+        .refresh_tokens
+        .insert(next.to_owned(), family.to_owned());
+    Ok(())
+}
+
+/// Records an access token issued with a family, so that revoking the family revokes it too.
+fn record_family_access(
+    flows: &mut FlowState,
+    family: &str,
+    jti: String,
+    expires: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    match flows.grants.get_mut(family) {
+        Some(grant) if !grant.revoked => grant.record_access(jti, expires, now),
+        // Revoked while this token was signed: the token is born revoked.
+        _ => {
+            flows.revoked_access.insert(jti, expires);
+        }
+    }
+}
+
+/// The user claims a token exchange carries over from the subject token.
+const EXCHANGED_USER_CLAIMS: [&str; 11] = [
+    "sub",
+    "auth_time",
+    "idp",
+    "amr",
+    "sid",
+    crate::auth::claims::PID,
+    crate::auth::claims::PID_PSEUDONYM,
+    crate::auth::claims::SECURITY_LEVEL,
+    crate::auth::claims::ASSURANCE_LEVEL,
+    crate::auth::claims::HPR_NUMBER,
+    "oldsub",
+];
 
 /// Token exchange (RFC 8693): a token for another API on behalf of the subject token's user,
 /// with `act` naming the client that acts.
 pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
     let params = ctx.params;
+    let subject_token = exchange_subject_token(params)?;
+    let subject = verified_subject(ctx, subject_token)?;
+    let client = &ctx.client.client;
+    let api_scopes = requested_scopes(params)?;
+    let audience = audience_of(
+        "token exchange (the subject token's identity scopes carry over)",
+        &api_scopes,
+        client.id(),
+        ctx.resources,
+        |s| client.allows_scope(s),
+    )?;
+    check_single_resource(params, &audience)?;
+    check_exchange_audience(params, &audience)?;
+    let scopes = exchanged_scopes(&subject, api_scopes);
+    let org = ctx.organisation(None)?;
+    let claims = ctx.access_claims(std::slice::from_ref(&audience), &scopes, &org, None);
+    let claims = on_behalf_of(claims, &subject, client.id());
+    let access = tokens::sign(&ctx.state.keys.signer, "at+jwt", &claims)?;
+    let mut response = ctx.response(access, &scopes);
+    response.issued_token_type = Some(ACCESS_TOKEN_TYPE);
+    Ok(response)
+}
+
+/// The `subject_token` of a token-exchange request, after the checks of its token-type
+/// parameters (an access token in, an access token out, no actor token).
+fn exchange_subject_token(params: &FormParams) -> Result<&str, OAuthError> {
     let subject_token = params
         .get("subject_token")
         .ok_or_else(|| OAuthError::invalid_request("subject_token is missing"))?;
@@ -446,46 +533,46 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
             "requested_token_type must be {ACCESS_TOKEN_TYPE}, got '{requested}'"
         )));
     }
+    Ok(subject_token)
+}
+
+/// The claims of a subject token this HelseID issued, unexpired and not revoked.
+fn verified_subject(
+    ctx: &GrantContext<'_>,
+    subject_token: &str,
+) -> Result<Map<String, Value>, OAuthError> {
     let subject = ctx
         .state
         .tokens
         .verify_any(subject_token, ctx.now)
-        .map_err(|e| {
-            OAuthError::new(
-                OAuthErrorCode::InvalidGrant,
-                format!("The subject_token is not valid: {e}"),
-            )
-        })?;
+        .map_err(|e| invalid_grant(format!("The subject_token is not valid: {e}")))?;
     let revoked = subject
         .get("jti")
         .and_then(Value::as_str)
         .is_some_and(|jti| ctx.state.flows(ctx.now).is_access_revoked(jti, ctx.now));
     if revoked {
-        return Err(OAuthError::new(
-            OAuthErrorCode::InvalidGrant,
-            "The subject_token has been revoked",
-        ));
+        return Err(invalid_grant("The subject_token has been revoked"));
     }
-    let client = &ctx.client.client;
-    let api_scopes = requested_scopes(params)?;
-    let audience = audience_of(
-        "token exchange (the subject token's identity scopes carry over)",
-        &api_scopes,
-        client.id(),
-        ctx.resources,
-        |s| client.allows_scope(s),
-    )?;
-    check_single_resource(params, &audience)?;
-    if let Some(requested) = params.get("audience")
-        && requested != audience
-    {
-        return Err(OAuthError::new(
+    Ok(subject)
+}
+
+/// An `audience` parameter must name the audience of the requested scopes.
+fn check_exchange_audience(params: &FormParams, audience: &str) -> Result<(), OAuthError> {
+    match params.get("audience") {
+        Some(requested) if requested != audience => Err(OAuthError::new(
             OAuthErrorCode::InvalidTarget,
             format!(
-                "The audience '{requested}' does not match the audience '{audience}' of the requested scopes"
+                "The audience '{requested}' does not match the audience '{audience}' of the \
+                 requested scopes"
             ),
-        ));
+        )),
+        _ => Ok(()),
     }
+}
+
+/// An exchanged token's scopes: the subject token's identity scopes but `offline_access`, then
+/// the requested API scopes.
+fn exchanged_scopes(subject: &Map<String, Value>, api_scopes: Vec<String>) -> Vec<String> {
     let subject_scopes: Vec<&str> = match subject.get("scope") {
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
@@ -496,44 +583,27 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
         .map(|s| (*s).to_owned())
         .collect();
     scopes.extend(api_scopes);
-    let org = ctx.organisation(None)?;
-    let spec = AccessTokenSpec {
-        issuer: ctx.issuer(),
-        client,
-        key_amr: ctx.client.key_amr,
-        audiences: std::slice::from_ref(&audience),
-        scopes: &scopes,
-        org: &org,
-        jkt: ctx.jkt(),
-    };
-    let mut claims = tokens::access_token_claims(&spec, None, ctx.now);
-    const USER_CLAIMS: [&str; 11] = [
-        "sub",
-        "auth_time",
-        "idp",
-        "amr",
-        "sid",
-        crate::auth::claims::PID,
-        crate::auth::claims::PID_PSEUDONYM,
-        crate::auth::claims::SECURITY_LEVEL,
-        crate::auth::claims::ASSURANCE_LEVEL,
-        crate::auth::claims::HPR_NUMBER,
-        "oldsub",
-    ];
-    for name in USER_CLAIMS {
+    scopes
+}
+
+/// An exchanged token's claims: the subject token's user claims, and `act` naming the acting
+/// client (nesting the subject token's own `act`, if any).
+fn on_behalf_of(
+    mut claims: Map<String, Value>,
+    subject: &Map<String, Value>,
+    client_id: &str,
+) -> Map<String, Value> {
+    for name in EXCHANGED_USER_CLAIMS {
         if let Some(value) = subject.get(name) {
             claims.insert(name.to_owned(), value.clone());
         }
     }
-    let mut act = json!({ "client_id": client.id() });
+    let mut act = json!({ "client_id": client_id });
     if let Some(previous) = subject.get("act") {
         act["act"] = previous.clone();
     }
     claims.insert("act".to_owned(), act);
-    let access = tokens::sign(&ctx.state.keys.signer, "at+jwt", &claims)?;
-    let mut response = ctx.response(access, &scopes);
-    response.issued_token_type = Some(ACCESS_TOKEN_TYPE);
-    Ok(response)
+    claims
 }
 
 /// The access token (and id token with `openid`) of a login; also returns the access `jti`.
@@ -546,7 +616,7 @@ fn login_tokens(
     nonce: Option<&str>,
 ) -> Result<(TokenResponse, (String, DateTime<Utc>)), OAuthError> {
     let scopes = token_scopes(granted, audiences, ctx.resources);
-    let access = ctx.sign_access(audiences, &scopes, org, Some(login), None)?;
+    let access = ctx.sign_access(audiences, &scopes, org, Some(login))?;
     let access_jti = (access.jti.clone(), access.expires);
     let id_token = if granted.iter().any(|s| s == "openid") {
         let claims = tokens::id_token_claims(
@@ -705,4 +775,99 @@ pub fn is_pkce_value(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_refresh_narrows_the_scopes_but_never_widens_them() {
+        let granted = strings(&["openid", "offline_access", "e-helse:sfm.api/sfm.api"]);
+        assert_eq!(narrowed_scopes(None, &granted).unwrap(), granted);
+        assert_eq!(
+            narrowed_scopes(Some("e-helse:sfm.api/sfm.api openid openid"), &granted).unwrap(),
+            strings(&["e-helse:sfm.api/sfm.api", "openid"])
+        );
+        let err = narrowed_scopes(Some("openid profile"), &granted).unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidScope);
+        assert_eq!(
+            err.description,
+            "The scope 'profile' was not granted at login: a refresh can only narrow the scopes"
+        );
+    }
+
+    #[test]
+    fn token_exchange_parameters_are_checked_in_order() {
+        let check = |form: &str| {
+            exchange_subject_token(&FormParams::parse(form.as_bytes()).unwrap())
+                .map(str::to_owned)
+                .map_err(|e| e.description)
+        };
+        assert_eq!(
+            check("subject_token_type=x").unwrap_err(),
+            "subject_token is missing"
+        );
+        assert_eq!(
+            check("subject_token=t&subject_token_type=x&actor_token=a").unwrap_err(),
+            format!("subject_token_type must be {ACCESS_TOKEN_TYPE}, got 'x'")
+        );
+        let typed = format!("subject_token=t&subject_token_type={ACCESS_TOKEN_TYPE}");
+        assert_eq!(
+            check(&format!("{typed}&actor_token=a")).unwrap_err(),
+            "actor_token is not supported"
+        );
+        assert_eq!(
+            check(&format!("{typed}&requested_token_type=id")).unwrap_err(),
+            format!("requested_token_type must be {ACCESS_TOKEN_TYPE}, got 'id'")
+        );
+        assert_eq!(check(&typed).unwrap(), "t");
+    }
+
+    #[test]
+    fn an_exchanged_token_keeps_identity_scopes_but_offline_access() {
+        let subject = object(json!({
+            "scope": ["openid", "offline_access", "e-helse:a/a", "profile"],
+        }));
+        assert_eq!(
+            exchanged_scopes(&subject, strings(&["e-helse:b/b"])),
+            strings(&["openid", "profile", "e-helse:b/b"])
+        );
+        assert_eq!(
+            exchanged_scopes(&Map::new(), strings(&["e-helse:b/b"])),
+            strings(&["e-helse:b/b"])
+        );
+    }
+
+    #[test]
+    fn an_exchanged_token_names_the_acting_client_over_earlier_actors() {
+        let mut subject = object(json!({
+            "sub": "user",
+            "client_id": "first",
+            "scope": ["openid"],
+            "act": {"client_id": "first"},
+        }));
+        subject.insert(crate::auth::claims::PID.to_owned(), json!("17056600574"));
+        let claims = object(json!({"client_id": "second", "sub": "none"}));
+        let claims = on_behalf_of(claims, &subject, "second");
+        assert_eq!(
+            claims["client_id"], "second",
+            "the acting client's own claim stays"
+        );
+        assert_eq!(claims["sub"], "user");
+        assert_eq!(claims[crate::auth::claims::PID], "17056600574");
+        assert!(!claims.contains_key("scope"), "not a user claim");
+        assert_eq!(
+            claims["act"],
+            json!({"client_id": "second", "act": {"client_id": "first"}})
+        );
+    }
 }

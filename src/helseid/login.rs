@@ -3,6 +3,8 @@
 //! Errors before the redirect URI is known to be registered are shown on an error page; errors
 //! after go back to the client as `error`/`error_description`/`state`/`iss`.
 
+use std::sync::Arc;
+
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -14,7 +16,7 @@ use super::flow::{
     REQUEST_URI_PREFIX, ResponseMode, SESSION_LIFETIME, Session,
 };
 use super::form::{FormParams, browser_params};
-use super::model::{User, UserEntry};
+use super::model::{ApiResources, Client, User, UserEntry};
 use super::request::{self, RequestError};
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::random;
@@ -73,81 +75,137 @@ pub async fn authorize(
     }
 }
 
+/// The authorize request's steps: the client, the request (pushed, or validated here), then who
+/// completes the login.
 fn begin(
     state: &State,
-    mut params: FormParams,
+    params: FormParams,
     cookie_sid: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Next, RequestError> {
-    let page = |code: OAuthErrorCode, m: String| RequestError::Page(OAuthError::new(code, m));
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| {
-            page(
-                OAuthErrorCode::InvalidRequest,
-                "client_id is missing".to_owned(),
-            )
-        })?
-        .to_owned();
-    let (client, resources) = {
-        let store = state.store();
-        let client = store.clients.get(&client_id).cloned().ok_or_else(|| {
-            page(
-                OAuthErrorCode::InvalidClient,
-                format!("Unknown client '{client_id}'"),
-            )
-        })?;
-        (client, store.resources.clone())
+    let (client, resources) = requesting_client(state, &params)?;
+    let request = match params.get("request_uri") {
+        Some(uri) => pushed_request(state, uri, &client, now)?,
+        None => direct_request(state, params, &client, &resources, now)?,
     };
-
-    let request = if let Some(uri) = params.get("request_uri") {
-        let gone = || {
-            page(
-                OAuthErrorCode::InvalidRequestUri,
-                "The request_uri is unknown, expired or already used: push the request to /connect/par again (request URIs are single use and live 60 seconds)".to_owned(),
-            )
-        };
-        if !uri.starts_with(REQUEST_URI_PREFIX) {
-            return Err(gone());
-        }
-        let (request, expires) = state.flows(now).pushed.remove(uri).ok_or_else(gone)?;
-        if expires <= now {
-            return Err(gone());
-        }
-        if request.client_id != client.id() {
-            return Err(page(
-                OAuthErrorCode::InvalidRequestUri,
-                "The request_uri was pushed by another client".to_owned(),
-            ));
-        }
-        request
-    } else {
-        if client.entry.require_par {
-            let message = "This client must use PAR: push the authorization request to /connect/par and send only client_id and request_uri to /connect/authorize".to_owned();
-            return Err(match params.get("redirect_uri") {
-                Some(uri) if client.entry.redirect_uris.iter().any(|u| u == uri) => {
-                    RequestError::redirect(
-                        OAuthError::invalid_request(message),
-                        uri,
-                        params.get("state").map(str::to_owned),
-                        ResponseMode::Query,
-                    )
-                }
-                _ => page(OAuthErrorCode::InvalidRequest, message),
-            });
-        }
-        let details = request::apply_request_object(&mut params, &client, &state.endpoints, now)
-            .map_err(RequestError::Page)?;
-        request::validate(&params, &client, &resources, details, None)?
-    };
-
+    let autologin = autologin_user(state, &request);
     let mut flows = state.flows(now);
     let session = cookie_sid
         .filter(|sid| flows.sessions.get(*sid).is_some_and(|s| s.expires > now))
         .map(str::to_owned);
+    match who_completes(&request, session, autologin)? {
+        Some(login_as) => Ok(Next::Complete(request, login_as)),
+        None => {
+            let transaction = random::url_token(24);
+            flows.logins.insert(
+                transaction.clone(),
+                LoginTransaction {
+                    request: request.clone(),
+                    expires: crate::clock::after(now, LOGIN_LIFETIME),
+                },
+            );
+            Ok(Next::ShowLoginPage(transaction, request))
+        }
+    }
+}
+
+fn page_error(code: OAuthErrorCode, message: impl Into<String>) -> RequestError {
+    RequestError::Page(OAuthError::new(code, message))
+}
+
+/// The client named by `client_id`, and the API resources as they are now.
+fn requesting_client(
+    state: &State,
+    params: &FormParams,
+) -> Result<(Arc<Client>, Arc<ApiResources>), RequestError> {
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| page_error(OAuthErrorCode::InvalidRequest, "client_id is missing"))?;
+    let store = state.store();
+    let client = store.clients.get(client_id).cloned().ok_or_else(|| {
+        page_error(
+            OAuthErrorCode::InvalidClient,
+            format!("Unknown client '{client_id}'"),
+        )
+    })?;
+    Ok((client, store.resources.clone()))
+}
+
+/// The request pushed to PAR under `uri` by this client: taken, so used once.
+fn pushed_request(
+    state: &State,
+    uri: &str,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> Result<AuthorizationRequest, RequestError> {
+    let gone = || {
+        page_error(
+            OAuthErrorCode::InvalidRequestUri,
+            "The request_uri is unknown, expired or already used: push the request to \
+             /connect/par again (request URIs are single use and live 60 seconds)",
+        )
+    };
+    if !uri.starts_with(REQUEST_URI_PREFIX) {
+        return Err(gone());
+    }
+    let (request, expires) = state.flows(now).pushed.remove(uri).ok_or_else(gone)?;
+    if expires <= now {
+        return Err(gone());
+    }
+    if request.client_id != client.id() {
+        return Err(page_error(
+            OAuthErrorCode::InvalidRequestUri,
+            "The request_uri was pushed by another client",
+        ));
+    }
+    Ok(request)
+}
+
+/// A request sent to `/connect/authorize` itself (clients that need not use PAR), validated.
+fn direct_request(
+    state: &State,
+    mut params: FormParams,
+    client: &Client,
+    resources: &ApiResources,
+    now: DateTime<Utc>,
+) -> Result<AuthorizationRequest, RequestError> {
+    if client.entry.require_par {
+        let message = "This client must use PAR: push the authorization request to /connect/par \
+                       and send only client_id and request_uri to /connect/authorize";
+        return Err(match params.get("redirect_uri") {
+            Some(uri) if client.entry.redirect_uris.iter().any(|u| u == uri) => {
+                RequestError::redirect(
+                    OAuthError::invalid_request(message),
+                    uri,
+                    params.get("state").map(str::to_owned),
+                    ResponseMode::Query,
+                )
+            }
+            _ => page_error(OAuthErrorCode::InvalidRequest, message),
+        });
+    }
+    let details = request::apply_request_object(&mut params, client, &state.endpoints, now)
+        .map_err(RequestError::Page)?;
+    request::validate(&params, client, resources, details, None)
+}
+
+/// The fixture user the request's `login_hint` names, when auto-login is on.
+fn autologin_user(state: &State, request: &AuthorizationRequest) -> Option<User> {
+    let hint = request.login_hint.as_deref().filter(|_| state.autologin)?;
+    state.store().user(hint).map(|user| User::clone(user))
+}
+
+/// Who completes a valid request without the login page, if anyone: with `prompt=none` the
+/// live `session` (else `login_required`), else the fixture user `login_hint` names when
+/// auto-login is on (`autologin`), else the live session unless `prompt=login`.
+fn who_completes(
+    request: &AuthorizationRequest,
+    session: Option<String>,
+    autologin: Option<User>,
+) -> Result<Option<LoginAs>, RequestError> {
     if request.prompt.as_deref() == Some("none") {
         return match session {
-            Some(sid) => Ok(Next::Complete(request, LoginAs::Session(sid))),
+            Some(sid) => Ok(Some(LoginAs::Session(sid))),
             None => Err(RequestError::redirect(
                 OAuthError::new(
                     OAuthErrorCode::LoginRequired,
@@ -159,27 +217,12 @@ fn begin(
             )),
         };
     }
-    if state.autologin
-        && let Some(hint) = &request.login_hint
-        && let Some(user) = state.store().user(hint)
-    {
-        let user = User::clone(user);
-        return Ok(Next::Complete(request, LoginAs::User(user)));
+    if let Some(user) = autologin {
+        return Ok(Some(LoginAs::User(user)));
     }
-    if let Some(sid) = session
-        && request.prompt.as_deref() != Some("login")
-    {
-        return Ok(Next::Complete(request, LoginAs::Session(sid)));
-    }
-    let transaction = random::url_token(24);
-    flows.logins.insert(
-        transaction.clone(),
-        LoginTransaction {
-            request: request.clone(),
-            expires: crate::clock::after(now, LOGIN_LIFETIME),
-        },
-    );
-    Ok(Next::ShowLoginPage(transaction, request))
+    Ok(session
+        .filter(|_| request.prompt.as_deref() != Some("login"))
+        .map(LoginAs::Session))
 }
 
 /// `POST /helseid/login`: the login page's forms.
@@ -478,4 +521,65 @@ fn error_page(error: &OAuthError) -> HttpResponse {
         StatusCode::BAD_REQUEST
     };
     ui::error_page(status, error.code.as_str(), &error.description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(prompt: Option<&str>) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: "c".to_owned(),
+            redirect_uri: "https://ehr.example/cb".to_owned(),
+            scopes: vec!["openid".to_owned()],
+            resources: Vec::new(),
+            state: Some("s".to_owned()),
+            nonce: None,
+            code_challenge: "x".repeat(43),
+            prompt: prompt.map(str::to_owned),
+            login_hint: None,
+            response_mode: ResponseMode::Query,
+            dpop_jkt: None,
+            details: None,
+        }
+    }
+
+    fn user() -> User {
+        User::validate(UserEntry {
+            pid: "17056600574".to_owned(),
+            given_name: "Test".to_owned(),
+            middle_name: None,
+            family_name: "Testesen".to_owned(),
+            hpr_number: None,
+            security_level: "4".to_owned(),
+            description: None,
+        })
+        .unwrap()
+    }
+
+    fn who(prompt: Option<&str>, session: Option<&str>, autologin: bool) -> String {
+        let autologin = autologin.then(user);
+        match who_completes(&request(prompt), session.map(str::to_owned), autologin) {
+            Ok(Some(LoginAs::Session(sid))) => format!("session {sid}"),
+            Ok(Some(LoginAs::User(user))) => format!("user {}", user.pid()),
+            Ok(None) => "login page".to_owned(),
+            Err(RequestError::Redirect(redirect)) => format!("redirect {}", redirect.error.code),
+            Err(RequestError::Page(error)) => format!("page {}", error.code),
+        }
+    }
+
+    #[test]
+    fn prompt_none_takes_the_session_or_answers_login_required() {
+        assert_eq!(who(Some("none"), Some("s1"), true), "session s1");
+        assert_eq!(who(Some("none"), None, true), "redirect login_required");
+    }
+
+    #[test]
+    fn auto_login_comes_before_the_session_and_prompt_login_skips_the_session() {
+        assert_eq!(who(None, Some("s1"), true), "user 17056600574");
+        assert_eq!(who(Some("login"), None, true), "user 17056600574");
+        assert_eq!(who(None, Some("s1"), false), "session s1");
+        assert_eq!(who(Some("login"), Some("s1"), false), "login page");
+        assert_eq!(who(None, None, false), "login page");
+    }
 }

@@ -227,139 +227,16 @@ impl Client {
                 "must be non-empty, without spaces",
             ));
         }
-        if entry.jwks.keys.is_empty() {
-            return Err(FieldError::new(
-                "jwks.keys",
-                "a client needs at least one public key (private_key_jwt is the only client authentication)",
-            ));
-        }
-        let mut keys = Vec::with_capacity(entry.jwks.keys.len());
-        let mut kids = HashSet::new();
-        for (i, value) in entry.jwks.keys.iter().enumerate() {
-            let key = PublicJwk::parse(value)
-                .map_err(|e| FieldError::new(format!("jwks.keys[{i}]"), e.to_string()))?;
-            if let Some(kid) = key.kid()
-                && !kids.insert(kid.to_owned())
-            {
-                return Err(FieldError::new(
-                    format!("jwks.keys[{i}].kid"),
-                    format!("another key has kid '{kid}'"),
-                ));
-            }
-            keys.push(key);
-        }
-        for (field, value) in [
-            ("orgnr_parent", &entry.orgnr_parent),
-            ("orgnr_child", &entry.orgnr_child),
-            ("orgnr_supplier", &entry.orgnr_supplier),
-        ] {
-            if let Some(value) = value {
-                OrgNr::parse(value).map_err(|e| FieldError::new(field, e.to_string()))?;
-            }
-        }
-        for (i, orgnr) in entry.delegated_by.iter().flatten().enumerate() {
-            OrgNr::parse(orgnr)
-                .map_err(|e| FieldError::new(format!("delegated_by[{i}]"), e.to_string()))?;
-        }
-        match entry.tenancy {
-            Tenancy::SingleTenant => {
-                if entry.delegated_by.is_some() {
-                    return Err(FieldError::new(
-                        "delegated_by",
-                        "only a multi-tenant client acts for organisations that delegated access to its supplier",
-                    ));
-                }
-                if entry.orgnr_parent.is_none() {
-                    return Err(FieldError::new(
-                        "orgnr_parent",
-                        "a single-tenant client needs its organisation number",
-                    ));
-                }
-                if entry.orgnr_supplier.is_some() {
-                    return Err(FieldError::new(
-                        "orgnr_supplier",
-                        "only multi-tenant clients have a supplier",
-                    ));
-                }
-            }
-            Tenancy::MultiTenant => {
-                if entry.orgnr_supplier.is_none() {
-                    return Err(FieldError::new(
-                        "orgnr_supplier",
-                        "a multi-tenant client needs the supplier's organisation number",
-                    ));
-                }
-                for (field, value) in [
-                    ("orgnr_parent", &entry.orgnr_parent),
-                    ("orgnr_child", &entry.orgnr_child),
-                ] {
-                    if value.is_some() {
-                        return Err(FieldError::new(
-                            field,
-                            "a multi-tenant client names the organisation in each token request (assertion_details), not in its configuration",
-                        ));
-                    }
-                }
-            }
-        }
+        let keys = parse_keys(&entry.jwks)?;
+        check_organisation_numbers(&entry)?;
+        check_tenancy(&entry)?;
         if let Some(sfm_id) = &entry.sfm_id {
             uuid::Uuid::parse_str(sfm_id)
                 .map_err(|_| FieldError::new("sfm_id", format!("'{sfm_id}' is not a GUID")))?;
         }
-        if entry.scopes.is_empty() {
-            return Err(FieldError::new(
-                "scopes",
-                "a client needs at least one scope",
-            ));
-        }
-        for (i, scope) in entry.scopes.iter().enumerate() {
-            if !resources.is_known_scope(scope) {
-                return Err(FieldError::new(
-                    format!("scopes[{i}]"),
-                    format!(
-                        "unknown scope '{scope}': not an identity scope and not in any API resource"
-                    ),
-                ));
-            }
-        }
-        for (field, uris) in [
-            ("redirect_uris", &entry.redirect_uris),
-            (
-                "post_logout_redirect_uris",
-                &entry.post_logout_redirect_uris,
-            ),
-        ] {
-            for (i, uri) in uris.iter().enumerate() {
-                let parsed = url::Url::parse(uri).map_err(|e| {
-                    FieldError::new(
-                        format!("{field}[{i}]"),
-                        format!("'{uri}' is not an absolute URL: {e}"),
-                    )
-                })?;
-                if parsed.fragment().is_some() {
-                    return Err(FieldError::new(
-                        format!("{field}[{i}]"),
-                        "a redirect URI must not have a fragment",
-                    ));
-                }
-            }
-        }
-        if let Some(lifetime) = entry.refresh_token_lifetime
-            && !(60..=31_536_000).contains(&lifetime)
-        {
-            return Err(FieldError::new(
-                "refresh_token_lifetime",
-                "must be between 60 seconds and a year",
-            ));
-        }
-        if let Some(lifetime) = entry.access_token_lifetime
-            && !(60..=86_400).contains(&lifetime)
-        {
-            return Err(FieldError::new(
-                "access_token_lifetime",
-                "must be between 60 and 86400 seconds",
-            ));
-        }
+        check_scopes(&entry.scopes, resources)?;
+        check_redirect_uris(&entry)?;
+        check_lifetimes(&entry)?;
         Ok(Self { entry, keys })
     }
 
@@ -403,6 +280,168 @@ impl Client {
         })
         .collect()
     }
+}
+
+/// The client's public keys, parsed: at least one, each with a distinct `kid`.
+fn parse_keys(jwks: &JwkSet) -> Result<Vec<PublicJwk>, FieldError> {
+    if jwks.keys.is_empty() {
+        return Err(FieldError::new(
+            "jwks.keys",
+            "a client needs at least one public key (private_key_jwt is the only client \
+             authentication)",
+        ));
+    }
+    let mut keys = Vec::with_capacity(jwks.keys.len());
+    let mut kids = HashSet::new();
+    for (i, value) in jwks.keys.iter().enumerate() {
+        let key = PublicJwk::parse(value)
+            .map_err(|e| FieldError::new(format!("jwks.keys[{i}]"), e.to_string()))?;
+        if let Some(kid) = key.kid()
+            && !kids.insert(kid.to_owned())
+        {
+            return Err(FieldError::new(
+                format!("jwks.keys[{i}].kid"),
+                format!("another key has kid '{kid}'"),
+            ));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Every organisation number of the entry has the form of one (nine digits).
+fn check_organisation_numbers(entry: &ClientEntry) -> Result<(), FieldError> {
+    for (field, value) in [
+        ("orgnr_parent", &entry.orgnr_parent),
+        ("orgnr_child", &entry.orgnr_child),
+        ("orgnr_supplier", &entry.orgnr_supplier),
+    ] {
+        if let Some(value) = value {
+            OrgNr::parse(value).map_err(|e| FieldError::new(field, e.to_string()))?;
+        }
+    }
+    for (i, orgnr) in entry.delegated_by.iter().flatten().enumerate() {
+        OrgNr::parse(orgnr)
+            .map_err(|e| FieldError::new(format!("delegated_by[{i}]"), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The organisation fields the tenancy needs, and none of the other tenancy's.
+fn check_tenancy(entry: &ClientEntry) -> Result<(), FieldError> {
+    match entry.tenancy {
+        Tenancy::SingleTenant => {
+            if entry.delegated_by.is_some() {
+                return Err(FieldError::new(
+                    "delegated_by",
+                    "only a multi-tenant client acts for organisations that delegated access to \
+                     its supplier",
+                ));
+            }
+            if entry.orgnr_parent.is_none() {
+                return Err(FieldError::new(
+                    "orgnr_parent",
+                    "a single-tenant client needs its organisation number",
+                ));
+            }
+            if entry.orgnr_supplier.is_some() {
+                return Err(FieldError::new(
+                    "orgnr_supplier",
+                    "only multi-tenant clients have a supplier",
+                ));
+            }
+        }
+        Tenancy::MultiTenant => {
+            if entry.orgnr_supplier.is_none() {
+                return Err(FieldError::new(
+                    "orgnr_supplier",
+                    "a multi-tenant client needs the supplier's organisation number",
+                ));
+            }
+            for (field, value) in [
+                ("orgnr_parent", &entry.orgnr_parent),
+                ("orgnr_child", &entry.orgnr_child),
+            ] {
+                if value.is_some() {
+                    return Err(FieldError::new(
+                        field,
+                        "a multi-tenant client names the organisation in each token request \
+                         (assertion_details), not in its configuration",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// At least one scope, each an identity scope or an API resource's.
+fn check_scopes(scopes: &[String], resources: &ApiResources) -> Result<(), FieldError> {
+    if scopes.is_empty() {
+        return Err(FieldError::new(
+            "scopes",
+            "a client needs at least one scope",
+        ));
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        if !resources.is_known_scope(scope) {
+            return Err(FieldError::new(
+                format!("scopes[{i}]"),
+                format!(
+                    "unknown scope '{scope}': not an identity scope and not in any API resource"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Redirect and post-logout redirect URIs are absolute URLs without a fragment.
+fn check_redirect_uris(entry: &ClientEntry) -> Result<(), FieldError> {
+    for (field, uris) in [
+        ("redirect_uris", &entry.redirect_uris),
+        (
+            "post_logout_redirect_uris",
+            &entry.post_logout_redirect_uris,
+        ),
+    ] {
+        for (i, uri) in uris.iter().enumerate() {
+            let parsed = url::Url::parse(uri).map_err(|e| {
+                FieldError::new(
+                    format!("{field}[{i}]"),
+                    format!("'{uri}' is not an absolute URL: {e}"),
+                )
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(FieldError::new(
+                    format!("{field}[{i}]"),
+                    "a redirect URI must not have a fragment",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Token lifetimes within what HelseID's self-service allows.
+fn check_lifetimes(entry: &ClientEntry) -> Result<(), FieldError> {
+    if let Some(lifetime) = entry.refresh_token_lifetime
+        && !(60..=31_536_000).contains(&lifetime)
+    {
+        return Err(FieldError::new(
+            "refresh_token_lifetime",
+            "must be between 60 seconds and a year",
+        ));
+    }
+    if let Some(lifetime) = entry.access_token_lifetime
+        && !(60..=86_400).contains(&lifetime)
+    {
+        return Err(FieldError::new(
+            "access_token_lifetime",
+            "must be between 60 and 86400 seconds",
+        ));
+    }
+    Ok(())
 }
 
 /// One test user as written in `fixtures/helseid/users.json` (shown on the login page).
@@ -515,5 +554,102 @@ impl User {
         } else {
             "substantial"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tenancy: Tenancy) -> ClientEntry {
+        ClientEntry {
+            client_id: "c".to_owned(),
+            name: None,
+            jwks: JwkSet { keys: Vec::new() },
+            tenancy,
+            orgnr_parent: None,
+            orgnr_child: None,
+            orgnr_supplier: None,
+            delegated_by: None,
+            sfm_id: None,
+            scopes: vec!["openid".to_owned()],
+            require_dpop: false,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            require_par: false,
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
+        }
+    }
+
+    fn field_of(result: Result<(), FieldError>) -> Option<String> {
+        result.err().map(|e| e.field)
+    }
+
+    #[test]
+    fn each_tenancy_has_its_own_organisation_fields() {
+        let mut single = entry(Tenancy::SingleTenant);
+        assert_eq!(
+            field_of(check_tenancy(&single)).as_deref(),
+            Some("orgnr_parent")
+        );
+        single.orgnr_parent = Some("917897468".to_owned());
+        assert_eq!(field_of(check_tenancy(&single)), None);
+        single.orgnr_supplier = Some("917897468".to_owned());
+        assert_eq!(
+            field_of(check_tenancy(&single)).as_deref(),
+            Some("orgnr_supplier")
+        );
+        single.delegated_by = Some(Vec::new());
+        assert_eq!(
+            field_of(check_tenancy(&single)).as_deref(),
+            Some("delegated_by"),
+            "delegations are checked first"
+        );
+
+        let mut multi = entry(Tenancy::MultiTenant);
+        assert_eq!(
+            field_of(check_tenancy(&multi)).as_deref(),
+            Some("orgnr_supplier")
+        );
+        multi.orgnr_supplier = Some("917897468".to_owned());
+        multi.delegated_by = Some(vec!["994598759".to_owned()]);
+        assert_eq!(field_of(check_tenancy(&multi)), None);
+        multi.orgnr_child = Some("994598759".to_owned());
+        assert_eq!(
+            field_of(check_tenancy(&multi)).as_deref(),
+            Some("orgnr_child")
+        );
+    }
+
+    #[test]
+    fn redirect_uris_are_absolute_and_without_fragment() {
+        let mut client = entry(Tenancy::SingleTenant);
+        client.redirect_uris = vec!["https://ehr.example/cb".to_owned()];
+        client.post_logout_redirect_uris = vec!["/out".to_owned()];
+        assert_eq!(
+            field_of(check_redirect_uris(&client)).as_deref(),
+            Some("post_logout_redirect_uris[0]")
+        );
+        client.post_logout_redirect_uris.clear();
+        client
+            .redirect_uris
+            .push("https://ehr.example/cb#x".to_owned());
+        let err = check_redirect_uris(&client).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            (
+                "redirect_uris[1]",
+                "a redirect URI must not have a fragment"
+            )
+        );
+    }
+
+    #[test]
+    fn a_client_without_keys_is_refused_before_anything_else_is_checked() {
+        let mut client = entry(Tenancy::MultiTenant);
+        client.scopes.clear();
+        let err = Client::validate(client, &ApiResources::default()).unwrap_err();
+        assert_eq!(err.field, "jwks.keys");
     }
 }

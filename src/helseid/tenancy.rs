@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::model::{Client, Tenancy};
+use super::model::{Client, ClientEntry, Tenancy};
 use crate::errors::oauth::OAuthError;
 use crate::ids::OrgNr;
 
@@ -48,10 +48,25 @@ pub fn resolve(
     client: &Client,
     assertion: &Map<String, Value>,
 ) -> Result<Organisation, OAuthError> {
-    let details = details(assertion)?;
-    let mut org_identifier: Option<(String, String)> = None;
-    let mut journal_id = None;
-    for detail in &details {
+    let named = named_in(&details(assertion)?)?;
+    match client.entry.tenancy {
+        Tenancy::SingleTenant => single_tenant(&client.entry, named),
+        Tenancy::MultiTenant => multi_tenant(&client.entry, named),
+    }
+}
+
+/// What a request's details name: the organisation identifier (`system`, `value`) and the SFM
+/// journal, each at most once.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Named {
+    org_identifier: Option<(String, String)>,
+    journal_id: Option<String>,
+}
+
+/// What the detail objects name; details of other types are not about the organisation.
+fn named_in(details: &[Map<String, Value>]) -> Result<Named, OAuthError> {
+    let mut named = Named::default();
+    for detail in details {
         let kind = detail.get("type").and_then(Value::as_str).ok_or_else(|| {
             hid(
                 "HID-1007",
@@ -60,99 +75,114 @@ pub fn resolve(
         })?;
         match kind {
             HELSEID_AUTHORIZATION => {
-                if org_identifier.is_some() {
+                if named.org_identifier.is_some() {
                     return Err(hid(
                         "HID-1007",
                         "the client assertion has more than one helseid_authorization detail",
                     ));
                 }
-                org_identifier = Some(organisation_identifier(detail)?);
+                named.org_identifier = Some(organisation_identifier(detail)?);
             }
             SFM_JOURNAL_ID => {
-                if journal_id.is_some() {
+                if named.journal_id.is_some() {
                     return Err(hid(
                         "HID-1007",
                         "the client assertion has more than one nhn:sfm:journal-id detail",
                     ));
                 }
-                journal_id = Some(journal(detail)?);
+                named.journal_id = Some(journal(detail)?);
             }
             // Other detail types (e.g. the trust framework's) are not about the organisation.
             _ => {}
         }
     }
+    Ok(named)
+}
 
-    match client.entry.tenancy {
-        Tenancy::SingleTenant => {
-            if journal_id.is_some() {
-                return Err(hid(
-                    "HID-1007",
-                    "nhn:sfm:journal-id is for multi-tenant clients; a single-tenant client's SFM tenant is its sfm-id",
-                ));
-            }
-            let child = match org_identifier {
-                None => client.entry.orgnr_child.clone(),
-                Some((system, value)) if system == SINGLE_TENANT_SYSTEM => Some(
-                    OrgNr::parse(&value)
-                        .map_err(|_| hid_1004(&value))?
-                        .to_string(),
-                ),
-                Some((system, _)) => {
-                    return Err(hid(
-                        "HID-1007",
-                        format!(
-                            "a single-tenant client names only a child organisation, with system {SINGLE_TENANT_SYSTEM} and the nine-digit number as value (got system '{system}')"
-                        ),
-                    ));
-                }
-            };
-            Ok(Organisation {
-                parent: client.entry.orgnr_parent.clone(),
-                child,
-                supplier: None,
-                journal_id: None,
-            })
-        }
-        Tenancy::MultiTenant => {
-            let Some((system, value)) = org_identifier else {
-                return Err(hid(
-                    "HID-1007",
-                    format!(
-                        "a multi-tenant client must name the organisation it acts for in the client assertion: assertion_details [{{\"type\":\"helseid_authorization\",\"practitioner_role\":{{\"organization\":{{\"identifier\":{{\"system\":\"{MULTI_TENANT_SYSTEM}\",\"type\":\"ENH\",\"value\":\"NO:ORGNR:<parent>[:<child>]\"}}}}}}}}]"
-                    ),
-                ));
-            };
-            if system != MULTI_TENANT_SYSTEM {
-                return Err(hid(
-                    "HID-1007",
-                    format!(
-                        "a multi-tenant client names its organisation with system {MULTI_TENANT_SYSTEM} and value NO:ORGNR:<parent>[:<child>] (got system '{system}')"
-                    ),
-                ));
-            }
-            let (parent, child) = parse_iso6523(&value)?;
-            if let Some(delegations) = &client.entry.delegated_by
-                && !delegations.contains(&parent)
-            {
-                // HelseID checks the customer's delegation to the supplier (Altinn); its
-                // error for a missing one is not published: HID-1001 is its documented text
-                // for an organisation number the client may not use.
-                return Err(hid(
-                    "HID-1001",
-                    format!(
-                        "The supplied parent organization number {parent} is not in the whitelist for the client. The whitelist must be updated before the organization number is accepted (the organisation has not delegated access to the supplier {}: add it to the client's delegated_by)",
-                        client.entry.orgnr_supplier.as_deref().unwrap_or("(none)")
-                    ),
-                ));
-            }
-            Ok(Organisation {
-                parent: Some(parent),
-                child,
-                supplier: client.entry.orgnr_supplier.clone(),
-                journal_id,
-            })
-        }
+/// A single-tenant client's organisation: its configured parent, and the child the request
+/// names (ENH system) or else its configured child; no SFM journal.
+fn single_tenant(client: &ClientEntry, named: Named) -> Result<Organisation, OAuthError> {
+    if named.journal_id.is_some() {
+        return Err(hid(
+            "HID-1007",
+            "nhn:sfm:journal-id is for multi-tenant clients; a single-tenant client's SFM tenant \
+             is its sfm-id",
+        ));
     }
+    let child = match named.org_identifier {
+        None => client.orgnr_child.clone(),
+        Some((system, value)) if system == SINGLE_TENANT_SYSTEM => Some(
+            OrgNr::parse(&value)
+                .map_err(|_| hid_1004(&value))?
+                .to_string(),
+        ),
+        Some((system, _)) => {
+            return Err(hid(
+                "HID-1007",
+                format!(
+                    "a single-tenant client names only a child organisation, with system \
+                     {SINGLE_TENANT_SYSTEM} and the nine-digit number as value (got system \
+                     '{system}')"
+                ),
+            ));
+        }
+    };
+    Ok(Organisation {
+        parent: client.orgnr_parent.clone(),
+        child,
+        supplier: None,
+        journal_id: None,
+    })
+}
+
+/// A multi-tenant client's organisation: the one the request names (ISO 6523), which must have
+/// delegated access to the client's supplier when the client lists delegations.
+fn multi_tenant(client: &ClientEntry, named: Named) -> Result<Organisation, OAuthError> {
+    let Some((system, value)) = named.org_identifier else {
+        return Err(hid(
+            "HID-1007",
+            format!(
+                "a multi-tenant client must name the organisation it acts for in the client \
+                 assertion: assertion_details [{{\"type\":\"helseid_authorization\",\
+                 \"practitioner_role\":{{\"organization\":{{\"identifier\":{{\"system\":\
+                 \"{MULTI_TENANT_SYSTEM}\",\"type\":\"ENH\",\"value\":\
+                 \"NO:ORGNR:<parent>[:<child>]\"}}}}}}}}]"
+            ),
+        ));
+    };
+    if system != MULTI_TENANT_SYSTEM {
+        return Err(hid(
+            "HID-1007",
+            format!(
+                "a multi-tenant client names its organisation with system {MULTI_TENANT_SYSTEM} \
+                 and value NO:ORGNR:<parent>[:<child>] (got system '{system}')"
+            ),
+        ));
+    }
+    let (parent, child) = parse_iso6523(&value)?;
+    if let Some(delegations) = &client.delegated_by
+        && !delegations.contains(&parent)
+    {
+        // HelseID checks the customer's delegation to the supplier (Altinn); its
+        // error for a missing one is not published: HID-1001 is its documented text
+        // for an organisation number the client may not use.
+        return Err(hid(
+            "HID-1001",
+            format!(
+                "The supplied parent organization number {parent} is not in the whitelist for \
+                 the client. The whitelist must be updated before the organization number is \
+                 accepted (the organisation has not delegated access to the supplier {}: add it \
+                 to the client's delegated_by)",
+                client.orgnr_supplier.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
+    Ok(Organisation {
+        parent: Some(parent),
+        child,
+        supplier: client.orgnr_supplier.clone(),
+        journal_id: named.journal_id,
+    })
 }
 
 /// The detail objects, from exactly one of the two claims.
