@@ -533,17 +533,27 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_json_forms_and_text() {
         let json = format!(
-            r#"{{"access_token":"{JWT}","token_type":"Bearer","nested":[{{"kty":"EC","d":"secret-d","x":"pub"}}],"note":"{JWT}","client_secret_x":"s","patientTicket":"t-1"}}"#
+            concat!(
+                r#"{{"access_token":"{JWT}","token_type":"Bearer","#,
+                r#""nested":[{{"kty":"EC","d":"secret-d","x":"pub"}}],"note":"{JWT}","#,
+                r#""client_secret_x":"s","patientTicket":"t-1"}}"#
+            ),
+            JWT = JWT
         );
         assert_eq!(
             redact_body("application/json; charset=utf-8", json.as_bytes()).unwrap(),
-            r#"{"access_token":"[redacted]","token_type":"Bearer","nested":[{"kty":"EC","d":"[redacted]","x":"pub"}],"note":"[redacted]","client_secret_x":"[redacted]","patientTicket":"[redacted]"}"#
+            concat!(
+                r#"{"access_token":"[redacted]","token_type":"Bearer","#,
+                r#""nested":[{"kty":"EC","d":"[redacted]","x":"pub"}],"note":"[redacted]","#,
+                r#""client_secret_x":"[redacted]","patientTicket":"[redacted]"}"#
+            )
         );
         let form =
             format!("grant_type=client_credentials&client_assertion={JWT}&scope=a+b&code=abc");
         assert_eq!(
             redact_body("application/x-www-form-urlencoded", form.as_bytes()).unwrap(),
-            "grant_type=client_credentials&client_assertion=%5Bredacted%5D&scope=a+b&code=%5Bredacted%5D"
+            "grant_type=client_credentials&client_assertion=%5Bredacted%5D&scope=a+b&\
+             code=%5Bredacted%5D"
         );
         assert_eq!(
             redact_body("text/plain", format!("Bearer {JWT}").as_bytes()).unwrap(),

@@ -76,7 +76,8 @@ impl VerifiedToken {
 pub enum AuthError {
     /// No `Authorization` header.
     #[error(
-        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP proof)"
+        "No access token: send 'Authorization: Bearer <token>' (or 'DPoP <token>' with a DPoP \
+         proof)"
     )]
     Missing,
     /// Not `Bearer` or `DPoP`.
@@ -149,7 +150,8 @@ impl AuthError {
                     String::new()
                 } else {
                     format!(
-                        ", moved {} from this machine's clock: tokens fetched before the clock moved expire with it, fetch new ones",
+                        ", moved {} from this machine's clock: tokens fetched before the clock \
+                         moved expire with it, fetch new ones",
                         describe_offset(offset)
                     )
                 }
@@ -276,12 +278,16 @@ impl TokenVerifier {
             }
             (None, false) if required.dpop == DpopPolicy::Required => {
                 return Err(AuthError::DpopRequired(
-                    "This API requires a DPoP-bound access token: request the token with a DPoP proof and send it as 'Authorization: DPoP <token>' with a DPoP header".to_owned(),
+                    "This API requires a DPoP-bound access token: request the token with a DPoP \
+                     proof and send it as 'Authorization: DPoP <token>' with a DPoP header"
+                        .to_owned(),
                 ));
             }
             (Some(_), false) => {
                 return Err(AuthError::DpopRequired(
-                    "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together with a DPoP proof, not as a bearer token".to_owned(),
+                    "The token is DPoP-bound: send it as 'Authorization: DPoP <token>' together \
+                     with a DPoP proof, not as a bearer token"
+                        .to_owned(),
                 ));
             }
             _ => {}
@@ -303,7 +309,9 @@ impl TokenVerifier {
             })?;
             if &valid.jkt != jkt {
                 return Err(AuthError::InvalidProof(
-                    "The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt)".to_owned(),
+                    "The DPoP proof is signed with another key than the one the token is bound to \
+                     (cnf.jkt)"
+                        .to_owned(),
                 ));
             }
             if !self
@@ -311,7 +319,9 @@ impl TokenVerifier {
                 .insert(&valid.jti, valid.remember_until, now)
             {
                 return Err(AuthError::InvalidProof(
-                    "The DPoP proof has been used before: create a new proof (new jti) for every request".to_owned(),
+                    "The DPoP proof has been used before: create a new proof (new jti) for every \
+                     request"
+                        .to_owned(),
                 ));
             }
         }
@@ -406,7 +416,8 @@ impl TokenVerifier {
             }
             if required.single_audience && audiences.len() > 1 {
                 return Err(AuthError::WrongAudience(format!(
-                    "The access token has several audiences {audiences:?}: this API requires a token whose only audience is {audience}"
+                    "The access token has several audiences {audiences:?}: this API requires a \
+                     token whose only audience is {audience}"
                 )));
             }
         }
@@ -550,7 +561,11 @@ mod tests {
         header.typ = Some("dpop+jwt".to_owned());
         header.jwk = Some(key.jwk.clone());
         let claims = json!({
-            "jti": jti, "htm": "POST", "htu": URL, "iat": now().timestamp(), "ath": sha256_b64url(token)
+            "jti": jti,
+            "htm": "POST",
+            "htu": URL,
+            "iat": now().timestamp(),
+            "ath": sha256_b64url(token)
         });
         jsonwebtoken::encode(&header, &claims, &key.key).unwrap()
     }
@@ -585,11 +600,16 @@ mod tests {
             ("Bearer".to_owned(), AuthError::BadScheme),
             (
                 "Bearer abc".to_owned(),
-                AuthError::Invalid("not a compact JWS (expected three base64url parts separated by dots)".to_owned()),
+                AuthError::Invalid(
+                    "not a compact JWS (expected three base64url parts separated by dots)"
+                        .to_owned(),
+                ),
             ),
             (
                 format!("Bearer {other}"),
-                AuthError::Invalid("the signature does not verify with any key in helsesim's JWKS".to_owned()),
+                AuthError::Invalid(
+                    "the signature does not verify with any key in helsesim's JWKS".to_owned(),
+                ),
             ),
             (
                 sign(json!({"iss": "https://helseid-sts.test.nhn.no"})),
@@ -600,11 +620,18 @@ mod tests {
             ),
             (
                 sign(json!({"aud": "e-helse:sfm.api"})),
-                AuthError::WrongAudience("The access token's audience [\"e-helse:sfm.api\"] does not include nhn:pts".to_owned()),
+                AuthError::WrongAudience(
+                    "The access token's audience [\"e-helse:sfm.api\"] does not include nhn:pts"
+                        .to_owned(),
+                ),
             ),
             (
                 sign(json!({"aud": ["nhn:pts", "nhn:kjernejournal"]})),
-                AuthError::WrongAudience("The access token has several audiences [\"nhn:pts\", \"nhn:kjernejournal\"]: this API requires a token whose only audience is nhn:pts".to_owned()),
+                AuthError::WrongAudience(
+                    "The access token has several audiences [\"nhn:pts\", \"nhn:kjernejournal\"]: \
+                     this API requires a token whose only audience is nhn:pts"
+                        .to_owned(),
+                ),
             ),
             (
                 sign(json!({"exp": t - 11})),
@@ -614,7 +641,10 @@ mod tests {
                 sign(json!({"nbf": t + 11})),
                 AuthError::NotYetValid("2027-01-15T08:00:11+00:00".to_owned()),
             ),
-            (sign(json!({"scope": ["nhn:pts/other"]})), AuthError::MissingScope("nhn:pts/api".to_owned())),
+            (
+                sign(json!({"scope": ["nhn:pts/other"]})),
+                AuthError::MissingScope("nhn:pts/api".to_owned()),
+            ),
         ];
         for (authorization, expected) in cases {
             assert_eq!(
@@ -670,12 +700,19 @@ mod tests {
         let err = check(&v, &dpop, Some(&proof(&key, &token, "1")), &PTS).unwrap_err();
         assert_eq!(
             err,
-            AuthError::InvalidProof("The DPoP proof has been used before: create a new proof (new jti) for every request".to_owned())
+            AuthError::InvalidProof(
+                "The DPoP proof has been used before: create a new proof (new jti) for every \
+                 request"
+                    .to_owned()
+            )
         );
         // Sent as a bearer token.
         let err = check(&v, &format!("Bearer {token}"), None, &PTS).unwrap_err();
         assert!(
-            matches!(err, AuthError::DpopRequired(ref m) if m.starts_with("The token is DPoP-bound")),
+            matches!(
+                err,
+                AuthError::DpopRequired(ref m) if m.starts_with("The token is DPoP-bound")
+            ),
             "{err:?}"
         );
         // Without a proof.
@@ -690,7 +727,11 @@ mod tests {
         let err = check(&v, &dpop, Some(&proof(&dpop_key(), &token, "2")), &PTS).unwrap_err();
         assert_eq!(
             err,
-            AuthError::InvalidProof("The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt)".to_owned())
+            AuthError::InvalidProof(
+                "The DPoP proof is signed with another key than the one the token is bound to \
+                 (cnf.jkt)"
+                    .to_owned()
+            )
         );
         // A proof for another token (ath).
         let err = check(&v, &dpop, Some(&proof(&key, "another-token", "3")), &PTS).unwrap_err();
@@ -713,7 +754,8 @@ mod tests {
         let token = signer.sign("at+jwt", &claims(json!({}))).unwrap();
         let err = check(&v, &format!("Bearer {token}"), None, &required).unwrap_err();
         assert!(
-            matches!(err, AuthError::DpopRequired(ref m) if m.starts_with("This API requires a DPoP-bound access token")),
+            matches!(err, AuthError::DpopRequired(ref m) if m.starts_with("This API requires a \
+                DPoP-bound access token")),
             "{err:?}"
         );
         assert_eq!(
@@ -741,7 +783,8 @@ mod tests {
         assert_eq!(
             AuthError::MissingScope("x".to_owned())
                 .www_authenticate(DpopPolicy::Allowed, Some(Scheme::Bearer)),
-            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the scope x\""
+            "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks the \
+             scope x\""
         );
     }
 
@@ -783,13 +826,16 @@ mod tests {
                 .clone()
                 .with_clock(now, TimeDelta::zero())
                 .to_string(),
-            "The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: 2027-03-02T10:00:00+00:00)"
+            "The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: \
+             2027-03-02T10:00:00+00:00)"
         );
         assert_eq!(
             expired
                 .with_clock(now, TimeDelta::days(365) + TimeDelta::minutes(3))
                 .to_string(),
-            "The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: 2027-03-02T10:00:00+00:00, moved +365 d 3 min from this machine's clock: tokens fetched before the clock moved expire with it, fetch new ones)"
+            "The access token expired at 2026-03-02T10:10:00+00:00 (helsesim's clock: \
+             2027-03-02T10:00:00+00:00, moved +365 d 3 min from this machine's clock: tokens \
+             fetched before the clock moved expire with it, fetch new ones)"
         );
         assert_eq!(describe_offset(TimeDelta::seconds(-300)), "-5 min");
         assert_eq!(describe_offset(TimeDelta::zero()), "+0 s");

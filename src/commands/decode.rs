@@ -15,7 +15,8 @@ use crate::jose::{PublicJwk, SigningAlg, UnverifiedJws};
 pub struct DecodeOptions {
     /// The token (a JWT: access, id or client assertion); `-` reads it from stdin.
     pub token: String,
-    /// The server whose clock and JWKS to check against [default: HELSESIM_PUBLIC_URL or http://localhost:<port>].
+    /// The server whose clock and JWKS to check against [default: HELSESIM_PUBLIC_URL or
+    /// http://localhost:<port>].
     #[arg(long)]
     pub url: Option<String>,
     /// How to reach the server.
@@ -97,7 +98,8 @@ pub async fn run(settings: &SettingsArgs, options: &DecodeOptions) -> Result<Str
     }
     report.push(match jws.claims.get("cnf").and_then(|c| c.get("jkt")) {
         Some(jkt) => format!(
-            "binding: DPoP-bound to the key with RFC 7638 thumbprint {} (send it as 'Authorization: DPoP' with a proof made with that key)",
+            "binding: DPoP-bound to the key with RFC 7638 thumbprint {} (send it as \
+             'Authorization: DPoP' with a proof made with that key)",
             jkt.as_str().unwrap_or_default()
         ),
         None => "binding: a bearer token (no cnf.jkt)".to_owned(),
@@ -140,14 +142,16 @@ async fn signature_line(http: &reqwest::Client, base: &str, jws: &UnverifiedJws<
         .collect();
     if matching.is_empty() {
         return format!(
-            "{signed_by}: not a key of {url} (a client assertion is signed by the client's key; a token of another helsesim by its key)"
+            "{signed_by}: not a key of {url} (a client assertion is signed by the client's key; a \
+             token of another helsesim by its key)"
         );
     }
     if matching.iter().any(|k| jws.verify_with(k, alg)) {
         format!("{signed_by}: verifies against {url}")
     } else {
         format!(
-            "{signed_by}: does NOT verify against {url} (altered, or signed by another key with the same kid)"
+            "{signed_by}: does NOT verify against {url} (altered, or signed by another key with \
+             the same kid)"
         )
     }
 }

@@ -82,7 +82,8 @@ pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
 pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
     let loaded = fixtures::load_dir(dir, Clock::system().now())?;
     let mut report = vec![format!(
-        "fixtures OK: {} ({} API resources, {} HelseID clients, {} test users, {} SFM tenants, {} patients in the national systems, {} kjernejournal organisations)",
+        "fixtures OK: {} ({} API resources, {} HelseID clients, {} test users, {} SFM tenants, {} \
+         patients in the national systems, {} kjernejournal organisations)",
         dir.display(),
         loaded.resources.entries().len(),
         loaded.clients.len(),

@@ -43,7 +43,8 @@ pub struct TokenOptions {
     /// An SFM journal id (multi-tenant SFM clients).
     #[arg(long)]
     pub journal_id: Option<String>,
-    /// The client's private key (PKCS#8 PEM) [default: fixtures/helseid/client-keys/<client_id>.pem].
+    /// The client's private key (PKCS#8 PEM) [default:
+    /// fixtures/helseid/client-keys/<client_id>.pem].
     #[arg(long)]
     pub key: Option<PathBuf>,
     /// Sign the token locally (no server needed) with the certs directory's signing key.
@@ -66,10 +67,12 @@ pub struct TokenOptions {
     #[arg(long, conflicts_with_all = ["local", "json"])]
     pub assertion_only: bool,
     /// Log this test user (pid) in instead: PAR, authorize with login_hint, code exchange; the
-    /// scope then includes openid and the identity scopes, e.g. "openid helseid://scopes/identity/pid e-helse:sfm.api/sfm.api".
+    /// scope then includes openid and the identity scopes, e.g. "openid
+    /// helseid://scopes/identity/pid e-helse:sfm.api/sfm.api".
     #[arg(long, value_name = "PID", conflicts_with_all = ["local", "assertion_only"])]
     pub user: Option<String>,
-    /// The fixtures directory the client is looked up in [default: HELSESIM_FIXTURES or ./fixtures].
+    /// The fixtures directory the client is looked up in [default: HELSESIM_FIXTURES or
+    /// ./fixtures].
     #[arg(long)]
     pub fixtures: Option<PathBuf>,
     /// How to reach the server.
@@ -133,7 +136,8 @@ async fn find_client(
     }
     if options.local {
         return Err(CommandError::new(format!(
-            "no client '{}' in {} (for a client added at run time, leave out --local: the CLI then asks the server)",
+            "no client '{}' in {} (for a client added at run time, leave out --local: the CLI then \
+             asks the server)",
             options.client,
             settings.fixtures.display()
         )));
@@ -195,7 +199,8 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
         (None, true) => client_key_path(&settings.fixtures, client.id()),
         (None, false) => {
             return Err(CommandError::new(format!(
-                "client '{}' was added at run time: give its private key with --key FILE (a PKCS#8 PEM, a private JWK, or the client file HelseID Selvbetjening downloads)",
+                "client '{}' was added at run time: give its private key with --key FILE (a PKCS#8 \
+                 PEM, a private JWK, or the client file HelseID Selvbetjening downloads)",
                 client.id()
             )));
         }
@@ -214,7 +219,9 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
             if !options.json {
                 return Err(CommandError {
                     message: format!(
-                        "a DPoP-bound token is useless without its key, and printing the token alone would throw the key away{}: add --json (prints the key too, as dpop_private_key_pem) or --dpop-key FILE (your own EC P-256 key)",
+                        "a DPoP-bound token is useless without its key, and printing the token \
+                         alone would throw the key away{}: add --json (prints the key too, as \
+                         dpop_private_key_pem) or --dpop-key FILE (your own EC P-256 key)",
                         if options.dpop {
                             ""
                         } else {
@@ -279,7 +286,8 @@ fn load_key(path: &std::path::Path, client: &Client) -> Result<SigningKey, Comma
         .position(|k| k.thumbprint() == thumbprint)
     else {
         return Err(CommandError::new(format!(
-            "{}: its public key (RFC 7638 thumbprint {thumbprint}) is not registered for client '{}' (helsesim jwk --key {} prints the JWK to register)",
+            "{}: its public key (RFC 7638 thumbprint {thumbprint}) is not registered for client \
+             '{}' (helsesim jwk --key {} prints the JWK to register)",
             path.display(),
             client.id(),
             path.display()
@@ -308,7 +316,9 @@ fn assertion_details(client: &Client, options: &TokenOptions) -> Result<Vec<Valu
         };
         details.push(json!({
             "type": HELSEID_AUTHORIZATION,
-            "practitioner_role": {"organization": {"identifier": {"system": system, "type": "ENH", "value": value}}}
+            "practitioner_role": {
+                "organization": {"identifier": {"system": system, "type": "ENH", "value": value}}
+            }
         }));
     }
     if let Some(journal_id) = &options.journal_id {
@@ -766,12 +776,15 @@ pub(crate) async fn server_clock(
     match status.as_u16() {
         401 | 403 => {
             return Err(CommandError::new(format!(
-                "{url}: {status}: the server's control plane wants its admin token to tell its clock; pass --admin-token (or set HELSESIM_ADMIN_TOKEN) to the server's HELSESIM_ADMIN_TOKEN, so that assertions and proofs carry the server's time"
+                "{url}: {status}: the server's control plane wants its admin token to tell its \
+                 clock; pass --admin-token (or set HELSESIM_ADMIN_TOKEN) to the server's \
+                 HELSESIM_ADMIN_TOKEN, so that assertions and proofs carry the server's time"
             )));
         }
         404 => {
             eprintln!(
-                "helsesim: note: {url}: 404: the server's control plane is off (HELSESIM_ADMIN=off), so its clock cannot be read; using this machine's clock"
+                "helsesim: note: {url}: 404: the server's control plane is off \
+                 (HELSESIM_ADMIN=off), so its clock cannot be read; using this machine's clock"
             );
             return Ok(clock);
         }

@@ -257,7 +257,8 @@ pub fn verify_client_signature<'c>(
         .find(|k| jws.verify_with(k, alg))
         .ok_or_else(|| {
             format!(
-                "The {what}'s signature does not verify with the key(s) registered for client '{id}'"
+                "The {what}'s signature does not verify with the key(s) registered for client \
+                 '{id}'"
             )
         })
 }
@@ -265,7 +266,8 @@ pub fn verify_client_signature<'c>(
 /// The error for an assertion whose `jti` was seen before.
 pub fn replayed_assertion() -> OAuthError {
     OAuthError::invalid_client(
-        "The client_assertion's jti has been used before: create a new assertion (new jti) for every request",
+        "The client_assertion's jti has been used before: create a new assertion (new jti) for \
+         every request",
     )
 }
 
@@ -287,7 +289,8 @@ fn check_audience(jws: &UnverifiedJws<'_>, endpoints: &Endpoints) -> Result<(), 
         Ok(())
     } else {
         Err(OAuthError::invalid_client(format!(
-            "The client_assertion's aud must be the issuer {} (or the token endpoint {}, or the PAR endpoint {}); got {}",
+            "The client_assertion's aud must be the issuer {} (or the token endpoint {}, or the \
+             PAR endpoint {}); got {}",
             endpoints.issuer,
             endpoints.token,
             endpoints.par,

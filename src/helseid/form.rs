@@ -15,7 +15,8 @@ pub fn read_form(req: &HttpRequest, body: &[u8], endpoint: &str) -> Result<FormP
         .eq_ignore_ascii_case("application/x-www-form-urlencoded")
     {
         return Err(OAuthError::invalid_request(format!(
-            "The {endpoint} endpoint takes a form: Content-Type must be application/x-www-form-urlencoded, got '{}'",
+            "The {endpoint} endpoint takes a form: Content-Type must be \
+             application/x-www-form-urlencoded, got '{}'",
             req.content_type()
         )));
     }

@@ -239,9 +239,11 @@ fn redeem_code(ctx: &GrantContext<'_>, code_value: &str) -> Result<Authorization
             flows.revoked_access.insert(jti, until);
         }
         return Err(invalid_grant(if issued {
-            "The authorization code has already been used: the tokens issued with it are now revoked"
+            "The authorization code has already been used: the tokens issued with it are now \
+             revoked"
         } else {
-            "The authorization code has already been used (a failed exchange uses it too): start a new login"
+            "The authorization code has already been used (a failed exchange uses it too): start a \
+             new login"
         }));
     }
     if code.expires <= ctx.now {
@@ -296,7 +298,8 @@ fn check_code_binding(ctx: &GrantContext<'_>, bound: Option<&str>) -> Result<(),
     match ctx.jkt() {
         Some(jkt) if jkt == bound => Ok(()),
         Some(_) => Err(OAuthError::invalid_dpop_proof(
-            "The DPoP proof is made with another key than the one the authorization code is bound to",
+            "The DPoP proof is made with another key than the one the authorization code is bound \
+             to",
         )),
         None => Err(OAuthError::new(
             OAuthErrorCode::InvalidGrant,
@@ -702,12 +705,14 @@ fn check_single_resource(params: &FormParams, audience: &str) -> Result<(), OAut
         [resource] => Err(OAuthError::new(
             OAuthErrorCode::InvalidTarget,
             format!(
-                "The resource '{resource}' does not match the audience '{audience}' of the requested scopes"
+                "The resource '{resource}' does not match the audience '{audience}' of the \
+                 requested scopes"
             ),
         )),
         _ => Err(OAuthError::new(
             OAuthErrorCode::InvalidTarget,
-            "A client_credentials request names at most one resource: HelseID issues tokens with one audience",
+            "A client_credentials request names at most one resource: HelseID issues tokens with \
+             one audience",
         )),
     }
 }
@@ -717,7 +722,8 @@ fn requested_scopes(params: &FormParams) -> Result<Vec<String>, OAuthError> {
     let scopes = distinct(params.get("scope").unwrap_or_default().split_whitespace());
     if scopes.is_empty() {
         return Err(OAuthError::invalid_scope(
-            "No scope requested: ask for the API scope the token is for, e.g. scope=e-helse:sfm.api/sfm.api",
+            "No scope requested: ask for the API scope the token is for, e.g. \
+             scope=e-helse:sfm.api/sfm.api",
         ));
     }
     Ok(scopes)
@@ -745,7 +751,8 @@ pub fn audience_of(
     for scope in scopes {
         if IDENTITY_SCOPES.contains(&scope.as_str()) {
             return Err(OAuthError::invalid_scope(format!(
-                "The identity scope '{scope}' cannot be requested with {grant}: ask only for API scopes"
+                "The identity scope '{scope}' cannot be requested with {grant}: ask only for API \
+                 scopes"
             )));
         }
         let resource = resources
@@ -763,7 +770,8 @@ pub fn audience_of(
     match audiences.as_slice() {
         [one] => Ok((*one).to_owned()),
         many => Err(OAuthError::invalid_scope(format!(
-            "The requested scopes belong to several APIs ({}): HelseID issues tokens with a single audience, so ask for one token per API",
+            "The requested scopes belong to several APIs ({}): HelseID issues tokens with a single \
+             audience, so ask for one token per API",
             many.join(", ")
         ))),
     }

@@ -275,7 +275,10 @@ impl Client {
         .filter_map(|(field, value)| {
             let orgnr = OrgNr::parse(value.as_deref()?).ok()?;
             (!orgnr.has_valid_check_digit()).then(|| {
-                format!("{field} {orgnr} fails the MOD11 check digit (accepted: some official test numbers do)")
+                format!(
+                    "{field} {orgnr} fails the MOD11 check digit (accepted: some official test \
+                     numbers do)"
+                )
             })
         })
         .collect()

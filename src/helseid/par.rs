@@ -46,7 +46,8 @@ pub async fn par_endpoint(
 /// Any other method than POST.
 pub async fn wrong_method(req: HttpRequest) -> HttpResponse {
     OAuthError::invalid_request(format!(
-        "The PAR endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, not {}",
+        "The PAR endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, \
+         not {}",
         req.method()
     ))
     .with_status(StatusCode::METHOD_NOT_ALLOWED)

@@ -133,7 +133,8 @@ fn authenticate_resource(state: &State, req: &HttpRequest) -> Result<String, OAu
         .or_else(|| header.strip_prefix("basic "))
     else {
         return Err(unauthorized(
-            "The introspection endpoint is for API resources: authenticate with HTTP Basic <resource name>:<introspection secret>",
+            "The introspection endpoint is for API resources: authenticate with HTTP Basic \
+             <resource name>:<introspection secret>",
         ));
     };
     let decoded = STANDARD

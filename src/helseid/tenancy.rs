@@ -38,7 +38,8 @@ fn hid_1004(value: &str) -> OAuthError {
     hid(
         "HID-1004",
         format!(
-            "The format of the organization number '{value}' was incorrect. Valid organization numbers must be nine digits, no spaces or letters"
+            "The format of the organization number '{value}' was incorrect. Valid organization \
+             numbers must be nine digits, no spaces or letters"
         ),
     )
 }
@@ -194,7 +195,8 @@ fn details(assertion: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, OA
         (Some(_), Some(_)) => {
             return Err(hid(
                 "HID-1007",
-                "the client assertion has both assertion_details and authorization_details: use one of them (assertion_details is preferred)",
+                "the client assertion has both assertion_details and authorization_details: use \
+                 one of them (assertion_details is preferred)",
             ));
         }
         (Some(v), None) | (None, Some(v)) => v,
@@ -228,7 +230,11 @@ fn organisation_identifier(detail: &Map<String, Value>) -> Result<(String, Strin
         .and_then(|r| r.get("organization"))
         .and_then(|o| o.get("identifier"))
         .ok_or_else(|| {
-            hid("HID-1007", "the helseid_authorization detail needs practitioner_role.organization.identifier {system, type, value}")
+            hid(
+                "HID-1007",
+                "the helseid_authorization detail needs practitioner_role.organization.identifier \
+                 {system, type, value}",
+            )
         })?;
     let field = |name: &str| {
         identifier
@@ -253,14 +259,24 @@ fn journal(detail: &Map<String, Value>) -> Result<String, OAuthError> {
         .filter(|j| !j.trim().is_empty())
         .map(str::to_owned)
         .ok_or_else(|| {
-            hid("HID-1007", "the nhn:sfm:journal-id detail must be {\"type\":\"nhn:sfm:journal-id\",\"value\":{\"journal_id\":\"<GUID>\"}}")
+            hid(
+                "HID-1007",
+                "the nhn:sfm:journal-id detail must be \
+                 {\"type\":\"nhn:sfm:journal-id\",\"value\":{\"journal_id\":\"<GUID>\"}}",
+            )
         })
 }
 
 /// `NO:ORGNR:<parent>[:<child>]`.
 fn parse_iso6523(value: &str) -> Result<(String, Option<String>), OAuthError> {
     let rest = value.strip_prefix("NO:ORGNR:").ok_or_else(|| {
-        hid("HID-1007", format!("the organisation identifier value must be NO:ORGNR:<parent>[:<child>], got '{value}'"))
+        hid(
+            "HID-1007",
+            format!(
+                "the organisation identifier value must be NO:ORGNR:<parent>[:<child>], got \
+                 '{value}'"
+            ),
+        )
     })?;
     let mut parts = rest.split(':');
     let parent = parts.next().unwrap_or_default();
@@ -269,7 +285,8 @@ fn parse_iso6523(value: &str) -> Result<(String, Option<String>), OAuthError> {
         return Err(hid(
             "HID-1007",
             format!(
-                "the organisation identifier value must be NO:ORGNR:<parent>[:<child>], got '{value}'"
+                "the organisation identifier value must be NO:ORGNR:<parent>[:<child>], got \
+                 '{value}'"
             ),
         ));
     }

@@ -90,7 +90,8 @@ pub fn single_dpop_header(req: &HttpRequest) -> Result<Option<&str>, OAuthError>
 /// Any other method than POST: Duende answers `invalid_request`.
 pub async fn wrong_method(req: HttpRequest) -> HttpResponse {
     OAuthError::invalid_request(format!(
-        "The token endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, not {}",
+        "The token endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, \
+         not {}",
         req.method()
     ))
     .render()
