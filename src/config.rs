@@ -145,7 +145,8 @@ impl SettingsArgs {
             "HELSESIM_AUTOLOGIN": switch(self.autologin),
             "HELSESIM_KJ_EXTRA_FIELD": switch(self.kj_extra_field),
             "HELSESIM_ADMIN": switch(self.admin),
-            "HELSESIM_ADMIN_TOKEN": self.admin_token.as_ref().filter(|t| !t.is_empty()).map(|_| "(set)"),
+            "HELSESIM_ADMIN_TOKEN":
+                self.admin_token.as_ref().filter(|t| !t.is_empty()).map(|_| "(set)"),
             "HELSESIM_CORS_ORIGINS": match &self.cors_origins {
                 CorsOrigins::Any => "*".to_owned(),
                 CorsOrigins::List(origins) => origins.join(","),

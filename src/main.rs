@@ -19,8 +19,9 @@ use helsesim::{Application, Clock, Settings, telemetry};
     name = "helsesim",
     version,
     about,
-    after_help = "Without a command, or with settings first, helsesim serves: `helsesim [serve] [SETTINGS]`. \
-`helsesim serve --help` lists the settings; each also reads its HELSESIM_* variable."
+    after_help = "Without a command, or with settings first, helsesim serves: \
+                  `helsesim [serve] [SETTINGS]`. `helsesim serve --help` lists the settings; \
+                  each also reads its HELSESIM_* variable."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -93,7 +93,8 @@ proptest! {
     ) {
         let header: Map<String, Value> = header.into_iter().collect();
         let claims: Map<String, Value> = claims.into_iter().collect();
-        let encode = |m: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(m.clone()).to_string());
+        let encode =
+            |m: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(m.clone()).to_string());
         let token = format!("{}.{}.{signature}", encode(&header), encode(&claims));
         let jws = UnverifiedJws::parse(&token).unwrap();
         prop_assert_eq!(jws.header, header);
@@ -154,7 +155,9 @@ proptest! {
     /// Any eleven characters: accepted exactly when they are digits, a date and the control
     /// digits; never a panic.
     #[test]
-    fn any_text_is_a_national_identity_number_only_when_every_check_passes(text in "[0-9]{11}|.{0,14}") {
+    fn any_text_is_a_national_identity_number_only_when_every_check_passes(
+        text in "[0-9]{11}|.{0,14}",
+    ) {
         let accepted = NationalId::parse(&text).is_ok();
         let expected = text.len() == 11
             && text.bytes().all(|b| b.is_ascii_digit())
@@ -186,7 +189,10 @@ proptest! {
         days in 0_u32..100_000, hours in 0_u32..1000, minutes in 0_u32..1000,
         seconds in 0_u32..100_000, negative in any::<bool>(),
     ) {
-        let text = format!("{}P{days}DT{hours}H{minutes}M{seconds}S", if negative { "-" } else { "" });
+        let text = format!(
+            "{}P{days}DT{hours}H{minutes}M{seconds}S",
+            if negative { "-" } else { "" }
+        );
         let expected = TimeDelta::days(i64::from(days))
             + TimeDelta::hours(i64::from(hours))
             + TimeDelta::minutes(i64::from(minutes))
@@ -198,7 +204,10 @@ proptest! {
     /// Any `_lastUpdated` value is read or refused, never a panic; an instant's own period
     /// holds it.
     #[test]
-    fn instants_and_their_periods(text in "(gt|ge|lt|le|eq)?[0-9T:.+Z-]{0,30}", seconds in -62_000_000_000_i64..253_000_000_000) {
+    fn instants_and_their_periods(
+        text in "(gt|ge|lt|le|eq)?[0-9T:.+Z-]{0,30}",
+        seconds in -62_000_000_000_i64..253_000_000_000,
+    ) {
         let _ = crate::sfm::datadeling::query::LastUpdated::parse(&text);
         let at = DateTime::<Utc>::from_timestamp(seconds, 0).unwrap();
         let value = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -220,7 +229,11 @@ proptest! {
             for kind in [ResourceKind::Patient, ResourceKind::Person, ResourceKind::Practitioner] {
                 let _ = crate::sfm::fhir::search::parse(kind, text);
             }
-            let _ = crate::sfm::datadeling::query::parse("MedicationStatement", &["patientTicket", "_lastUpdated", "status"], text);
+            let _ = crate::sfm::datadeling::query::parse(
+                "MedicationStatement",
+                &["patientTicket", "_lastUpdated", "status"],
+                text,
+            );
         }
     }
 
@@ -229,7 +242,10 @@ proptest! {
     /// what .NET can hold.
     #[test]
     fn any_pts_body_is_read_or_refused(
-        body in object_with(&["patientSafetyObject", "confidentialityCode", "delayDays", "delayDeliveryUntil", "delayFromTime", "offId", "applicableOnly", "confidentialObjectId"]),
+        body in object_with(&[
+            "patientSafetyObject", "confidentialityCode", "delayDays", "delayDeliveryUntil",
+            "delayFromTime", "offId", "applicableOnly", "confidentialObjectId",
+        ]),
         raw in prop::collection::vec(any::<u8>(), 0..64),
         days in any::<i64>(),
         from_seconds in -62_000_000_000_i64..253_000_000_000,
@@ -240,7 +256,12 @@ proptest! {
         let parsed = input::parse(text.as_bytes()).unwrap();
         let now = DateTime::<Utc>::from_timestamp(1_704_412_800, 0).unwrap();
         if let Ok(upsert) = input::Upsert::read(&parsed) {
-            let _ = rules::check_delay(&upsert.code, &upsert.delay, upsert.object.parent.is_some(), now);
+            let _ = rules::check_delay(
+                &upsert.code,
+                &upsert.delay,
+                upsert.object.parent.is_some(),
+                now,
+            );
         }
         let _ = input::Associate::read(&parsed);
         let _ = input::Search::read(&parsed);

@@ -168,7 +168,10 @@ mod tests {
         let (answer, replaced) = explained(raw.as_bytes()).unwrap();
         assert_eq!(replaced, raw.len());
         let answer = String::from_utf8(answer).unwrap();
-        let body = r#"{"error":"request_header_fields_too_large","message":"The request's head (request line and headers) is over 128 KiB or has more than 96 headers"}"#;
+        let body = concat!(
+            r#"{"error":"request_header_fields_too_large","message":"The request's head "#,
+            r#"(request line and headers) is over 128 KiB or has more than 96 headers"}"#
+        );
         assert_eq!(
             answer,
             format!(

@@ -14,8 +14,13 @@ use crate::helseid::model::{Client, ClientEntry};
 use crate::state::AppState;
 
 /// `GET /_admin/helseid/clients`: every client entry.
-#[utoipa::path(get, path = "/_admin/helseid/clients", operation_id = "listClients", summary = "The HelseID clients",
-    responses((status = 200, description = "client entries")))]
+#[utoipa::path(
+    get,
+    path = "/_admin/helseid/clients",
+    operation_id = "listClients",
+    summary = "The HelseID clients",
+    responses((status = 200, description = "client entries"))
+)]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     let store = state.helseid.store();
     let entries: Vec<&ClientEntry> = store.clients.values().map(|c| &c.entry).collect();
@@ -23,12 +28,18 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `POST /_admin/helseid/clients`: adds (201) or replaces (200) a client.
-#[utoipa::path(post, path = "/_admin/helseid/clients", operation_id = "upsertClient", summary = "Add or replace a client",
+#[utoipa::path(
+    post,
+    path = "/_admin/helseid/clients",
+    operation_id = "upsertClient",
+    summary = "Add or replace a client",
     request_body(content = Object, description = "one entry of the fixture file, validated the \
                                                   same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
-        (status = 400, description = "invalid_client_entry")))]
+        (status = 400, description = "invalid_client_entry")
+    )
+)]
 pub async fn upsert(
     req: HttpRequest,
     body: web::Bytes,
@@ -67,11 +78,17 @@ pub async fn upsert(
 }
 
 /// `GET /_admin/helseid/clients/{client_id}`.
-#[utoipa::path(get, path = "/_admin/helseid/clients/{client_id}", operation_id = "getClient", summary = "One client",
+#[utoipa::path(
+    get,
+    path = "/_admin/helseid/clients/{client_id}",
+    operation_id = "getClient",
+    summary = "One client",
     params(("client_id" = String, Path, description = "the client's id")),
     responses(
         (status = 200, description = "the client entry"),
-        (status = 404, description = "not_found")))]
+        (status = 404, description = "not_found")
+    )
+)]
 pub async fn get(
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -85,9 +102,14 @@ pub async fn get(
 }
 
 /// `DELETE /_admin/helseid/clients/{client_id}`.
-#[utoipa::path(delete, path = "/_admin/helseid/clients/{client_id}", operation_id = "deleteClient", summary = "Remove a client",
+#[utoipa::path(
+    delete,
+    path = "/_admin/helseid/clients/{client_id}",
+    operation_id = "deleteClient",
+    summary = "Remove a client",
     params(("client_id" = String, Path, description = "the client's id")),
-    responses((status = 204, description = "removed"), (status = 404, description = "not_found")))]
+    responses((status = 204, description = "removed"), (status = 404, description = "not_found"))
+)]
 pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,

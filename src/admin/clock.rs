@@ -25,8 +25,13 @@ fn answer(state: &AppState) -> HttpResponse {
 }
 
 /// `GET /_admin/clock`: the simulation's now and how far it is moved.
-#[utoipa::path(get, path = "/_admin/clock", operation_id = "getClock", summary = "The simulation's now and offset",
-    responses((status = 200, description = "{now, offset_seconds}")))]
+#[utoipa::path(
+    get,
+    path = "/_admin/clock",
+    operation_id = "getClock",
+    summary = "The simulation's now and offset",
+    responses((status = 200, description = "{now, offset_seconds}"))
+)]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     answer(&state)
 }

@@ -11,11 +11,17 @@ use crate::faults::{FaultRequest, FaultRule};
 use crate::state::AppState;
 
 /// `POST /_admin/faults`.
-#[utoipa::path(post, path = "/_admin/faults", operation_id = "addFault", summary = "Add a fault rule",
+#[utoipa::path(
+    post,
+    path = "/_admin/faults",
+    operation_id = "addFault",
+    summary = "Add a fault rule",
     request_body = FaultRequest,
     responses(
         (status = 201, description = "the rule with its id", body = FaultRule),
-        (status = 400, description = "invalid_request")))]
+        (status = 400, description = "invalid_request")
+    )
+)]
 pub async fn add(
     req: HttpRequest,
     body: web::Bytes,
@@ -32,24 +38,39 @@ pub async fn add(
 }
 
 /// `GET /_admin/faults`.
-#[utoipa::path(get, path = "/_admin/faults", operation_id = "listFaults", summary = "The fault rules",
-    responses((status = 200, description = "{faults: [...]}")))]
+#[utoipa::path(
+    get,
+    path = "/_admin/faults",
+    operation_id = "listFaults",
+    summary = "The fault rules",
+    responses((status = 200, description = "{faults: [...]}"))
+)]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "faults": state.faults.list() }))
 }
 
 /// `DELETE /_admin/faults`.
-#[utoipa::path(delete, path = "/_admin/faults", operation_id = "clearFaults", summary = "Remove every fault rule",
-    responses((status = 204, description = "removed")))]
+#[utoipa::path(
+    delete,
+    path = "/_admin/faults",
+    operation_id = "clearFaults",
+    summary = "Remove every fault rule",
+    responses((status = 204, description = "removed"))
+)]
 pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
     state.faults.clear();
     HttpResponse::NoContent().finish()
 }
 
 /// `DELETE /_admin/faults/{id}`.
-#[utoipa::path(delete, path = "/_admin/faults/{id}", operation_id = "removeFault", summary = "Remove a fault rule",
+#[utoipa::path(
+    delete,
+    path = "/_admin/faults/{id}",
+    operation_id = "removeFault",
+    summary = "Remove a fault rule",
     params(("id" = String, Path, description = "the rule's id")),
-    responses((status = 204, description = "removed"), (status = 404, description = "not_found")))]
+    responses((status = 204, description = "removed"), (status = 404, description = "not_found"))
+)]
 pub async fn remove(
     path: web::Path<String>,
     state: web::Data<AppState>,

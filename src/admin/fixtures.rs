@@ -34,8 +34,13 @@ fn created_or_replaced(replaced: bool) -> StatusCode {
 }
 
 /// `GET /_admin/helseid/users`: the test users, in login-page order.
-#[utoipa::path(get, path = "/_admin/helseid/users", operation_id = "listUsers", summary = "The test users",
-    responses((status = 200, description = "user entries")))]
+#[utoipa::path(
+    get,
+    path = "/_admin/helseid/users",
+    operation_id = "listUsers",
+    summary = "The test users",
+    responses((status = 200, description = "user entries"))
+)]
 pub async fn list_users(state: web::Data<AppState>) -> HttpResponse {
     let store = state.helseid.store();
     let users: Vec<&UserEntry> = store.users.iter().map(|u| &u.entry).collect();
@@ -43,12 +48,18 @@ pub async fn list_users(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `POST /_admin/helseid/users`: adds (201) or replaces (200) a test user by pid.
-#[utoipa::path(post, path = "/_admin/helseid/users", operation_id = "upsertUser", summary = "Add or replace a test user",
+#[utoipa::path(
+    post,
+    path = "/_admin/helseid/users",
+    operation_id = "upsertUser",
+    summary = "Add or replace a test user",
     request_body(content = Object, description = "one entry of the fixture file, validated the \
                                                   same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
-        (status = 400, description = "invalid_user_entry")))]
+        (status = 400, description = "invalid_user_entry")
+    )
+)]
 pub async fn upsert_user(
     req: HttpRequest,
     body: web::Bytes,
@@ -69,9 +80,14 @@ pub async fn upsert_user(
 }
 
 /// `DELETE /_admin/helseid/users/{pid}`.
-#[utoipa::path(delete, path = "/_admin/helseid/users/{pid}", operation_id = "deleteUser", summary = "Remove a test user",
+#[utoipa::path(
+    delete,
+    path = "/_admin/helseid/users/{pid}",
+    operation_id = "deleteUser",
+    summary = "Remove a test user",
     params(("pid" = String, Path, description = "the user's fødselsnummer")),
-    responses((status = 204, description = "removed"), (status = 404, description = "not_found")))]
+    responses((status = 204, description = "removed"), (status = 404, description = "not_found"))
+)]
 pub async fn delete_user(
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -87,12 +103,18 @@ pub async fn delete_user(
 
 /// `POST /_admin/sfm/tenants`: adds (201) or replaces (200) an SFM instance with its resources,
 /// as one entry of `fixtures/sfm/tenants.json`.
-#[utoipa::path(post, path = "/_admin/sfm/tenants", operation_id = "upsertTenant", summary = "Add or replace an SFM instance",
+#[utoipa::path(
+    post,
+    path = "/_admin/sfm/tenants",
+    operation_id = "upsertTenant",
+    summary = "Add or replace an SFM instance",
     request_body(content = Object, description = "one entry of the fixture file, validated the \
                                                   same way"),
     responses(
         (status = 201, description = "added"), (status = 200, description = "replaced"),
-        (status = 400, description = "invalid_tenant_entry")))]
+        (status = 400, description = "invalid_tenant_entry")
+    )
+)]
 pub async fn upsert_tenant(
     req: HttpRequest,
     body: web::Bytes,

@@ -31,11 +31,17 @@ struct PatientMessages<'a> {
 
 /// `GET /_admin/sfm/messages[?patient=<fødselsnummer, D-nummer or system|value>][&type=M1]`:
 /// the messages, oldest first.
-#[utoipa::path(get, path = "/_admin/sfm/messages", operation_id = "listMessages", summary = "The M1/M5/M25.1 messages SFM sent",
+#[utoipa::path(
+    get,
+    path = "/_admin/sfm/messages",
+    operation_id = "listMessages",
+    summary = "The M1/M5/M25.1 messages SFM sent",
     params(
         ("patient" = Option<String>, Query, description = "only this patient's"),
-        ("type" = Option<MessageType>, Query, description = "only this kind")),
-    responses((status = 200, description = "{messages: [...]}")))]
+        ("type" = Option<MessageType>, Query, description = "only this kind")
+    ),
+    responses((status = 200, description = "{messages: [...]}"))
+)]
 pub async fn messages(
     req: HttpRequest,
     state: web::Data<AppState>,

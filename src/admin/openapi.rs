@@ -63,8 +63,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// `GET /_admin/openapi.json`.
-#[utoipa::path(get, path = "/_admin/openapi.json", operation_id = "getOpenApi", summary = "This document",
-    responses((status = 200, description = "OpenAPI 3.1")))]
+#[utoipa::path(
+    get,
+    path = "/_admin/openapi.json",
+    operation_id = "getOpenApi",
+    summary = "This document",
+    responses((status = 200, description = "OpenAPI 3.1"))
+)]
 pub async fn get() -> HttpResponse {
     HttpResponse::Ok().json(document())
 }

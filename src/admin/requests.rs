@@ -78,8 +78,13 @@ fn parse_status(value: &str) -> Option<(u16, u16)> {
 }
 
 /// `DELETE /_admin/requests`.
-#[utoipa::path(delete, path = "/_admin/requests", operation_id = "clearRequests", summary = "Clear the journal",
-    responses((status = 204, description = "cleared")))]
+#[utoipa::path(
+    delete,
+    path = "/_admin/requests",
+    operation_id = "clearRequests",
+    summary = "Clear the journal",
+    responses((status = 204, description = "cleared"))
+)]
 pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
     state.journal.clear();
     HttpResponse::NoContent().finish()

@@ -70,7 +70,12 @@ impl KjError {
             "resourceType": "OperationOutcome",
             "issue": [
                 {"severity": "error", "code": code, "diagnostics": self.feilkode},
-                {"severity": "error", "code": code, "details": {"text": self.brukermelding}, "diagnostics": self.utviklermelding}
+                {
+                    "severity": "error",
+                    "code": code,
+                    "details": {"text": self.brukermelding},
+                    "diagnostics": self.utviklermelding
+                }
             ]
         });
         mark_formatted(

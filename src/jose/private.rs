@@ -374,7 +374,11 @@ mod tests {
         let file = json!({
             "clientName": "EPJ",
             "clientId": "d1d2",
-            "privateJwk": percent_encoding::utf8_percent_encode(&jwk.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string(),
+            "privateJwk": percent_encoding::utf8_percent_encode(
+                &jwk.to_string(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+            .to_string(),
         });
         let from_file = PrivateKey::from_file_text(&file.to_string());
         assert!(

@@ -18,7 +18,11 @@ pub enum KeyError {
     #[error("{path}: {source}", path = .0.display(), source = .1)]
     Io(PathBuf, std::io::Error),
     /// A file exists but cannot be used.
-    #[error("{path}: {why} (delete it, or run `helsesim certs --force`, to generate a new one)", path = .0.display(), why = .1)]
+    #[error(
+        "{path}: {why} (delete it, or run `helsesim certs --force`, to generate a new one)",
+        path = .0.display(),
+        why = .1
+    )]
     Invalid(PathBuf, String),
     /// Key or certificate generation failed.
     #[error("generating keys failed: {0}")]

@@ -239,8 +239,16 @@ pub fn allergy(a: &Allergy, fnr: &str) -> Value {
         "resourceType": "AllergyIntolerance",
         "id": a.id,
         "meta": {"profile": [KJ_ALLERGY_PROFILE]},
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active", "display": "Active"}]},
-        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "confirmed", "display": "Confirmed"}]},
+        "clinicalStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+            "code": "active",
+            "display": "Active"
+        }]},
+        "verificationStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+            "code": "confirmed",
+            "display": "Confirmed"
+        }]},
         "type": "allergy",
         "category": [a.category()],
         "criticality": a.criticality,

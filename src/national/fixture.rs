@@ -662,7 +662,11 @@ fn coding(system: &str, code: &str, display: &str) -> Value {
 fn build_medication(fixture: &MedicationFixture, id: &str) -> Value {
     let mut codings = Vec::new();
     if let Some(fest_id) = &fixture.fest_id {
-        codings.push(json!({"system": "http://ehelse.no/fhir/CodeSystem/FEST", "code": fest_id, "display": fixture.name}));
+        codings.push(json!({
+            "system": "http://ehelse.no/fhir/CodeSystem/FEST",
+            "code": fest_id,
+            "display": fixture.name
+        }));
     }
     if let Some(atc) = &fixture.atc {
         let mut c = json!({"system": statement::ATC_SYSTEM, "code": atc});
@@ -677,12 +681,30 @@ fn build_medication(fixture: &MedicationFixture, id: &str) -> Value {
         "id": id,
         "meta": {"profile": [format!("{PROFILE_BASE}sfm-Medication")]},
         "extension": [
-            {"url": "http://hl7.no/fhir/StructureDefinition/no-basis-prescriptiongroup", "extension": [
-                {"url": "prescriptiongroup", "valueCodeableConcept": coding("urn:oid:2.16.578.1.12.4.1.1.7421", group, &format!("Reseptgruppe {group}"))}
-            ]},
+            {
+                "url": "http://hl7.no/fhir/StructureDefinition/no-basis-prescriptiongroup",
+                "extension": [{
+                    "url": "prescriptiongroup",
+                    "valueCodeableConcept": coding(
+                        "urn:oid:2.16.578.1.12.4.1.1.7421",
+                        group,
+                        &format!("Reseptgruppe {group}")
+                    )
+                }]
+            },
             {"url": format!("{PROFILE_BASE}sfm-medicationdetails"), "extension": [
-                {"url": "registreringstype", "valueCodeableConcept": coding("http://ehelse.no/fhir/CodeSystem/sfm-festregistrationtype", "3", "Legemiddelpakning")},
-                {"url": "packinginfoprescription", "extension": [{"url": "name", "valueString": fixture.name}]}
+                {
+                    "url": "registreringstype",
+                    "valueCodeableConcept": coding(
+                        "http://ehelse.no/fhir/CodeSystem/sfm-festregistrationtype",
+                        "3",
+                        "Legemiddelpakning"
+                    )
+                },
+                {
+                    "url": "packinginfoprescription",
+                    "extension": [{"url": "name", "valueString": fixture.name}]
+                }
             ]}
         ],
         "code": {"text": fixture.name},

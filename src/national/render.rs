@@ -168,8 +168,16 @@ pub fn allergy(a: &Allergy, patient: &Value) -> Value {
     let mut resource = json!({
         "resourceType": "AllergyIntolerance",
         "id": a.id,
-        "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active"),
-        "verificationStatus": coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed"),
+        "clinicalStatus": coding(
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+            "active",
+            "Active"
+        ),
+        "verificationStatus": coding(
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+            "confirmed",
+            "Confirmed"
+        ),
         "category": [a.category()],
         "criticality": a.criticality,
         "code": code,
@@ -233,7 +241,11 @@ pub fn pharmacy_message(
         "meta": {"profile": [format!("{PROFILE_BASE}sfm-PLL-info")]},
         "extension": [{"url": statement::PLL_INFORMATION, "extension": parts}],
         "identifier": [{"use": "usual", "value": message.id}],
-        "code": coding("http://ehelse.no/fhir/CodeSystem/sfm-message-type", message.kind.code(), message.kind.display()),
+        "code": coding(
+            "http://ehelse.no/fhir/CodeSystem/sfm-message-type",
+            message.kind.code(),
+            message.kind.display()
+        ),
         "author": author,
     })
 }

@@ -284,13 +284,19 @@ mod tests {
                 {"url": RESEPTAMENDMENT, "extension": [
                     {"url": "createeresept", "valueBoolean": true},
                     {"url": "refnum", "valueString": "0"},
-                    {"url": "itemgroup", "valueCodeableConcept": {"coding": [{"system": ITEM_GROUP_SYSTEM, "code": "L"}]}},
+                    {"url": "itemgroup", "valueCodeableConcept": {"coding": [
+                        {"system": ITEM_GROUP_SYSTEM, "code": "L"}
+                    ]}},
                     {"url": "rfstatus", "extension": []},
                     {"url": "recallinfo", "extension": [
-                        {"url": "recallcode", "valueCodeableConcept": {"coding": [{"system": RECALL_CODE_SYSTEM, "code": "2"}]}}
+                        {"url": "recallcode", "valueCodeableConcept": {"coding": [
+                            {"system": RECALL_CODE_SYSTEM, "code": "2"}
+                        ]}}
                     ]}
                 ]},
-                {"url": DISCONTINUATION, "extension": [{"url": "timedate", "valueDateTime": "2026-01-05T10:00:00+01:00"}]},
+                {"url": DISCONTINUATION, "extension": [
+                    {"url": "timedate", "valueDateTime": "2026-01-05T10:00:00+01:00"}
+                ]},
                 {"url": DELIVERY_SUMMARY, "extension": []}
             ],
             "medicationReference": {"display": "Atorvastatin tab 20 mg"}

@@ -451,7 +451,11 @@ mod tests {
         assert_eq!(keys, ["resourceType", "id", "meta", "name"]);
         assert_eq!(
             resource["meta"],
-            json!({"profile": ["p"], "versionId": "2", "lastUpdated": "2027-01-15T08:00:00.000+00:00"})
+            json!({
+                "profile": ["p"],
+                "versionId": "2",
+                "lastUpdated": "2027-01-15T08:00:00.000+00:00"
+            })
         );
     }
 
@@ -459,7 +463,12 @@ mod tests {
     fn patients_are_found_by_fnr_then_dnr_then_other_ids() {
         let mut tenant = Tenant::default();
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let patient = |system: &str, value: &str| json!({"resourceType": "Patient", "identifier": [{"system": system, "value": value}]});
+        let patient = |system: &str, value: &str| {
+            json!({
+                "resourceType": "Patient",
+                "identifier": [{"system": system, "value": value}]
+            })
+        };
         tenant.insert_new(
             ResourceKind::Patient,
             "local",

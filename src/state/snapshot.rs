@@ -111,7 +111,10 @@ pub struct Validated {
 
 /// Why a state document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", if field.is_empty() { message.clone() } else { format!("field `{field}`: {message}") })]
+#[error(
+    "{}",
+    if field.is_empty() { message.clone() } else { format!("field `{field}`: {message}") }
+)]
 pub struct StateError {
     /// Where (`sfm.tenants.<id>.tickets[0].expires`), empty for the document itself.
     pub field: String,

@@ -139,7 +139,8 @@ pub fn login_page(page: &LoginPage<'_>) -> Markup {
                     input type="text" name="custom_pid" inputmode="numeric" pattern="[0-9]{11}"
                         required value=(typed.pid) autocomplete="off"; }
                 label { "HPR-nummer (valgfritt)"
-                    input type="text" name="custom_hpr" inputmode="numeric" value=(typed.hpr_number); }
+                    input type="text" name="custom_hpr" inputmode="numeric"
+                        value=(typed.hpr_number); }
                 label { "Fornavn"
                     input type="text" name="custom_given_name" value=(typed.given_name); }
                 label { "Etternavn"
@@ -154,7 +155,9 @@ pub fn login_page(page: &LoginPage<'_>) -> Markup {
             }
             form.cancel method="post" action=(page.action) {
                 input type="hidden" name="transaction" value=(page.transaction);
-                button.secondary type="submit" name="action" value="cancel" { "Avbryt innloggingen" }
+                button.secondary type="submit" name="action" value="cancel" {
+                    "Avbryt innloggingen"
+                }
             }
         },
     )
@@ -216,7 +219,9 @@ pub fn portal(organisation: &str, user: &str) -> HttpResponse {
                 style { (PreEscaped(STYLE)) }
             }
             body {
-                header { div.brand { span.logo { "SFM" } span.sim { "Sentral forskrivningsmodul · helsesim" } } }
+                header { div.brand {
+                    span.logo { "SFM" } span.sim { "Sentral forskrivningsmodul · helsesim" }
+                } }
                 main {
                     h1 { "SFM-sesjonen er åpnet" }
                     p { "Virksomhet: " strong { (organisation) } }

@@ -86,9 +86,15 @@ pub fn shell(locked: bool) -> Markup {
                         (journal_card())
                         aside.side {
                             section.card #messages {
-                                div.card-head { h2 #messages-title { "SFM messages" } span.count #messages-count {} }
+                                div.card-head {
+                                    h2 #messages-title { "SFM messages" }
+                                    span.count #messages-count {}
+                                }
                                 ol.messages #message-list {}
-                                p.empty #messages-empty { "No messages yet: " code { "$sendMedication" } " sends M1 (prescription), M5 (withdrawal) and M25.1 (PLL)." }
+                                p.empty #messages-empty {
+                                    "No messages yet: " code { "$sendMedication" }
+                                    " sends M1 (prescription), M5 (withdrawal) and M25.1 (PLL)."
+                                }
                             }
                             (faults_card())
                         }
@@ -104,7 +110,9 @@ pub fn shell(locked: bool) -> Markup {
                         (section_head("clients", "Clients", "HelseID clients with their published \
                             test keys: paste a command to get a system token."))
                         div.card.table-wrap { table.list #client-table {
-                            thead { tr { th { "Client" } th { "Organisation" } th { "helsesim token" } } }
+                            thead { tr {
+                                th { "Client" } th { "Organisation" } th { "helsesim token" }
+                            } }
                             tbody {}
                         } }
                     }
@@ -148,10 +156,14 @@ fn top_bar() -> Markup {
                         }
                     }
                     div.clock-buttons role="group" aria-label="Move the clock" {
-                        button.ghost type="button" data-advance="PT1H" title="Advance the clock by one hour" { "+1 h" }
-                        button.ghost type="button" data-advance="PT4H" title="Advance the clock by four hours" { "+4 h" }
-                        button.ghost type="button" data-advance="P1D" title="Advance the clock by one day" { "+1 day" }
-                        button.ghost #clock-reset type="button" title="Back to the real time" { "Now" }
+                        button.ghost type="button" data-advance="PT1H"
+                            title="Advance the clock by one hour" { "+1 h" }
+                        button.ghost type="button" data-advance="PT4H"
+                            title="Advance the clock by four hours" { "+4 h" }
+                        button.ghost type="button" data-advance="P1D"
+                            title="Advance the clock by one day" { "+1 day" }
+                        button.ghost #clock-reset type="button"
+                            title="Back to the real time" { "Now" }
                     }
                 }
                 div.actions {
@@ -251,7 +263,8 @@ fn faults_card() -> Markup {
                         }
                     }
                     label.wide { "Path (glob)"
-                        input name="path" type="text" value="/sfm/fhir/**" required spellcheck="false";
+                        input name="path" type="text" value="/sfm/fhir/**" required
+                            spellcheck="false";
                     }
                     label { "Fault"
                         select name="mode" {
@@ -287,7 +300,9 @@ fn configuration_section() -> Markup {
                     h3 { "HelseID · SFM · Kjernejournal · PTS" }
                     div.seg #config-format role="group" aria-label="Snippet format" {
                         button type="button" data-format="env" aria-pressed="true" { ".env" }
-                        button type="button" data-format="appsettings" aria-pressed="false" { "appsettings.json" }
+                        button type="button" data-format="appsettings" aria-pressed="false" {
+                            "appsettings.json"
+                        }
                     }
                     span #config-copy {}
                 }
@@ -312,7 +327,9 @@ fn users_and_instances() -> Markup {
             section #instances {
                 (section_head("instances", "SFM instances", "Tenants by sfm-id / journal-id."))
                 div.card.table-wrap { table.list #instance-table {
-                    thead { tr { th { "Organisation" } th { "Users" } th { "Patients" } th { "Tickets" } } }
+                    thead { tr {
+                        th { "Organisation" } th { "Users" } th { "Patients" } th { "Tickets" }
+                    } }
                     tbody {}
                 } }
             }

@@ -16,14 +16,19 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
         .map(|&kind| {
             let mut interactions = vec!["read", "vread", "search-type"];
             match kind {
-                ResourceKind::Practitioner | ResourceKind::Patient => interactions.extend(["create", "update"]),
+                ResourceKind::Practitioner | ResourceKind::Patient => {
+                    interactions.extend(["create", "update"])
+                }
                 ResourceKind::Organization => interactions.extend(["create", "update"]),
                 ResourceKind::Person => interactions.push("update"),
             }
             let mut entry = json!({
                 "type": kind.as_str(),
                 "profile": kind.profile(),
-                "interaction": interactions.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
+                "interaction": interactions
+                    .iter()
+                    .map(|code| json!({"code": code}))
+                    .collect::<Vec<_>>(),
                 "versioning": "versioned",
                 "readHistory": false,
                 "updateCreate": false,
@@ -37,8 +42,16 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
             });
             if kind == ResourceKind::Patient {
                 entry["operation"] = json!([
-                    {"name": "getMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"},
-                    {"name": "sendMedication", "definition": "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"}
+                    {
+                        "name": "getMedication",
+                        "definition":
+                            "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"
+                    },
+                    {
+                        "name": "sendMedication",
+                        "definition":
+                            "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"
+                    }
                 ]);
             }
             entry
@@ -53,7 +66,10 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
             }
             let mut entry = json!({
                 "type": data.as_str(),
-                "interaction": interactions.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
+                "interaction": interactions
+                    .iter()
+                    .map(|code| json!({"code": code}))
+                    .collect::<Vec<_>>(),
                 "searchParam": data
                     .search_params()
                     .iter()
@@ -61,7 +77,10 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
                     .collect::<Vec<_>>(),
             });
             if data != DataType::AllergyIntolerance && data != DataType::List {
-                entry["profile"] = json!(format!("http://ehelse.no/fhir/StructureDefinition/sfm-{}", data.as_str()));
+                entry["profile"] = json!(format!(
+                    "http://ehelse.no/fhir/StructureDefinition/sfm-{}",
+                    data.as_str()
+                ));
             }
             entry
         }))
@@ -80,7 +99,10 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
         "rest": [{
             "mode": "server",
             "security": {
-                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}]}],
+                "service": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "OAuth"
+                }]}],
                 "description": format!("HelseID access token (Bearer or DPoP) from {issuer}: \
                                         audience e-helse:sfm.api, scope e-helse:sfm.api/sfm.api; \
                                         the token's sfm-id or nhn:sfm:journal-id picks the SFM \

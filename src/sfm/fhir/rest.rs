@@ -257,8 +257,8 @@ fn update_organization(
     Ok(())
 }
 
-/// One person, one Patient (or Practitioner, or Person) per tenant: a fødselsnummer or D-nummer that
-/// another resource of the type already has is a conflict.
+/// One person, one Patient (or Practitioner, or Person) per tenant: a fødselsnummer or D-nummer
+/// that another resource of the type already has is a conflict.
 fn refuse_duplicate_pid(
     tenant: &Tenant,
     kind: ResourceKind,
@@ -333,7 +333,10 @@ pub fn search(
         links.push(json!({"relation": "next", "url": link(next)}));
     }
     if paging && search.offset > 0 {
-        links.push(json!({"relation": "previous", "url": link(search.offset.saturating_sub(search.count))}));
+        links.push(json!({
+            "relation": "previous",
+            "url": link(search.offset.saturating_sub(search.count))
+        }));
     }
     let mut bundle = json!({
         "resourceType": "Bundle",

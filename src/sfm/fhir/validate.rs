@@ -130,7 +130,11 @@ mod tests {
             let err = check_type(&resource, "Patient").unwrap_err();
             assert!(err[0].contains(expected), "{err:?}");
         }
-        let bundle = json!({"resourceType": "Bundle", "type": "document", "entry": [{"resource": {"resourceType": "Composition", "section": [{"entry": []}]}}]});
+        let bundle = json!({
+            "resourceType": "Bundle",
+            "type": "document",
+            "entry": [{"resource": {"resourceType": "Composition", "section": [{"entry": []}]}}]
+        });
         let err = check_type(&bundle, "Bundle").unwrap_err();
         assert!(
             err[0].contains("Bundle.entry[0].resource.section[0].entry is an empty array"),
@@ -167,7 +171,8 @@ mod tests {
             ),
             (
                 json!({"resourceType": "MedicationStatement", "status": "active",
-                    "medicationCodeableConcept": {"text": "Paracet"}, "subject": {"reference": "Patient/p"},
+                    "medicationCodeableConcept": {"text": "Paracet"},
+                    "subject": {"reference": "Patient/p"},
                     "dosage": [{"doseAndRate": [{"doseQuantity": {"value": "1"}}]}]}),
                 "MedicationStatement.dosage[0].doseAndRate[0].doseQuantity.value is a JSON string",
             ),
@@ -184,8 +189,9 @@ mod tests {
             "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "12050050295"}],
             "telecom": [{"system": "phone", "value": "+47 22 00 00 00", "use": "work"}]});
         assert_eq!(check(&patient, ResourceKind::Patient), Ok(()));
-        let weight = json!({"resourceType": "Observation", "status": "final", "code": {"text": "Vekt"},
-            "subject": {"reference": "Patient/p"}, "valueQuantity": {"value": 72.5, "unit": "kg"}});
+        let weight = json!({"resourceType": "Observation", "status": "final",
+            "code": {"text": "Vekt"}, "subject": {"reference": "Patient/p"},
+            "valueQuantity": {"value": 72.5, "unit": "kg"}});
         assert_eq!(check_type(&weight, "Observation"), Ok(()));
     }
 

@@ -155,8 +155,8 @@ impl SendDocument {
     }
 
     /// A statement prepared for the national systems: read-only parts stripped, `subject` a
-    /// logical reference to the patient, references to other entries made logical (identifier + display) so they survive
-    /// outside the document.
+    /// logical reference to the patient, references to other entries made logical (identifier +
+    /// display) so they survive outside the document.
     pub fn localise(&self, resource: &Value) -> Value {
         let mut value = resource.clone();
         if let Some(subject) = value.get_mut("subject") {

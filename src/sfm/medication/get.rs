@@ -273,14 +273,25 @@ pub struct Compiled {
 fn section(code: &str, display: &str, title: &str, text: &str, entries: Vec<Value>) -> Value {
     let mut section = json!({
         "title": title,
-        "code": {"coding": [{"system": "http://ehelse.no/fhir/CodeSystem/sfm-section-types", "code": code, "display": display}]},
+        "code": {"coding": [{
+            "system": "http://ehelse.no/fhir/CodeSystem/sfm-section-types",
+            "code": code,
+            "display": display
+        }]},
         // As the real answer writes the narrative: a prefixed xhtml:div.
-        "text": {"status": "generated", "div": format!("<xhtml:div \
-                                                        xmlns:xhtml=\"http://www.w3.org/1999/\
-                                                        xhtml\">{text}</xhtml:div>")},
+        "text": {
+            "status": "generated",
+            "div": format!(
+                "<xhtml:div xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">{text}</xhtml:div>"
+            )
+        },
     });
     if entries.is_empty() {
-        section["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});
+        section["emptyReason"] = json!({"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+            "code": "unavailable",
+            "display": "Unavailable"
+        }]});
     } else {
         section["entry"] = Value::Array(entries);
     }
@@ -758,7 +769,10 @@ fn delivery(
 ) -> Option<Value> {
     let (statement_urn, display) = statement_of.get(d.resept_id.as_str())?;
     let mut parts = vec![
-        json!({"url": "prescriptionId", "valueReference": reference(statement_urn, "sfm-MedicationStatement", display)}),
+        json!({
+            "url": "prescriptionId",
+            "valueReference": reference(statement_urn, "sfm-MedicationStatement", display)
+        }),
         json!({"url": "datefirstdose", "valueDateTime": fhir_instant(d.first_dose)}),
         json!({"url": "datelastdose", "valueDateTime": fhir_instant(d.last_dose)}),
     ];
@@ -769,7 +783,14 @@ fn delivery(
         .filter(|(_, at, _)| *at <= sent)
         .max_by_key(|(_, at, _)| *at);
     if let Some((m10, _, dispense_urn)) = latest {
-        parts.push(json!({"url": "deliverydoc", "valueReference": reference(dispense_urn, "sfm-MedicationDispense", "sfm-MedicationDispense")}));
+        parts.push(json!({
+            "url": "deliverydoc",
+            "valueReference": reference(
+                dispense_urn,
+                "sfm-MedicationDispense",
+                "sfm-MedicationDispense"
+            )
+        }));
         parts.push(json!({"url": "refM10", "valueString": m10}));
     }
     Some(json!({"url": "deliveryinformation", "extension": parts}))

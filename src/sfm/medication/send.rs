@@ -196,10 +196,26 @@ fn check_against_rf(document: &SendDocument, national: &NationalStore) -> Result
             };
             match patient.and_then(|p| p.prescription(&id)) {
                 None if statement::creates_prescription(&s.statement) => {}
-                None => issues.push(Issue::error("not-found", format!("The withdrawal (recallinfo) \
-                    of '{name}' names ReseptId {id}, which Reseptformidleren does not hold for \
-                    this patient")).at(format!("{at}.extension"))),
-                Some(p) if p.status == RfStatus::Ekspedert => issues.push(Issue::error("business-rule", format!("The prescription '{name}' (ReseptId {id}) is fully dispensed (Ekspedert) and cannot be withdrawn")).at(format!("{at}.extension"))),
+                None => issues.push(
+                    Issue::error(
+                        "not-found",
+                        format!(
+                            "The withdrawal (recallinfo) of '{name}' names ReseptId {id}, which \
+                             Reseptformidleren does not hold for this patient"
+                        ),
+                    )
+                    .at(format!("{at}.extension")),
+                ),
+                Some(p) if p.status == RfStatus::Ekspedert => issues.push(
+                    Issue::error(
+                        "business-rule",
+                        format!(
+                            "The prescription '{name}' (ReseptId {id}) is fully dispensed \
+                             (Ekspedert) and cannot be withdrawn"
+                        ),
+                    )
+                    .at(format!("{at}.extension")),
+                ),
                 Some(_) => {}
             }
         }
