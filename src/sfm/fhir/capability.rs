@@ -13,77 +13,8 @@ use crate::sfm::model::{ResourceKind, fhir_instant};
 pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
     let resources: Vec<Value> = ResourceKind::ALL
         .iter()
-        .map(|&kind| {
-            let mut interactions = vec!["read", "vread", "search-type"];
-            match kind {
-                ResourceKind::Practitioner | ResourceKind::Patient => {
-                    interactions.extend(["create", "update"])
-                }
-                ResourceKind::Organization => interactions.extend(["create", "update"]),
-                ResourceKind::Person => interactions.push("update"),
-            }
-            let mut entry = json!({
-                "type": kind.as_str(),
-                "profile": kind.profile(),
-                "interaction": interactions
-                    .iter()
-                    .map(|code| json!({"code": code}))
-                    .collect::<Vec<_>>(),
-                "versioning": "versioned",
-                "readHistory": false,
-                "updateCreate": false,
-                "conditionalCreate": false,
-                "conditionalUpdate": false,
-                "conditionalDelete": "not-supported",
-                "searchParam": search::parameter_names(kind)
-                    .into_iter()
-                    .map(|(name, kind)| json!({"name": name, "type": kind}))
-                    .collect::<Vec<_>>(),
-            });
-            if kind == ResourceKind::Patient {
-                entry["operation"] = json!([
-                    {
-                        "name": "getMedication",
-                        "definition":
-                            "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"
-                    },
-                    {
-                        "name": "sendMedication",
-                        "definition":
-                            "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"
-                    }
-                ]);
-            }
-            entry
-        })
-        .chain(DataType::ALL.iter().map(|&data| {
-            let mut interactions = vec!["search-type"];
-            if data.readable() {
-                interactions.insert(0, "read");
-            }
-            if data.creatable() {
-                interactions.push("create");
-            }
-            let mut entry = json!({
-                "type": data.as_str(),
-                "interaction": interactions
-                    .iter()
-                    .map(|code| json!({"code": code}))
-                    .collect::<Vec<_>>(),
-                "searchParam": data
-                    .search_params()
-                    .iter()
-                    .map(|name| json!({"name": name, "type": param_type(name)}))
-                    .collect::<Vec<_>>(),
-            });
-            if data != DataType::AllergyIntolerance && data != DataType::List {
-                entry["profile"] = json!(format!(
-                    "http://ehelse.no/fhir/StructureDefinition/sfm-{}",
-                    data.as_str()
-                ));
-            }
-            entry
-        }))
+        .map(|&kind| resource_entry(kind))
+        .chain(DataType::ALL.iter().map(|&data| datadeling_entry(data)))
         .collect();
     json!({
         "resourceType": "CapabilityStatement",
@@ -111,6 +42,81 @@ pub fn statement(base: &str, issuer: &str, date: &str) -> Value {
             "resource": resources,
         }],
     })
+}
+
+/// The REST interactions, profile and search parameters of one of SFM's own resource types.
+fn resource_entry(kind: ResourceKind) -> Value {
+    let mut interactions = vec!["read", "vread", "search-type"];
+    match kind {
+        ResourceKind::Practitioner | ResourceKind::Patient => {
+            interactions.extend(["create", "update"])
+        }
+        ResourceKind::Organization => interactions.extend(["create", "update"]),
+        ResourceKind::Person => interactions.push("update"),
+    }
+    let mut entry = json!({
+        "type": kind.as_str(),
+        "profile": kind.profile(),
+        "interaction": interactions
+            .iter()
+            .map(|code| json!({"code": code}))
+            .collect::<Vec<_>>(),
+        "versioning": "versioned",
+        "readHistory": false,
+        "updateCreate": false,
+        "conditionalCreate": false,
+        "conditionalUpdate": false,
+        "conditionalDelete": "not-supported",
+        "searchParam": search::parameter_names(kind)
+            .into_iter()
+            .map(|(name, kind)| json!({"name": name, "type": kind}))
+            .collect::<Vec<_>>(),
+    });
+    if kind == ResourceKind::Patient {
+        entry["operation"] = json!([
+            {
+                "name": "getMedication",
+                "definition":
+                    "http://nhn.no/sfm/fhir/OperationDefinition/SFM-getMedication"
+            },
+            {
+                "name": "sendMedication",
+                "definition":
+                    "http://nhn.no/sfm/fhir/OperationDefinition/SFM-sendMedication"
+            }
+        ]);
+    }
+    entry
+}
+
+/// The interactions, profile and search parameters of one of Datadeling's types.
+fn datadeling_entry(data: DataType) -> Value {
+    let mut interactions = vec!["search-type"];
+    if data.readable() {
+        interactions.insert(0, "read");
+    }
+    if data.creatable() {
+        interactions.push("create");
+    }
+    let mut entry = json!({
+        "type": data.as_str(),
+        "interaction": interactions
+            .iter()
+            .map(|code| json!({"code": code}))
+            .collect::<Vec<_>>(),
+        "searchParam": data
+            .search_params()
+            .iter()
+            .map(|name| json!({"name": name, "type": param_type(name)}))
+            .collect::<Vec<_>>(),
+    });
+    if data != DataType::AllergyIntolerance && data != DataType::List {
+        entry["profile"] = json!(format!(
+            "http://ehelse.no/fhir/StructureDefinition/sfm-{}",
+            data.as_str()
+        ));
+    }
+    entry
 }
 
 /// The FHIR type of a Datadeling search parameter.

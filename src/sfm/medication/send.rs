@@ -139,8 +139,8 @@ fn sent_ids(document: &SendDocument, id_of: impl Fn(&Value) -> Option<String>) -
 /// What Reseptformidleren itself would refuse: a ReseptId that exists, a withdrawal of a
 /// prescription it does not hold or that is fully dispensed.
 fn check_against_rf(document: &SendDocument, national: &NationalStore) -> Result<(), FhirError> {
-    let mut issues = Vec::new();
     let patient = national.patient(&document.identity.key);
+    let mut issues = Vec::new();
     let mut new_ids: Vec<&str> = Vec::new();
     for s in &document.statements {
         let at = format!(
@@ -148,83 +148,90 @@ fn check_against_rf(document: &SendDocument, national: &NationalStore) -> Result
             s.index
         );
         let name = statement::display(&s.statement);
-        if statement::creates_prescription(&s.statement)
-            && let Some(id) = statement::resept_id(&s.statement)
-            && national.prescription_owner(id).is_some()
-        {
-            issues.push(
-                Issue::error(
-                    "duplicate",
-                    format!(
-                        "The new prescription '{name}' has ReseptId {id}, which Reseptformidleren \
-                         already holds: a new prescription needs a new GUID"
-                    ),
-                )
-                .at(format!("{at}.identifier")),
-            );
-        } else if statement::creates_prescription(&s.statement)
-            && let Some(id) = statement::resept_id(&s.statement)
-        {
-            if new_ids.contains(&id) {
-                issues.push(
-                    Issue::error(
-                        "duplicate",
-                        format!(
-                            "The new prescription '{name}' has ReseptId {id}, which another new \
-                             prescription in this document already has: each new prescription \
-                             needs its own GUID"
-                        ),
-                    )
-                    .at(format!("{at}.identifier")),
-                );
-            }
-            new_ids.push(id);
-        }
-        if let Some(recall) = statement::recall(&s.statement) {
-            let Some(id) = recall.resept_id else {
-                issues.push(
-                    Issue::error(
-                        "required",
-                        format!(
-                            "The withdrawal (recallinfo) of '{name}' names no prescription: give \
-                             recallId or the statement's ReseptId"
-                        ),
-                    )
-                    .at(format!("{at}.extension")),
-                );
-                continue;
-            };
-            match patient.and_then(|p| p.prescription(&id)) {
-                None if statement::creates_prescription(&s.statement) => {}
-                None => issues.push(
-                    Issue::error(
-                        "not-found",
-                        format!(
-                            "The withdrawal (recallinfo) of '{name}' names ReseptId {id}, which \
-                             Reseptformidleren does not hold for this patient"
-                        ),
-                    )
-                    .at(format!("{at}.extension")),
-                ),
-                Some(p) if p.status == RfStatus::Ekspedert => issues.push(
-                    Issue::error(
-                        "business-rule",
-                        format!(
-                            "The prescription '{name}' (ReseptId {id}) is fully dispensed \
-                             (Ekspedert) and cannot be withdrawn"
-                        ),
-                    )
-                    .at(format!("{at}.extension")),
-                ),
-                Some(_) => {}
-            }
-        }
+        issues.extend(new_id_issue(
+            &s.statement,
+            national,
+            &mut new_ids,
+            &name,
+            &at,
+        ));
+        issues.extend(withdrawal_issue(&s.statement, patient, &name, &at));
     }
     if issues.is_empty() {
         Ok(())
     } else {
         Err(FhirError::with_issues(StatusCode::BAD_REQUEST, issues))
     }
+}
+
+/// A new prescription's ReseptId that Reseptformidleren already holds, or that another new
+/// prescription of the document (in `new_ids`, which it joins) already has.
+fn new_id_issue<'a>(
+    sent: &'a Value,
+    national: &NationalStore,
+    new_ids: &mut Vec<&'a str>,
+    name: &str,
+    at: &str,
+) -> Option<Issue> {
+    if !statement::creates_prescription(sent) {
+        return None;
+    }
+    let id = statement::resept_id(sent)?;
+    let message = if national.prescription_owner(id).is_some() {
+        format!(
+            "The new prescription '{name}' has ReseptId {id}, which Reseptformidleren already \
+             holds: a new prescription needs a new GUID"
+        )
+    } else if new_ids.contains(&id) {
+        new_ids.push(id);
+        format!(
+            "The new prescription '{name}' has ReseptId {id}, which another new prescription in \
+             this document already has: each new prescription needs its own GUID"
+        )
+    } else {
+        new_ids.push(id);
+        return None;
+    };
+    Some(Issue::error("duplicate", message).at(format!("{at}.identifier")))
+}
+
+/// A withdrawal (recallinfo) that names no prescription, one Reseptformidleren does not hold for
+/// the patient (unless the statement prescribes it anew), or one fully dispensed.
+fn withdrawal_issue(
+    sent: &Value,
+    patient: Option<&NationalPatient>,
+    name: &str,
+    at: &str,
+) -> Option<Issue> {
+    let recall = statement::recall(sent)?;
+    let (code, message) = match recall.resept_id {
+        None => (
+            "required",
+            format!(
+                "The withdrawal (recallinfo) of '{name}' names no prescription: give recallId or \
+                 the statement's ReseptId"
+            ),
+        ),
+        Some(id) => match patient.and_then(|p| p.prescription(&id)) {
+            None if statement::creates_prescription(sent) => return None,
+            None => (
+                "not-found",
+                format!(
+                    "The withdrawal (recallinfo) of '{name}' names ReseptId {id}, which \
+                     Reseptformidleren does not hold for this patient"
+                ),
+            ),
+            Some(p) if p.status == RfStatus::Ekspedert => (
+                "business-rule",
+                format!(
+                    "The prescription '{name}' (ReseptId {id}) is fully dispensed (Ekspedert) and \
+                     cannot be withdrawn"
+                ),
+            ),
+            Some(_) => return None,
+        },
+    };
+    Some(Issue::error(code, message).at(format!("{at}.extension")))
 }
 
 /// What a send did.
