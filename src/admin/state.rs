@@ -1,5 +1,5 @@
 //! `GET /_admin/state` and `PUT /_admin/state`: the whole in-memory state as one versioned JSON
-//! document (see [`crate::store::snapshot`]), exported, and imported after validating all of it.
+//! document (see [`crate::state::snapshot`]), exported, and imported after validating all of it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -422,7 +422,7 @@ fn untrusted_signer(state: &AppState) -> Result<&TokenSigner, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::helseid::model::{ClientEntry, JwkSet, Tenancy, UserEntry};
+    use crate::helseid::model::{ClientEntry, JwkSet, Tenancy};
 
     const ISSUER: &str = "https://sim.example/helseid";
 
@@ -471,16 +471,7 @@ mod tests {
     }
 
     fn user() -> User {
-        User::validate(UserEntry {
-            pid: "17056600574".to_owned(),
-            given_name: "Test".to_owned(),
-            middle_name: None,
-            family_name: "Testesen".to_owned(),
-            hpr_number: None,
-            security_level: "4".to_owned(),
-            description: None,
-        })
-        .unwrap()
+        User::testesen("17056600574")
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {

@@ -545,16 +545,7 @@ mod tests {
     }
 
     fn user() -> User {
-        User::validate(UserEntry {
-            pid: "17056600574".to_owned(),
-            given_name: "Test".to_owned(),
-            middle_name: None,
-            family_name: "Testesen".to_owned(),
-            hpr_number: None,
-            security_level: "4".to_owned(),
-            description: None,
-        })
-        .unwrap()
+        User::testesen("17056600574")
     }
 
     fn who(prompt: Option<&str>, session: Option<&str>, autologin: bool) -> String {

@@ -499,6 +499,23 @@ impl From<User> for UserEntry {
     }
 }
 
+#[cfg(test)]
+impl User {
+    /// A level-4 test user "Test Testesen" without an HPR number, for unit tests.
+    pub fn testesen(pid: &str) -> Self {
+        Self::validate(UserEntry {
+            pid: pid.to_owned(),
+            given_name: "Test".to_owned(),
+            middle_name: None,
+            family_name: "Testesen".to_owned(),
+            hpr_number: None,
+            security_level: "4".to_owned(),
+            description: None,
+        })
+        .unwrap_or_else(|e| panic!("a valid test user: {e:?}"))
+    }
+}
+
 impl User {
     /// Validates an entry: a national identity number with valid control digits, an HPR number of
     /// digits, security level 3 or 4, non-empty names.

@@ -12,12 +12,10 @@ use super::form::FormParams;
 use super::grants::is_pkce_value;
 use super::model::{ApiResources, Client};
 use super::tenancy;
+use super::tokens::IDP;
 use crate::auth::CLOCK_SKEW;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::{SigningAlg, UnverifiedJws};
-
-/// The only identity provider helsesim has.
-pub const TEST_IDP: &str = "testidp-oidc";
 
 /// A refused authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -421,11 +419,11 @@ fn check_acr_values(params: &FormParams) -> Result<(), OAuthError> {
         .split_whitespace()
     {
         if let Some(idp) = value.strip_prefix("idp:")
-            && idp != TEST_IDP
+            && idp != IDP
         {
             return Err(OAuthError::invalid_request(format!(
                 "acr_values names the identity provider '{idp}': helsesim has only the test IdP \
-                 ({TEST_IDP})"
+                 ({IDP})"
             )));
         }
     }

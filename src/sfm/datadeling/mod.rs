@@ -97,10 +97,7 @@ pub fn national_key(tenant: &Tenant, patient_id: &str) -> Option<String> {
 
 /// The caller's tenant, writable (tickets are issued while serving).
 fn tenant_mut<'a>(sfm: &'a mut SfmStore, caller: &Caller) -> Result<&'a mut Tenant, FhirError> {
-    fhir::tenant_for(&sfm.tenants, caller)?;
-    sfm.tenants
-        .get_mut(&caller.tenant_id)
-        .ok_or_else(|| fhir::unknown_tenant(caller))
+    fhir::tenant_mut_for(&mut sfm.tenants, caller)
 }
 
 /// The patient a search names with `patientTicket` (required unless `optional`).

@@ -204,6 +204,17 @@ pub(crate) fn tenant_for<'a>(
     Ok(tenant)
 }
 
+/// The caller's tenant, writable, if the caller is one of its users (see [`tenant_for`]).
+pub(crate) fn tenant_mut_for<'a>(
+    tenants: &'a mut std::collections::HashMap<String, Tenant>,
+    caller: &Caller,
+) -> Result<&'a mut Tenant, FhirError> {
+    tenant_for(tenants, caller)?;
+    tenants
+        .get_mut(&caller.tenant_id)
+        .ok_or_else(|| unknown_tenant(caller))
+}
+
 pub(crate) fn unknown_tenant(caller: &Caller) -> FhirError {
     FhirError::new(
         StatusCode::FORBIDDEN,
@@ -313,11 +324,7 @@ async fn create(
         if kind == ResourceKind::Organization && !sfm.tenants.contains_key(&caller.tenant_id) {
             bootstrap::create_tenant(&mut sfm, &caller, resource, now)?
         } else {
-            tenant_for(&sfm.tenants, &caller)?;
-            let tenant = sfm
-                .tenants
-                .get_mut(&caller.tenant_id)
-                .ok_or_else(|| unknown_tenant(&caller))?;
+            let tenant = tenant_mut_for(&mut sfm.tenants, &caller)?;
             rest::create(tenant, kind, resource, &caller.pid, now)?
         };
     drop(sfm);
@@ -390,11 +397,7 @@ async fn update(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut sfm = state.store_mut();
-    tenant_for(&sfm.tenants, &caller)?;
-    let tenant = sfm
-        .tenants
-        .get_mut(&caller.tenant_id)
-        .ok_or_else(|| unknown_tenant(&caller))?;
+    let tenant = tenant_mut_for(&mut sfm.tenants, &caller)?;
     let stored = rest::update(tenant, kind, &id, resource, if_match.as_deref(), now)?;
     drop(sfm);
     Ok(resource_response(

@@ -226,12 +226,8 @@ pub fn tenant_and_hpr<'a>(
     caller: &Caller,
     operation: &str,
 ) -> Result<(&'a mut Tenant, String), FhirError> {
-    fhir::tenant_for(&sfm.tenants, caller)?;
+    let tenant = fhir::tenant_mut_for(&mut sfm.tenants, caller)?;
     let hpr = require_hpr(caller, operation)?;
-    let tenant = sfm
-        .tenants
-        .get_mut(&caller.tenant_id)
-        .ok_or_else(|| fhir::unknown_tenant(caller))?;
     Ok((tenant, hpr))
 }
 
