@@ -109,7 +109,9 @@ async fn main() -> ExitCode {
     match result {
         Ok(output) => {
             if !output.is_empty() {
-                println!("{output}");
+                // A reader that stops early (`| head`) closes the pipe: not an error of ours.
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout().lock(), "{output}");
             }
             ExitCode::SUCCESS
         }

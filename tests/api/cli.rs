@@ -1467,3 +1467,23 @@ fn healthcheck_follows_the_port_serve_was_given() {
         "the note goes with the server"
     );
 }
+
+/// A reader that stops early (`helsesim decode … | head -3`) closes the pipe: helsesim then
+/// stops quietly with success, not with a panic about a broken pipe.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let mut child = helsesim()
+        .arg("config")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the process has started writing (starting up takes milliseconds).
+    drop(child.stdout.take());
+    let stderr = drain(child.stderr.take().unwrap());
+    let status = child.wait().unwrap();
+    let stderr = stderr.join().unwrap();
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
+}
