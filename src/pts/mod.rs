@@ -101,7 +101,7 @@ fn organisation(req: &HttpRequest, state: &State, now: DateTime<Utc>) -> Result<
         })
 }
 
-/// Extractor: the organisation calling, authenticated by [`organisation`]; a refusal is a
+/// Extractor: the organisation calling, authenticated by `organisation`; a refusal is a
 /// problem (with `WWW-Authenticate` when the token is refused). The handlers take it as
 /// `BodyThen<PtsOrganisation>`: the token is checked once the body is in, as PTS reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -114,7 +114,7 @@ pub trait FromFhirBody: Sized {
     fn from_body(req: &HttpRequest, body: &[u8]) -> Result<Self, FhirError>;
 }
 
-/// A resource: FHIR JSON (see [`body_resource`]).
+/// A resource: FHIR JSON (see `body_resource`).
 impl FromFhirBody for Value {
     fn from_body(req: &HttpRequest, body: &[u8]) -> Result<Self, FhirError> {
         body_resource(req, body)
