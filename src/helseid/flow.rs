@@ -55,12 +55,26 @@ pub struct AuthorizationRequest {
     pub prompt: Option<String>,
     /// The pid of the user to log in without the page (when auto-login is on).
     pub login_hint: Option<String>,
+    /// The test IdP's own parameters (`test_pid`, `test_security_level`): log this person in
+    /// without the page, as HelseID's test IdP does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_login: Option<TestLogin>,
     /// How to answer.
     pub response_mode: ResponseMode,
     /// The DPoP key the code is bound to (a PAR proof or `dpop_jkt`).
     pub dpop_jkt: Option<String>,
     /// Organisation details (`authorization_details`) from a request object or the request.
     pub details: Option<Map<String, Value>>,
+}
+
+/// Who the test IdP logs in when the request names them (`test_pid`, `test_security_level`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestLogin {
+    /// The person's fødselsnummer or D-nummer.
+    pub pid: String,
+    /// `3` or `4` (4 when the request names none).
+    pub security_level: String,
 }
 
 /// A user as logged in: a fixture user or one typed on the login page.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::State;
 use super::flow::{
     AuthorizationCode, AuthorizationRequest, CODE_LIFETIME, LOGIN_LIFETIME, LoginTransaction,
-    REQUEST_URI_PREFIX, ResponseMode, SESSION_LIFETIME, Session,
+    REQUEST_URI_PREFIX, ResponseMode, SESSION_LIFETIME, Session, TestLogin,
 };
 use super::form::{FormParams, browser_params};
 use super::model::{ApiResources, Client, User, UserEntry};
@@ -189,10 +189,36 @@ fn direct_request(
     request::validate(&params, client, resources, details, None)
 }
 
-/// The fixture user the request's `login_hint` names, when auto-login is on.
+/// Who logs in without the page: the person the test IdP's `test_pid` names (always), else the
+/// fixture user the request's `login_hint` names, when auto-login is on.
 fn autologin_user(state: &State, request: &AuthorizationRequest) -> Option<User> {
+    if let Some(test) = &request.test_login {
+        return test_idp_user(state.store().user(&test.pid).map(|u| &u.entry), test);
+    }
     let hint = request.login_hint.as_deref().filter(|_| state.autologin)?;
     state.store().user(hint).map(|user| User::clone(user))
+}
+
+/// The test IdP's person: the fixture user with that pid (names, HPR number) or a "Test
+/// Testesen" without HPR number, at the requested security level.
+fn test_idp_user(fixture: Option<&UserEntry>, test: &TestLogin) -> Option<User> {
+    let entry = match fixture {
+        Some(entry) => UserEntry {
+            security_level: test.security_level.clone(),
+            ..entry.clone()
+        },
+        None => UserEntry {
+            pid: test.pid.clone(),
+            given_name: "Test".to_owned(),
+            middle_name: None,
+            family_name: "Testesen".to_owned(),
+            hpr_number: None,
+            security_level: test.security_level.clone(),
+            description: None,
+        },
+    };
+    // The request's pid and level were checked when it was validated.
+    User::validate(entry).ok()
 }
 
 /// Who completes a valid request without the login page, if anyone: with `prompt=none` the
@@ -538,6 +564,7 @@ mod tests {
             code_challenge: "x".repeat(43),
             prompt: prompt.map(str::to_owned),
             login_hint: None,
+            test_login: None,
             response_mode: ResponseMode::Query,
             dpop_jkt: None,
             details: None,
@@ -546,6 +573,24 @@ mod tests {
 
     fn user() -> User {
         User::testesen("17056600574")
+    }
+
+    #[test]
+    fn the_test_idp_logs_in_a_fixture_user_or_a_test_testesen_at_the_level_asked() {
+        let level_3 = |pid: &str| TestLogin {
+            pid: pid.to_owned(),
+            security_level: "3".to_owned(),
+        };
+        let mut fixture = user().entry;
+        fixture.hpr_number = Some("431001110".to_owned());
+        let known = test_idp_user(Some(&fixture), &level_3("17056600574")).unwrap();
+        assert_eq!(known.entry.hpr_number.as_deref(), Some("431001110"));
+        assert_eq!(known.entry.security_level, "3");
+        let typed = test_idp_user(None, &level_3("12050050295")).unwrap();
+        assert_eq!(typed.pid(), "12050050295");
+        assert_eq!(typed.entry.family_name, "Testesen");
+        assert_eq!(typed.entry.hpr_number, None);
+        assert_eq!(typed.entry.security_level, "3");
     }
 
     fn who(prompt: Option<&str>, session: Option<&str>, autologin: bool) -> String {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::Endpoints;
 use super::client_auth::verify_client_signature;
-use super::flow::{AuthorizationRequest, ResponseMode};
+use super::flow::{AuthorizationRequest, ResponseMode, TestLogin};
 use super::form::FormParams;
 use super::grants::is_pkce_value;
 use super::model::{ApiResources, Client};
@@ -216,6 +216,7 @@ pub fn validate(
     let prompt = prompt(params).map_err(back)?;
     check_acr_values(params).map_err(back)?;
     let dpop_jkt = dpop_jkt(params.get("dpop_jkt"), proof_jkt).map_err(back)?;
+    let test_login = test_login(params).map_err(back)?;
     if let Some(details) = &details {
         tenancy::resolve(client, details).map_err(back)?;
     }
@@ -229,6 +230,7 @@ pub fn validate(
         code_challenge: code_challenge.to_owned(),
         prompt,
         login_hint: params.get("login_hint").map(str::to_owned),
+        test_login,
         response_mode,
         dpop_jkt,
         details,
@@ -428,6 +430,33 @@ fn check_acr_values(params: &FormParams) -> Result<(), OAuthError> {
         }
     }
     Ok(())
+}
+
+/// The test IdP's parameters (NHN's sample EHRs send `acr_values=idp:testidp-oidc`,
+/// `test_pid` and `test_security_level`): the person to log in without the page.
+fn test_login(params: &FormParams) -> Result<Option<TestLogin>, OAuthError> {
+    let level = params.get("test_security_level");
+    let Some(pid) = params.get("test_pid") else {
+        return match level {
+            Some(_) => Err(OAuthError::invalid_request(
+                "test_security_level without test_pid: the test IdP needs the person too",
+            )),
+            None => Ok(None),
+        };
+    };
+    crate::ids::NationalId::parse(pid).map_err(|e| {
+        OAuthError::invalid_request(format!("test_pid must be a fødselsnummer or D-nummer: {e}"))
+    })?;
+    let security_level = level.unwrap_or("4");
+    if !matches!(security_level, "3" | "4") {
+        return Err(OAuthError::invalid_request(format!(
+            "test_security_level must be 3 or 4, got '{security_level}'"
+        )));
+    }
+    Ok(Some(TestLogin {
+        pid: pid.to_owned(),
+        security_level: security_level.to_owned(),
+    }))
 }
 
 /// The DPoP key the code is bound to: the PAR proof's, else the `dpop_jkt` parameter, which

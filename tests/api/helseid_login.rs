@@ -606,3 +606,61 @@ async fn prompt_is_a_space_separated_list() {
         "prompt=none cannot be combined with other prompt values",
     );
 }
+
+/// HelseID's test IdP as NHN's sample EHRs drive it (kjernejournal-innlogging-klient):
+/// `acr_values=idp:testidp-oidc`, `test_pid`, `test_security_level` log the person in without the
+/// page, with auto-login off too; a fixture user keeps their names and HPR number.
+#[actix_web::test]
+async fn the_test_idps_parameters_log_the_person_in_without_the_page() {
+    let app = spawn_app_with(|s| s.autologin = false).await;
+    let pkce = Pkce::new();
+    for (pid, level, hpr) in [(DIDRIK, "3", Some("431001110")), ("12050050295", "4", None)] {
+        let uri = push(
+            &app,
+            &pkce,
+            &[
+                ("acr_values", "idp:testidp-oidc"),
+                ("test_pid", pid),
+                ("test_security_level", level),
+            ],
+        )
+        .await;
+        let reply = app
+            .authorize(&[("client_id", SFM_READY), ("request_uri", &uri)], None)
+            .await;
+        let params = reply.redirect_params(REDIRECT_URI);
+        let exchanged = app
+            .exchange_code(SFM_READY, &params["code"], &pkce.verifier, &[], &[])
+            .await;
+        assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.text);
+        let (_, access) = decode_jwt(exchanged.json["access_token"].as_str().unwrap());
+        assert_eq!(access["helseid://claims/identity/pid"], pid);
+        assert_eq!(access["helseid://claims/identity/security_level"], level);
+        assert_eq!(
+            access
+                .get("helseid://claims/hpr/hpr_number")
+                .and_then(|v| v.as_str()),
+            hpr
+        );
+    }
+
+    // A pid that is not a national identity number, or a level HelseID does not have: refused
+    // at PAR, as an invalid request.
+    for (extra, message) in [
+        (
+            [("test_pid", "12345678901"), ("test_security_level", "4")],
+            "test_pid must be a fødselsnummer or D-nummer: ",
+        ),
+        (
+            [("test_pid", DIDRIK), ("test_security_level", "2")],
+            "test_security_level must be 3 or 4, got '2'",
+        ),
+    ] {
+        let form = TestApp::login_form(&pkce, SFM_LOGIN_SCOPES, &extra);
+        let pushed = app.par(SFM_READY, &form, &[]).await;
+        assert_eq!(pushed.status, StatusCode::BAD_REQUEST, "{}", pushed.text);
+        assert_eq!(pushed.json["error"], "invalid_request");
+        let description = pushed.json["error_description"].as_str().unwrap();
+        assert!(description.starts_with(message), "{description}");
+    }
+}
