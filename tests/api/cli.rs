@@ -89,6 +89,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// Asserts what the command wrote to stderr.
+#[track_caller]
+fn assert_stderr(output: &Output, expected: impl Fn(&str) -> bool) {
+    let stderr = stderr(output);
+    assert!(expected(&stderr), "{stderr}");
+}
+
 #[track_caller]
 fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
@@ -201,12 +208,9 @@ fn a_bad_setting_names_the_setting_for_subcommands_too() {
     cmd.args(["check-fixtures"]).env("HELSESIM_PORT", "99999");
     let output = run(cmd);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output)
-            .contains("HELSESIM_PORT / --port must be a port number 0-65535, got '99999'"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr(&output, |e| {
+        e.contains("HELSESIM_PORT / --port must be a port number 0-65535, got '99999'")
+    });
 }
 
 #[test]
@@ -600,11 +604,9 @@ fn healthcheck_fails_when_nothing_listens() {
     let output = run(cmd);
     assert_exit(&output, 1);
     assert_eq!(stdout(&output), "");
-    assert!(
-        stderr(&output).starts_with("helsesim: http://127.0.0.1:1/healthz: "),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr(&output, |e| {
+        e.starts_with("helsesim: http://127.0.0.1:1/healthz: ")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -940,11 +942,9 @@ async fn token_and_dpop_proof_follow_the_servers_moved_clock() {
     cmd.args(["dpop-proof", "--key", "Cargo.toml", "--url", &url]);
     let output = run_async(cmd).await;
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("Cargo.toml is not an EC P-256 private key in PEM"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr(&output, |e| {
+        e.contains("Cargo.toml is not an EC P-256 private key in PEM")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1042,11 +1042,7 @@ fn every_setting_works_as_flag_value_flag_equals_value_and_variable() {
     cmd.args(["--admin", "maybe"]);
     let output = run(cmd);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("HELSESIM_ADMIN / --admin"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr(&output, |e| e.contains("HELSESIM_ADMIN / --admin"));
 }
 
 #[test]
@@ -1299,11 +1295,7 @@ async fn a_selvbetjening_client_file_is_imported_and_used() {
     cmd.args(["client", "import", path, "--url", &app.base]);
     let output = run_async(cmd).await;
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("give --orgnr ORGNR"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr(&output, |e| e.contains("give --orgnr ORGNR"));
 
     let mut cmd = helsesim();
     cmd.args([
@@ -1389,11 +1381,7 @@ async fn decode_explains_a_token() {
 
     let output = run_async(decode("not-a-jwt".to_owned())).await;
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).starts_with("helsesim: not a signed JWT"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr(&output, |e| e.starts_with("helsesim: not a signed JWT"));
 }
 
 /// With the control plane off the start-up message does not advertise it; the state file's
