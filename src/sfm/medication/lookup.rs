@@ -272,11 +272,7 @@ impl LookupBook {
 mod tests {
     use super::*;
 
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
-            .unwrap()
-            .to_utc()
-    }
+    use crate::sfm::medication::tests::t0;
 
     fn requirement(what: Required, id: &str) -> Requirement {
         Requirement {

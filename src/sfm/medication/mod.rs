@@ -315,3 +315,15 @@ pub fn practitioner_name(practitioner: &Value) -> String {
 pub fn urn() -> String {
     format!("urn:uuid:{}", uuid::Uuid::new_v4())
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use chrono::{DateTime, Utc};
+
+    /// The tests' now: the time the medication rules' unit tests are written for.
+    pub(crate) fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+}

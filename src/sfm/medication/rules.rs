@@ -375,11 +375,7 @@ mod tests {
     use crate::national::RfStatus;
     use chrono::TimeDelta;
 
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
-            .unwrap()
-            .to_utc()
-    }
+    use crate::sfm::medication::tests::t0;
 
     fn lookup() -> Lookup {
         Lookup {
