@@ -17,6 +17,7 @@ pub mod state;
 pub mod tenancy;
 pub mod token;
 pub mod tokens;
+pub mod trust_framework;
 pub mod userinfo;
 
 use actix_web::web;

@@ -11,8 +11,8 @@ use super::flow::{AuthorizationRequest, ResponseMode, TestLogin};
 use super::form::FormParams;
 use super::grants::is_pkce_value;
 use super::model::{ApiResources, Client};
-use super::tenancy;
 use super::tokens::IDP;
+use super::{tenancy, trust_framework};
 use crate::auth::CLOCK_SKEW;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::{SigningAlg, UnverifiedJws};
@@ -219,6 +219,7 @@ pub fn validate(
     let test_login = test_login(params).map_err(back)?;
     if let Some(details) = &details {
         tenancy::resolve(client, details).map_err(back)?;
+        trust_framework::find(details).map_err(back)?;
     }
     Ok(AuthorizationRequest {
         client_id: client.id().to_owned(),

@@ -28,6 +28,7 @@ mod helseid_dpop;
 mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
+mod helseid_trust_framework;
 mod kjernejournal;
 mod limits;
 mod login_page_browser;
