@@ -52,6 +52,9 @@ pub struct Endpoints {
     pub revocation: String,
     /// `/connect/introspect`.
     pub introspect: String,
+    /// helsesim's public base URL: a client's redirect URI that is a path (`/epj/callback`) is
+    /// under it.
+    pub base: String,
 }
 
 impl Endpoints {
@@ -70,6 +73,7 @@ impl Endpoints {
             revocation: at("/connect/revocation"),
             introspect: at("/connect/introspect"),
             issuer,
+            base: base.to_owned(),
         }
     }
 }

@@ -199,8 +199,9 @@ pub fn validate(
     resources: &ApiResources,
     details: Option<Map<String, Value>>,
     proof_jkt: Option<&str>,
+    base: &str,
 ) -> Result<AuthorizationRequest, RequestError> {
-    let redirect_uri = registered_redirect_uri(params, client).map_err(RequestError::Page)?;
+    let redirect_uri = registered_redirect_uri(params, client, base).map_err(RequestError::Page)?;
     let state = params.get("state").map(str::to_owned);
     let (response_mode, mode_error) = response_mode(params);
     let back = |error: OAuthError| {
@@ -242,11 +243,12 @@ pub fn validate(
 fn registered_redirect_uri<'p>(
     params: &'p FormParams,
     client: &Client,
+    base: &str,
 ) -> Result<&'p str, OAuthError> {
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
-    if !client.entry.redirect_uris.iter().any(|u| u == redirect_uri) {
+    if !client.allows_redirect_uri(redirect_uri, base) {
         return Err(OAuthError::invalid_request(format!(
             "redirect_uri '{redirect_uri}' is not registered for client '{}' (it must match a \
              registered one exactly{})",

@@ -21,6 +21,7 @@ mod cli;
 mod concurrency;
 mod dashboard;
 mod dashboard_browser;
+mod epj;
 mod errors;
 mod helseid_client_credentials;
 mod helseid_discovery;
