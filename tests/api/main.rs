@@ -18,6 +18,7 @@ mod admin_tokens;
 mod browser;
 mod certs;
 mod cli;
+mod clinician_flow_browser;
 mod concurrency;
 mod dashboard;
 mod dashboard_browser;
