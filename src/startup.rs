@@ -387,7 +387,7 @@ async fn unknown_service(req: HttpRequest) -> HttpResponse {
         .map(|s| format!("/{}", s.name()))
         .collect();
     AdminError::not_found(format!(
-        "No service at {}; helsesim serves {}, /_admin and /healthz",
+        "No service at {}; helsesim serves {}, /_admin, /healthz and the demo EHR at /epj/",
         req.path(),
         prefixes.join(", ")
     ))

@@ -101,8 +101,8 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.json["error"], "not_found");
     assert_eq!(
         reply.json["message"],
-        "No service at /nothing; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin and \
-         /healthz"
+        "No service at /nothing; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin, \
+         /healthz and the demo EHR at /epj/"
     );
 }
 
