@@ -61,18 +61,8 @@ pub async fn session(req: HttpRequest, demo: web::Data<Demo>) -> Result<HttpResp
         with_login(&req, &demo, |l| (l.clinician.clone(), l.sfm_token.clone()))?;
     let url = format!("{}/sfm/fhir/Patient", national.base);
     let bundle = national
-        .api(
-            Call {
-                method: "GET",
-                url: &url,
-                token: Some(("Bearer", &token)),
-                body: None,
-                headers: &[("Accept", "application/fhir+json")],
-            },
-            None,
-        )
+        .get_fhir(&url, &token, "SFM Patient search")
         .await
-        .and_then(|a| a.ok("SFM Patient search"))
         .map_err(failed)?;
     let patients: Vec<Value> = bundle["entry"]
         .as_array()
@@ -148,16 +138,7 @@ pub async fn indicator(
     }
     let url = format!("{}/kjernejournal/v1/helseindikator", national.base);
     let answer = national
-        .api(
-            Call {
-                method: "POST",
-                url: &url,
-                token: Some(("Bearer", &token)),
-                body: Some(&request),
-                headers: &[("X-EPJ-System", SOURCE_SYSTEM)],
-            },
-            None,
-        )
+        .post_json(&url, &token, &request, &[("X-EPJ-System", SOURCE_SYSTEM)])
         .await
         .map_err(failed)?;
     let status = StatusCode::from_u16(answer.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -280,17 +261,9 @@ pub async fn kjernejournal(
 /// SFM's patient ticket for `pid`.
 async fn patient_ticket(national: &National, token: &str, pid: &str) -> Result<String, CallError> {
     let url = format!("{}/sfm/api/PatientTicket", national.base);
+    let body = json!({"patientPid": pid});
     let answer = national
-        .api(
-            Call {
-                method: "POST",
-                url: &url,
-                token: Some(("Bearer", token)),
-                body: Some(&json!({"patientPid": pid})),
-                headers: &[("Accept", "application/json")],
-            },
-            None,
-        )
+        .post_json(&url, token, &body, &[("Accept", "application/json")])
         .await?
         .ok("SFM PatientTicket")?;
     answer["patientTicket"]
@@ -314,16 +287,7 @@ pub async fn sfm(
     let nonce_hash = STANDARD.encode(digest(&SHA512, &nonce));
     let url = format!("{}/sfm/api/Session/create", national.base);
     let session = national
-        .api(
-            Call {
-                method: "POST",
-                url: &url,
-                token: Some(("Bearer", &token)),
-                body: Some(&json!({"nonce": nonce_hash})),
-                headers: &[],
-            },
-            None,
-        )
+        .post_json(&url, &token, &json!({"nonce": nonce_hash}), &[])
         .await
         .and_then(|a| a.ok("SFM Session/create"))
         .map_err(failed)?;
@@ -357,18 +321,8 @@ pub async fn medication(
         .finish();
     let url = format!("{}/sfm/fhir/List?{query}", national.base);
     let bundle = national
-        .api(
-            Call {
-                method: "GET",
-                url: &url,
-                token: Some(("Bearer", &token)),
-                body: None,
-                headers: &[("Accept", "application/fhir+json")],
-            },
-            None,
-        )
+        .get_fhir(&url, &token, "SFM Datadeling List")
         .await
-        .and_then(|a| a.ok("SFM Datadeling List"))
         .map_err(failed)?;
     Ok(HttpResponse::Ok().json(json!({"medication": medication_rows(&bundle)})))
 }

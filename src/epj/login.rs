@@ -9,7 +9,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::national::{Call, CallError, National};
+use super::national::{CallError, National};
 use super::session::{self, Clinician, Login, PendingLogin};
 use super::{Demo, LOGIN_SCOPES};
 use crate::commands::token::ephemeral_dpop_key;
@@ -221,16 +221,7 @@ pub async fn logout(req: HttpRequest, demo: web::Data<Demo>) -> HttpResponse {
 async fn end_national_sessions(national: &National, login: &Login) {
     let sfm_end = format!("{}/sfm/api/Session/end", national.base);
     let _ = national
-        .api(
-            Call {
-                method: "POST",
-                url: &sfm_end,
-                token: Some(("Bearer", &login.sfm_token)),
-                body: None,
-                headers: &[],
-            },
-            None,
-        )
+        .post_json(&sfm_end, &login.sfm_token, &serde_json::json!({}), &[])
         .await;
     for session_id in login.kj_sessions.values() {
         let _ = super::api::kj_session_end(national, login, session_id).await;

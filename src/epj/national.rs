@@ -244,6 +244,36 @@ impl National {
         Err(CallError(format!("{}: DPoP nonce asked twice", call.url)))
     }
 
+    /// A FHIR read or search with a bearer token: the resource of a 2xx answer.
+    pub async fn get_fhir(&self, url: &str, token: &str, what: &str) -> Result<Value, CallError> {
+        let call = Call {
+            method: "GET",
+            url,
+            token: Some(("Bearer", token)),
+            body: None,
+            headers: &[("Accept", "application/fhir+json")],
+        };
+        self.api(call, None).await?.ok(what)
+    }
+
+    /// A JSON POST with a bearer token.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        token: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, CallError> {
+        let call = Call {
+            method: "POST",
+            url,
+            token: Some(("Bearer", token)),
+            body: Some(body),
+            headers,
+        };
+        self.api(call, None).await
+    }
+
     /// A system token (`client_credentials`) for `scope`.
     pub async fn system_token(&self, scope: &str) -> Result<Value, CallError> {
         let token = self.endpoints.token.clone();

@@ -28,18 +28,7 @@ async fn a_clinician_goes_through_the_whole_flow_in_the_demo_ehr() {
     let app = spawn_app().await;
     let start = app.url("/epj/");
     let started = Instant::now();
-    let browser_part = std::thread::spawn(move || drive(&chromium, &start));
-    while !browser_part.is_finished() {
-        assert!(
-            started.elapsed() < BROWSER_PART,
-            "the browser part took over {BROWSER_PART:?}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    match browser_part.join() {
-        Ok(result) => result.unwrap_or_else(|e| panic!("in Chromium: {e}")),
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    run_browser_part(BROWSER_PART, move || drive(&chromium, &start)).await;
     eprintln!("the clinician's flow in Chromium: {:?}", started.elapsed());
 }
 

@@ -88,11 +88,29 @@ async fn login(app: &TestApp, scopes: &str, details: Option<&Value>) -> (String,
     app.login_code(KJERNEJOURNAL, scopes, DIDRIK, &extra).await
 }
 
-/// A token request's client assertion carrying `details` under `claim`.
-fn assertion_with(app: &TestApp, claim: &str, details: Value) -> String {
-    Assertion::new(app, KJERNEJOURNAL)
+/// Exchanges `code` with a client assertion carrying `details` under `claim`.
+async fn exchange_with_details(
+    app: &TestApp,
+    code: &str,
+    pkce: &Pkce,
+    claim: &str,
+    details: Value,
+) -> Reply {
+    let assertion = Assertion::new(app, KJERNEJOURNAL)
         .claim(claim, details)
-        .sign()
+        .sign();
+    app.token_request(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &pkce.verifier),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+        ],
+        &[],
+    )
+    .await
 }
 
 #[actix_web::test]
@@ -125,20 +143,7 @@ async fn an_attest_in_the_client_assertion_is_only_in_that_token() {
         ("authorization_details", attest()),
     ] {
         let (code, pkce) = login(&app, INNLOGGING_SCOPES, None).await;
-        let assertion = assertion_with(&app, claim, details);
-        let reply = app
-            .token_request(
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT_URI),
-                    ("code_verifier", &pkce.verifier),
-                    ("client_assertion_type", ASSERTION_TYPE),
-                    ("client_assertion", &assertion),
-                ],
-                &[],
-            )
-            .await;
+        let reply = exchange_with_details(&app, &code, &pkce, claim, details).await;
         assert_eq!(
             access_claims(&reply)["nhn:tillitsrammeverk:parameters"],
             enriched(),
@@ -159,20 +164,8 @@ async fn an_attest_in_the_client_assertion_is_only_in_that_token() {
 async fn an_attest_both_at_par_and_in_the_client_assertion_is_refused() {
     let app = spawn_app().await;
     let (code, pkce) = login(&app, INNLOGGING_SCOPES, Some(&json!([attest()]))).await;
-    let assertion = assertion_with(&app, "assertion_details", json!([attest()]));
-    let reply = app
-        .token_request(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &pkce.verifier),
-                ("client_assertion_type", ASSERTION_TYPE),
-                ("client_assertion", &assertion),
-            ],
-            &[],
-        )
-        .await;
+    let reply =
+        exchange_with_details(&app, &code, &pkce, "assertion_details", json!([attest()])).await;
     reply.assert_oauth_error(
         "access_denied",
         "HID-DOUBLE-STRUCTURE: the nhn:tillitsrammeverk:parameters attest was sent both in the \
