@@ -29,6 +29,8 @@ mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
 mod kjernejournal;
+mod kjernejournal_innlogging;
+mod kjernejournal_portal;
 mod limits;
 mod login_page_browser;
 mod multi_tenant;
