@@ -1,8 +1,9 @@
 //! What kjernejournal puts around every answer: an `X-EVENT-ID` header (the request's id in
-//! kjernejournal, for correlation; Innlogging answers with the caller's own when it sent one), and — "all API responses from kjernejournal may have an
-//! arbitrary gibberish extra field" — one field with a random name and a random value of a
-//! random JSON type in every JSON body, success or error, so clients that break on unknown
-//! fields break here first. FHIR bodies (`application/fhir+json`) are left valid FHIR.
+//! kjernejournal, for correlation; Innlogging answers with the caller's own when it sent one),
+//! and — "all API responses from kjernejournal may have an arbitrary gibberish extra field" —
+//! one field with a random name and a random value of a random JSON type in every JSON body,
+//! success or error, so clients that break on unknown fields break here first. FHIR bodies
+//! (`application/fhir+json`) are left valid FHIR.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

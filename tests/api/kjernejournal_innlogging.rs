@@ -585,10 +585,10 @@ async fn create_bodies_are_checked_field_by_field() {
     let reply = call(&app, "create", &user, &no_claims, Tweak::default()).await;
     assert_eq!(reply.status.as_u16(), 400, "{}", reply.text);
     assert!(
-        reply.json["utviklermelding"]
-            .as_str()
-            .unwrap()
-            .starts_with("claims must be an object {patient_identifier, practitioner_authorization, access_basis}, got \"SAMTYKKE\""),
+        reply.json["utviklermelding"].as_str().unwrap().starts_with(
+            "claims must be an object {patient_identifier, practitioner_authorization, \
+                 access_basis}, got \"SAMTYKKE\""
+        ),
         "{}",
         reply.text
     );

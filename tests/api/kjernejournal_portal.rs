@@ -243,7 +243,7 @@ async fn a_restricted_module_asks_for_consent_or_emergency() {
         prompt.text
     );
     let overview = page(&app, &siri, "oversikt").await;
-    assert_page(&overview, 200, &["🔒 Sperret av pasienten."]);
+    assert_page(&overview, 200, &["Sperret av pasienten."]);
 }
 
 #[actix_web::test]

@@ -31,6 +31,7 @@ mod helseid_openidconnect;
 mod kjernejournal;
 mod kjernejournal_innlogging;
 mod kjernejournal_portal;
+mod kjernejournal_portal_browser;
 mod limits;
 mod login_page_browser;
 mod multi_tenant;

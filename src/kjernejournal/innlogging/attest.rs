@@ -43,9 +43,7 @@ impl Attest {
     }
 
     fn care_relationship(&self) -> Option<&Value> {
-        self.0
-            .get("care_relationship")
-            .or_else(|| self.0.get("care_relation"))
+        care_relationship(&self.0)
     }
 }
 
@@ -74,10 +72,7 @@ pub fn check(claims: &Map<String, Value>) -> Result<Attest, String> {
     if !object.get("practitioner").is_some_and(Value::is_object) {
         missing.push("practitioner (an object)");
     }
-    let care = object
-        .get("care_relationship")
-        .or_else(|| object.get("care_relation"));
-    if !care.is_some_and(Value::is_object) {
+    if care_relationship(&object).is_none() {
         missing.push("care_relationship (an object)");
     }
     if !object.get("patients").is_some_and(Value::is_array) {
@@ -91,6 +86,15 @@ pub fn check(claims: &Map<String, Value>) -> Result<Attest, String> {
             missing.join(", ")
         ))
     }
+}
+
+/// `care_relationship`, else the information model's `care_relation`: the first that is an
+/// object.
+fn care_relationship(object: &Map<String, Value>) -> Option<&Value> {
+    ["care_relationship", "care_relation"]
+        .into_iter()
+        .filter_map(|name| object.get(name))
+        .find(|v| v.is_object())
 }
 
 fn not_an_object(hint: &str) -> String {
@@ -137,7 +141,11 @@ mod tests {
         assert_eq!(attest.point_of_care(), Some("Fjellheim legesenter"));
         assert_eq!(check(&claims(json!(good().to_string()))).unwrap(), attest);
         let mut old_spelling = good();
-        let care = old_spelling["care_relationship"].take();
+        let care = old_spelling
+            .as_object_mut()
+            .unwrap()
+            .remove("care_relationship")
+            .unwrap();
         old_spelling["care_relation"] = care;
         assert_eq!(
             check(&claims(old_spelling)).unwrap().purpose_of_use(),

@@ -112,6 +112,27 @@ pub fn samtykke_label(s: Samtykke) -> &'static str {
     }
 }
 
+/// A padlock (inline SVG: no emoji font needed), closed or open.
+fn padlock(open: bool) -> Markup {
+    let shackle = if open {
+        "M5 7V5a3 3 0 0 1 6 0"
+    } else {
+        "M5 7V5a3 3 0 0 1 6 0v2"
+    };
+    html! {
+        svg.padlock viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" {
+            path d=(shackle) fill="none" stroke="currentColor" stroke-width="1.6" {}
+            rect x="3" y="7" width="10" height="8" rx="1.5" fill="currentColor" {}
+        }
+        " "
+    }
+}
+
+/// "Restricted by the patient", for the overview.
+fn locked_note() -> Markup {
+    html! { p { (padlock(false)) "Sperret av pasienten." } }
+}
+
 fn date(at: DateTime<Utc>) -> String {
     at.format("%d.%m.%Y").to_string()
 }
@@ -199,7 +220,7 @@ fn patient_header(ctx: &Context<'_>) -> Markup {
                     span.badge.critical { "Kritisk informasjon" }
                 }
                 @for m in &ctx.record.blocked_modules {
-                    span.badge.lock { "🔒 " (Tab::of(*m).label()) " sperret" }
+                    span.badge.lock { (padlock(false)) (Tab::of(*m).label()) " sperret" }
                 }
             }
         }
@@ -235,7 +256,7 @@ fn module(ctx: &Context<'_>, m: KjModule, content: fn(&Context<'_>) -> Markup) -
     match module_state(ctx.record, &ctx.session.opened, m) {
         ModuleState::Open => content(ctx),
         ModuleState::Opened(basis) => html! {
-            p.opened { "🔓 Sperret del åpnet med grunnlag: " (samtykke_label(basis))
+            p.opened { (padlock(true)) "Sperret del åpnet med grunnlag: " (samtykke_label(basis))
                        " (" (basis.as_str()) "). Åpningen er logget og vises for pasienten." }
             (content(ctx))
         },
@@ -253,7 +274,7 @@ fn locked(ctx: &Context<'_>, m: KjModule) -> Markup {
     let label = Tab::of(m).label();
     html! {
         section.locked {
-            h2 { "🔒 " (label) " er sperret av pasienten" }
+            h2 { (padlock(false)) (label) " er sperret av pasienten" }
             p { "Pasienten har sperret denne delen av kjernejournal. Den kan bare åpnes med \
                  pasientens samtykke eller i en akuttsituasjon. Åpningen logges og vises for \
                  pasienten." }
@@ -292,7 +313,7 @@ fn overview(ctx: &Context<'_>) -> Markup {
         .count();
     html! {
         @if critical == ModuleState::Locked {
-            section.card { h2 { "Kritisk informasjon" } p { "🔒 Sperret av pasienten." } }
+            section.card { h2 { "Kritisk informasjon" } (locked_note()) }
         } @else if ctx.patient.allergies.is_empty() {
             section.card { h2 { "Kritisk informasjon" }
                            p.muted { "Ingen kritisk informasjon er registrert." } }
@@ -306,7 +327,7 @@ fn overview(ctx: &Context<'_>) -> Markup {
         }
         section.card {
             h2 { "Legemidler" }
-            @if medications == ModuleState::Locked { p { "🔒 Sperret av pasienten." } }
+            @if medications == ModuleState::Locked { (locked_note()) }
             @else {
                 p { (active) " aktive resepter i Reseptformidleren." }
                 @if let Some(pll) = &ctx.patient.pll {
