@@ -3,7 +3,7 @@
 //! data APIs' rules; every refusal shows the portal's own page and code.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
 use crate::kjernejournal_innlogging::{
@@ -430,5 +430,4 @@ async fn session_end_loggut_and_expiry_end_the_portal_session() {
         403,
         &["Økten er utløpt"],
     );
-    let _: Value = Value::Null;
 }
