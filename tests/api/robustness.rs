@@ -242,7 +242,8 @@ fn format_problem(path: &str, content_type: &str, body: &str) -> Option<String> 
         "/epj/login",
         "/epj/callback",
     ];
-    if content_type.starts_with("text/html") && html_pages.contains(&path) {
+    let html_page = html_pages.contains(&path) || path.starts_with("/kjernejournal/hpp-webapp");
+    if content_type.starts_with("text/html") && html_page {
         return (!body.contains("<html")).then(|| "an HTML page without <html".to_owned());
     }
     let Ok(json) = serde_json::from_str::<Value>(body) else {
