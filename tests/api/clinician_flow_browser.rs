@@ -18,6 +18,8 @@ const STEP: Duration = Duration::from_secs(15);
 const BROWSER_PART: Duration = Duration::from_secs(120);
 /// Kari Kritisk: critical information registered (kjernejournal status 4).
 const KARI: &str = "13116900216";
+/// Per Pasient: he restricted his kjernejournal's medication module.
+const PER: &str = "14019800513";
 
 #[actix_web::test]
 async fn a_clinician_goes_through_the_whole_flow_in_the_demo_ehr() {
@@ -46,8 +48,11 @@ fn wait_until(tab: &Arc<Tab>, expression: &str, what: &str) -> Result<(), BoxErr
         }
         if Instant::now() > deadline {
             let error = eval(tab, "document.getElementById('error')?.textContent ?? ''")?;
+            let frame = eval(tab, FRAME_TEXT)?;
+            let _ = shot(tab, "failed");
             return Err(format!(
-                "{what}: not within {STEP:?} (at {}; the page's error: {error})",
+                "{what}: not within {STEP:?} (at {}; the page's error: {error}; the embedded \
+                 frame: {frame})",
                 tab.get_url()
             )
             .into());
@@ -67,6 +72,8 @@ fn drive(chromium: &std::path::Path, start: &str) -> Result<(), BoxError> {
     tab.navigate_to(start)?;
     log_in(&tab)?;
     open_patient(&tab)?;
+    kjernejournal_portal(&tab)?;
+    restricted_module(&tab)?;
     Ok(())
 }
 
@@ -119,5 +126,84 @@ fn open_patient(tab: &Arc<Tab>) -> Result<(), BoxError> {
         "the medication list",
     )?;
     shot(tab, "2-patient")?;
+    Ok(())
+}
+
+/// The embedded frame's text (the frames are helsesim's own pages: same origin).
+const FRAME_TEXT: &str =
+    "(document.getElementById('embedded')?.contentDocument?.body?.innerText ?? '')";
+
+/// The embedded frame's document.
+const FRAME_DOCUMENT: &str = "document.getElementById('embedded').contentDocument";
+
+/// Clicks `selector` inside the embedded frame.
+fn click_in_frame(tab: &Arc<Tab>, selector: &str) -> Result<(), BoxError> {
+    let selector = serde_json::to_string(selector)?;
+    let clicked = eval(
+        tab,
+        &format!(
+            "(() => {{ const e = document.getElementById('embedded')?.contentDocument\
+             ?.querySelector({selector}); if (e) {{ e.click(); return true; }} return false; }})()"
+        ),
+    )?;
+    if clicked == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(format!("no {selector} in the embedded frame").into())
+    }
+}
+
+/// The red icon opens the Kjernejournal portal (Innlogging, then `hentpasient.html`) embedded
+/// in the EHR, on Kari's critical information.
+fn kjernejournal_portal(tab: &Arc<Tab>) -> Result<(), BoxError> {
+    tab.find_element("#kj-icon")?.click()?;
+    wait_until(
+        tab,
+        &format!("{FRAME_TEXT}.includes('Kari Kritisk') && {FRAME_TEXT}.includes('{KARI}')"),
+        "the Kjernejournal portal on Kari",
+    )?;
+    click_in_frame(tab, r#"nav.tabs a[href="kritisk-informasjon"]"#)?;
+    wait_until(
+        tab,
+        &format!(
+            "{FRAME_TEXT}.includes('Kritisk informasjon') \
+             && !!{FRAME_DOCUMENT}.querySelector('table')"
+        ),
+        "Kari's critical information in the portal",
+    )?;
+    shot(tab, "3-kjernejournal-portal")?;
+    Ok(())
+}
+
+/// Per restricted his medication module: the portal asks for consent or emergency, and opens it
+/// on the clinician's choice.
+fn restricted_module(tab: &Arc<Tab>) -> Result<(), BoxError> {
+    tab.find_element(&format!(r#"#patients button[data-pid="{PER}"]"#))?
+        .click()?;
+    wait_until(
+        tab,
+        "document.getElementById('kj-icon').dataset.status === '3' \
+         && !document.getElementById('embedded')",
+        "Per's kjernejournal icon (status 3), the earlier portal closed",
+    )?;
+    tab.find_element("#kj-icon")?.click()?;
+    wait_until(
+        tab,
+        &format!("{FRAME_TEXT}.includes('Per Pasient')"),
+        "the portal on Per",
+    )?;
+    click_in_frame(tab, r#"nav.tabs a[href="legemidler"]"#)?;
+    wait_until(
+        tab,
+        &format!("!!{FRAME_DOCUMENT}.querySelector('section.locked')"),
+        "the consent prompt of the restricted medication module",
+    )?;
+    shot(tab, "4-restricted-module")?;
+    click_in_frame(tab, "section.locked button[type=submit]")?;
+    wait_until(
+        tab,
+        &format!("!!{FRAME_DOCUMENT}.querySelector('p.opened')"),
+        "the medication module opened on consent",
+    )?;
     Ok(())
 }
