@@ -505,7 +505,10 @@ async fn login_accepts_only_the_clients_redirect_origins_and_helsesims_own() {
         .get(&format!("/_admin/helseid/clients/{SFM_READY}"))
         .await
         .json;
-    entry["redirect_uris"] = json!(["https://ehr.example:8443/signin-oidc"]);
+    entry["redirect_uris"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("https://ehr.example:8443/signin-oidc"));
     let reply = app.register_client(&entry).await;
     assert!(reply.status.is_success(), "{}", reply.text);
     let token = didrik(&app).await;
@@ -686,7 +689,7 @@ async fn a_prescription_from_the_portal_is_seen_by_get_medication_and_datadeling
     let reply = set_patient(&app, &credential, json!({"ticket": line})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 
-    let body = json!({"name": "Paracet tab 500 mg", "dosage": "1 tablett ved behov"});
+    let body = json!({"name": "Simulol tab 25 mg", "dosage": "1 tablett ved behov"});
     let reply = gui(&app, "prescriptions", Some(&credential), &body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let result = &reply.json["result"];
@@ -694,9 +697,9 @@ async fn a_prescription_from_the_portal_is_seen_by_get_medication_and_datadeling
     assert_eq!(result["recallCount"], 0);
     assert_eq!(
         result["message"],
-        "Resepten på Paracet tab 500 mg er sendt til Reseptformidleren (M1)."
+        "Resepten på Simulol tab 25 mg er sendt til Reseptformidleren (M1)."
     );
-    let paracet = row(&reply.json, "Paracet tab 500 mg");
+    let paracet = row(&reply.json, "Simulol tab 25 mg");
     assert_eq!(paracet["rfStatus"]["code"], "E", "{}", reply.text);
     assert_eq!(paracet["dosage"], "1 tablett ved behov");
     let new_id = paracet["reseptId"].as_str().unwrap().to_owned();
@@ -708,7 +711,7 @@ async fn a_prescription_from_the_portal_is_seen_by_get_medication_and_datadeling
         .iter()
         .map(|s| s["medicationReference"]["display"].clone())
         .collect();
-    assert!(names.contains(&json!("Paracet tab 500 mg")), "{}", ehr.text);
+    assert!(names.contains(&json!("Simulol tab 25 mg")), "{}", ehr.text);
     let reply = app
         .fhir(
             "GET",
@@ -719,7 +722,7 @@ async fn a_prescription_from_the_portal_is_seen_by_get_medication_and_datadeling
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert!(reply.text.contains(&new_id), "{}", reply.text);
-    assert!(reply.text.contains("Paracet tab 500 mg"), "{}", reply.text);
+    assert!(reply.text.contains("Simulol tab 25 mg"), "{}", reply.text);
 }
 
 #[actix_web::test]
@@ -748,7 +751,7 @@ async fn the_portal_renews_stops_and_sends_the_pll_through_the_same_rules() {
     assert_eq!(reply.json["result"]["recallCount"], 1, "{}", reply.text);
     assert_eq!(reply.json["result"]["prescriptionCount"], 0);
     assert!(
-        !reply.text.contains(&zopiclone),
+        !reply.json["medication"].to_string().contains(&zopiclone),
         "the withdrawn prescription outside the PLL is gone: {}",
         reply.text
     );
@@ -790,16 +793,35 @@ async fn the_portal_renews_stops_and_sends_the_pll_through_the_same_rules() {
         reply.text
     );
     assert_eq!(reply.json["result"]["recallCount"], 1, "{}", reply.text);
-    let renewed = row(&reply.json, renewable["name"].as_str().unwrap());
-    assert_ne!(renewed["reseptId"], old);
-    assert_eq!(renewed["rfStatus"]["code"], "E");
+    // The PLL still holds the old prescription (withdrawn); the renewal is a new one.
+    let name = renewable["name"].as_str().unwrap();
+    let rows_named = |view: &Value| -> Vec<Value> {
+        view["medication"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"] == name)
+            .cloned()
+            .collect()
+    };
+    let rows = rows_named(&reply.json);
+    let renewed = rows.iter().find(|r| r["reseptId"] != old).unwrap().clone();
+    assert_eq!(renewed["rfStatus"]["code"], "E", "{}", reply.text);
+    assert_eq!(rows.len(), 2, "{}", reply.text);
+    assert!(
+        rows.iter()
+            .any(|r| r["reseptId"] == old && r["rfStatus"]["code"] == "T")
+    );
 
-    // The PLL (M25.1).
+    // The PLL (M25.1): the entry once, as the renewal.
     let reply = gui(&app, "pll", Some(&credential), &json!({})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let pll_id = reply.json["result"]["pllMessageId"].as_str().unwrap();
     assert_eq!(reply.json["pll"]["messageId"], pll_id, "{}", reply.text);
-    assert!(row(&reply.json, renewed["name"].as_str().unwrap())["inPll"] == true);
+    let rows = rows_named(&reply.json);
+    assert_eq!(rows.len(), 1, "{}", reply.text);
+    assert_eq!(rows[0]["reseptId"], renewed["reseptId"]);
+    assert_eq!(rows[0]["inPll"], true);
 
     // The 4-hour rule applies to the portal's lookup as to $getMedication's.
     advance(&app, 4 * 3600 + 1);
@@ -808,7 +830,7 @@ async fn the_portal_renews_stops_and_sends_the_pll_through_the_same_rules() {
         session_api(&app, "refresh", Some(&fresh), "").await.status,
         StatusCode::NO_CONTENT
     );
-    let body = json!({"name": "Paracet tab 500 mg", "dosage": "1 tablett ved behov"});
+    let body = json!({"name": "Simulol tab 25 mg", "dosage": "1 tablett ved behov"});
     let reply = gui(&app, "prescriptions", Some(&credential), &body).await;
     assert_eq!(
         reply.status,
@@ -846,12 +868,9 @@ async fn the_portals_lookup_supersedes_the_ehrs_and_display_portals_do_not_presc
     let credential = logged_in(&app, &token, EHR_ORIGIN).await;
     let line = ticket(&app, &token, LINE).await;
     reply_view(&app, &credential, &line).await;
-    let reply = crate::sfm_medication::send_medication(
-        &app,
-        &token,
-        &crate::sfm_medication::send_body(&medication_bundle(&ehr)),
-    )
-    .await;
+    let mut body = crate::sfm_medication::send_body(&medication_bundle(&ehr));
+    crate::sfm_medication::set_create_pll(&mut body, false);
+    let reply = crate::sfm_medication::send_medication(&app, &token, &body).await;
     assert_eq!(
         reply.status,
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -164,7 +164,10 @@ async fn an_ehr_page_embeds_the_patient_portal_and_prescribes_through_it_in_chro
         .get(&format!("/_admin/helseid/clients/{SFM_READY}"))
         .await
         .json;
-    entry["redirect_uris"] = json!([format!("{allowed_origin}/callback")]);
+    entry["redirect_uris"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(format!("{allowed_origin}/callback")));
     let reply = app.register_client(&entry).await;
     assert!(reply.status.is_success(), "{}", reply.text);
     let token = didrik(&app).await;
@@ -253,7 +256,7 @@ async fn an_ehr_page_embeds_the_patient_portal_and_prescribes_through_it_in_chro
     assert!(
         statements(&medication_bundle(&ehr))
             .iter()
-            .any(|s| s["medicationReference"]["display"] == "Ibux tab 400 mg"),
+            .any(|s| s["medicationReference"]["display"] == "Prøvemidol tab 10 mg"),
         "{}",
         ehr.text
     );
@@ -265,7 +268,11 @@ async fn an_ehr_page_embeds_the_patient_portal_and_prescribes_through_it_in_chro
             None,
         )
         .await;
-    assert!(reply.text.contains("Ibux tab 400 mg"), "{}", reply.text);
+    assert!(
+        reply.text.contains("Prøvemidol tab 10 mg"),
+        "{}",
+        reply.text
+    );
 }
 
 fn drive(chromium: &Path, allowed: &str, refused: &str, ola: &str) -> Result<Seen, BoxError> {
@@ -361,19 +368,19 @@ fn prescribe(tab: &Arc<Tab>) -> Result<(), BoxError> {
     portal(
         tab,
         "var form = document.querySelector('#prescribe');\
-         form.querySelector('[name=name]').value = 'Ibux tab 400 mg';\
+         form.querySelector('[name=name]').value = 'Prøvemidol tab 10 mg';\
          form.querySelector('[name=dosage]').value = '1 tablett ved behov, maks 3 daglig';\
          form.requestSubmit(); return true",
     )?;
     wait_portal(
         tab,
         "the prescription",
-        "document.querySelector('#lib tr[data-name=\"Ibux tab 400 mg\"]') !== null",
+        "document.querySelector('#lib tr[data-name=\"Prøvemidol tab 10 mg\"]') !== null",
     )?;
     let notice = portal(tab, "return document.querySelector('#notice').textContent")?;
     assert_eq!(
         notice,
-        "Resepten på Ibux tab 400 mg er sendt til Reseptformidleren (M1)."
+        "Resepten på Prøvemidol tab 10 mg er sendt til Reseptformidleren (M1)."
     );
     Ok(())
 }

@@ -58,7 +58,10 @@ impl Action {
             Action::Stop(id) => edit::stop(document, id, now)
                 .map(|()| "Resepten er trukket tilbake (M5).".to_owned())
                 .ok_or_else(|| unknown(id)),
-            Action::Pll => Ok("Pasientens legemiddelliste (PLL) er sendt (M25.1).".to_owned()),
+            Action::Pll => {
+                edit::drop_renewed(document);
+                Ok("Pasientens legemiddelliste (PLL) er sendt (M25.1).".to_owned())
+            }
         }
     }
 }

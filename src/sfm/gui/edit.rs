@@ -177,6 +177,47 @@ pub fn stop(document: &mut Value, resept_id: &str, now: DateTime<Utc>) -> Option
     Some(())
 }
 
+/// Leaves out of a new PLL the withdrawn statement of a renewed entry: where two statements
+/// share a PLL id (the old prescription, withdrawn, and its renewal), the withdrawn one
+/// (Reseptformidleren's status T) loses the PLL id, so the PLL holds the entry once, as the
+/// renewal.
+pub fn drop_renewed(document: &mut Value) {
+    let Some(entries) = entries_mut(document) else {
+        return;
+    };
+    let statements: Vec<&mut Value> = entries
+        .iter_mut()
+        .filter_map(|e| e.get_mut("resource"))
+        .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("MedicationStatement"))
+        .collect();
+    let ids: Vec<Option<String>> = statements
+        .iter()
+        .map(|r| statement::pll_id(r).map(str::to_owned))
+        .collect();
+    for (statement, id) in statements.into_iter().zip(&ids) {
+        let shared = id
+            .as_ref()
+            .is_some_and(|id| ids.iter().filter(|p| p.as_ref() == Some(id)).count() > 1);
+        if shared && withdrawn(statement) {
+            if let Some(list) = statement
+                .get_mut("identifier")
+                .and_then(Value::as_array_mut)
+            {
+                list.retain(|i| i.pointer("/type/text").and_then(Value::as_str) != Some("PLL"));
+            }
+        }
+    }
+}
+
+/// Whether Reseptformidleren has withdrawn the statement's prescription (status T).
+fn withdrawn(statement: &Value) -> bool {
+    statement::amendment_part(statement, "rfstatus")
+        .and_then(|rf| statement::extension(rf, "status"))
+        .and_then(|s| s.pointer("/valueCodeableConcept/coding/0/code"))
+        .and_then(Value::as_str)
+        == Some("T")
+}
+
 fn is_pll_info(resource: &Value) -> bool {
     resource.get("resourceType").and_then(Value::as_str) == Some("Basic")
         && (resource
