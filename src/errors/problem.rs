@@ -27,10 +27,6 @@ pub struct Problem {
     /// Validation messages by field.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, Vec<String>>,
-    /// ASP.NET Core's `traceId` extension: the id a user quotes when reporting the error (SFM's
-    /// GUI shows it as "Feil ID").
-    #[serde(rename = "traceId", skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
     /// A `WWW-Authenticate` challenge (401 answers).
     #[serde(skip)]
     pub www_authenticate: Option<String>,
@@ -49,7 +45,6 @@ impl Problem {
             status,
             detail: Some(message.to_owned()),
             errors: BTreeMap::new(),
-            trace_id: None,
             www_authenticate: None,
         }
     }
@@ -63,7 +58,6 @@ impl Problem {
             status: StatusCode::BAD_REQUEST,
             detail: None,
             errors,
-            trace_id: None,
             www_authenticate: None,
         }
     }

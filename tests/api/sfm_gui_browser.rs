@@ -38,8 +38,8 @@ const EHR_PAGE: &str = r#"<!doctype html>
 <style>
  body { font-family: system-ui, sans-serif; margin: 0; background: #eef1f4; }
  header { background: #30475e; color: white; padding: 0.6rem 1rem; }
- #log { font: 12px ui-monospace, monospace; background: white; margin: 0.5rem 1rem; padding: 0.4rem;
-        white-space: pre-wrap; max-height: 7rem; overflow: auto; }
+ #log { font: 12px ui-monospace, monospace; background: white; margin: 0.5rem 1rem;
+        padding: 0.4rem; white-space: pre-wrap; max-height: 7rem; overflow: auto; }
  iframe { border: 1px solid #8899aa; margin: 0 1rem; background: white; }
  #intruder { height: 40px; width: 300px; }
 </style></head>
@@ -55,16 +55,21 @@ const EHR_PAGE: &str = r#"<!doctype html>
  var frame = document.getElementById('sfm');
  window.received = [];
  function log(line) { document.getElementById('log').textContent += line + '\n'; }
- function send(message) { frame.contentWindow.postMessage(message, portalOrigin); log('-> ' + JSON.stringify(message)); }
+ function send(message) {
+   frame.contentWindow.postMessage(message, portalOrigin);
+   log('-> ' + JSON.stringify(message));
+ }
  window.sendPatient = function (ticket) {
-   send({action: 'setPatient', ticket: ticket, showAllergies: 'true', onBehalfOf: '', showLib: true});
+   send({action: 'setPatient', ticket: ticket, showAllergies: 'true', onBehalfOf: '',
+         showLib: true});
  };
  window.addEventListener('message', function (event) {
    if (event.source !== frame.contentWindow) { return; }
    window.received.push({origin: event.origin, data: event.data});
    log('<- ' + event.origin + ' ' + JSON.stringify(event.data));
    if (event.data && event.data.clientLoaded === 'success') {
-     send({action: 'login', code: q.get('code'), nonce: q.get('nonce'), apiEndpoint: q.get('api')});
+     send({action: 'login', code: q.get('code'), nonce: q.get('nonce'),
+           apiEndpoint: q.get('api')});
    } else if (event.data && event.data.login === 'success') {
      document.getElementById('pasient').textContent = q.get('pid');
      window.sendPatient(q.get('ticket'));
@@ -89,7 +94,8 @@ const INTRUDER_PAGE: &str = r#"<!doctype html>
  var timer = setInterval(function () {
    var sfm = window.parent.frames[0];
    sfm.postMessage({action: 'setPatient', ticket: q.get('ticket'), showAllergies: true}, '*');
-   sfm.postMessage({action: 'login', code: 'x', nonce: 'eA==', apiEndpoint: 'http://evil.invalid/'}, '*');
+   sfm.postMessage({action: 'login', code: 'x', nonce: 'eA==',
+                    apiEndpoint: 'http://evil.invalid/'}, '*');
    document.body.textContent = 'inntrenger: ' + (++sent) + ' forsøk';
    if (sent >= 30) { clearInterval(timer); }
  }, 100);

@@ -39,7 +39,10 @@ pub fn send_body(document: &Value) -> Value {
     if let Some(composition) = document.pointer_mut("/entry/0/resource") {
         composition["relatesTo"] = json!([{"code": "replaces", "targetIdentifier": {"value": id}}]);
     }
-    json!({"resourceType": "Parameters", "parameter": [{"name": "medication", "resource": document}]})
+    json!({
+        "resourceType": "Parameters",
+        "parameter": [{"name": "medication", "resource": document}]
+    })
 }
 
 fn entries_mut(document: &mut Value) -> Option<&mut Vec<Value>> {
@@ -198,13 +201,13 @@ pub fn drop_renewed(document: &mut Value) {
         let shared = id
             .as_ref()
             .is_some_and(|id| ids.iter().filter(|p| p.as_ref() == Some(id)).count() > 1);
-        if shared && withdrawn(statement) {
-            if let Some(list) = statement
+        if shared
+            && withdrawn(statement)
+            && let Some(list) = statement
                 .get_mut("identifier")
                 .and_then(Value::as_array_mut)
-            {
-                list.retain(|i| i.pointer("/type/text").and_then(Value::as_str) != Some("PLL"));
-            }
+        {
+            list.retain(|i| i.pointer("/type/text").and_then(Value::as_str) != Some("PLL"));
         }
     }
 }

@@ -48,8 +48,14 @@ impl ResponseError for GuiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut problem = Problem::new(self.status, &self.message);
-        problem.trace_id = Some(crate::random::hex_id().to_lowercase());
-        problem.render()
+        // Problem details with ASP.NET Core's `traceId` extension member.
+        let mut body =
+            serde_json::to_value(Problem::new(self.status, &self.message)).unwrap_or_default();
+        body["traceId"] = serde_json::json!(crate::random::hex_id().to_lowercase());
+        crate::errors::mark_formatted(
+            HttpResponse::build(self.status)
+                .content_type("application/problem+json")
+                .body(body.to_string()),
+        )
     }
 }

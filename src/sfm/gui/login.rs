@@ -274,8 +274,8 @@ mod tests {
     /// NHN's example nonce (SFM.tools' micro-EPJ) and its hash, computed over the decoded bytes.
     #[test]
     fn the_nonce_is_hashed_over_its_decoded_bytes() {
-        let nonce = "qkhV08YwfJFk97VB3XP1t6WaZ2OaTMs8Y98HxGJgoHu9VGTrwN6R9te57JeOidhszqgOMpnCv5O6+X+F\
-                     /8hWpA==";
+        let nonce = "qkhV08YwfJFk97VB3XP1t6WaZ2OaTMs8Y98HxGJgoHu9VGTrwN6R9te57JeOidhszqgOMpnCv5O6\
+                     +X+F/8hWpA==";
         let raw = STANDARD.decode(nonce).unwrap();
         let hash = STANDARD.encode(digest(&SHA512, &raw));
         assert_eq!(nonce_matches(nonce, &hash), Ok(true));

@@ -91,6 +91,7 @@
     var text = lines.join('\n');
     var copied = el('span', {class: 'copied', 'aria-live': 'polite'});
     var box = byId('error');
+    byId('notice').hidden = true;
     box.replaceChildren(
       el('h2', {text: 'Det oppstod en feil'}),
       el('p', {class: 'message', text: message}),
