@@ -44,6 +44,7 @@ fn system_token_claims(state: &AppState) -> serde_json::Map<String, Value> {
         audiences: &audiences,
         scopes: &scopes,
         org: &org,
+        attest: None,
         jkt: None,
     };
     access_token_claims(&spec, None, Clock::system().now())

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod epj;
 pub mod errors;
 pub mod faults;
 pub mod fhir_r4;

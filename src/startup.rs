@@ -43,7 +43,9 @@ impl Application {
             TcpListener::bind((settings.bind, settings.port)).map_err(bind_error(settings.port))?;
         let http_addr = http.local_addr().map_err(bind_error(settings.port))?;
         let http_port = http_addr.port();
-        let (state, state_file_loaded) = shared_state(&settings, fixtures, clock, http_port)?;
+        let (state, state_file_loaded) =
+            shared_state(&settings, fixtures, clock.clone(), http_port)?;
+        let demo = web::Data::new(demo_ehr(&settings, &state, clock, http_addr));
         let data = state.clone();
         let origins = settings.cors_origins.clone();
         let body_timeout = web::Data::new(crate::limits::BodyTimeout(settings.body_timeout));
@@ -61,7 +63,7 @@ impl Application {
                 // answer a browser gets carries CORS headers and preflights are never faulted.
                 .wrap(cors(&origins))
                 .wrap(from_fn(telemetry::access_log))
-                .configure(|cfg| routes(cfg, &data))
+                .configure(|cfg| routes(cfg, &data, &demo))
         };
         let mut builder = actix_server::Server::build().shutdown_timeout(5);
         if let Some(workers) = settings.workers {
@@ -334,8 +336,37 @@ fn cors(origins: &crate::config::CorsOrigins) -> actix_cors::Cors {
     }
 }
 
-/// Every service's routes, each service with its own state.
-pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
+/// The demo EHR, calling helsesim's HTTP listener at `http_addr`.
+pub fn demo_ehr(
+    settings: &Settings,
+    state: &AppState,
+    clock: Clock,
+    http_addr: std::net::SocketAddr,
+) -> crate::epj::Demo {
+    let ip = match http_addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    let loopback = format!("http://{}", std::net::SocketAddr::new(ip, http_addr.port()));
+    let client = state
+        .helseid
+        .store()
+        .clients
+        .values()
+        .find(|c| c.entry.name.as_deref() == Some(crate::epj::CLIENT_NAME))
+        .cloned();
+    crate::epj::Demo::new(
+        clock,
+        &state.base_url,
+        &loopback,
+        client,
+        &settings.fixtures_dir,
+    )
+}
+
+/// Every service's routes, each service with its own state, and the demo EHR.
+pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState, demo: &web::Data<crate::epj::Demo>) {
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(health::healthz))
@@ -346,6 +377,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
     .configure(|cfg| kjernejournal::configure(cfg, state.kjernejournal.clone()))
     .configure(|cfg| pts::configure(cfg, state.pts.clone()))
     .configure(admin::configure)
+    .configure(|cfg| crate::epj::configure(cfg, demo.clone()))
     .default_service(web::to(unknown_service));
 }
 
@@ -355,7 +387,7 @@ async fn unknown_service(req: HttpRequest) -> HttpResponse {
         .map(|s| format!("/{}", s.name()))
         .collect();
     AdminError::not_found(format!(
-        "No service at {}; helsesim serves {}, /_admin and /healthz",
+        "No service at {}; helsesim serves {}, /_admin, /healthz and the demo EHR at /epj/",
         req.path(),
         prefixes.join(", ")
     ))

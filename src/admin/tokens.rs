@@ -282,6 +282,7 @@ fn decide(
         audiences: &audiences,
         scopes: &scopes,
         org: &org,
+        attest: None,
         jkt: request.dpop_jkt.as_deref(),
     };
     let login = user.map(|user| Login {

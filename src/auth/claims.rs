@@ -28,3 +28,5 @@ pub const SECURITY_LEVEL: &str = "helseid://claims/identity/security_level";
 pub const ASSURANCE_LEVEL: &str = "helseid://claims/identity/assurance_level";
 /// `helseid://claims/hpr/hpr_number`.
 pub const HPR_NUMBER: &str = "helseid://claims/hpr/hpr_number";
+/// The trust-framework attest (tillitsrammeverk) in an access token, and its detail type.
+pub const TRUST_FRAMEWORK: &str = "nhn:tillitsrammeverk:parameters";

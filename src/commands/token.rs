@@ -116,7 +116,9 @@ impl ServerAccess {
     }
 }
 
-struct SigningKey {
+/// A client's private key for client assertions, with the algorithm and `kid` it is
+/// registered with.
+pub struct SigningKey {
     key: PrivateKey,
     alg: SigningAlg,
     kid: Option<String>,
@@ -272,7 +274,8 @@ pub async fn run(settings: &SettingsArgs, options: TokenOptions) -> Result<Strin
         .ok_or_else(|| CommandError::new(format!("unexpected token response: {response}")))
 }
 
-fn load_key(path: &std::path::Path, client: &Client) -> Result<SigningKey, CommandError> {
+/// The private key at `path`, which must be one of `client`'s registered keys.
+pub fn load_key(path: &std::path::Path, client: &Client) -> Result<SigningKey, CommandError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CommandError::new(format!("{}: {e}", path.display())))?;
     let key = PrivateKey::from_file_text(&text)
@@ -327,7 +330,8 @@ fn assertion_details(client: &Client, options: &TokenOptions) -> Result<Vec<Valu
     Ok(details)
 }
 
-fn client_assertion(
+/// A `private_key_jwt` client assertion for `audience` (HelseID's issuer), valid 60 s.
+pub fn client_assertion(
     client: &Client,
     key: &SigningKey,
     audience: &str,
@@ -357,9 +361,10 @@ fn client_assertion(
 }
 
 /// (key, public JWK, private key PEM) for DPoP proofs.
-type DpopKey = (EncodingKey, Jwk, String);
+pub type DpopKey = (EncodingKey, Jwk, String);
 
-fn ephemeral_dpop_key() -> Result<DpopKey, CommandError> {
+/// A new EC P-256 DPoP key.
+pub fn ephemeral_dpop_key() -> Result<DpopKey, CommandError> {
     let generated = rcgen::KeyPair::generate().map_err(|e| CommandError::new(e.to_string()))?;
     let pem = generated.serialize_pem();
     let key =
@@ -385,7 +390,7 @@ fn read_dpop_key(path: &std::path::Path) -> Result<DpopKey, CommandError> {
 }
 
 /// A DPoP proof for `method` `url`; `access_token` adds its hash (`ath`) for an API call.
-fn dpop_proof(
+pub fn dpop_proof(
     key: &DpopKey,
     method: &str,
     url: &str,
@@ -587,8 +592,8 @@ struct UserLogin<'a> {
     client: &'a Client,
     key: &'a SigningKey,
     dpop_key: Option<&'a DpopKey>,
-    /// The client's first registered redirect URI.
-    redirect_uri: &'a str,
+    /// The client's first registered redirect URI (a registered path under helsesim's URL).
+    redirect_uri: String,
 }
 
 impl<'a> UserLogin<'a> {
@@ -607,6 +612,12 @@ impl<'a> UserLogin<'a> {
                 client.id()
             ))
         })?;
+        let redirect_uri = if redirect_uri.starts_with('/') {
+            let base = endpoints.issuer.trim_end_matches("/helseid");
+            format!("{base}{redirect_uri}")
+        } else {
+            redirect_uri.clone()
+        };
         Ok(Self {
             http,
             clock,
@@ -655,7 +666,7 @@ impl<'a> UserLogin<'a> {
                 let mut pairs = vec![
                     ("client_id", self.client.id()),
                     ("response_type", "code"),
-                    ("redirect_uri", self.redirect_uri),
+                    ("redirect_uri", self.redirect_uri.as_str()),
                     ("scope", scope),
                     ("code_challenge", challenge),
                     ("code_challenge_method", "S256"),
@@ -722,7 +733,7 @@ impl<'a> UserLogin<'a> {
                     ("grant_type", "authorization_code"),
                     ("client_id", self.client.id()),
                     ("code", code),
-                    ("redirect_uri", self.redirect_uri),
+                    ("redirect_uri", self.redirect_uri.as_str()),
                     ("code_verifier", verifier),
                     ("client_assertion_type", ASSERTION_TYPE),
                     ("client_assertion", assertion.as_str()),

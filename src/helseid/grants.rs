@@ -14,6 +14,7 @@ use super::form::FormParams;
 use super::model::{ApiResources, IDENTITY_SCOPES};
 use super::tenancy::{self, Organisation};
 use super::tokens::{self, AccessTokenSpec, Login, Signed};
+use super::trust_framework::{self, Attest};
 use crate::auth::dpop::ValidProof;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::sha256_b64url;
@@ -82,12 +83,19 @@ impl GrantContext<'_> {
         stored: Option<&Map<String, Value>>,
     ) -> Result<Organisation, OAuthError> {
         let assertion = &self.client.assertion;
-        let names_one = assertion.contains_key("assertion_details")
-            || assertion.contains_key("authorization_details");
+        let names_one = (assertion.contains_key("assertion_details")
+            || assertion.contains_key("authorization_details"))
+            && tenancy::names_organisation(assertion);
         match (names_one, stored) {
             (false, Some(stored)) => tenancy::resolve(&self.client.client, stored),
             _ => tenancy::resolve(&self.client.client, assertion),
         }
+    }
+
+    /// The trust-framework attest: of the login (`stored`) or of this request's client
+    /// assertion, not both.
+    fn attest(&self, stored: Option<&Map<String, Value>>) -> Result<Option<Attest>, OAuthError> {
+        trust_framework::of_token_request(stored, &self.client.assertion)
     }
 
     /// The claims of an access token for this client (bound to this request's proof key).
@@ -95,7 +103,7 @@ impl GrantContext<'_> {
         &self,
         audiences: &[String],
         scopes: &[String],
-        org: &Organisation,
+        grounds: Grounds<'_>,
         login: Option<Login<'_>>,
     ) -> Map<String, Value> {
         let spec = AccessTokenSpec {
@@ -104,7 +112,8 @@ impl GrantContext<'_> {
             key_amr: self.client.key_amr,
             audiences,
             scopes,
-            org,
+            org: grounds.org,
+            attest: grounds.attest,
             jkt: self.jkt(),
         };
         tokens::access_token_claims(&spec, login, self.now)
@@ -114,10 +123,10 @@ impl GrantContext<'_> {
         &self,
         audiences: &[String],
         scopes: &[String],
-        org: &Organisation,
+        grounds: Grounds<'_>,
         login: Option<Login<'_>>,
     ) -> Result<Signed, OAuthError> {
-        let claims = self.access_claims(audiences, scopes, org, login);
+        let claims = self.access_claims(audiences, scopes, grounds, login);
         tokens::sign(&self.state.keys.signer, "at+jwt", &claims)
     }
 
@@ -139,6 +148,13 @@ impl GrantContext<'_> {
     }
 }
 
+/// What an access token is issued on: the organisation and the trust-framework attest.
+#[derive(Debug, Clone, Copy)]
+struct Grounds<'a> {
+    org: &'a Organisation,
+    attest: Option<&'a Attest>,
+}
+
 /// `client_credentials`: one audience, scopes the client is allowed, its organisation.
 pub fn client_credentials(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
     let client = &ctx.client.client;
@@ -152,7 +168,12 @@ pub fn client_credentials(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
     )?;
     check_single_resource(ctx.params, &audience)?;
     let org = ctx.organisation(None)?;
-    let access = ctx.sign_access(std::slice::from_ref(&audience), &scopes, &org, None)?;
+    let attest = ctx.attest(None)?;
+    let grounds = Grounds {
+        org: &org,
+        attest: attest.as_ref(),
+    };
+    let access = ctx.sign_access(std::slice::from_ref(&audience), &scopes, grounds, None)?;
     Ok(ctx.response(access, &scopes))
 }
 
@@ -171,6 +192,11 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
         ctx.resources,
     )?;
     let org = ctx.organisation(request.details.as_ref())?;
+    let attest = ctx.attest(request.details.as_ref())?;
+    let grounds = Grounds {
+        org: &org,
+        attest: attest.as_ref(),
+    };
     let login = Login {
         user: &code.user,
         auth_time: code.auth_time,
@@ -181,7 +207,7 @@ pub fn authorization_code(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuth
         login,
         &request.scopes,
         &audiences,
-        &org,
+        grounds,
         request.nonce.as_deref(),
     )?;
     let access_jti = response.1.clone();
@@ -347,6 +373,11 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
     let scopes = narrowed_scopes(ctx.params.get("scope"), &grant.scopes)?;
     let audiences = select_audiences(ctx.params, &grant.resources, &scopes, ctx.resources)?;
     let org = ctx.organisation(grant.details.as_ref())?;
+    let attest = ctx.attest(grant.details.as_ref())?;
+    let grounds = Grounds {
+        org: &org,
+        attest: attest.as_ref(),
+    };
 
     let new_token = random::url_token(32);
     rotate_refresh_token(&mut ctx.state.flows(ctx.now), &family, token, &new_token)?;
@@ -355,7 +386,8 @@ pub fn refresh_token(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError
         auth_time: grant.auth_time,
         sid: &grant.sid,
     };
-    let (mut response, (jti, expires)) = login_tokens(ctx, login, &scopes, &audiences, &org, None)?;
+    let (mut response, (jti, expires)) =
+        login_tokens(ctx, login, &scopes, &audiences, grounds, None)?;
     record_family_access(
         &mut ctx.state.flows(ctx.now),
         &family,
@@ -503,7 +535,11 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
     check_exchange_audience(params, &audience)?;
     let scopes = exchanged_scopes(&subject, api_scopes);
     let org = ctx.organisation(None)?;
-    let claims = ctx.access_claims(std::slice::from_ref(&audience), &scopes, &org, None);
+    let grounds = Grounds {
+        org: &org,
+        attest: None,
+    };
+    let claims = ctx.access_claims(std::slice::from_ref(&audience), &scopes, grounds, None);
     let claims = on_behalf_of(claims, &subject, client.id());
     let access = tokens::sign(&ctx.state.keys.signer, "at+jwt", &claims)?;
     let mut response = ctx.response(access, &scopes);
@@ -615,11 +651,11 @@ fn login_tokens(
     login: Login<'_>,
     granted: &[String],
     audiences: &[String],
-    org: &Organisation,
+    grounds: Grounds<'_>,
     nonce: Option<&str>,
 ) -> Result<(TokenResponse, (String, DateTime<Utc>)), OAuthError> {
     let scopes = token_scopes(granted, audiences, ctx.resources);
-    let access = ctx.sign_access(audiences, &scopes, org, Some(login))?;
+    let access = ctx.sign_access(audiences, &scopes, grounds, Some(login))?;
     let access_jti = (access.jti.clone(), access.expires);
     let id_token = if granted.iter().any(|s| s == "openid") {
         let claims = tokens::id_token_claims(

@@ -173,7 +173,7 @@ fn direct_request(
         let message = "This client must use PAR: push the authorization request to /connect/par \
                        and send only client_id and request_uri to /connect/authorize";
         return Err(match params.get("redirect_uri") {
-            Some(uri) if client.entry.redirect_uris.iter().any(|u| u == uri) => {
+            Some(uri) if client.allows_redirect_uri(uri, &state.endpoints.base) => {
                 RequestError::redirect(
                     OAuthError::invalid_request(message),
                     uri,
@@ -186,7 +186,14 @@ fn direct_request(
     }
     let details = request::apply_request_object(&mut params, client, &state.endpoints, now)
         .map_err(RequestError::Page)?;
-    request::validate(&params, client, resources, details, None)
+    request::validate(
+        &params,
+        client,
+        resources,
+        details,
+        None,
+        &state.endpoints.base,
+    )
 }
 
 /// Who logs in without the page: the person the test IdP's `test_pid` names (always), else the

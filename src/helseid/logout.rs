@@ -51,11 +51,12 @@ fn read_logout(req: &HttpRequest, body: &[u8], state: &State) -> Result<Logout, 
     };
     let cookie_sid = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     decide_logout(&params, hint.as_ref(), cookie_sid, |client_id, uri| {
-        state
-            .store()
-            .clients
-            .get(client_id)
-            .is_some_and(|c| c.entry.post_logout_redirect_uris.iter().any(|u| u == uri))
+        state.store().clients.get(client_id).is_some_and(|c| {
+            c.entry
+                .post_logout_redirect_uris
+                .iter()
+                .any(|u| super::model::is_registered_uri(u, uri, &state.endpoints.base))
+        })
     })
 }
 

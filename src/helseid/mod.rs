@@ -17,6 +17,7 @@ pub mod state;
 pub mod tenancy;
 pub mod token;
 pub mod tokens;
+pub mod trust_framework;
 pub mod userinfo;
 
 use actix_web::web;
@@ -51,6 +52,9 @@ pub struct Endpoints {
     pub revocation: String,
     /// `/connect/introspect`.
     pub introspect: String,
+    /// helsesim's public base URL: a client's redirect URI that is a path (`/epj/callback`) is
+    /// under it.
+    pub base: String,
 }
 
 impl Endpoints {
@@ -69,6 +73,7 @@ impl Endpoints {
             revocation: at("/connect/revocation"),
             introspect: at("/connect/introspect"),
             issuer,
+            base: base.to_owned(),
         }
     }
 }

@@ -259,6 +259,15 @@ impl Client {
             .unwrap_or(DEFAULT_REFRESH_TOKEN_LIFETIME)
     }
 
+    /// Whether `uri` is one of the client's redirect URIs (`base`: helsesim's public URL, for
+    /// registered paths).
+    pub fn allows_redirect_uri(&self, uri: &str, base: &str) -> bool {
+        self.entry
+            .redirect_uris
+            .iter()
+            .any(|registered| is_registered_uri(registered, uri, base))
+    }
+
     /// Whether the client may get `scope`.
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.entry.scopes.iter().any(|s| s == scope)
@@ -399,7 +408,18 @@ fn check_scopes(scopes: &[String], resources: &ApiResources) -> Result<(), Field
     Ok(())
 }
 
-/// Redirect and post-logout redirect URIs are absolute URLs without a fragment.
+/// Whether `uri` is the `registered` redirect URI: the same text, or, for a registered path
+/// (`/epj/callback`), that path under helsesim's public base URL `base`.
+pub fn is_registered_uri(registered: &str, uri: &str, base: &str) -> bool {
+    if registered.starts_with('/') {
+        uri.strip_prefix(base) == Some(registered)
+    } else {
+        registered == uri
+    }
+}
+
+/// Redirect and post-logout redirect URIs are absolute URLs without a fragment, or paths under
+/// helsesim's own public URL (`/epj/callback`, for an EHR helsesim serves itself).
 fn check_redirect_uris(entry: &ClientEntry) -> Result<(), FieldError> {
     for (field, uris) in [
         ("redirect_uris", &entry.redirect_uris),
@@ -409,7 +429,11 @@ fn check_redirect_uris(entry: &ClientEntry) -> Result<(), FieldError> {
         ),
     ] {
         for (i, uri) in uris.iter().enumerate() {
-            let parsed = url::Url::parse(uri).map_err(|e| {
+            let absolute = match uri.strip_prefix('/') {
+                Some(path) if !path.starts_with('/') => format!("http://helsesim.invalid/{path}"),
+                _ => uri.clone(),
+            };
+            let parsed = url::Url::parse(&absolute).map_err(|e| {
                 FieldError::new(
                     format!("{field}[{i}]"),
                     format!("'{uri}' is not an absolute URL: {e}"),
@@ -643,10 +667,17 @@ mod tests {
     }
 
     #[test]
-    fn redirect_uris_are_absolute_and_without_fragment() {
+    fn redirect_uris_are_absolute_or_paths_and_without_fragment() {
         let mut client = entry(Tenancy::SingleTenant);
         client.redirect_uris = vec!["https://ehr.example/cb".to_owned()];
         client.post_logout_redirect_uris = vec!["/out".to_owned()];
+        assert_eq!(field_of(check_redirect_uris(&client)), None);
+        client.post_logout_redirect_uris = vec!["out".to_owned()];
+        assert_eq!(
+            field_of(check_redirect_uris(&client)).as_deref(),
+            Some("post_logout_redirect_uris[0]")
+        );
+        client.post_logout_redirect_uris = vec!["//other.example/out".to_owned()];
         assert_eq!(
             field_of(check_redirect_uris(&client)).as_deref(),
             Some("post_logout_redirect_uris[0]")
@@ -663,6 +694,27 @@ mod tests {
                 "a redirect URI must not have a fragment"
             )
         );
+    }
+
+    #[test]
+    fn a_registered_path_is_under_helsesims_own_url_only() {
+        let base = "http://localhost:8080";
+        assert!(is_registered_uri(
+            "/epj/callback",
+            "http://localhost:8080/epj/callback",
+            base
+        ));
+        assert!(!is_registered_uri("/epj/callback", "/epj/callback", base));
+        assert!(!is_registered_uri(
+            "/epj/callback",
+            "http://evil.example/epj/callback",
+            base
+        ));
+        assert!(is_registered_uri(
+            "https://ehr.example/cb",
+            "https://ehr.example/cb",
+            base
+        ));
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn push(
         &resources,
         details,
         proof.as_ref().map(|p| p.jkt.as_str()),
+        &state.endpoints.base,
     )
     .map_err(request::RequestError::into_oauth)?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random::url_token(32));

@@ -11,8 +11,8 @@ use super::flow::{AuthorizationRequest, ResponseMode, TestLogin};
 use super::form::FormParams;
 use super::grants::is_pkce_value;
 use super::model::{ApiResources, Client};
-use super::tenancy;
 use super::tokens::IDP;
+use super::{tenancy, trust_framework};
 use crate::auth::CLOCK_SKEW;
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::{SigningAlg, UnverifiedJws};
@@ -199,8 +199,9 @@ pub fn validate(
     resources: &ApiResources,
     details: Option<Map<String, Value>>,
     proof_jkt: Option<&str>,
+    base: &str,
 ) -> Result<AuthorizationRequest, RequestError> {
-    let redirect_uri = registered_redirect_uri(params, client).map_err(RequestError::Page)?;
+    let redirect_uri = registered_redirect_uri(params, client, base).map_err(RequestError::Page)?;
     let state = params.get("state").map(str::to_owned);
     let (response_mode, mode_error) = response_mode(params);
     let back = |error: OAuthError| {
@@ -219,6 +220,7 @@ pub fn validate(
     let test_login = test_login(params).map_err(back)?;
     if let Some(details) = &details {
         tenancy::resolve(client, details).map_err(back)?;
+        trust_framework::find(details).map_err(back)?;
     }
     Ok(AuthorizationRequest {
         client_id: client.id().to_owned(),
@@ -241,11 +243,12 @@ pub fn validate(
 fn registered_redirect_uri<'p>(
     params: &'p FormParams,
     client: &Client,
+    base: &str,
 ) -> Result<&'p str, OAuthError> {
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
-    if !client.entry.redirect_uris.iter().any(|u| u == redirect_uri) {
+    if !client.allows_redirect_uri(redirect_uri, base) {
         return Err(OAuthError::invalid_request(format!(
             "redirect_uri '{redirect_uri}' is not registered for client '{}' (it must match a \
              registered one exactly{})",

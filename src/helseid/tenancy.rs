@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::model::{Client, ClientEntry, Tenancy};
+use crate::auth::claims::TRUST_FRAMEWORK;
 use crate::errors::oauth::OAuthError;
 use crate::ids::OrgNr;
 
@@ -44,12 +45,27 @@ fn hid_1004(value: &str) -> OAuthError {
     )
 }
 
+/// Whether `details` name an organisation or an SFM journal (other detail types, such as the
+/// trust framework's, do not); malformed details count as naming one, so that [`resolve`]
+/// reports them.
+pub fn names_organisation(details: &Map<String, Value>) -> bool {
+    #[allow(clippy::unnecessary_map_or)]
+    detail_objects(details).map_or(true, |objects| {
+        objects.iter().any(|o| {
+            matches!(
+                o.get("type").and_then(Value::as_str),
+                Some(HELSEID_AUTHORIZATION | SFM_JOURNAL_ID)
+            )
+        })
+    })
+}
+
 /// Works out the organisation for `client` from its configuration and assertion claims.
 pub fn resolve(
     client: &Client,
     assertion: &Map<String, Value>,
 ) -> Result<Organisation, OAuthError> {
-    let named = named_in(&details(assertion)?)?;
+    let named = named_in(&detail_objects(assertion)?)?;
     match client.entry.tenancy {
         Tenancy::SingleTenant => single_tenant(&client.entry, named),
         Tenancy::MultiTenant => multi_tenant(&client.entry, named),
@@ -93,8 +109,18 @@ fn named_in(details: &[Map<String, Value>]) -> Result<Named, OAuthError> {
                 }
                 named.journal_id = Some(journal(detail)?);
             }
-            // Other detail types (e.g. the trust framework's) are not about the organisation.
-            _ => {}
+            // The trust framework's attest is not about the organisation
+            // (`trust_framework::find` reads it).
+            TRUST_FRAMEWORK => {}
+            other => {
+                return Err(hid(
+                    "HID-1007",
+                    format!(
+                        "unknown authorization detail type '{other}': HelseID knows \
+                         {HELSEID_AUTHORIZATION}, {SFM_JOURNAL_ID} and {TRUST_FRAMEWORK}"
+                    ),
+                ));
+            }
         }
     }
     Ok(named)
@@ -186,8 +212,11 @@ fn multi_tenant(client: &ClientEntry, named: Named) -> Result<Organisation, OAut
     })
 }
 
-/// The detail objects, from exactly one of the two claims.
-fn details(assertion: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, OAuthError> {
+/// The detail objects of a request's `authorization_details` or a client assertion's
+/// `assertion_details` / `authorization_details` (exactly one of the two).
+pub fn detail_objects(
+    assertion: &Map<String, Value>,
+) -> Result<Vec<Map<String, Value>>, OAuthError> {
     let claim = match (
         assertion.get("assertion_details"),
         assertion.get("authorization_details"),

@@ -10,9 +10,10 @@ use serde_json::{Map, Value, json};
 
 use super::model::{Client, IDENTITY_SCOPES, User};
 use super::tenancy::Organisation;
+use super::trust_framework::{self, Attest};
 use crate::auth::claims::{
     ASSURANCE_LEVEL, CLIENT_AMR, CLIENT_TENANCY, HPR_NUMBER, JOURNAL_ID, ORGNR_CHILD, ORGNR_PARENT,
-    ORGNR_SUPPLIER, PID, PID_PSEUDONYM, SECURITY_LEVEL, SFM_AUDIENCE, SFM_ID,
+    ORGNR_SUPPLIER, PID, PID_PSEUDONYM, SECURITY_LEVEL, SFM_AUDIENCE, SFM_ID, TRUST_FRAMEWORK,
 };
 use crate::errors::oauth::{OAuthError, OAuthErrorCode};
 use crate::jose::{TokenSigner, b64url};
@@ -49,6 +50,8 @@ pub struct AccessTokenSpec<'a> {
     pub scopes: &'a [String],
     /// The organisation claims.
     pub org: &'a Organisation,
+    /// The trust-framework attest, carried when the scopes include a `…/tillitsrammeverk` one.
+    pub attest: Option<&'a Attest>,
     /// The DPoP key thumbprint the token is bound to.
     pub jkt: Option<&'a str>,
 }
@@ -112,6 +115,14 @@ pub fn access_token_claims(
         insert_opt(&mut claims, SFM_ID, spec.client.entry.sfm_id.as_deref());
     }
     insert_opt(&mut claims, JOURNAL_ID, spec.org.journal_id.as_deref());
+    if let Some(attest) = spec.attest
+        && trust_framework::carried_by(spec.scopes)
+    {
+        claims.insert(
+            TRUST_FRAMEWORK.into(),
+            attest.enriched(login.map(|l| l.user)),
+        );
+    }
     claims.insert(
         CLIENT_TENANCY.into(),
         json!(spec.client.entry.tenancy.as_str()),

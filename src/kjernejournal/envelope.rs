@@ -1,8 +1,9 @@
 //! What kjernejournal puts around every answer: an `X-EVENT-ID` header (the request's id in
-//! kjernejournal, for correlation), and — "all API responses from kjernejournal may have an
-//! arbitrary gibberish extra field" — one field with a random name and a random value of a
-//! random JSON type in every JSON body, success or error, so clients that break on unknown
-//! fields break here first. FHIR bodies (`application/fhir+json`) are left valid FHIR.
+//! kjernejournal, for correlation; Innlogging answers with the caller's own when it sent one),
+//! and — "all API responses from kjernejournal may have an arbitrary gibberish extra field" —
+//! one field with a random name and a random value of a random JSON type in every JSON body,
+//! success or error, so clients that break on unknown fields break here first. FHIR bodies
+//! (`application/fhir+json`) are left valid FHIR.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -76,6 +77,18 @@ fn is_plain_json(response: &actix_web::HttpResponse<impl MessageBody>) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"))
 }
 
+/// Kjernejournal Innlogging takes the caller's `X-EVENT-ID` (when valid) and answers with it.
+fn echoed_event_id(req: &ServiceRequest) -> Option<HeaderValue> {
+    if !req.path().starts_with("/kjernejournal/innlogging/") {
+        return None;
+    }
+    let sent = req.headers().get(EVENT_ID)?;
+    crate::kjernejournal::innlogging::caller::event_id(Some(sent.as_bytes()))
+        .ok()
+        .flatten()
+        .and(Some(sent.clone()))
+}
+
 /// Middleware for the kjernejournal scope: event id on every response, the extra field in every
 /// JSON body (unless switched off with `HELSESIM_KJ_EXTRA_FIELD=off`).
 pub async fn envelope(
@@ -85,9 +98,10 @@ pub async fn envelope(
     let extra_field = req
         .app_data::<web::Data<State>>()
         .is_none_or(|state| state.extra_field);
+    let echoed = echoed_event_id(&req);
     let response = next.call(req).await?;
     let (req, mut response) = response.into_parts();
-    if let Ok(id) = HeaderValue::from_str(&new_event_id()) {
+    if let Ok(id) = echoed.map_or_else(|| HeaderValue::from_str(&new_event_id()), Ok) {
         response.headers_mut().insert(EVENT_ID, id);
     }
     if !extra_field || !is_plain_json(&response) {

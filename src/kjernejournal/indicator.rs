@@ -237,6 +237,7 @@ mod tests {
             own_health_information: false,
             blocked_modules: vec![KjModule::Legemidler],
             blocked_professionals: vec!["431001110".to_owned()],
+            ..KjRecord::default()
         };
         let answer = indicator("13116900216", Some(&patient(Some(record))), None);
         assert_eq!(

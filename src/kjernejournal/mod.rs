@@ -1,7 +1,9 @@
 //! Kjernejournal at `/kjernejournal`: helseindikator (`POST /v1/helseindikator`), ping
 //! (`GET /v1/ping`) — both with the organisation's system token — and, with the user's token and
 //! the ticket, the data APIs: critical information as FHIR (`GET /v1/fhir/Patient/$everything`)
-//! and the medication overview (`GET /v1/legemidler`). Every answer carries `X-EVENT-ID` and
+//! and the medication overview (`GET /v1/legemidler`); Kjernejournal Innlogging
+//! (`/innlogging/api/session/…`, [`innlogging`]) and the portal it opens (`/hpp-webapp`,
+//! [`portal`]). Every answer carries `X-EVENT-ID` and
 //! every JSON body a random extra field ([`envelope`]); errors are
 //! `{status, utviklermelding, brukermelding, feilkode}` ([`fault`]).
 
@@ -12,8 +14,10 @@ pub mod envelope;
 pub mod fault;
 pub mod fhir;
 pub mod indicator;
+pub mod innlogging;
 pub mod legemidler;
 pub mod model;
+pub mod portal;
 pub mod state;
 pub mod ticket;
 
@@ -41,6 +45,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
         web::scope("/kjernejournal")
             .app_data(state)
             .app_data(web::PayloadConfig::new(MAX_BODY))
+            .service(web::scope("/innlogging").configure(innlogging::configure))
+            .service(
+                web::scope("/hpp-webapp")
+                    .configure(portal::configure)
+                    .default_service(web::to(portal::not_found)),
+            )
             .service(
                 web::scope("/v1/fhir")
                     .wrap(error_handlers(ErrorFormat::KjernejournalFhir))
@@ -81,7 +91,10 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         &format!(
             "Kjernejournal has no endpoint at {}: helsesim simulates POST \
              /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET \
-             /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything",
+             /kjernejournal/v1/legemidler, GET /kjernejournal/v1/fhir/Patient/$everything, \
+             Kjernejournal Innlogging's POST /kjernejournal/innlogging/api/session/create \
+             (refresh, end; GET ping) and the portal at \
+             /kjernejournal/hpp-webapp/hentpasient.html",
             req.path()
         ),
     )

@@ -1,9 +1,11 @@
-//! Kjernejournal's state: the organisations it knows, its ticket key, and the handles it is
+//! Kjernejournal's state: the organisations it knows, its ticket key, Innlogging's sessions,
+//! and the handles it is
 //! given at start-up — the national systems that hold the patients' records, and the token
 //! verifier.
 
 use std::sync::{Arc, RwLockReadGuard};
 
+use super::innlogging::sessions::Sessions;
 use super::model::KjStore;
 use super::ticket::TicketSealer;
 use crate::auth::http::ApiVerifier;
@@ -24,6 +26,8 @@ pub struct State {
     pub extra_field: bool,
     /// Seals and opens the tickets (a key made at start-up).
     pub tickets: TicketSealer,
+    /// Kjernejournal Innlogging's sessions and the portal sessions that follow them.
+    pub innlogging: Sessions,
     store: Shared<KjStore>,
     national: Arc<Shared<NationalStore>>,
 }
@@ -59,6 +63,7 @@ impl State {
             verifier: parts.verifier,
             extra_field: parts.extra_field,
             tickets: TicketSealer::generate().map_err(|_| RandomFailed)?,
+            innlogging: Sessions::default(),
             store: Shared::new(parts.store),
             national: parts.national,
         })

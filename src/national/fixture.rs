@@ -77,6 +77,15 @@ pub struct KjFixture {
     /// HPR numbers of health professionals the patient has blocked.
     #[serde(default)]
     pub blocked_professionals: Vec<String>,
+    /// The patient's name (Folkeregisteret's), shown by the kjernejournal portal.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Folkeregisteret has an address block (adressesperre) on the patient.
+    #[serde(default)]
+    pub address_protected: bool,
+    /// The patient is not active in Folkeregisteret.
+    #[serde(default)]
+    pub inactive: bool,
 }
 
 /// `kjernejournal`: a boolean or a [`KjFixture`] object.
@@ -92,7 +101,7 @@ fn kjernejournal_fixture<'de, D: serde::Deserializer<'de>>(
             .map_err(D::Error::custom),
         other => Err(D::Error::custom(format!(
             "expected true, false or an object with own_health_information, blocked_modules, \
-             blocked_professionals; got {other}"
+             blocked_professionals, name, address_protected, inactive; got {other}"
         ))),
     }
 }
@@ -116,10 +125,19 @@ fn build_kjernejournal(fixture: KjFixture) -> Result<KjRecord, FieldError> {
             ));
         }
     }
+    if fixture.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(FieldError::new(
+            "kjernejournal.name",
+            "the name must not be empty (leave it out instead)",
+        ));
+    }
     Ok(KjRecord {
         own_health_information: fixture.own_health_information,
         blocked_modules,
         blocked_professionals: fixture.blocked_professionals,
+        name: fixture.name,
+        address_protected: fixture.address_protected,
+        inactive: fixture.inactive,
     })
 }
 

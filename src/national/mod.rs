@@ -320,6 +320,16 @@ pub struct KjRecord {
     /// HPR numbers of health professionals the patient has blocked: then kjernejournal shares
     /// nothing clinical with anyone.
     pub blocked_professionals: Vec<String>,
+    /// The patient's name as kjernejournal shows it (from Folkeregisteret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Folkeregisteret has an address block (adressesperre) on the patient: the portal does not
+    /// open the kjernejournal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub address_protected: bool,
+    /// The patient is not active in Folkeregisteret (dead, emigrated, number ceased).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inactive: bool,
 }
 
 /// A kjernejournal module a patient can restrict.

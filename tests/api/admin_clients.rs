@@ -106,9 +106,16 @@ async fn list_has_the_shipped_clients_in_the_fixture_shape() {
         .collect();
     assert_eq!(
         ids,
-        BTreeSet::from([SFM_NEW_TENANT, SFM_READY, MULTI_TENANT, KJERNEJOURNAL, PTS])
+        BTreeSet::from([
+            SFM_NEW_TENANT,
+            SFM_READY,
+            MULTI_TENANT,
+            KJERNEJOURNAL,
+            PTS,
+            EPJ_DEMO
+        ])
     );
-    assert_eq!(listed.len(), 5);
+    assert_eq!(listed.len(), 6);
 
     let by_id = |id: &str| listed.iter().find(|c| c["client_id"] == id).unwrap();
     let shipped = shipped_clients();
@@ -173,7 +180,7 @@ async fn a_new_client_is_created_inspected_and_gets_tokens() {
     assert_eq!(reply.json, created);
 
     let reply = app.get(CLIENTS).await;
-    assert_eq!(reply.json.as_array().unwrap().len(), 6);
+    assert_eq!(reply.json.as_array().unwrap().len(), 7);
     assert!(reply.json.as_array().unwrap().contains(&created));
 
     let reply = app.token_with_key("new-ehr", key).await;
@@ -239,7 +246,7 @@ async fn posting_an_existing_client_replaces_it() {
             .count(),
         1
     );
-    assert_eq!(listed.len(), 6);
+    assert_eq!(listed.len(), 7);
 
     let reply = app.token_with_key("rotating", old_key).await;
     reply.assert_oauth_error(
@@ -374,7 +381,7 @@ async fn invalid_entries_are_refused_naming_the_field() {
         "not_found",
         "No client 'invalid-client'",
     );
-    assert_eq!(app.get(CLIENTS).await.json.as_array().unwrap().len(), 5);
+    assert_eq!(app.get(CLIENTS).await.json.as_array().unwrap().len(), 6);
 }
 
 #[actix_web::test]
@@ -531,7 +538,7 @@ async fn a_deleted_client_can_no_longer_get_tokens() {
         &format!("No client '{SFM_READY}'"),
     );
     let listed = app.get(CLIENTS).await.json;
-    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert_eq!(listed.as_array().unwrap().len(), 5);
     assert!(
         !listed
             .as_array()

@@ -410,5 +410,5 @@ async fn every_token_command_of_the_overview_works_at_its_api() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 8, "every shipped client's commands");
+    assert_eq!(ran, 10, "every shipped client's commands");
 }

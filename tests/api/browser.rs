@@ -105,3 +105,24 @@ pub fn save_full_page_screenshot(tab: &Arc<Tab>, path: &Path) -> Result<(), BoxE
     std::fs::write(path, png)?;
     Ok(())
 }
+
+/// Runs the blocking browser part `drive` on its own thread while this runtime goes on serving
+/// the app in-process; fails when it takes over `limit` or fails. Its result.
+pub async fn run_browser_part<T: Send + 'static>(
+    limit: Duration,
+    drive: impl FnOnce() -> Result<T, BoxError> + Send + 'static,
+) -> T {
+    let started = std::time::Instant::now();
+    let browser_part = std::thread::spawn(drive);
+    while !browser_part.is_finished() {
+        assert!(
+            started.elapsed() < limit,
+            "the browser part took over {limit:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    match browser_part.join() {
+        Ok(result) => result.unwrap_or_else(|e| panic!("in Chromium: {e}")),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}

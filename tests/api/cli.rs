@@ -238,7 +238,7 @@ fn check_fixtures_accepts_the_bundled_fixtures() {
     assert_eq!(
         stdout(&output),
         format!(
-            "fixtures OK: {} (3 API resources, 5 HelseID clients, 5 test users, 3 SFM tenants, 8 \
+            "fixtures OK: {} (3 API resources, 6 HelseID clients, 5 test users, 3 SFM tenants, 8 \
              patients in the national systems, 5 kjernejournal organisations)\n",
             fixtures_dir().display()
         )

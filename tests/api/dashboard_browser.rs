@@ -166,19 +166,7 @@ async fn the_locked_dashboard_in_chromium_asks_for_the_token_and_then_works() {
     };
     let app = spawn_app_with(|s| s.admin_token = Some(ADMIN_TOKEN.to_owned())).await;
     let url = app.url("/");
-    let started = Instant::now();
-    let browser_part = std::thread::spawn(move || drive_locked(&chromium, &url));
-    while !browser_part.is_finished() {
-        assert!(
-            started.elapsed() < BROWSER_PART,
-            "the browser part took over {BROWSER_PART:?}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    match browser_part.join() {
-        Ok(result) => result.unwrap_or_else(|e| panic!("in Chromium: {e}")),
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    run_browser_part(BROWSER_PART, move || drive_locked(&chromium, &url)).await;
 }
 
 /// With HELSESIM_ADMIN_TOKEN the page shows only the token form; with the token it loads.

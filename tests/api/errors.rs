@@ -61,7 +61,9 @@ async fn unknown_paths_answer_in_each_services_format() {
         reply.json["utviklermelding"],
         "Kjernejournal has no endpoint at /kjernejournal/v1/nothing: helsesim simulates POST \
          /kjernejournal/v1/helseindikator, GET /kjernejournal/v1/ping, GET \
-         /kjernejournal/v1/legemidler and GET /kjernejournal/v1/fhir/Patient/$everything"
+         /kjernejournal/v1/legemidler, GET /kjernejournal/v1/fhir/Patient/$everything, \
+         Kjernejournal Innlogging's POST /kjernejournal/innlogging/api/session/create \
+         (refresh, end; GET ping) and the portal at /kjernejournal/hpp-webapp/hentpasient.html"
     );
     assert_eq!(reply.json["feilkode"], "KJF-000000");
     assert!(
@@ -101,8 +103,8 @@ async fn unknown_paths_answer_in_each_services_format() {
     assert_eq!(reply.json["error"], "not_found");
     assert_eq!(
         reply.json["message"],
-        "No service at /nothing; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin and \
-         /healthz"
+        "No service at /nothing; helsesim serves /helseid, /sfm, /kjernejournal, /pts, /_admin, \
+         /healthz and the demo EHR at /epj/"
     );
 }
 

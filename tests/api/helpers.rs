@@ -24,6 +24,8 @@ pub const SFM_READY: &str = "28472fd6-8a1e-480c-a670-06b7e5230d20";
 pub const MULTI_TENANT: &str = "8cd7c619-92db-4d55-89e2-383b75efc758";
 pub const KJERNEJOURNAL: &str = "0891b6eb-aa2d-46ce-a8bd-1a206dfd19ef";
 pub const PTS: &str = "f0874972-5467-42da-b05f-fe90594675a2";
+/// The demo EHR's client (`epj-web-demo`).
+pub const EPJ_DEMO: &str = "d9af2874-5784-48b9-81f5-7b6d0ee8d5ac";
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

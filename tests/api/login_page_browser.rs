@@ -56,20 +56,10 @@ async fn a_user_picked_or_typed_on_the_login_page_in_chromium_gets_a_code() {
 
     // The browser API blocks: it runs on its own thread while this runtime serves the app.
     let started = Instant::now();
-    let browser_part = std::thread::spawn(move || {
+    let [picked_callback, typed_callback] = run_browser_part(BROWSER_PART, move || {
         drive_browser(&chromium, &authorize_urls[0], &authorize_urls[1])
-    });
-    while !browser_part.is_finished() {
-        assert!(
-            started.elapsed() < BROWSER_PART,
-            "the browser part took over {BROWSER_PART:?}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    let [picked_callback, typed_callback] = match browser_part.join() {
-        Ok(result) => result.unwrap_or_else(|e| panic!("in Chromium: {e}")),
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
+    })
+    .await;
     eprintln!(
         "login page in Chromium: {:?}, screenshot at {}",
         started.elapsed(),

@@ -28,6 +28,12 @@ async fn resource_map_debug() -> String {
     let captured = Rc::new(RefCell::new(String::new()));
     let sink = captured.clone();
     let routes_state = state.clone();
+    let demo = actix_web::web::Data::new(helsesim::startup::demo_ehr(
+        &settings,
+        &state,
+        helsesim::Clock::fixed(t0()),
+        "127.0.0.1:1".parse().unwrap(),
+    ));
     let app = actix_web::test::init_service(
         App::new()
             .app_data(state)
@@ -35,7 +41,7 @@ async fn resource_map_debug() -> String {
                 *sink.borrow_mut() = format!("{:?}", req.request().resource_map());
                 srv.call(req)
             })
-            .configure(|cfg| helsesim::startup::routes(cfg, &routes_state)),
+            .configure(|cfg| helsesim::startup::routes(cfg, &routes_state, &demo)),
     )
     .await;
     let request = actix_web::test::TestRequest::get()
@@ -232,8 +238,11 @@ fn format_problem(path: &str, content_type: &str, body: &str) -> Option<String> 
         "/helseid/connect/authorize",
         "/helseid/login",
         "/helseid/connect/endsession",
+        "/epj/login",
+        "/epj/callback",
     ];
-    if content_type.starts_with("text/html") && html_pages.contains(&path) {
+    let html_page = html_pages.contains(&path) || path.starts_with("/kjernejournal/hpp-webapp");
+    if content_type.starts_with("text/html") && html_page {
         return (!body.contains("<html")).then(|| "an HTML page without <html".to_owned());
     }
     let Ok(json) = serde_json::from_str::<Value>(body) else {

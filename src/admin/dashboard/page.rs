@@ -146,6 +146,9 @@ fn top_bar() -> Markup {
                     a href="#configuration" { "Config" }
                     a href="#patients" { "Patients" }
                     a href="#clients" { "Clients" }
+                    a href="/epj/" title="A small web EHR doing the clinician's whole flow" {
+                        "Demo EHR"
+                    }
                 }
                 div.clock #clock aria-label="helsesim's clock" {
                     div.clock-read {
