@@ -16,6 +16,15 @@ pub fn url_token(n: usize) -> String {
     crate::jose::b64url(bytes)
 }
 
+/// `n` random bytes, standard base64 with padding (`+`, `/`, `=`), as SFM writes its session
+/// ids and codes (64 bytes: 88 characters).
+pub fn base64_token(n: usize) -> String {
+    use base64::Engine as _;
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +39,9 @@ mod tests {
         );
         assert_ne!(a, hex_id());
         assert_eq!(url_token(16).len(), 22);
+        let sfm = base64_token(64);
+        assert_eq!(sfm.len(), 88);
+        assert!(sfm.ends_with("=="));
+        assert_ne!(sfm, base64_token(64));
     }
 }

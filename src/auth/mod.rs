@@ -3,6 +3,7 @@
 //! its own error format.
 
 pub mod claims;
+pub mod clients;
 pub mod dpop;
 pub mod http;
 

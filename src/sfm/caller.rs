@@ -24,6 +24,10 @@ pub struct Caller {
     pub orgnr_child: Option<String>,
     /// The user's HPR number (authorised health professionals).
     pub hpr: Option<String>,
+    /// The HelseID client the token was issued to (`client_id`).
+    pub client_id: Option<String>,
+    /// When the token expires (`exp`).
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// Why a caller was refused before reaching a tenant.
@@ -124,6 +128,12 @@ pub fn authenticate(
         hpr: token
             .claim_str(crate::auth::claims::HPR_NUMBER)
             .map(str::to_owned),
+        client_id: token.claim_str("client_id").map(str::to_owned),
+        expires: token
+            .claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|exp| DateTime::from_timestamp(exp, 0)),
     })
 }
 

@@ -1,10 +1,11 @@
 //! SFM (Sentral forskrivningsmodul) at `/sfm`: the session service (`/sfm/api`: patient tickets,
-//! GUI sessions), the simulated portal (`/sfm/portal`) and the FHIR R4 API (`/sfm/fhir`). Every
-//! call is confined to the tenant the caller's token names.
+//! GUI sessions), the GUI's portals (`/sfm/client`) and their server API (`/sfm/server`), and the
+//! FHIR R4 API (`/sfm/fhir`). Every call is confined to the tenant the caller's token names.
 
 pub mod caller;
 pub mod datadeling;
 pub mod fhir;
+pub mod gui;
 pub mod medication;
 pub mod model;
 pub mod session;
@@ -43,25 +44,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
                     )
                     .service(
                         web::resource("/Session/create")
-                            .route(web::post().to(session::session_create))
+                            .route(web::post().to(gui::session::create))
                             .default_service(method_not_allowed("POST")),
                     )
                     .service(
                         web::resource("/Session/refresh")
-                            .route(web::post().to(session::session_refresh))
+                            .route(web::post().to(gui::session::refresh))
                             .default_service(method_not_allowed("POST")),
                     )
                     .service(
                         web::resource("/Session/end")
-                            .route(web::post().to(session::session_end))
+                            .route(web::post().to(gui::session::end))
                             .default_service(method_not_allowed("POST")),
                     )
                     .default_service(web::to(api_not_found)),
             )
             .service(
-                web::resource("/portal")
-                    .route(web::get().to(session::portal))
-                    .default_service(method_not_allowed("GET")),
+                web::scope("/client")
+                    .wrap(error_handlers(ErrorFormat::Problem))
+                    .configure(gui::configure_client)
+                    .default_service(web::to(gui_not_found)),
+            )
+            .service(
+                web::scope("/server/api")
+                    .wrap(error_handlers(ErrorFormat::Problem))
+                    .app_data(web::PayloadConfig::new(MAX_SESSION_BODY))
+                    .configure(gui::configure_server)
+                    .default_service(web::to(gui_not_found)),
             )
             .wrap(error_handlers(ErrorFormat::Fhir))
             .default_service(web::to(fhir_not_found)),
@@ -81,6 +90,14 @@ async fn api_not_found(req: HttpRequest) -> HttpResponse {
     Problem::new(
         actix_web::http::StatusCode::NOT_FOUND,
         format!("SFM's session service has no endpoint at {}", req.path()),
+    )
+    .render()
+}
+
+async fn gui_not_found(req: HttpRequest) -> HttpResponse {
+    Problem::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        format!("SFM's GUI has no endpoint at {}", req.path()),
     )
     .render()
 }

@@ -290,54 +290,9 @@ pub struct SfmStore {
     /// Tenants by SFM-id / journal-id.
     #[serde(serialize_with = "crate::store::sorted::map")]
     pub tenants: HashMap<String, Tenant>,
-    /// One-time codes for opening the portal.
-    #[serde(serialize_with = "crate::store::sorted::map")]
-    pub gui_codes: HashMap<String, super::session::GuiCode>,
-    /// Open GUI sessions by (tenant, user pid), with when they were opened.
-    #[serde(with = "gui_sessions")]
-    pub gui_sessions: GuiSessions,
-}
-
-/// Open GUI sessions by (tenant, user pid), with when they were opened.
-pub type GuiSessions = HashMap<(String, String), DateTime<Utc>>;
-
-/// The GUI sessions as the state document writes them: a list ordered by tenant and user.
-mod gui_sessions {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct GuiSession {
-        tenant_id: String,
-        pid: String,
-        opened: DateTime<Utc>,
-    }
-
-    pub fn serialize<S: Serializer>(
-        sessions: &super::GuiSessions,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        let mut list: Vec<GuiSession> = sessions
-            .iter()
-            .map(|((tenant_id, pid), opened)| GuiSession {
-                tenant_id: tenant_id.clone(),
-                pid: pid.clone(),
-                opened: *opened,
-            })
-            .collect();
-        list.sort_by(|a, b| (&a.tenant_id, &a.pid).cmp(&(&b.tenant_id, &b.pid)));
-        list.serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<super::GuiSessions, D::Error> {
-        Ok(Vec::<GuiSession>::deserialize(deserializer)?
-            .into_iter()
-            .map(|s| ((s.tenant_id, s.pid), s.opened))
-            .collect())
-    }
+    /// SFM's GUI: its sessions, codes and logged-in portals.
+    #[serde(default)]
+    pub gui: super::gui::model::GuiStore,
 }
 
 /// One tenant as written in `fixtures/sfm/tenants.json`.

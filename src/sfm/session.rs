@@ -1,46 +1,23 @@
-//! SFM's session service at `/sfm/api`: patient tickets, and the GUI sessions an EHR opens to
-//! embed SFM's portal. Errors are RFC 9457 problem details, with the statuses the spec lists.
+//! SFM's session service at `/sfm/api`: patient tickets (the GUI sessions are in
+//! [`super::gui`]). Errors are RFC 9457 problem details, with the statuses the spec lists.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HttpDate};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
-use aws_lc_rs::digest::{SHA512, digest};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::caller::{self, Caller};
-use super::model::{ResourceKind, Tenant};
 use crate::errors::problem::Problem;
-use crate::random;
 use crate::sfm::State;
-use crate::ui;
 
-/// How long a GUI session code may be used.
-pub const GUI_CODE_LIFETIME: TimeDelta = TimeDelta::seconds(60);
-
-/// A one-time code for opening SFM's portal.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GuiCode {
-    /// The tenant.
-    pub tenant_id: String,
-    /// The user.
-    pub pid: String,
-    /// base64(SHA-512(raw nonce)) as the EHR sent it.
-    pub nonce_hash: String,
-    /// Until when.
-    pub expires: DateTime<Utc>,
-}
-
-fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
+pub(super) fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
     Problem::new(status, detail)
 }
 
 /// The caller, refused as the spec says: 401 for a missing or invalid token and for a client
 /// or user SFM does not recognise.
-fn caller_in_tenant(
+pub(super) fn caller_in_tenant(
     req: &HttpRequest,
     state: &State,
     now: DateTime<Utc>,
@@ -85,7 +62,7 @@ fn caller_in_tenant(
     Ok(caller)
 }
 
-fn require_json(req: &HttpRequest) -> Result<(), Problem> {
+pub(super) fn require_json(req: &HttpRequest) -> Result<(), Problem> {
     if req.content_type().eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
@@ -99,7 +76,7 @@ fn require_json(req: &HttpRequest) -> Result<(), Problem> {
     }
 }
 
-fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, Problem> {
+pub(super) fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, Problem> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(problem(
@@ -183,158 +160,6 @@ fn wants_json(req: &HttpRequest) -> bool {
                 && item.quality > actix_web::http::header::Quality::ZERO
         })
     })
-}
-
-/// The nonce of a GUI session request: base64 of a SHA-512 hash (64 bytes).
-fn nonce_hash(body: &serde_json::Map<String, Value>) -> Result<String, Problem> {
-    let nonce = body.get("nonce").and_then(Value::as_str).ok_or_else(|| {
-        problem(
-            StatusCode::BAD_REQUEST,
-            "nonce is missing: send base64(SHA-512(a random nonce))",
-        )
-    })?;
-    match STANDARD.decode(nonce) {
-        Ok(bytes) if bytes.len() == 64 => Ok(nonce.to_owned()),
-        _ => Err(problem(
-            StatusCode::BAD_REQUEST,
-            "nonce must be base64(SHA-512(a random nonce)): 64 bytes, base64-encoded",
-        )),
-    }
-}
-
-fn gui_code_response(state: &State, code: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({
-            "code": code,
-            "expiresIn": GUI_CODE_LIFETIME.num_seconds(),
-            "portalUrl": format!("{}/sfm/portal?code={code}", state.base_url),
-        }))
-}
-
-/// `POST /sfm/api/Session/create`: a one-time code for opening SFM's portal in the EHR.
-pub async fn session_create(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<State>,
-) -> Result<HttpResponse, Problem> {
-    let now = state.clock.now();
-    let caller = caller_in_tenant(&req, &state, now)?;
-    require_json(&req)?;
-    let nonce_hash = nonce_hash(&json_body(&body)?)?;
-    let code = random::url_token(32);
-    state.store_mut().gui_codes.insert(
-        code.clone(),
-        GuiCode {
-            tenant_id: caller.tenant_id,
-            pid: caller.pid,
-            nonce_hash,
-            expires: crate::clock::after(now, GUI_CODE_LIFETIME),
-        },
-    );
-    Ok(gui_code_response(&state, &code))
-}
-
-/// `POST /sfm/api/Session/refresh`: a new code for a user who has a GUI session.
-pub async fn session_refresh(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<State>,
-) -> Result<HttpResponse, Problem> {
-    let now = state.clock.now();
-    let caller = caller_in_tenant(&req, &state, now)?;
-    require_json(&req)?;
-    let nonce_hash = nonce_hash(&json_body(&body)?)?;
-    let mut sfm = state.store_mut();
-    let key = (caller.tenant_id.clone(), caller.pid.clone());
-    if !sfm.gui_sessions.contains_key(&key) {
-        return Err(problem(
-            StatusCode::NOT_FOUND,
-            "There is no SFM GUI session to refresh: create one with /api/Session/create and open \
-             the portal",
-        ));
-    }
-    let code = random::url_token(32);
-    sfm.gui_codes.insert(
-        code.clone(),
-        GuiCode {
-            tenant_id: caller.tenant_id,
-            pid: caller.pid,
-            nonce_hash,
-            expires: crate::clock::after(now, GUI_CODE_LIFETIME),
-        },
-    );
-    drop(sfm);
-    Ok(gui_code_response(&state, &code))
-}
-
-/// `POST /sfm/api/Session/end`: ends the user's GUI session.
-pub async fn session_end(
-    req: HttpRequest,
-    state: web::Data<State>,
-) -> Result<HttpResponse, Problem> {
-    let now = state.clock.now();
-    let caller = caller_in_tenant(&req, &state, now)?;
-    let mut sfm = state.store_mut();
-    sfm.gui_sessions
-        .remove(&(caller.tenant_id.clone(), caller.pid.clone()));
-    sfm.gui_codes
-        .retain(|_, c| !(c.tenant_id == caller.tenant_id && c.pid == caller.pid));
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// `GET /sfm/portal?code=..&nonce=..`: the simulated SFM portal the EHR embeds. The code is single
-/// use; the raw nonce must hash to what `Session/create` got.
-pub async fn portal(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let now = state.clock.now();
-    let params: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(req.query_string().as_bytes())
-            .into_owned()
-            .collect();
-    let bad = |message: &str| ui::portal_error(StatusCode::BAD_REQUEST, message);
-    let Some(code) = params.get("code") else {
-        return bad("The portal needs the one-time code from /api/Session/create");
-    };
-    let Some(nonce) = params.get("nonce") else {
-        return bad("The portal needs the raw nonce whose SHA-512 was sent to /api/Session/create");
-    };
-    let mut sfm = state.store_mut();
-    let Some(grant) = sfm.gui_codes.remove(code).filter(|c| c.expires > now) else {
-        return bad(
-            "The code is unknown, expired or already used: codes are single use and live 60 \
-             seconds",
-        );
-    };
-    if STANDARD.encode(digest(&SHA512, nonce.as_bytes())) != grant.nonce_hash {
-        return bad("The nonce does not match: its SHA-512 is not what /api/Session/create got");
-    }
-    let organisation = sfm
-        .tenants
-        .get(&grant.tenant_id)
-        .and_then(Tenant::organization)
-        .and_then(|(_, org)| {
-            org.current()
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| grant.tenant_id.clone());
-    let practitioner = sfm.tenants.get(&grant.tenant_id).and_then(|t| {
-        t.of_kind(ResourceKind::Practitioner)
-            .chain(t.of_kind(ResourceKind::Person))
-            .find(|(_, r)| {
-                super::model::has_identifier(
-                    r.current(),
-                    &[super::model::FNR_SYSTEM, super::model::DNR_SYSTEM],
-                    &grant.pid,
-                )
-            })
-            .and_then(|(_, r)| display_name(r.current()))
-    });
-    sfm.gui_sessions
-        .insert((grant.tenant_id.clone(), grant.pid.clone()), now);
-    drop(sfm);
-    ui::portal(&organisation, practitioner.as_deref().unwrap_or(&grant.pid))
 }
 
 /// "Given Family" of a resource's first HumanName.

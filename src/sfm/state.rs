@@ -5,6 +5,7 @@
 use std::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
 
 use super::model::SfmStore;
+use crate::auth::clients::ClientDirectory;
 use crate::auth::http::ApiVerifier;
 use crate::clock::Clock;
 use crate::national::NationalStore;
@@ -21,6 +22,8 @@ pub struct State {
     pub issuer: String,
     /// Checks the callers' tokens.
     pub verifier: ApiVerifier,
+    /// HelseID's clients, for the origins that may embed the GUI.
+    pub clients: Arc<dyn ClientDirectory>,
     store: Shared<SfmStore>,
     national: Arc<Shared<NationalStore>>,
 }
@@ -36,6 +39,8 @@ pub struct Parts {
     pub issuer: String,
     /// The verifier every API shares.
     pub verifier: ApiVerifier,
+    /// HelseID's clients (their redirect URIs).
+    pub clients: Arc<dyn ClientDirectory>,
     /// The tenants.
     pub store: SfmStore,
     /// The national systems (shared with Kjernejournal).
@@ -50,6 +55,7 @@ impl State {
             base_url: parts.base_url,
             issuer: parts.issuer,
             verifier: parts.verifier,
+            clients: parts.clients,
             store: Shared::new(parts.store),
             national: parts.national,
         }

@@ -90,6 +90,11 @@ impl TicketBook {
         self.by_value.get(value).filter(|t| t.expires > now)
     }
 
+    /// The ticket `value`, valid or not (to explain why a ticket cannot be used).
+    pub fn find(&self, value: &str) -> Option<&Ticket> {
+        self.by_value.get(value)
+    }
+
     /// A use of the ticket `value` by `user_pid`: when it is valid and theirs, its life is
     /// extended (sliding, as [`TicketBook::issue`] does) and it is returned; otherwise nothing
     /// changes.

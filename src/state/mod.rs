@@ -65,6 +65,21 @@ pub struct AppState {
     pub state_file: Option<crate::state::persist::StateFile>,
 }
 
+/// HelseID's registered clients as SFM may see them: their redirect URIs, read from HelseID's
+/// current state (clients added through the control plane count at once).
+#[derive(Debug)]
+struct HelseIdClients(web::Data<helseid::State>);
+
+impl crate::auth::clients::ClientDirectory for HelseIdClients {
+    fn redirect_uris(&self, client_id: &str) -> Option<Vec<String>> {
+        let store = self.0.store();
+        store
+            .clients
+            .get(client_id)
+            .map(|c| c.entry.redirect_uris.clone())
+    }
+}
+
 /// Every service's replaceable state, outside the services' locks: built from the fixtures
 /// (start-up, reset) or from a state document (import).
 #[derive(Debug)]
@@ -178,19 +193,20 @@ impl AppState {
         ));
         let verifier = ApiVerifier::new(tokens.clone(), clock.clone(), base_url.clone());
         let national = Arc::new(Shared::new(parts.national));
-        let helseid = helseid::State::new(helseid::state::Parts {
+        let helseid = web::Data::new(helseid::State::new(helseid::state::Parts {
             clock: clock.clone(),
             base_url: base_url.clone(),
             keys: keys.clone(),
             tokens,
             store: parts.helseid,
             autologin: settings.autologin,
-        });
+        }));
         let sfm = sfm::State::new(sfm::state::Parts {
             clock: clock.clone(),
             base_url: base_url.clone(),
             issuer,
             verifier: verifier.clone(),
+            clients: Arc::new(HelseIdClients(helseid.clone())),
             store: parts.sfm,
             national: national.clone(),
         });
@@ -208,7 +224,7 @@ impl AppState {
         Ok(Self {
             clock,
             keys,
-            helseid: web::Data::new(helseid),
+            helseid,
             sfm: web::Data::new(sfm),
             kjernejournal: web::Data::new(kjernejournal),
             pts: web::Data::new(pts),

@@ -207,48 +207,6 @@ pub fn logged_out() -> HttpResponse {
     html_response(StatusCode::OK, body)
 }
 
-/// The simulated SFM portal, after a GUI session code was redeemed. Unlike the login page it may
-/// be framed: EHRs embed SFM's GUI.
-pub fn portal(organisation: &str, user: &str) -> HttpResponse {
-    let body = html! {
-        (DOCTYPE)
-        html lang="no" {
-            head {
-                meta charset="utf-8";
-                title { "SFM – helsesim" }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                header { div.brand {
-                    span.logo { "SFM" } span.sim { "Sentral forskrivningsmodul · helsesim" }
-                } }
-                main {
-                    h1 { "SFM-sesjonen er åpnet" }
-                    p { "Virksomhet: " strong { (organisation) } }
-                    p { "Bruker: " strong { (user) } }
-                    p.note { "Dette er helsesims stedfortreder for SFMs brukergrensesnitt: \
-                              sesjonskoden og noncen er kontrollert." }
-                }
-            }
-        }
-    };
-    let mut response = html_response(StatusCode::OK, body);
-    response.headers_mut().remove("X-Frame-Options");
-    response
-}
-
-/// An error page of the simulated SFM portal.
-pub fn portal_error(status: StatusCode, message: &str) -> HttpResponse {
-    let body = layout(
-        "SFM",
-        html! {
-            h1 { "SFM kan ikke åpnes" }
-            p.error role="alert" { (message) }
-        },
-    );
-    html_response(status, body)
-}
-
 /// An HTML response.
 pub fn html_response(status: StatusCode, body: Markup) -> HttpResponse {
     crate::errors::mark_formatted(

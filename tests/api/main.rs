@@ -43,6 +43,8 @@ mod reliability;
 mod robustness;
 mod sfm_datadeling;
 mod sfm_fhir;
+mod sfm_gui;
+mod sfm_gui_browser;
 mod sfm_medication;
 mod sfm_medication_rules;
 mod sfm_session;

@@ -238,7 +238,6 @@ fn format_problem(path: &str, content_type: &str, body: &str) -> Option<String> 
         "/helseid/connect/authorize",
         "/helseid/login",
         "/helseid/connect/endsession",
-        "/sfm/portal",
         "/epj/login",
         "/epj/callback",
     ];
@@ -252,7 +251,10 @@ fn format_problem(path: &str, content_type: &str, body: &str) -> Option<String> 
     let has = |names: &[&str]| names.iter().all(|n| json.get(n).is_some());
     let ok = if path.starts_with("/helseid") {
         has(&["error", "error_description"])
-    } else if path.starts_with("/sfm/api") || path.starts_with("/pts") {
+    } else if ["/sfm/api", "/sfm/client", "/sfm/server", "/pts"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    {
         has(&["type", "title", "status"])
     } else if path.starts_with("/sfm") || path.starts_with("/kjernejournal/v1/fhir") {
         // SFM's FHIR API, and its other paths (the portal) in the same format.

@@ -1790,7 +1790,7 @@ async fn links_and_full_urls_use_the_public_url() {
         "https://sfm.example/sfm/fhir"
     );
 
-    // The session service's portal URL too.
+    // The session service's portal and API addresses too.
     let nonce = base64::engine::general_purpose::STANDARD
         .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, b"n"));
     let body = json!({"nonce": nonce}).to_string();
@@ -1807,12 +1807,10 @@ async fn links_and_full_urls_use_the_public_url() {
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(
-        reply.json["portalUrl"],
-        format!(
-            "https://sfm.example/sfm/portal?code={}",
-            reply.json["code"].as_str().unwrap()
-        )
+        reply.json["metadata"]["patientportal"],
+        "https://sfm.example/sfm/client/patient"
     );
+    assert_eq!(reply.json["apiAddress"], "https://sfm.example/sfm/server/");
 }
 
 /// A user login (PAR, authorize, code exchange) sent to `direct` while the app's public URL (and

@@ -157,7 +157,7 @@ fn helseid_card(e: &crate::helseid::Endpoints) -> ServiceCard {
     }
 }
 
-/// SFM: the session service, the FHIR API and the portal.
+/// SFM: the session service, the FHIR API and the GUI's portals.
 fn sfm_card(base: &str) -> ServiceCard {
     let sfm = format!("{base}/sfm");
     ServiceCard {
@@ -172,7 +172,8 @@ fn sfm_card(base: &str) -> ServiceCard {
             ("Session API", format!("{sfm}/api")),
             ("FHIR base", format!("{sfm}/fhir")),
             ("Capability statement", format!("{sfm}/fhir/metadata")),
-            ("Portal", format!("{sfm}/portal")),
+            ("Patient portal (GUI)", format!("{sfm}/client/patient")),
+            ("GUI server API", format!("{sfm}/server/")),
         ],
         section: "Sfm",
         settings: vec![

@@ -159,6 +159,8 @@ mod tests {
             orgnr_parent: Some("999999999".to_owned()),
             orgnr_child: Some("888888888".to_owned()),
             hpr: None,
+            client_id: None,
+            expires: None,
         }
     }
 

@@ -15,7 +15,9 @@ use super::{PROFILE_BASE, PatientIdentity, RESULT_CODE_SYSTEM, patient_identity,
 use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
 use crate::national::render::{self, ViewEntry};
-use crate::national::{Allergy, Multidose, NationalPatient, Pll, Prescription, statement};
+use crate::national::{
+    Allergy, Multidose, NationalPatient, NationalStore, Pll, Prescription, statement,
+};
 use crate::sfm::State;
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir::{self, FhirBody, FromFhirBody, SfmCaller, validate};
@@ -247,19 +249,35 @@ pub async fn get_medication(
     } = request;
     let mut sfm = state.store_mut();
     let (tenant, hpr) = super::tenant_and_hpr(&mut sfm, &caller, "$getMedication")?;
-    let empty = NationalPatient::new(&input.identity.key, now);
     let national = state.national();
-    let record = national.patient(&input.identity.key).unwrap_or(&empty);
     let fhir_base = fhir::fhir_base(&state);
-    let compiled = compile(&input, record, tenant, &caller, &hpr, now, &fhir_base);
-    tenant.lookups.record(&caller.pid, compiled.lookup);
+    let parameters = look_up(&input, tenant, &national, &caller, &hpr, now, &fhir_base);
     drop(national);
     drop(sfm);
     Ok(mark_formatted(
         HttpResponse::Ok()
             .content_type(FHIR_JSON)
-            .body(serde_json::to_string(&compiled.parameters).unwrap_or_default()),
+            .body(serde_json::to_string(&parameters).unwrap_or_default()),
     ))
+}
+
+/// A lookup of `input`'s patient by `caller` (with `hpr`) in `tenant`: the answer compiled from
+/// the national systems, and the lookup recorded as the user's latest for the patient (what the
+/// next send is checked against). `$getMedication` and SFM's GUI both look up through here.
+pub fn look_up(
+    input: &GetInput,
+    tenant: &mut Tenant,
+    national: &NationalStore,
+    caller: &Caller,
+    hpr: &str,
+    now: DateTime<Utc>,
+    fhir_base: &str,
+) -> Value {
+    let empty = NationalPatient::new(&input.identity.key, now);
+    let record = national.patient(&input.identity.key).unwrap_or(&empty);
+    let compiled = compile(input, record, tenant, caller, hpr, now, fhir_base);
+    tenant.lookups.record(&caller.pid, compiled.lookup);
+    compiled.parameters
 }
 
 /// A compiled lookup: the answer and what is remembered of it.

@@ -37,25 +37,7 @@ pub async fn send_medication(
     let mut sfm = state.store_mut();
     let (tenant, hpr) = super::tenant_and_hpr(&mut sfm, &caller, "$sendMedication")?;
     let mut national = state.national_mut();
-    let key = &document.identity.key;
-    if let Err(error) = check_send(&document, &national, tenant, &caller.pid, now) {
-        tenant.lookups.record_refused_send(&caller.pid, key, now);
-        return Err(error);
-    }
-    let author = Party {
-        name: super::practitioner_name(&super::practitioner_for(tenant, &caller, &hpr)),
-        id: Some(hpr),
-    };
-    let outcome = apply(
-        &document,
-        national.patient_mut(key, now),
-        &caller,
-        author,
-        now,
-    );
-    tenant
-        .lookups
-        .record_send(&caller.pid, key, now, &outcome.added);
+    let outcome = send(&document, tenant, &mut national, &caller, hpr, now)?;
     drop(national);
     drop(sfm);
     let body = result_parameters(
@@ -69,6 +51,40 @@ pub async fn send_medication(
             .content_type(FHIR_JSON)
             .body(serde_json::to_string(&body).unwrap_or_default()),
     ))
+}
+
+/// A send of `document` by `caller` (an authorised health professional with `hpr`) in
+/// `tenant`: checked against what Reseptformidleren holds and the spec's rules (a refusal is
+/// remembered: the next send needs a new lookup), then applied to the national systems and
+/// recorded on the user's lookup. `$sendMedication` and SFM's GUI both send through here.
+pub fn send(
+    document: &SendDocument,
+    tenant: &mut Tenant,
+    national: &mut NationalStore,
+    caller: &Caller,
+    hpr: String,
+    now: DateTime<Utc>,
+) -> Result<Outcome, FhirError> {
+    let key = &document.identity.key;
+    if let Err(error) = check_send(document, national, tenant, &caller.pid, now) {
+        tenant.lookups.record_refused_send(&caller.pid, key, now);
+        return Err(error);
+    }
+    let author = Party {
+        name: super::practitioner_name(&super::practitioner_for(tenant, caller, &hpr)),
+        id: Some(hpr),
+    };
+    let outcome = apply(
+        document,
+        national.patient_mut(key, now),
+        caller,
+        author,
+        now,
+    );
+    tenant
+        .lookups
+        .record_send(&caller.pid, key, now, &outcome.added);
+    Ok(outcome)
 }
 
 /// Whether `user_pid` may send `document`: what Reseptformidleren would refuse (400), then the
@@ -236,11 +252,15 @@ fn withdrawal_issue(
 
 /// What a send did.
 #[derive(Debug, Default)]
-struct Outcome {
-    prescription_count: usize,
-    recall_count: usize,
-    pll_message_id: Option<String>,
-    operations: Vec<(String, Option<String>)>,
+pub struct Outcome {
+    /// New prescriptions (M1).
+    pub prescription_count: usize,
+    /// Withdrawals (M5).
+    pub recall_count: usize,
+    /// The new PLL's message id (M25.1), when one was sent.
+    pub pll_message_id: Option<String>,
+    /// Per prescription sent or withdrawn: its ReseptId and reference number.
+    pub operations: Vec<(String, Option<String>)>,
     /// What later sends must carry.
     added: SendAdded,
 }
