@@ -113,6 +113,7 @@ function closeFrame(reload) {
   $("frame-area").replaceChildren();
   $("close-frame").hidden = true;
   state.sfm = null;
+  status("");
   if (reload && state.patient) {
     medication().catch(showError);
   }

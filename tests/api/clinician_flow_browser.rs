@@ -20,6 +20,10 @@ const BROWSER_PART: Duration = Duration::from_secs(120);
 const KARI: &str = "13116900216";
 /// Per Pasient: he restricted his kjernejournal's medication module.
 const PER: &str = "14019800513";
+/// Line Danser, the plain patient, who gets a new prescription.
+const LINE: &str = "12050050295";
+/// What the clinician prescribes in SFM's client.
+const NEW_DRUG: &str = "Prøvemidol tab 10 mg";
 
 #[actix_web::test]
 async fn a_clinician_goes_through_the_whole_flow_in_the_demo_ehr() {
@@ -74,6 +78,8 @@ fn drive(chromium: &std::path::Path, start: &str) -> Result<(), BoxError> {
     open_patient(&tab)?;
     kjernejournal_portal(&tab)?;
     restricted_module(&tab)?;
+    prescribe_in_sfm(&tab)?;
+    log_out(&tab)?;
     Ok(())
 }
 
@@ -204,6 +210,78 @@ fn restricted_module(tab: &Arc<Tab>) -> Result<(), BoxError> {
         tab,
         &format!("!!{FRAME_DOCUMENT}.querySelector('p.opened')"),
         "the medication module opened on consent",
+    )?;
+    Ok(())
+}
+
+/// SFM's client in an iframe on Line: the documented message sequence, a prescription in the
+/// client, and after closing it the EHR's medication list (from Datadeling) has it.
+fn prescribe_in_sfm(tab: &Arc<Tab>) -> Result<(), BoxError> {
+    tab.find_element(&format!(r#"#patients button[data-pid="{LINE}"]"#))?
+        .click()?;
+    wait_until(
+        tab,
+        &format!(
+            "document.getElementById('patient-pid').textContent === '{LINE}' \
+             && !document.getElementById('embedded') \
+             && document.querySelectorAll('#medication tbody tr').length > 0"
+        ),
+        "Line opened, the portal closed",
+    )?;
+    tab.find_element("#open-sfm")?.click()?;
+    wait_until(
+        tab,
+        "window.epjMessages.some((m) => m.setPatient === 'success')",
+        "SFM's client logged in and showing the patient",
+    )?;
+    assert_eq!(
+        eval(tab, "JSON.stringify(window.epjMessages)")?,
+        r#"[{"clientLoaded":"success"},{"login":"success"},{"setPatient":"success"}]"#,
+        "the documented message sequence"
+    );
+    wait_until(
+        tab,
+        &format!(
+            "{FRAME_TEXT}.includes('{LINE}') && !!{FRAME_DOCUMENT}.querySelector('#prescribe')"
+        ),
+        "SFM's patient portal on Line",
+    )?;
+    shot(tab, "5-sfm-client")?;
+    eval(
+        tab,
+        &format!(
+            "(() => {{ const form = {FRAME_DOCUMENT}.querySelector('#prescribe'); \
+             form.querySelector('[name=name]').value = '{NEW_DRUG}'; \
+             form.querySelector('[name=dosage]').value = '1 tablett ved behov'; \
+             form.requestSubmit(); return true; }})()"
+        ),
+    )?;
+    wait_until(
+        tab,
+        &format!("!!{FRAME_DOCUMENT}.querySelector('#lib tr[data-name=\"{NEW_DRUG}\"]')"),
+        "the new prescription in SFM's list",
+    )?;
+    shot(tab, "6-prescribed")?;
+    tab.find_element("#close-frame")?.click()?;
+    wait_until(
+        tab,
+        &format!(
+            "!document.getElementById('embedded') && [...document.querySelectorAll('#medication \
+             td')].some((td) => td.textContent === '{NEW_DRUG}')"
+        ),
+        "the EHR's medication list with the new prescription",
+    )?;
+    shot(tab, "7-medication-list")?;
+    Ok(())
+}
+
+/// Logging out ends SFM's and Kjernejournal's sessions and HelseID's, back to the welcome.
+fn log_out(tab: &Arc<Tab>) -> Result<(), BoxError> {
+    tab.find_element("#logout button")?.click()?;
+    wait_until(
+        tab,
+        "location.pathname === '/epj/' && document.getElementById('welcome')?.hidden === false",
+        "the welcome page after logging out",
     )?;
     Ok(())
 }
