@@ -14,6 +14,8 @@ RUN mkdir -p src benches tests/api \
  && cargo build --release --locked --bin helsesim \
  && rm -rf src benches tests
 COPY src ./src
+# The demo EHR's page is compiled into the binary (include_str!).
+COPY examples/epj-web ./examples/epj-web
 # Cargo reads every declared target, so the test and bench sources come along (not built).
 COPY tests ./tests
 COPY benches ./benches

@@ -1475,3 +1475,64 @@ fn a_closed_stdout_is_no_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status:?}: {stderr}");
 }
+
+/// Every file outside `src/` that the binary compiles in (`include_str!`/`include_bytes!` of a
+/// `../` path) is copied into the Docker build, else `docker build` fails where `cargo build`
+/// works.
+#[test]
+fn the_docker_build_copies_every_file_the_binary_includes() {
+    let dockerfile = std::fs::read_to_string(manifest_dir().join("Dockerfile")).unwrap();
+    let mut found = 0;
+    for entry in walk(&manifest_dir().join("src")) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for part in text
+            .split("include_str!(\"")
+            .chain(text.split("include_bytes!(\""))
+            .skip(1)
+        {
+            let Some(path) = part.split('"').next() else {
+                continue;
+            };
+            if !path.starts_with("../") {
+                continue;
+            }
+            let resolved = entry.parent().unwrap().join(path).canonicalize().unwrap();
+            let relative = resolved
+                .strip_prefix(manifest_dir().canonicalize().unwrap())
+                .unwrap();
+            if relative.starts_with("src") {
+                continue;
+            }
+            found += 1;
+            let copied = dockerfile.lines().any(|line| {
+                line.strip_prefix("COPY ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .is_some_and(|source| relative.starts_with(source))
+            });
+            assert!(
+                copied,
+                "{} includes {}: the Dockerfile must COPY it",
+                entry.display(),
+                relative.display()
+            );
+        }
+    }
+    assert!(
+        found >= 3,
+        "the demo EHR's page, script and style are included ({found})"
+    );
+}
+
+/// Every `.rs` file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
