@@ -41,6 +41,9 @@ async function start() {
   $("who").textContent = `${c.name} (HPR ${c.hpr_number || "–"}) · org. ${json.organisation}`;
   $("logout").hidden = false;
   $("journal").hidden = false;
+  // As NHN's WebEPJSampleApp: a ping every four minutes lets the backend renew the tokens and
+  // hand them to SFM and Kjernejournal before they expire (SFM requirement 2.4.5).
+  setInterval(() => call("POST", "/epj/api/keepalive").catch(showError), 240000);
   const list = $("patients");
   for (const p of json.patients) {
     const li = document.createElement("li");

@@ -11,8 +11,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::Demo;
+use super::keepalive;
 use super::national::{Answer, Call, CallError, National, SOURCE_SYSTEM};
 use super::session::Login;
+use crate::commands::token::DpopKey;
 use crate::errors::admin::AdminError;
 use crate::ids::NationalId;
 
@@ -53,10 +55,57 @@ fn patient_pid(pid: &str) -> Result<String, AdminError> {
         .map_err(|e| AdminError::invalid_request(e.to_string()))
 }
 
+/// Renews the clinician's tokens when they have less than [`keepalive::RENEW_BEFORE`] left
+/// (one renewal at a time: the refresh token rotates, and a rotated one used again would end
+/// the login) and hands them to SFM's and Kjernejournal's sessions.
+async fn renew_if_due(
+    req: &HttpRequest,
+    demo: &Demo,
+    national: &National,
+) -> Result<(), AdminError> {
+    let now = national.now();
+    let due = with_login(req, demo, |l| {
+        if l.renewing || l.expires - now > keepalive::RENEW_BEFORE {
+            return None;
+        }
+        l.renewing = true;
+        let sessions: Vec<String> = l.kj_sessions.values().cloned().collect();
+        Some((l.refresh_token.clone(), l.dpop.clone(), sessions))
+    })?;
+    let Some((Some(refresh_token), dpop, kj_sessions)) = due else {
+        return Ok(());
+    };
+    let renewed = keepalive::renew(national, &refresh_token, &dpop).await;
+    with_login(req, demo, |l| {
+        l.renewing = false;
+        if let Ok(tokens) = &renewed {
+            l.sfm_token.clone_from(&tokens.sfm);
+            l.kj_token.clone_from(&tokens.kj);
+            l.refresh_token.clone_from(&tokens.refresh_token);
+            l.expires = tokens.expires;
+        }
+    })?;
+    let tokens = renewed.map_err(failed)?;
+    keepalive::hand_over(national, &tokens, &dpop, &kj_sessions)
+        .await
+        .map_err(failed)
+}
+
+/// `POST /epj/api/keepalive`: the page's ping every four minutes; renews the tokens when due.
+pub async fn keepalive(
+    req: HttpRequest,
+    demo: web::Data<Demo>,
+) -> Result<HttpResponse, AdminError> {
+    let national = national(&demo)?;
+    renew_if_due(&req, &demo, national).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `GET /epj/api/session`: the clinician, the organisation and the patient list (SFM's
 /// Patients of the EHR's instance).
 pub async fn session(req: HttpRequest, demo: web::Data<Demo>) -> Result<HttpResponse, AdminError> {
     let national = national(&demo)?;
+    renew_if_due(&req, &demo, national).await?;
     let (clinician, token) =
         with_login(&req, &demo, |l| (l.clinician.clone(), l.sfm_token.clone()))?;
     let url = format!("{}/sfm/fhir/Patient", national.base);
@@ -153,10 +202,11 @@ fn innlogging(national: &National, operation: &str) -> String {
     )
 }
 
-/// An Innlogging call with the clinician's DPoP-bound Kjernejournal token.
-async fn innlogging_call(
+/// An Innlogging call with the clinician's DPoP-bound Kjernejournal token `kj_token`.
+pub async fn innlogging_call(
     national: &National,
-    login: &Login,
+    kj_token: &str,
+    dpop: &DpopKey,
     operation: &str,
     body: &Value,
 ) -> Result<Answer, CallError> {
@@ -166,11 +216,11 @@ async fn innlogging_call(
             Call {
                 method: "POST",
                 url: &url,
-                token: Some(("DPoP", &login.kj_token)),
+                token: Some(("DPoP", kj_token)),
                 body: Some(body),
                 headers: &[("X-SOURCE-SYSTEM", SOURCE_SYSTEM)],
             },
-            Some(&login.dpop),
+            Some(dpop),
         )
         .await
 }
@@ -181,7 +231,8 @@ pub async fn kj_session_end(
     login: &Login,
     session_id: &str,
 ) -> Result<Answer, CallError> {
-    innlogging_call(national, login, "end", &json!({"sessionId": session_id})).await
+    let body = json!({"sessionId": session_id});
+    innlogging_call(national, &login.kj_token, &login.dpop, "end", &body).await
 }
 
 /// The Innlogging `create` body for `pid` on `access_basis`, with the EHR's code challenge.
@@ -214,6 +265,8 @@ fn login_copy(login: &Login) -> Login {
         id_token: None,
         dpop: login.dpop.clone(),
         kj_sessions: login.kj_sessions.clone(),
+        expires: login.expires,
+        renewing: false,
     }
 }
 
@@ -227,6 +280,7 @@ pub async fn kjernejournal(
     demo: web::Data<Demo>,
 ) -> Result<HttpResponse, AdminError> {
     let national = national(&demo)?;
+    renew_if_due(&req, &demo, national).await?;
     let pid = patient_pid(&pid)?;
     let login = with_login(&req, &demo, |l| login_copy(l))?;
     for session_id in login.kj_sessions.values() {
@@ -239,7 +293,7 @@ pub async fn kjernejournal(
     let verifier = crate::random::url_token(32);
     let challenge = crate::jose::sha256_b64url(&verifier);
     let request = innlogging_claims(&pid, access_basis, &challenge);
-    let created = innlogging_call(national, &login, "create", &request)
+    let created = innlogging_call(national, &login.kj_token, &login.dpop, "create", &request)
         .await
         .and_then(|a| a.ok("Kjernejournal Innlogging session/create"))
         .map_err(failed)?;
@@ -281,6 +335,7 @@ pub async fn sfm(
     demo: web::Data<Demo>,
 ) -> Result<HttpResponse, AdminError> {
     let national = national(&demo)?;
+    renew_if_due(&req, &demo, national).await?;
     let pid = patient_pid(&pid)?;
     let token = with_login(&req, &demo, |l| l.sfm_token.clone())?;
     let nonce: [u8; 64] = rand::random();
@@ -311,6 +366,7 @@ pub async fn medication(
     demo: web::Data<Demo>,
 ) -> Result<HttpResponse, AdminError> {
     let national = national(&demo)?;
+    renew_if_due(&req, &demo, national).await?;
     let pid = patient_pid(&pid)?;
     let token = with_login(&req, &demo, |l| l.sfm_token.clone())?;
     let ticket = patient_ticket(national, &token, &pid)

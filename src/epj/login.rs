@@ -150,30 +150,19 @@ async fn tokens(national: &National, code: &str, verifier: &str) -> Result<Login
             None,
         )
         .await?;
-    let field = |v: &Value, name: &str| v[name].as_str().map(str::to_owned);
-    let refresh = field(&sfm, "refresh_token")
-        .ok_or_else(|| CallError("the token response has no refresh token".into()))?;
     let dpop = ephemeral_dpop_key().map_err(|e| CallError(e.to_string()))?;
-    let kj = national
-        .helseid_form(
-            &token_endpoint,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("resource", "nhn:kjernejournal"),
-            ],
-            Some(&dpop),
-        )
-        .await?;
-    let id_token = field(&sfm, "id_token");
+    let tokens = super::keepalive::with_kjernejournal(national, &sfm, &dpop).await?;
+    let id_token = sfm["id_token"].as_str().map(str::to_owned);
     Ok(Login {
         clinician: clinician(id_token.as_deref().unwrap_or_default()),
-        sfm_token: field(&sfm, "access_token").unwrap_or_default(),
-        kj_token: field(&kj, "access_token").unwrap_or_default(),
-        refresh_token: field(&kj, "refresh_token"),
+        sfm_token: tokens.sfm,
+        kj_token: tokens.kj,
+        refresh_token: tokens.refresh_token,
         id_token,
         dpop,
         kj_sessions: HashMap::new(),
+        expires: tokens.expires,
+        renewing: false,
     })
 }
 

@@ -4,6 +4,7 @@
 //! of the fixtures. A real EHR does the backend's part in its own backend.
 
 pub mod api;
+pub mod keepalive;
 pub mod login;
 pub mod national;
 pub mod session;
@@ -155,6 +156,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: web::Data<Demo>) {
                 web::scope("/api")
                     .wrap(error_handlers(ErrorFormat::Admin))
                     .service(web::resource("/session").route(web::get().to(api::session)))
+                    .service(web::resource("/keepalive").route(web::post().to(api::keepalive)))
                     .service(
                         web::resource("/patients/{pid}/indicator")
                             .route(web::post().to(api::indicator)),

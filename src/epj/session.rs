@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
+use chrono::{DateTime, Utc};
 
 use crate::commands::token::DpopKey;
 use crate::random;
@@ -49,6 +50,10 @@ pub struct Login {
     pub dpop: DpopKey,
     /// Kjernejournal Innlogging's session per patient.
     pub kj_sessions: HashMap<String, String>,
+    /// When the first of the access tokens expires.
+    pub expires: DateTime<Utc>,
+    /// A renewal is under way (the refresh token rotates: one renewal at a time).
+    pub renewing: bool,
 }
 
 impl std::fmt::Debug for Login {

@@ -180,3 +180,64 @@ async fn a_callback_without_a_login_in_progress_is_refused_with_a_page() {
         reply.text
     );
 }
+
+/// The requests of the journal on `path` (method, status).
+async fn journaled(app: &TestApp, path: &str) -> Vec<(String, u64)> {
+    let reply = app.get("/_admin/requests").await;
+    reply.json["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == path)
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_owned(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_keepalive_renews_the_tokens_and_hands_them_to_sfm_and_kjernejournal() {
+    let app = spawn_app().await;
+    let cookie = log_in(&app, DIDRIK).await;
+    let opened = post_with(
+        &app,
+        "/epj/api/patients/12050050295/sfm",
+        &cookie,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.text);
+    let portal = post_with(
+        &app,
+        "/epj/api/patients/13116900216/kjernejournal",
+        &cookie,
+        &json!({"access_basis": "SAMTYKKE"}),
+    )
+    .await;
+    assert_eq!(portal.status, StatusCode::OK, "{}", portal.text);
+
+    // The tokens live 10 minutes: with more than 5 left nothing happens.
+    let early = post_with(&app, "/epj/api/keepalive", &cookie, &json!({})).await;
+    assert_eq!(early.status, StatusCode::NO_CONTENT, "{}", early.text);
+    assert!(journaled(&app, "/sfm/api/Session/refresh").await.is_empty());
+
+    advance(&app, 6 * 60);
+    let due = post_with(&app, "/epj/api/keepalive", &cookie, &json!({})).await;
+    assert_eq!(due.status, StatusCode::NO_CONTENT, "{}", due.text);
+    assert_eq!(
+        journaled(&app, "/sfm/api/Session/refresh").await,
+        [("POST".to_owned(), 204)]
+    );
+    assert_eq!(
+        journaled(&app, "/kjernejournal/innlogging/api/session/refresh").await,
+        [("POST".to_owned(), 200)]
+    );
+
+    // Past the first tokens' expiry the clinician still works (the renewed ones live on).
+    advance(&app, 6 * 60);
+    let session = get_with(&app, &app.url("/epj/api/session"), &cookie).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.text);
+}
