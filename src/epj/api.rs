@@ -326,6 +326,20 @@ async fn patient_ticket(national: &National, token: &str, pid: &str) -> Result<S
         .ok_or_else(|| CallError(format!("SFM PatientTicket answered {answer}")))
 }
 
+/// What a call to SFM about `pid` starts with: the connection, the checked pid and the
+/// clinician's (renewed when due) SFM token.
+async fn sfm_call<'d>(
+    req: &HttpRequest,
+    demo: &'d Demo,
+    pid: &str,
+) -> Result<(&'d National, String, String), AdminError> {
+    let national = national(demo)?;
+    renew_if_due(req, demo, national).await?;
+    let pid = patient_pid(pid)?;
+    let token = with_login(req, demo, |l| l.sfm_token.clone())?;
+    Ok((national, pid, token))
+}
+
 /// `POST /epj/api/patients/{pid}/sfm`: SFM's session (`Session/create` with the SHA-512 of a
 /// fresh nonce) and the patient ticket; the page gets what it posts to SFM's client: the portal
 /// URL, the one-time code, the plain nonce, the API address and the ticket.
@@ -334,10 +348,7 @@ pub async fn sfm(
     pid: web::Path<String>,
     demo: web::Data<Demo>,
 ) -> Result<HttpResponse, AdminError> {
-    let national = national(&demo)?;
-    renew_if_due(&req, &demo, national).await?;
-    let pid = patient_pid(&pid)?;
-    let token = with_login(&req, &demo, |l| l.sfm_token.clone())?;
+    let (national, pid, token) = sfm_call(&req, &demo, &pid).await?;
     let nonce: [u8; 64] = rand::random();
     let nonce_hash = STANDARD.encode(digest(&SHA512, &nonce));
     let url = format!("{}/sfm/api/Session/create", national.base);
@@ -365,10 +376,7 @@ pub async fn medication(
     pid: web::Path<String>,
     demo: web::Data<Demo>,
 ) -> Result<HttpResponse, AdminError> {
-    let national = national(&demo)?;
-    renew_if_due(&req, &demo, national).await?;
-    let pid = patient_pid(&pid)?;
-    let token = with_login(&req, &demo, |l| l.sfm_token.clone())?;
+    let (national, pid, token) = sfm_call(&req, &demo, &pid).await?;
     let ticket = patient_ticket(national, &token, &pid)
         .await
         .map_err(failed)?;
