@@ -2,6 +2,7 @@
 //! connection — so an EHR can test its handling of 500s, 503s, timeouts and slow answers.
 //! Rules come from `POST /_admin/faults`; the control plane itself is never faulted.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -9,14 +10,16 @@ use actix_web::HttpResponse;
 use actix_web::body::{BodyStream, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
+use chrono::{DateTime, Utc};
 use globset::{GlobBuilder, GlobMatcher};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::Clock;
 use crate::service::{Service, label_of};
 
 /// A rule as the control plane takes it.
@@ -53,6 +56,14 @@ pub struct FaultRequest {
     /// How many requests to fault, then the rule is spent (for ever when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
+    /// For how long (helsesim's clock, from when the rule is added), then the rule is spent
+    /// (for ever when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub for_seconds: Option<u64>,
+    /// With `status`: headers of the answer, e.g. `{"Retry-After": "120"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// A stored rule.
@@ -67,6 +78,10 @@ pub struct FaultRule {
     pub remaining: Option<u32>,
     /// How many requests it has faulted.
     pub hits: u64,
+    /// When it stops faulting (with `for_seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<DateTime<Utc>>,
     #[serde(skip)]
     #[schema(ignore)]
     matcher: GlobMatcher,
@@ -77,18 +92,20 @@ pub struct FaultRule {
 struct Action {
     delay: Option<Duration>,
     status: Option<(StatusCode, Option<Value>)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     drop_connection: bool,
 }
 
-/// The rules.
-#[derive(Debug, Default)]
+/// The rules, timed by helsesim's clock.
+#[derive(Debug)]
 pub struct Faults {
+    clock: Clock,
     rules: Mutex<Vec<FaultRule>>,
 }
 
 impl FaultRequest {
     /// Checks the rule; the message says what is wrong.
-    fn validate(&self) -> Result<GlobMatcher, String> {
+    pub fn validate(&self) -> Result<GlobMatcher, String> {
         if !self.path.starts_with('/') {
             return Err(format!("path must start with '/', got '{}'", self.path));
         }
@@ -136,18 +153,54 @@ impl FaultRequest {
         if self.times == Some(0) {
             return Err("times must be at least 1".to_owned());
         }
+        if self.for_seconds == Some(0) {
+            return Err("for_seconds must be at least 1".to_owned());
+        }
+        self.header_values()?;
         Ok(matcher)
+    }
+
+    /// The answer's extra headers, checked.
+    fn header_values(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        if !self.headers.is_empty() && self.status.is_none() {
+            return Err("headers need a status".to_owned());
+        }
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("'{name}' is not an HTTP header name"))?;
+                let value = HeaderValue::from_str(value)
+                    .map_err(|_| format!("the value of header '{name}' is not a header value"))?;
+                Ok((name, value))
+            })
+            .collect()
     }
 }
 
 impl Faults {
+    /// No rules yet; `clock` times `for_seconds`.
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            clock,
+            rules: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Adds a rule.
     pub fn add(&self, rule: FaultRequest) -> Result<FaultRule, String> {
         let matcher = rule.validate()?;
+        let until = rule.for_seconds.and_then(|s| {
+            let seconds = i64::try_from(s).ok()?;
+            self.clock
+                .now()
+                .checked_add_signed(chrono::TimeDelta::try_seconds(seconds)?)
+        });
         let stored = FaultRule {
             id: uuid::Uuid::new_v4().to_string(),
             remaining: rule.times,
             hits: 0,
+            until,
             rule,
             matcher,
         };
@@ -184,10 +237,12 @@ impl Faults {
 
     /// The first live rule matching the request that fires (by its probability); counts it.
     fn fire(&self, service: &str, method: &str, path: &str) -> Option<Action> {
+        let now = self.clock.now();
         let mut rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
         let mut rng = rand::rng();
         let rule = rules.iter_mut().find(|r| {
             r.remaining != Some(0)
+                && r.until.is_none_or(|until| now < until)
                 && r.rule.service.as_deref().is_none_or(|s| s == service)
                 && r.rule
                     .method
@@ -207,6 +262,7 @@ impl Faults {
                     .ok()
                     .map(|status| (status, rule.rule.body.clone()))
             }),
+            headers: rule.rule.header_values().unwrap_or_default(),
             drop_connection: rule.rule.drop_connection,
         })
     }
@@ -264,6 +320,9 @@ pub async fn inject(
     if let Some((status, body)) = action.status {
         let (req, _) = req.into_parts();
         let mut response = faulted_response(status, body);
+        for (name, value) in action.headers {
+            response.headers_mut().insert(name, value);
+        }
         // Kjernejournal correlates every answer, its failures too.
         if Service::of_path(req.path()) == Some(Service::Kjernejournal)
             && let Ok(id) = HeaderValue::from_str(&crate::kjernejournal::envelope::new_event_id())

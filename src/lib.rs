@@ -25,6 +25,7 @@ pub mod national;
 mod proptests;
 pub mod pts;
 pub mod random;
+pub mod scenarios;
 pub mod secret;
 pub mod service;
 pub mod sfm;

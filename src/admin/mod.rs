@@ -9,6 +9,7 @@ mod national;
 mod openapi;
 mod requests;
 mod reset;
+mod scenarios;
 mod state;
 mod tokens;
 
@@ -80,6 +81,18 @@ fn observation_routes(cfg: &mut web::ServiceConfig) {
     .service(endpoint(
         "/faults/{id}",
         [("DELETE", web::delete().to(faults::remove))],
+    ))
+    .service(endpoint(
+        "/scenarios",
+        [
+            ("GET", web::get().to(scenarios::list)),
+            ("POST", web::post().to(scenarios::apply)),
+            ("DELETE", web::delete().to(scenarios::clear)),
+        ],
+    ))
+    .service(endpoint(
+        "/scenarios/{name}",
+        [("POST", web::post().to(scenarios::run_preset))],
     ))
     .service(endpoint(
         "/overview",

@@ -7,7 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::{clients, clock, faults, fixtures, national, requests, reset, state, tokens};
+use super::{
+    clients, clock, faults, fixtures, national, requests, reset, scenarios, state, tokens,
+};
 use crate::service::{Service, names_schema};
 
 /// The control plane's API.
@@ -21,11 +23,12 @@ use crate::service::{Service, names_schema};
     paths(
         reset::reset, state::export, state::import, clock::get, clock::post, tokens::mint,
         requests::list, requests::clear, faults::list, faults::add, faults::clear, faults::remove,
+        scenarios::list, scenarios::apply, scenarios::run_preset, scenarios::clear,
         clients::list, clients::upsert, clients::get, clients::delete, fixtures::list_users,
         fixtures::upsert_user, fixtures::delete_user, fixtures::upsert_tenant,
         fixtures::upsert_patient, national::messages, super::dashboard::overview::get, get
     ),
-    components(schemas(JournalService, national::MessageType)),
+    components(schemas(JournalService, national::MessageType, scenarios::Steps)),
     modifiers(&AdminToken),
     security((), ("adminToken" = []))
 )]

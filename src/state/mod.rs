@@ -57,6 +57,8 @@ pub struct AppState {
     pub journal: web::Data<crate::journal::Journal>,
     /// The fault-injection rules (also app data of their own, for the fault middleware).
     pub faults: web::Data<crate::faults::Faults>,
+    /// The scenario presets and what scenarios did.
+    pub scenarios: crate::scenarios::Scenarios,
     /// Whether the control plane answers (`HELSESIM_ADMIN`).
     pub admin: bool,
     /// The bearer token the control plane demands (`HELSESIM_ADMIN_TOKEN`).
@@ -221,6 +223,7 @@ impl AppState {
         .map_err(|_| StartupError::Random)?;
         let pts = pts::State::new(clock.clone(), verifier, parts.pts);
         let journal = crate::journal::Journal::new(settings.journal_size, clock.clone());
+        let faults = web::Data::new(crate::faults::Faults::new(clock.clone()));
         Ok(Self {
             clock,
             keys,
@@ -234,7 +237,8 @@ impl AppState {
             seed: fixtures.texts,
             untrusted_signer: std::sync::OnceLock::new(),
             journal: web::Data::new(journal),
-            faults: web::Data::new(crate::faults::Faults::default()),
+            faults,
+            scenarios: crate::scenarios::Scenarios::new(fixtures.scenarios),
             admin: settings.admin,
             admin_token: settings.admin_token.clone(),
             state_file: settings
@@ -248,6 +252,21 @@ impl AppState {
     /// Back to `fixtures`: every service's state replaced at once.
     pub fn reset(&self, fixtures: &Fixtures) {
         self.replace(Parts::from_fixtures(fixtures));
+        self.scenarios
+            .reset(fixtures.scenarios.clone(), &self.scenario_targets());
+    }
+
+    /// What scenario steps may change, as of now.
+    pub fn scenario_targets(&self) -> crate::scenarios::Targets<'_> {
+        crate::scenarios::Targets {
+            now: self.clock.now(),
+            clock: &self.clock,
+            national: &self.national,
+            faults: &self.faults,
+            helseid: &self.helseid,
+            sfm: &self.sfm,
+            kjernejournal: &self.kjernejournal,
+        }
     }
 
     /// Replaces every service's state (each part under its own write lock; requests in flight

@@ -31,14 +31,15 @@ async fn every_documented_operation_exists() {
     }
     assert_eq!(
         operations.len(),
-        24,
+        28,
         "every route of src/admin/mod.rs: {operations:?}"
     );
     for (method, path) in &operations {
         let concrete = path
             .replace("{id}", "x")
             .replace("{client_id}", "x")
-            .replace("{pid}", "x");
+            .replace("{pid}", "x")
+            .replace("{name}", "x");
         let mut request = app.http.request(
             Method::from_bytes(method.as_bytes()).unwrap(),
             app.url(&concrete),
