@@ -51,6 +51,8 @@ enum Ask {
     Request,
     /// `GET /_admin/helseid/users`.
     Users,
+    /// `GET /_admin/scenarios`.
+    Scenarios,
 }
 
 type Asking = Sender<(Ask, Sender<Value>)>;
@@ -105,6 +107,7 @@ async fn answer(app: &TestApp, ask: Ask) -> Value {
     match ask {
         Ask::Clock => app.get("/_admin/clock").await.json,
         Ask::Users => app.get("/_admin/helseid/users").await.json,
+        Ask::Scenarios => app.get("/_admin/scenarios").await.json,
         Ask::Request => {
             let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
             let ticket = app
@@ -330,6 +333,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     advance_the_clock(&tab, asking)?;
     check_the_journal(&tab, asking)?;
     back_to_real_time(&tab, asking)?;
+    run_a_preset(&tab, asking)?;
     save_reset_and_load(&tab, asking)?;
     narrow_and_dark(&tab)?;
 
@@ -423,6 +427,31 @@ fn check_the_scene(tab: &Arc<Tab>) -> Result<(), BoxError> {
         "!!document.querySelector('[data-fault]')",
     )?;
     tab.wait_for_element(&format!(r#"[data-user="{ADDED_PID}"]"#))?;
+    Ok(())
+}
+
+/// A preset's Run button applies it; "End failures" ends what it started.
+fn run_a_preset(tab: &Arc<Tab>, asking: &Asking) -> Result<(), BoxError> {
+    tab.wait_for_element(r#"[data-preset="sfm-unavailable"] button"#)?
+        .click()?;
+    wait_until(
+        tab,
+        "the applied step",
+        "document.querySelectorAll('#applied-list li').length === 1 && \
+         !document.querySelector('#scenarios-clear').hidden",
+    )?;
+    let applied = text_of(tab, "#applied-list")?;
+    assert!(applied.contains("http fault · /sfm/**"), "{applied}");
+    let scenarios = ask(asking, Ask::Scenarios)?;
+    assert_eq!(scenarios["applied"][0]["preset"], "sfm-unavailable");
+    assert_eq!(scenarios["active"]["faults"][0]["status"], 503);
+    tab.find_element("#scenarios-clear")?.click()?;
+    wait_until(
+        tab,
+        "the failures ended",
+        "document.querySelector('#scenarios-clear').hidden",
+    )?;
+    assert_eq!(ask(asking, Ask::Scenarios)?["active"]["faults"], json!([]));
     Ok(())
 }
 

@@ -792,6 +792,59 @@
     }, failed);
   }
 
+  // ---------------------------------------------------------------- scenarios
+
+  function stepSummary(step) {
+    var what = step.kind.replace(/_/g, ' ');
+    var detail = step.patient || step.prescription || step.path || '';
+    return detail ? what + ' · ' + detail : what;
+  }
+
+  function runPreset(preset) {
+    api('POST', '/_admin/scenarios/' + encodeURIComponent(preset.name)).then(function (answer) {
+      toast('Scenario “' + preset.title + '”: ' + answer.applied.length + ' step' + (answer.applied.length === 1 ? '' : 's') + ' applied');
+      state.rendered = {};
+      return Promise.all([loadScenarios(), loadFaults(), loadOverview()]);
+    }, failed);
+  }
+
+  function loadScenarios() {
+    return api('GET', '/_admin/scenarios').then(function (data) {
+      if (!changed('scenarios', data)) return;
+      var presets = $('#preset-list');
+      clear(presets);
+      data.presets.forEach(function (preset) {
+        presets.appendChild(
+          h('li', { 'data-preset': preset.name },
+            h('div', { class: 'preset-what' },
+              h('strong', { text: preset.title }),
+              h('span', { class: 'small muted', text: preset.description })
+            ),
+            h('button', { type: 'button', class: 'ghost small', text: 'Run', title: 'POST /_admin/scenarios/' + preset.name, onclick: function () { runPreset(preset); } })
+          )
+        );
+      });
+      $('#presets-empty').hidden = data.presets.length > 0;
+      var applied = $('#applied-list');
+      clear(applied);
+      data.applied.slice(0, 8).forEach(function (entry) {
+        applied.appendChild(
+          h('li', {},
+            h('span', { class: 'mtime', title: entry.time, text: timeOf(new Date(entry.time)) }),
+            h('code', { text: stepSummary(entry.step) }),
+            entry.preset ? h('span', { class: 'small muted', text: entry.preset }) : null
+          )
+        );
+      });
+      $('#applied-empty').hidden = data.applied.length > 0;
+      var active = Object.keys(data.active).some(function (key) {
+        var value = data.active[key];
+        return Array.isArray(value) ? value.length > 0 : !!value;
+      });
+      $('#scenarios-clear').hidden = !active;
+    });
+  }
+
   // ---------------------------------------------------------------- polling
 
   function poll() {
@@ -800,7 +853,7 @@
       if (!state.locked) setLive('paused', 'paused');
       return;
     }
-    var work = [loadClock(), loadJournal(), loadMessages(), loadFaults()];
+    var work = [loadClock(), loadJournal(), loadMessages(), loadFaults(), loadScenarios()];
     if (state.tick % OVERVIEW_EVERY === 0) work.push(loadOverview());
     state.tick++;
     Promise.all(work).then(
@@ -923,6 +976,12 @@
       api('DELETE', '/_admin/faults').then(function () {
         toast('Every fault rule removed');
         return loadFaults();
+      }, failed);
+    });
+    $('#scenarios-clear').addEventListener('click', function () {
+      api('DELETE', '/_admin/scenarios').then(function () {
+        toast('Every scenario failure ended');
+        return Promise.all([loadScenarios(), loadFaults()]);
       }, failed);
     });
     var faultForm = $('#fault-form');

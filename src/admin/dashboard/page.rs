@@ -97,6 +97,7 @@ pub fn shell(locked: bool) -> Markup {
                                 }
                             }
                             (faults_card())
+                            (scenarios_card())
                         }
                     }
                     (configuration_section())
@@ -288,6 +289,28 @@ fn faults_card() -> Markup {
                 }
                 button.primary type="submit" { "Add rule" }
             }
+        }
+    }
+}
+
+/// The scenario presets with a button each, the failures they started and what they did.
+fn scenarios_card() -> Markup {
+    html! {
+        section.card #scenarios {
+            div.card-head {
+                h2 #scenarios-title { "Scenarios" }
+                button.ghost.small #scenarios-clear type="button" hidden
+                    title="End every failure a scenario started (events stay until a reset)" {
+                    "End failures"
+                }
+            }
+            ul.presets #preset-list {}
+            p.empty #presets-empty { "No presets: put scenario files in "
+                code { "fixtures/scenarios/" } "." }
+            h3.sub { "Applied" }
+            ol.applied #applied-list {}
+            p.empty #applied-empty { "Nothing applied yet: the national side stands still until \
+                                       a scenario moves it." }
         }
     }
 }
