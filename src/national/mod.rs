@@ -4,6 +4,7 @@
 //! SFM's `$getMedication` reads it, `$sendMedication` writes it, and every message helsesim
 //! "sent" (M1, M5, M25.1) is kept per patient.
 
+pub mod events;
 pub mod fixture;
 pub mod render;
 pub mod statement;
@@ -199,7 +200,8 @@ pub enum RfStatus {
     Ekspederbar,
     /// A pharmacy is dispensing it.
     UnderEkspedering,
-    /// Fully dispensed.
+    /// Fully dispensed: R "Resept avsluttet" (an M10 with Avsluttet = Ja). Volven 7408 has no
+    /// "Ekspedert"; the fixtures keep the name.
     Ekspedert,
     /// Withdrawn (M5).
     Tilbakekalt,
@@ -228,7 +230,7 @@ impl RfStatus {
             Self::Ekspederbar => Some(("E", "Ekspederbar")),
             Self::UnderEkspedering => Some(("U", "Under ekspedering")),
             Self::Tilbakekalt => Some(("T", "Tilbakekalt")),
-            Self::Ekspedert => None,
+            Self::Ekspedert => Some(("R", "Resept avsluttet")),
         }
     }
 

@@ -11,6 +11,8 @@ use super::{
 };
 
 const PROFILE_BASE: &str = "http://ehelse.no/fhir/StructureDefinition/";
+/// FEST's code system (the product's varenummer).
+const FEST_SYSTEM: &str = "http://ehelse.no/fhir/CodeSystem/FEST";
 
 /// One statement of the patient's medication as SFM compiles it.
 #[derive(Debug, Clone)]
@@ -111,7 +113,49 @@ pub fn with_rf_state(statement: &Value, p: &Prescription) -> Value {
     if p.locked {
         set_amendment_part(&mut s, json!({"url": "lockedresept", "valueBoolean": true}));
     }
+    if let Some(summary) = delivery_summary(p) {
+        set_delivery_summary(&mut s, summary);
+    }
     s
+}
+
+/// `sfm-deliverysummary`: what pharmacies dispensed on the prescription (RF's sum), as the real
+/// answer writes it: the product (FEST varenummer, name), the packages in all and at the last
+/// dispense, and when that was.
+fn delivery_summary(p: &Prescription) -> Option<Value> {
+    let last = p.dispenses.iter().max_by_key(|d| d.at)?;
+    let total: f64 = p.dispenses.iter().map(|d| d.quantity).sum();
+    let mut parts = Vec::new();
+    let fest = p
+        .entry
+        .medication
+        .pointer("/code/coding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("system").and_then(Value::as_str) == Some(FEST_SYSTEM));
+    if let Some(code) = fest.and_then(|c| c.get("code")) {
+        parts.push(json!({"url": "varenummer", "valueString": code}));
+    }
+    parts.push(json!({"url": "varenavn", "valueString": p.entry.display()}));
+    parts.push(json!({"url": "antallpkntotalt", "valueDecimal": total}));
+    parts.push(json!({"url": "antallpknsiste", "valueDecimal": last.quantity}));
+    parts.push(json!({"url": "sistutlevert", "valueDateTime": date_time(last.at)}));
+    Some(json!({"url": statement::DELIVERY_SUMMARY, "extension": parts}))
+}
+
+/// Puts the summary right after `sfm-reseptamendment`, replacing any earlier one.
+fn set_delivery_summary(statement: &mut Value, summary: Value) {
+    let Some(extensions) = statement.get_mut("extension").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let url = |e: &Value| e.get("url").and_then(Value::as_str).map(str::to_owned);
+    extensions.retain(|e| url(e).as_deref() != Some(statement::DELIVERY_SUMMARY));
+    let at = extensions
+        .iter()
+        .position(|e| url(e).as_deref() == Some(statement::RESEPTAMENDMENT))
+        .map_or(0, |i| i + 1);
+    extensions.insert(at, summary);
 }
 
 /// Points a statement's `subject` and `medicationReference` at the given references.

@@ -7,6 +7,7 @@
 //!
 //! Every step is checked before any is applied, so a preset with a bad step changes nothing.
 
+pub mod events;
 mod presets;
 mod step;
 

@@ -134,7 +134,7 @@ pub(crate) fn assert_fhir_error(
 
 impl TestApp {
     /// A system token of the kjernejournal client (Fjellheim legesenter, 987654325).
-    async fn kj_system_token(&self) -> String {
+    pub(crate) async fn kj_system_token(&self) -> String {
         let reply = self
             .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
             .await;
@@ -166,7 +166,12 @@ impl TestApp {
     }
 
     /// `POST /kjernejournal/v1/helseindikator` with a JSON body.
-    async fn helseindikator(&self, token: Option<&str>, epj: Option<&str>, body: &Value) -> Reply {
+    pub(crate) async fn helseindikator(
+        &self,
+        token: Option<&str>,
+        epj: Option<&str>,
+        body: &Value,
+    ) -> Reply {
         self.helseindikator_raw(token, epj, "application/json", &body.to_string())
             .await
     }

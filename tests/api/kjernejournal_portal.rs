@@ -275,7 +275,7 @@ async fn a_blocked_professional_sees_nothing_others_see_the_record() {
 }
 
 /// Creates a session with `user` for `patient` (a D-nummer needs its own system) and opens it.
-async fn try_open(app: &TestApp, user: &User, patient: &str) -> Reply {
+pub(crate) async fn try_open(app: &TestApp, user: &User, patient: &str) -> Reply {
     let pkce = Pkce::new();
     let mut body =
         crate::kjernejournal_innlogging::create_body(patient, "SAMTYKKE", &pkce.challenge);

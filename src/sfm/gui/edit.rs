@@ -7,9 +7,9 @@
 use chrono::{DateTime, Months, Utc};
 use serde_json::{Value, json};
 
+use crate::national::events::recall_info;
 use crate::national::statement::{
-    self, DISCONTINUATION, ITEM_GROUP_SYSTEM, PLL_INFORMATION, RECALL_CODE_SYSTEM, RESEPTAMENDMENT,
-    set_amendment_part,
+    self, DISCONTINUATION, ITEM_GROUP_SYSTEM, PLL_INFORMATION, RESEPTAMENDMENT, set_amendment_part,
 };
 use crate::sfm::medication::PROFILE_BASE;
 
@@ -75,19 +75,6 @@ fn prescribe_parts(statement: &mut Value, now: DateTime<Utc>) {
     ] {
         set_amendment_part(statement, part);
     }
-}
-
-fn recall_info(recall_id: Option<&str>, (code, display): (&str, &str)) -> Value {
-    let mut parts = Vec::new();
-    if let Some(id) = recall_id {
-        parts.push(json!({"url": "recallId", "valueString": id}));
-    }
-    parts.push(
-        json!({"url": "recallcode", "valueCodeableConcept": {"coding": [
-            {"system": RECALL_CODE_SYSTEM, "code": code, "display": display}
-        ]}}),
-    );
-    json!({"url": "recallinfo", "extension": parts})
 }
 
 fn identifier(type_text: &str, value: &str) -> Value {
