@@ -5,6 +5,7 @@
 //! "sent" (M1, M5, M25.1) is kept per patient.
 
 pub mod fixture;
+pub mod outages;
 pub mod render;
 pub mod statement;
 

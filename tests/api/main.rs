@@ -41,6 +41,7 @@ mod multi_tenant;
 mod pts;
 mod reliability;
 mod robustness;
+mod scenario_failures;
 mod scenarios;
 mod sfm_datadeling;
 mod sfm_fhir;
