@@ -18,7 +18,7 @@ use crate::errors::mark_formatted;
 use crate::national::outages::{FailureAnswer, FailurePoint};
 use crate::national::render::{self, ViewEntry};
 use crate::national::{
-    Allergy, Multidose, NationalPatient, NationalStore, Pll, Prescription, statement,
+    Allergy, Multidose, NationalPatient, Pll, Prescription, statement,
 };
 use crate::sfm::State;
 use crate::sfm::caller::Caller;
