@@ -50,7 +50,10 @@ impl KeySet {
             .chain(previous.iter());
         let mut published: Vec<Value> = signers.clone().map(|s| s.public_jwk().clone()).collect();
         published.extend(extra_jwks.iter().cloned());
-        let mut verification: Vec<PublicJwk> = signers.map(|s| s.verifier().clone()).collect();
+        // Parsed from the published JWK, so each key has its `kid`.
+        let mut verification: Vec<PublicJwk> = signers
+            .filter_map(|s| PublicJwk::parse(s.public_jwk()).ok())
+            .collect();
         verification.extend(extra.iter().cloned());
         Self {
             jwks: json!({ "keys": published }),

@@ -17,9 +17,7 @@ use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
 use crate::national::outages::{FailureAnswer, FailurePoint};
 use crate::national::render::{self, ViewEntry};
-use crate::national::{
-    Allergy, Multidose, NationalPatient, Pll, Prescription, statement,
-};
+use crate::national::{Allergy, Multidose, NationalPatient, Pll, Prescription, statement};
 use crate::sfm::State;
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir::{self, FhirBody, FromFhirBody, SfmCaller, validate};
