@@ -390,7 +390,12 @@ fn validity(
 fn sign(state: &AppState, minted: &Minted) -> Result<String, AdminError> {
     match minted.signer {
         Signer::Untrusted => untrusted_signer(state)?.sign("at+jwt", &minted.claims),
-        Signer::Helsesim => state.keys.signer.sign("at+jwt", &minted.claims),
+        Signer::Helsesim => state
+            .keys
+            .signing
+            .current(state.clock.now())
+            .signer()
+            .sign("at+jwt", &minted.claims),
     }
     .map_err(|e| {
         AdminError::new(
@@ -413,10 +418,7 @@ fn untrusted_signer(state: &AppState) -> Result<&TokenSigner, AdminError> {
             message,
         )
     };
-    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-        .map_err(|e| server_error(e.to_string()))?;
-    let signer = TokenSigner::from_pkcs8_pem(&key.serialize_pem())
-        .map_err(|e| server_error(e.to_string()))?;
+    let signer = TokenSigner::generate().map_err(|e| server_error(e.to_string()))?;
     Ok(state.untrusted_signer.get_or_init(|| signer))
 }
 

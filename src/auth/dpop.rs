@@ -16,8 +16,9 @@ pub const PROOF_MAX_AGE: TimeDelta = TimeDelta::seconds(60);
 pub const NONCE_LIFETIME: TimeDelta = TimeDelta::minutes(5);
 
 /// Issues and checks stateless nonces: the issue time and a MAC over it, so no nonce is stored.
+/// [`NonceIssuer::rotate`] makes every nonce issued so far stale.
 pub struct NonceIssuer {
-    key: hmac::Key,
+    key: std::sync::RwLock<hmac::Key>,
 }
 
 impl std::fmt::Debug for NonceIssuer {
@@ -35,18 +36,38 @@ impl Default for NonceIssuer {
 impl NonceIssuer {
     /// A nonce issuer with a fresh random key (nonces do not survive a restart).
     pub fn new() -> Self {
+        Self {
+            key: std::sync::RwLock::new(Self::fresh_key()),
+        }
+    }
+
+    fn fresh_key() -> hmac::Key {
         let mut secret = [0u8; 32];
         // The system RNG only fails if the OS has no entropy source at all.
         let _ = SystemRandom::new().fill(&mut secret);
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
-        }
+        hmac::Key::new(hmac::HMAC_SHA256, &secret)
+    }
+
+    /// A new key: every nonce issued before is stale (the next request with one is told
+    /// `use_dpop_nonce` and given a new nonce).
+    pub fn rotate(&self) {
+        *self
+            .key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Self::fresh_key();
+    }
+
+    fn key(&self) -> hmac::Key {
+        self.key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A nonce valid for [`NONCE_LIFETIME`] from `now`.
     pub fn issue(&self, now: DateTime<Utc>) -> String {
         let issued = now.timestamp().to_be_bytes();
-        let tag = hmac::sign(&self.key, &issued);
+        let tag = hmac::sign(&self.key(), &issued);
         let mut raw = issued.to_vec();
         raw.extend_from_slice(&tag.as_ref()[..16]);
         URL_SAFE_NO_PAD.encode(raw)
@@ -61,7 +82,7 @@ impl NonceIssuer {
             return false;
         }
         let (issued, tag) = raw.split_at(8);
-        let expected = hmac::sign(&self.key, issued);
+        let expected = hmac::sign(&self.key(), issued);
         // Constant-time comparison of the truncated tag.
         if aws_lc_rs::constant_time::verify_slices_are_equal(&expected.as_ref()[..16], tag).is_err()
         {
@@ -300,6 +321,9 @@ mod tests {
         assert!(issuer.is_valid(&nonce, t(300)));
         assert!(!issuer.is_valid(&nonce, t(301)));
         assert!(!NonceIssuer::new().is_valid(&nonce, t(0)), "another key");
+        issuer.rotate();
+        assert!(!issuer.is_valid(&nonce, t(0)), "rotated");
+        assert!(issuer.is_valid(&issuer.issue(t(0)), t(0)));
         assert!(!issuer.is_valid("bm9wZQ", t(0)));
         assert!(!issuer.is_valid("", t(0)));
     }

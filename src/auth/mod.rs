@@ -7,10 +7,13 @@ pub mod clients;
 pub mod dpop;
 pub mod http;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
-use crate::jose::{PublicJwk, SigningAlg, UnverifiedJws};
+use crate::jose::{SigningAlg, UnverifiedJws};
+use crate::keys::SigningKeys;
 use crate::store::ReplayCache;
 use dpop::{ProofError, ProofExpectations, validate_proof};
 
@@ -231,13 +234,13 @@ pub fn challenge(scheme: Scheme, code: Option<&str>, description: &str) -> Strin
 #[derive(Debug)]
 pub struct TokenVerifier {
     issuer: String,
-    keys: Vec<PublicJwk>,
+    keys: Arc<SigningKeys>,
     proof_jtis: ReplayCache,
 }
 
 impl TokenVerifier {
-    /// A verifier for tokens of `issuer` signed by one of `keys`.
-    pub fn new(issuer: String, keys: Vec<PublicJwk>) -> Self {
+    /// A verifier for tokens of `issuer` signed by one of the published `keys` (as they rotate).
+    pub fn new(issuer: String, keys: Arc<SigningKeys>) -> Self {
         Self {
             issuer,
             keys,
@@ -380,8 +383,9 @@ impl TokenVerifier {
             ));
         }
         let kid = jws.header_str("kid");
-        let verified = self
-            .keys
+        let keys = self.keys.snapshot();
+        let verified = keys
+            .verification_keys()
             .iter()
             .filter(|k| kid.is_none_or(|kid| k.kid() == Some(kid)))
             .any(|k| jws.verify_with(k, SigningAlg::RS256));
@@ -500,10 +504,9 @@ mod tests {
     }
 
     fn verifier(signer: &TokenSigner) -> TokenVerifier {
-        TokenVerifier::new(
-            ISSUER.to_owned(),
-            vec![PublicJwk::parse(signer.public_jwk()).unwrap()],
-        )
+        let jwk = signer.public_jwk().clone();
+        let keys = SigningKeys::new(TokenSigner::generate().unwrap(), vec![jwk]).unwrap();
+        TokenVerifier::new(ISSUER.to_owned(), Arc::new(keys))
     }
 
     fn claims(extra: Value) -> Value {

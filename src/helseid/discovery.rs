@@ -97,5 +97,5 @@ pub async fn openid_configuration(state: web::Data<State>) -> HttpResponse {
 pub async fn jwks(state: web::Data<State>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=UTF-8")
-        .json(&state.keys.jwks)
+        .json(state.keys.signing.current(state.clock.now()).jwks())
 }

@@ -127,7 +127,11 @@ impl GrantContext<'_> {
         login: Option<Login<'_>>,
     ) -> Result<Signed, OAuthError> {
         let claims = self.access_claims(audiences, scopes, grounds, login);
-        tokens::sign(&self.state.keys.signer, "at+jwt", &claims)
+        tokens::sign(
+            self.state.keys.signing.current(self.now).signer(),
+            "at+jwt",
+            &claims,
+        )
     }
 
     fn response(&self, access: Signed, scopes: &[String]) -> TokenResponse {
@@ -541,7 +545,11 @@ pub fn token_exchange(ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthErro
     };
     let claims = ctx.access_claims(std::slice::from_ref(&audience), &scopes, grounds, None);
     let claims = on_behalf_of(claims, &subject, client.id());
-    let access = tokens::sign(&ctx.state.keys.signer, "at+jwt", &claims)?;
+    let access = tokens::sign(
+        ctx.state.keys.signing.current(ctx.now).signer(),
+        "at+jwt",
+        &claims,
+    )?;
     let mut response = ctx.response(access, &scopes);
     response.issued_token_type = Some(ACCESS_TOKEN_TYPE);
     Ok(response)
@@ -667,7 +675,14 @@ fn login_tokens(
             &access.token,
             ctx.now,
         );
-        Some(tokens::sign(&ctx.state.keys.signer, "JWT", &claims)?.token)
+        Some(
+            tokens::sign(
+                ctx.state.keys.signing.current(ctx.now).signer(),
+                "JWT",
+                &claims,
+            )?
+            .token,
+        )
     } else {
         None
     };

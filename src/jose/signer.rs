@@ -65,6 +65,14 @@ impl TokenSigner {
         })
     }
 
+    /// A new RSA-2048 key (key rotation, deliberately untrusted test tokens).
+    pub fn generate() -> Result<Self, SignError> {
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .map_err(|e| SignError::BadKey(e.to_string()))?;
+        Self::from_pkcs8_pem(&key.serialize_pem())
+    }
+
     /// The key id put in every token header.
     pub fn kid(&self) -> &str {
         &self.kid

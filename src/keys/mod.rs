@@ -10,15 +10,15 @@
 //! | `token-signing-*.key` | optional extra keys, published in the JWKS but not used to sign |
 
 mod files;
+pub mod rotation;
 mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::jose::TokenSigner;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-
-use crate::jose::{PublicJwk, TokenSigner};
+pub use rotation::SigningKeys;
 
 pub use files::KeyError;
 
@@ -40,12 +40,8 @@ pub mod names {
 
 /// Everything cryptographic helsesim needs at run time, loaded once.
 pub struct KeyMaterial {
-    /// Signs every token (RS256).
-    pub signer: TokenSigner,
-    /// Every published signing key (the active one first), parsed for verification.
-    pub verification_keys: Vec<PublicJwk>,
-    /// The JWKS document.
-    pub jwks: Value,
+    /// HelseID's signing keys: the one that signs every token (RS256), the JWKS, rotation.
+    pub signing: Arc<SigningKeys>,
     /// The TLS configuration for the HTTPS listener.
     pub tls: Arc<rustls::ServerConfig>,
     /// Where the CA certificate is, for the start-up message.
@@ -55,7 +51,7 @@ pub struct KeyMaterial {
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyMaterial")
-            .field("signer", &self.signer)
+            .field("signing", &self.signing)
             .field("ca_cert_path", &self.ca_cert_path)
             .finish()
     }
@@ -89,23 +85,18 @@ pub fn load_or_create(
     ensure(dir, hosts, now, false)?;
     let signer = TokenSigner::from_pkcs8_pem(&files::read(dir, names::SIGNING_KEY)?)
         .map_err(|e| KeyError::Invalid(dir.join(names::SIGNING_KEY), e.to_string()))?;
-    let mut published = vec![signer.public_jwk().clone()];
+    let mut published = Vec::new();
     for extra in files::extra_signing_keys(dir)? {
         let pem = std::fs::read_to_string(&extra).map_err(|e| KeyError::io(&extra, e))?;
         let key = TokenSigner::from_pkcs8_pem(&pem)
             .map_err(|e| KeyError::Invalid(extra.clone(), e.to_string()))?;
         published.push(key.public_jwk().clone());
     }
-    let verification_keys = published
-        .iter()
-        .map(PublicJwk::parse)
-        .collect::<Result<Vec<_>, _>>()
+    let signing = SigningKeys::new(signer, published)
         .map_err(|e| KeyError::Invalid(dir.join(names::SIGNING_KEY), e.to_string()))?;
     let tls = tls::server_config(dir)?;
     Ok(KeyMaterial {
-        signer,
-        verification_keys,
-        jwks: serde_json::json!({ "keys": published }),
+        signing: Arc::new(signing),
         tls: Arc::new(tls),
         ca_cert_path: dir.join(names::CA_CERT),
     })

@@ -17,6 +17,7 @@ pub mod indicator;
 pub mod innlogging;
 pub mod legemidler;
 pub mod model;
+pub mod outage;
 pub mod portal;
 pub mod state;
 pub mod ticket;
@@ -80,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<State>) {
                     .default_service(method_not_allowed("GET")),
             )
             .default_service(web::to(not_found))
+            .wrap(from_fn(outage::unavailable))
             .wrap(error_handlers(ErrorFormat::Kjernejournal))
             .wrap(from_fn(envelope::envelope)),
     );

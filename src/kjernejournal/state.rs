@@ -11,6 +11,7 @@ use super::ticket::TicketSealer;
 use crate::auth::http::ApiVerifier;
 use crate::clock::Clock;
 use crate::national::NationalStore;
+use crate::national::outages::Outages;
 use crate::store::Shared;
 
 /// Everything kjernejournal's handlers share (`web::Data<kjernejournal::State>`).
@@ -30,6 +31,7 @@ pub struct State {
     pub innlogging: Sessions,
     store: Shared<KjStore>,
     national: Arc<Shared<NationalStore>>,
+    outages: Arc<Outages>,
 }
 
 /// What [`State::new`] is built from.
@@ -45,6 +47,8 @@ pub struct Parts {
     pub store: KjStore,
     /// The national systems (shared with SFM).
     pub national: Arc<Shared<NationalStore>>,
+    /// The national systems' active failures (shared with SFM).
+    pub outages: Arc<Outages>,
     /// See [`State::extra_field`].
     pub extra_field: bool,
 }
@@ -66,12 +70,18 @@ impl State {
             innlogging: Sessions::default(),
             store: Shared::new(parts.store),
             national: parts.national,
+            outages: parts.outages,
         })
     }
 
     /// Read access to the organisations.
     pub fn store(&self) -> RwLockReadGuard<'_, KjStore> {
         self.store.read()
+    }
+
+    /// The national systems' active failures.
+    pub fn outages(&self) -> &Outages {
+        &self.outages
     }
 
     /// Read access to the national systems.

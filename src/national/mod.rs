@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod fixture;
+pub mod outages;
 pub mod render;
 pub mod statement;
 

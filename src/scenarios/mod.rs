@@ -8,6 +8,8 @@
 //! Every step is checked before any is applied, so a preset with a bad step changes nothing.
 
 pub mod events;
+mod failures;
+mod keys;
 mod presets;
 mod step;
 
@@ -24,6 +26,7 @@ pub use step::Step;
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::national::NationalStore;
+use crate::national::outages::Outages;
 use crate::store::Shared;
 use crate::{helseid, kjernejournal, sfm};
 
@@ -39,6 +42,8 @@ pub struct Targets<'a> {
     pub clock: &'a Clock,
     /// The national systems behind SFM and kjernejournal.
     pub national: &'a Shared<NationalStore>,
+    /// The national systems' active failures.
+    pub outages: &'a Outages,
     /// The HTTP-level fault rules.
     pub faults: &'a Faults,
     /// HelseID.
@@ -187,7 +192,11 @@ impl Scenarios {
             .collect();
         json!({
             "presets": self.presets(),
-            "active": { "faults": faults },
+            "active": {
+                "faults": faults,
+                "failures": targets.outages.active(targets.now),
+                "helseid_keys": keys::overview(targets),
+            },
             "applied": log.applied.iter().rev().collect::<Vec<_>>(),
         })
     }
@@ -205,6 +214,8 @@ impl Scenarios {
         for id in ids {
             targets.faults.remove(&id);
         }
+        failures::clear(targets);
+        keys::clear(targets);
     }
 
     /// Back to nothing applied, with the presets of the fixtures (reset).

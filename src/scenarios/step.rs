@@ -2,14 +2,13 @@
 //! JSON objects told apart by `kind`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::events::{
     BlockProfessional, CancelDispense, CompleteDispense, CriticalInfo, DispenseNow, Event,
     NewNationalId, PatientDies, RenewPrescription, RestrictModule, StartDispense, UpdatePll,
     WithdrawPrescription,
 };
-use super::{Effect, ScenarioError, Targets};
+use super::{Effect, ScenarioError, Targets, failures, keys};
 use crate::faults::FaultRequest;
 
 /// One step of a scenario.
@@ -44,13 +43,45 @@ pub enum Step {
     PatientDies(PatientDies),
     /// The patient gets a new fødselsnummer.
     NewNationalId(NewNationalId),
+    // Failures and HelseID keys
+    /// Reseptformidleren answers an error to `$getMedication`'s lookup(s).
+    RfUnavailable(failures::RfUnavailable),
+    /// Kjernejournal does not answer `$getMedication`'s lookup.
+    KjLookupFailure(failures::KjLookupFailure),
+    /// A kind of message of `$sendMedication` is not sent.
+    SendFailure(failures::SendFailure),
+    /// Kjernejournal's own APIs answer 503 (or 500).
+    KjernejournalUnavailable(failures::KjernejournalUnavailable),
+    /// SFM answers 503 with `Retry-After`.
+    SfmUnavailable(failures::SfmUnavailable),
+    /// HelseID answers slowly.
+    HelseidSlow(failures::HelseidSlow),
+    /// HelseID's token endpoint answers an OAuth error.
+    HelseidRefusing(failures::HelseidRefusing),
+    /// A phase of a HelseID signing-key rotation, or all three.
+    HelseidKeyRotation(keys::KeyRotation),
+    /// HelseID rotates its signing key every N seconds.
+    HelseidKeySchedule(keys::KeySchedule),
+    /// HelseID's DPoP nonces go stale.
+    DpopNonceRotation(keys::NonceRotation),
 }
 
 impl Step {
     /// Checks the step against the current state, changing nothing.
     pub fn check(&self, targets: &Targets<'_>) -> Result<(), ScenarioError> {
         match self {
-            Step::HttpFault(_) => self.check_alone(),
+            // Failures and keys depend on no state.
+            Step::HttpFault(_)
+            | Step::RfUnavailable(_)
+            | Step::KjLookupFailure(_)
+            | Step::SendFailure(_)
+            | Step::KjernejournalUnavailable(_)
+            | Step::SfmUnavailable(_)
+            | Step::HelseidSlow(_)
+            | Step::HelseidRefusing(_)
+            | Step::HelseidKeyRotation(_)
+            | Step::HelseidKeySchedule(_)
+            | Step::DpopNonceRotation(_) => self.check_alone(),
             // National-side events
             Step::StartDispense(s) => s.check(targets),
             Step::CompleteDispense(s) => s.check(targets),
@@ -84,22 +115,24 @@ impl Step {
             Step::RestrictModule(s) => s.check_alone(),
             Step::PatientDies(s) => s.check_alone(),
             Step::NewNationalId(s) => s.check_alone(),
+            // Failures and HelseID keys
+            Step::RfUnavailable(s) => s.check(),
+            Step::KjLookupFailure(s) => s.check(),
+            Step::SendFailure(s) => s.check(),
+            Step::KjernejournalUnavailable(s) => s.check(),
+            Step::SfmUnavailable(s) => s.check(),
+            Step::HelseidSlow(s) => s.check(),
+            Step::HelseidRefusing(s) => s.check(),
+            Step::HelseidKeyRotation(s) => s.check(),
+            Step::HelseidKeySchedule(s) => s.check(),
+            Step::DpopNonceRotation(_) => Ok(()),
         }
     }
 
     /// Applies the step.
     pub fn apply(&self, targets: &Targets<'_>) -> Result<Effect, ScenarioError> {
         match self {
-            Step::HttpFault(rule) => {
-                let stored = targets
-                    .faults
-                    .add(rule.clone())
-                    .map_err(ScenarioError::invalid)?;
-                Ok(Effect {
-                    result: json!({ "fault": stored }),
-                    fault_ids: vec![stored.id],
-                })
-            }
+            Step::HttpFault(rule) => failures::http_fault(targets, rule.clone()),
             // National-side events
             Step::StartDispense(s) => s.apply(targets),
             Step::CompleteDispense(s) => s.apply(targets),
@@ -113,6 +146,17 @@ impl Step {
             Step::RestrictModule(s) => s.apply(targets),
             Step::PatientDies(s) => s.apply(targets),
             Step::NewNationalId(s) => s.apply(targets),
+            // Failures and HelseID keys
+            Step::RfUnavailable(s) => s.apply(targets),
+            Step::KjLookupFailure(s) => s.apply(targets),
+            Step::SendFailure(s) => s.apply(targets),
+            Step::KjernejournalUnavailable(s) => s.apply(targets),
+            Step::SfmUnavailable(s) => s.apply(targets),
+            Step::HelseidSlow(s) => s.apply(targets),
+            Step::HelseidRefusing(s) => s.apply(targets),
+            Step::HelseidKeyRotation(s) => s.apply(targets),
+            Step::HelseidKeySchedule(s) => s.apply(targets),
+            Step::DpopNonceRotation(s) => s.apply(targets),
         }
     }
 }

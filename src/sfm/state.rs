@@ -9,6 +9,7 @@ use crate::auth::clients::ClientDirectory;
 use crate::auth::http::ApiVerifier;
 use crate::clock::Clock;
 use crate::national::NationalStore;
+use crate::national::outages::Outages;
 use crate::store::Shared;
 
 /// Everything SFM's handlers share (`web::Data<sfm::State>`).
@@ -26,6 +27,7 @@ pub struct State {
     pub clients: Arc<dyn ClientDirectory>,
     store: Shared<SfmStore>,
     national: Arc<Shared<NationalStore>>,
+    outages: Arc<Outages>,
 }
 
 /// What [`State::new`] is built from.
@@ -45,6 +47,8 @@ pub struct Parts {
     pub store: SfmStore,
     /// The national systems (shared with Kjernejournal).
     pub national: Arc<Shared<NationalStore>>,
+    /// The national systems' active failures (shared with Kjernejournal).
+    pub outages: Arc<Outages>,
 }
 
 impl State {
@@ -58,6 +62,7 @@ impl State {
             clients: parts.clients,
             store: Shared::new(parts.store),
             national: parts.national,
+            outages: parts.outages,
         }
     }
 
@@ -70,6 +75,11 @@ impl State {
     /// (one lock order everywhere).
     pub fn store_mut(&self) -> RwLockWriteGuard<'_, SfmStore> {
         self.store.write()
+    }
+
+    /// The national systems' active failures.
+    pub fn outages(&self) -> &Outages {
+        &self.outages
     }
 
     /// Read access to the national systems.

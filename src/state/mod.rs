@@ -44,6 +44,8 @@ pub struct AppState {
     pub pts: web::Data<pts::State>,
     /// The national systems behind SFM and Kjernejournal (shared by both).
     pub national: Arc<Shared<NationalStore>>,
+    /// The national systems' active failures (scenario steps).
+    pub outages: Arc<crate::national::outages::Outages>,
     /// The fixtures directory.
     pub fixtures_dir: PathBuf,
     /// The fixture texts loaded at start, for `POST /_admin/reset`.
@@ -189,12 +191,10 @@ impl AppState {
         )?);
         let parts = Parts::from_fixtures(&fixtures);
         let issuer = helseid::Endpoints::new(&base_url).issuer;
-        let tokens = Arc::new(TokenVerifier::new(
-            issuer.clone(),
-            keys.verification_keys.clone(),
-        ));
+        let tokens = Arc::new(TokenVerifier::new(issuer.clone(), keys.signing.clone()));
         let verifier = ApiVerifier::new(tokens.clone(), clock.clone(), base_url.clone());
         let national = Arc::new(Shared::new(parts.national));
+        let outages = Arc::new(crate::national::outages::Outages::default());
         let helseid = web::Data::new(helseid::State::new(helseid::state::Parts {
             clock: clock.clone(),
             base_url: base_url.clone(),
@@ -211,6 +211,7 @@ impl AppState {
             clients: Arc::new(HelseIdClients(helseid.clone())),
             store: parts.sfm,
             national: national.clone(),
+            outages: outages.clone(),
         });
         let kjernejournal = kjernejournal::State::new(kjernejournal::state::Parts {
             clock: clock.clone(),
@@ -218,6 +219,7 @@ impl AppState {
             verifier: verifier.clone(),
             store: parts.kjernejournal,
             national: national.clone(),
+            outages: outages.clone(),
             extra_field: settings.kj_extra_field,
         })
         .map_err(|_| StartupError::Random)?;
@@ -232,6 +234,7 @@ impl AppState {
             kjernejournal: web::Data::new(kjernejournal),
             pts: web::Data::new(pts),
             national,
+            outages,
             fixtures_dir: settings.fixtures_dir.clone(),
             warnings: fixtures.warnings,
             seed: fixtures.texts,
@@ -262,6 +265,7 @@ impl AppState {
             now: self.clock.now(),
             clock: &self.clock,
             national: &self.national,
+            outages: &self.outages,
             faults: &self.faults,
             helseid: &self.helseid,
             sfm: &self.sfm,

@@ -42,6 +42,7 @@ mod pts;
 mod reliability;
 mod robustness;
 mod scenario_events;
+mod scenario_failures;
 mod scenarios;
 mod sfm_datadeling;
 mod sfm_fhir;

@@ -837,10 +837,11 @@
         );
       });
       $('#applied-empty').hidden = data.applied.length > 0;
-      var active = Object.keys(data.active).some(function (key) {
-        var value = data.active[key];
-        return Array.isArray(value) ? value.length > 0 : !!value;
-      });
+      // Fault rules, domain failures and planned key rotations end with "End failures"; the
+      // keys HelseID publishes are shown, not ended.
+      var keys = data.active.helseid_keys || {};
+      var active = (data.active.faults || []).length > 0 || (data.active.failures || []).length > 0 ||
+        (!!keys.planned && ((keys.planned.phases || []).length > 0 || !!keys.planned.every_seconds));
       $('#scenarios-clear').hidden = !active;
     });
   }

@@ -15,7 +15,7 @@ use super::model::Portal;
 use super::patient::{Actor, hpr_of, look_up_patient, patient_resource, pll_ids};
 use crate::sfm::State;
 use crate::sfm::medication::document::SendDocument;
-use crate::sfm::medication::send::{Outcome, send};
+use crate::sfm::medication::send::{Moment, Outcome, send};
 use crate::sfm::model::SfmStore;
 
 /// What the clinician does.
@@ -71,7 +71,7 @@ fn result(message: String, outcome: &Outcome) -> Value {
     let operations: Vec<Value> = outcome
         .operations
         .iter()
-        .map(|(id, refnum)| json!({"reseptId": id, "refnum": refnum}))
+        .map(|op| json!({"reseptId": op.resept_id, "refnum": op.refnum}))
         .collect();
     json!({
         "message": message,
@@ -124,7 +124,10 @@ async fn perform(
                 &mut national,
                 &actor.caller,
                 actor.hpr.clone(),
-                now,
+                Moment {
+                    now,
+                    outages: state.outages(),
+                },
             )
         })
         .map_err(|e| GuiError::from_fhir(&e));

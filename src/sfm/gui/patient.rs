@@ -17,6 +17,7 @@ use crate::national::NationalStore;
 use crate::sfm::State;
 use crate::sfm::caller::Caller;
 use crate::sfm::medication::get::{GetInput, look_up};
+use crate::sfm::medication::outage::NationalSystems;
 use crate::sfm::medication::patient_identity;
 use crate::sfm::model::{ResourceKind, SfmStore, Tenant};
 
@@ -153,7 +154,11 @@ pub fn look_up_patient(
         locked_consent: None,
     };
     let fhir_base = crate::sfm::fhir::fhir_base(state);
-    let parameters = look_up(&input, tenant, national, caller, hpr, *now, &fhir_base);
+    let systems = NationalSystems {
+        store: national,
+        outages: state.outages(),
+    };
+    let parameters = look_up(&input, tenant, systems, caller, hpr, *now, &fhir_base);
     let document = crate::sfm::medication::get::parameters(&parameters)
         .find(|(_, name, _)| *name == "medication")
         .and_then(|(_, _, p)| p.get("resource"))

@@ -9,9 +9,11 @@ use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::get::read_parameters;
+use super::outage::result_code;
 use super::rules::RelatesTo;
 use super::{PROFILE_BASE, PatientIdentity, patient_identity};
 use crate::errors::fhir::{FhirError, Issue};
+use crate::national::outages::FailureAnswer;
 use crate::national::statement::{self, PLL_INFORMATION};
 use crate::sfm::fhir::FromFhirBody;
 
@@ -489,29 +491,61 @@ fn check_references(
     }
 }
 
-/// The result `Parameters` of a send.
+/// One prescription a send sent (M1) or withdrew (M5), or did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// Its ReseptId.
+    pub resept_id: String,
+    /// The reference number given (M1).
+    pub refnum: Option<String>,
+    /// Why it was not sent (a scenario's failure).
+    pub failure: Option<FailureAnswer>,
+}
+
+impl Operation {
+    /// A message sent.
+    pub fn sent(resept_id: String, refnum: Option<String>) -> Self {
+        Self {
+            resept_id,
+            refnum,
+            failure: None,
+        }
+    }
+
+    /// A message not sent.
+    pub fn failed(resept_id: String, failure: &FailureAnswer) -> Self {
+        Self {
+            resept_id,
+            refnum: None,
+            failure: Some(failure.clone()),
+        }
+    }
+}
+
+/// The result `Parameters` of a send: the PLL's message id and failure (when one was made).
 pub fn result_parameters(
     prescription_count: usize,
     recall_count: usize,
-    pll_message_id: Option<&str>,
-    operations: &[(String, Option<String>)],
+    pll: Option<(&str, Option<&FailureAnswer>)>,
+    operations: &[Operation],
 ) -> Value {
     let mut parameters = vec![
         json!({"name": "prescriptionCount", "valueInteger": prescription_count}),
         json!({"name": "recallCount", "valueInteger": recall_count}),
     ];
-    if let Some(id) = pll_message_id {
+    if let Some((id, failure)) = pll {
         parameters.push(json!({"name": "PllResult", "part": [
             {"name": "PllmessageID", "valueString": id},
-            {"name": "resultCode", "valueCoding": super::result_ok()}
+            {"name": "resultCode", "valueCoding": result_code(failure)}
         ]}));
     }
-    for (resept_id, refnum) in operations {
-        let mut parts = vec![json!({"name": "reseptID", "valueString": resept_id})];
-        if let Some(refnum) = refnum {
+    for op in operations {
+        let mut parts = vec![json!({"name": "reseptID", "valueString": op.resept_id})];
+        if let Some(refnum) = &op.refnum {
             parts.push(json!({"name": "refnum", "valueString": refnum}));
         }
-        parts.push(json!({"name": "resultCode", "valueCoding": super::result_ok()}));
+        let code = result_code(op.failure.as_ref());
+        parts.push(json!({"name": "resultCode", "valueCoding": code}));
         parameters.push(json!({"name": "prescriptionOperationResult", "part": parts}));
     }
     json!({"resourceType": "Parameters", "parameter": parameters})

@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::lookup::{Lookup, Required, Requirement};
+use super::outage::{LookupFailures, NationalSystems, Striker, reduce_view};
 use super::{PROFILE_BASE, PatientIdentity, RESULT_CODE_SYSTEM, patient_identity, urn};
 use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
+use crate::national::outages::{FailureAnswer, FailurePoint};
 use crate::national::render::{self, ViewEntry};
-use crate::national::{
-    Allergy, Multidose, NationalPatient, NationalStore, Pll, Prescription, statement,
-};
+use crate::national::{Allergy, Multidose, NationalPatient, Pll, Prescription, statement};
 use crate::sfm::State;
 use crate::sfm::caller::Caller;
 use crate::sfm::fhir::{self, FhirBody, FromFhirBody, SfmCaller, validate};
@@ -251,7 +251,11 @@ pub async fn get_medication(
     let (tenant, hpr) = super::tenant_and_hpr(&mut sfm, &caller, "$getMedication")?;
     let national = state.national();
     let fhir_base = fhir::fhir_base(&state);
-    let parameters = look_up(&input, tenant, &national, &caller, &hpr, now, &fhir_base);
+    let systems = NationalSystems {
+        store: &national,
+        outages: state.outages(),
+    };
+    let parameters = look_up(&input, tenant, systems, &caller, &hpr, now, &fhir_base);
     drop(national);
     drop(sfm);
     Ok(mark_formatted(
@@ -263,19 +267,27 @@ pub async fn get_medication(
 
 /// A lookup of `input`'s patient by `caller` (with `hpr`) in `tenant`: the answer compiled from
 /// the national systems, and the lookup recorded as the user's latest for the patient (what the
-/// next send is checked against). `$getMedication` and SFM's GUI both look up through here.
+/// next send is checked against). A lookup meets the national systems' active failures.
+/// `$getMedication` and SFM's GUI both look up through here.
 pub fn look_up(
     input: &GetInput,
     tenant: &mut Tenant,
-    national: &NationalStore,
+    national: NationalSystems<'_>,
     caller: &Caller,
     hpr: &str,
     now: DateTime<Utc>,
     fhir_base: &str,
 ) -> Value {
-    let empty = NationalPatient::new(&input.identity.key, now);
-    let record = national.patient(&input.identity.key).unwrap_or(&empty);
-    let compiled = compile(input, record, tenant, caller, hpr, now, fhir_base);
+    let key = &input.identity.key;
+    let empty = NationalPatient::new(key, now);
+    let record = national.store.patient(key).unwrap_or(&empty);
+    let striker = Striker {
+        outages: national.outages,
+        key,
+        now,
+    };
+    let findings = Findings::decide_with(input, record, tenant, &|p| striker.strike(p));
+    let compiled = compile(input, findings, tenant, caller, hpr, now, fhir_base);
     tenant.lookups.record(&caller.pid, compiled.lookup);
     compiled.parameters
 }
@@ -329,18 +341,28 @@ fn error_code(code: &str, display: &str, text: Option<String>) -> Value {
     concept
 }
 
-/// Compiles the answer for `input` from the patient's national data: what the lookup finds
-/// ([`Findings::decide`]), rendered as the Parameters answer, and the lookup to remember.
+/// A lookup's error text as the published code 5 has it: `TraceID: <hex>. Error: <text>`.
+fn traced(text: &str) -> String {
+    let trace = crate::random::hex_id().to_lowercase();
+    format!("TraceID: {trace}. Error: {text}")
+}
+
+/// The code of a lookup that failed (a scenario's failure).
+fn lookup_code(failure: &FailureAnswer) -> Value {
+    error_code(&failure.code, &failure.display, Some(traced(&failure.text)))
+}
+
+/// Compiles the answer for `input` from what the lookup found ([`Findings::decide`]), rendered
+/// as the Parameters answer, and the lookup to remember.
 pub fn compile(
     input: &GetInput,
-    national: &NationalPatient,
+    findings: Findings<'_>,
     tenant: &Tenant,
     caller: &Caller,
     hpr: &str,
     now: DateTime<Utc>,
     fhir_base: &str,
 ) -> Compiled {
-    let findings = Findings::decide(input, national, tenant);
     let mut document = Document::new(input);
     document.add_statements(&findings.view);
     if let Some(pll) = findings.pll {
@@ -384,19 +406,41 @@ pub struct Findings<'a> {
     pub rf_has_locked: bool,
     /// What every later send must carry of the statements shown.
     pub requirements: Vec<Requirement>,
+    /// The lookups that failed (scenario steps).
+    pub failures: LookupFailures,
 }
 
 impl<'a> Findings<'a> {
     /// What a lookup for `input` finds in the patient's record `national` for `tenant`.
     pub fn decide(input: &GetInput, national: &'a NationalPatient, tenant: &Tenant) -> Self {
+        Self::decide_with(input, national, tenant, &|_| None)
+    }
+
+    /// What a lookup finds when each national lookup it makes may fail: `strike` says how the
+    /// lookup at a point fails, if it does (asked only for the lookups made).
+    pub fn decide_with(
+        input: &GetInput,
+        national: &'a NationalPatient,
+        tenant: &Tenant,
+        strike: &dyn Fn(FailurePoint) -> Option<FailureAnswer>,
+    ) -> Self {
         let has_national_id = input.identity.national_id.is_some();
         // RF is asked by national id, or (patients without one) by reference number.
         let rf_lookup = has_national_id || !input.refnums.is_empty();
         let kj_lookup = has_national_id && input.kj_consent.is_some();
         let kj_ok = kj_lookup && tenant.kjernejournal_access;
-        let kj_answers = kj_ok && national.kjernejournal.is_some();
+        let failures = LookupFailures {
+            rf_prescriptions: rf_lookup
+                .then(|| strike(FailurePoint::RfPrescriptions))
+                .flatten(),
+            rf_pll: (rf_lookup && has_national_id)
+                .then(|| strike(FailurePoint::RfPll))
+                .flatten(),
+            kj: kj_ok.then(|| strike(FailurePoint::KjLookup)).flatten(),
+        };
+        let kj_answers = kj_ok && failures.kj.is_none() && national.kjernejournal.is_some();
         let view = if rf_lookup {
-            shown_statements(input, national)
+            reduce_view(shown_statements(input, national), &failures)
         } else {
             Vec::new()
         };
@@ -407,7 +451,7 @@ impl<'a> Findings<'a> {
         let pll = national
             .pll
             .as_ref()
-            .filter(|_| rf_lookup && has_national_id);
+            .filter(|_| rf_lookup && has_national_id && failures.rf_pll.is_none());
         let has_medication = national.pll.is_some() || !national.prescriptions.is_empty();
         Self {
             rf_lookup,
@@ -419,8 +463,11 @@ impl<'a> Findings<'a> {
             allergies: if kj_answers { &national.allergies } else { &[] },
             kj_has_medication: kj_answers && has_medication,
             kj_has_locked: kj_answers && national.has_locked_prescriptions(),
-            rf_has_locked: rf_lookup && national.has_locked_prescriptions(),
+            rf_has_locked: rf_lookup
+                && failures.rf_prescriptions.is_none()
+                && national.has_locked_prescriptions(),
             requirements,
+            failures,
         }
     }
 
@@ -435,7 +482,8 @@ impl<'a> Findings<'a> {
         Lookup {
             composition_id,
             at: now,
-            rf_at: self.rf_lookup.then_some(now),
+            rf_at: (self.rf_lookup && !self.failures.rf_failed()).then_some(now),
+            rf_failed: self.failures.rf_failed(),
             patient_key: input.identity.key.clone(),
             national_id: input.identity.national_id.is_some(),
             requirements: self.requirements,
@@ -461,25 +509,33 @@ fn shown_statements<'a>(input: &GetInput, national: &'a NationalPatient) -> Vec<
 /// The answer: the document, when the national systems were asked, and what they said.
 fn answer(findings: &Findings<'_>, bundle: Value, now: DateTime<Utc>) -> Value {
     let mut parameters = vec![json!({"name": "medication", "resource": bundle})];
-    if findings.kj_lookup {
+    let failures = &findings.failures;
+    if findings.kj_lookup && failures.kj.is_none() {
         parameters.push(json!({"name": "KJHentetTidspunkt", "valueDateTime": fhir_instant(now)}));
     }
-    if findings.rf_lookup {
+    if findings.rf_lookup && !failures.rf_failed() {
         parameters.push(json!({"name": "RFHentetTidspunkt", "valueDateTime": fhir_instant(now)}));
     }
     if findings.kj_lookup {
-        let code = if findings.kj_ok {
+        let code = if let Some(failure) = &failures.kj {
+            lookup_code(failure)
+        } else if findings.kj_ok {
             error_code("0", "OK", None)
         } else {
-            let trace = crate::random::hex_id().to_lowercase();
-            let text = format!("TraceID: {trace}. Error: No rights to run KJ lookup");
+            let text = traced("No rights to run KJ lookup");
             error_code("5", "Ingen rettighet til KJ oppslag", Some(text))
         };
         parameters.push(json!({"name": "KJFeilkode", "valueCodeableConcept": code}));
     }
     if findings.rf_lookup {
-        for name in ["RFM96Feilkode", "RFM912Feilkode"] {
-            let code = error_code("0", "OK", None);
+        let codes = [
+            ("RFM96Feilkode", &failures.rf_prescriptions),
+            ("RFM912Feilkode", &failures.rf_pll),
+        ];
+        for (name, failure) in codes {
+            let code = failure
+                .as_ref()
+                .map_or_else(|| error_code("0", "OK", None), lookup_code);
             parameters.push(json!({"name": name, "valueCodeableConcept": code}));
         }
     }

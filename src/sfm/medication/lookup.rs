@@ -55,8 +55,11 @@ pub struct Lookup {
     pub composition_id: String,
     /// When it was made.
     pub at: DateTime<Utc>,
-    /// When Reseptformidleren was asked (`None`: it was not).
+    /// When Reseptformidleren answered (`None`: it was not asked, or did not answer).
     pub rf_at: Option<DateTime<Utc>>,
+    /// Reseptformidleren was asked but a lookup failed (scenario steps).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rf_failed: bool,
     /// The patient key.
     pub patient_key: String,
     /// Whether the patient has a fødselsnummer or D-nummer.
@@ -290,6 +293,7 @@ mod tests {
             composition_id: "comp-1".to_owned(),
             at: t0(),
             rf_at: Some(t0()),
+            rf_failed: false,
             patient_key: "12050050295".to_owned(),
             national_id: true,
             requirements: vec![requirement(Required::PllEntry, "p-1")],

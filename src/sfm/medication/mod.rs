@@ -5,6 +5,7 @@
 pub mod document;
 pub mod get;
 pub mod lookup;
+pub mod outage;
 pub mod rules;
 pub mod send;
 

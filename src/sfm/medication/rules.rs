@@ -179,6 +179,11 @@ fn lookup_threshold(send: &Send<'_>, lookup: Option<&Lookup>, issues: &mut Vec<I
             "there is no $getMedication by this user for this patient: call $getMedication (with a \
              lookup in Reseptformidleren) first",
         )),
+        Some((l, None)) if l.rf_failed => issues.push(Rule::LookupThreshold.issue(format!(
+            "the latest $getMedication (composition {}) got no answer from Reseptformidleren \
+             (RFM96Feilkode or RFM912Feilkode not 0): call $getMedication again",
+            l.composition_id
+        ))),
         Some((l, None)) => issues.push(Rule::LookupThreshold.issue(format!(
             "the latest $getMedication (composition {}) made no lookup in Reseptformidleren: call \
              $getMedication again",
@@ -382,6 +387,7 @@ mod tests {
             composition_id: "comp-1".to_owned(),
             at: t0(),
             rf_at: Some(t0()),
+            rf_failed: false,
             patient_key: "12050050295".to_owned(),
             national_id: true,
             requirements: vec![

@@ -10,11 +10,12 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Months, Utc};
 use serde_json::Value;
 
-use super::document::{SendDocument, result_parameters};
+use super::document::{Operation, SendDocument, result_parameters};
 use super::lookup::SendAdded;
 use super::rules::{self, History, Send};
 use crate::errors::fhir::{FHIR_JSON, FhirError, Issue};
 use crate::errors::mark_formatted;
+use crate::national::outages::{FailureAnswer, FailurePoint, Outages};
 use crate::national::statement::{self, set_amendment_part};
 use crate::national::{
     Entry, EntryKind, MessageKind, NationalMessage, NationalPatient, NationalStore, Party, Pll,
@@ -37,13 +38,20 @@ pub async fn send_medication(
     let mut sfm = state.store_mut();
     let (tenant, hpr) = super::tenant_and_hpr(&mut sfm, &caller, "$sendMedication")?;
     let mut national = state.national_mut();
-    let outcome = send(&document, tenant, &mut national, &caller, hpr, now)?;
+    let at = Moment {
+        now,
+        outages: state.outages(),
+    };
+    let outcome = send(&document, tenant, &mut national, &caller, hpr, at)?;
     drop(national);
     drop(sfm);
     let body = result_parameters(
         outcome.prescription_count,
         outcome.recall_count,
-        outcome.pll_message_id.as_deref(),
+        outcome
+            .pll_message_id
+            .as_deref()
+            .map(|id| (id, outcome.pll_failure.as_ref())),
         &outcome.operations,
     );
     Ok(mark_formatted(
@@ -56,15 +64,17 @@ pub async fn send_medication(
 /// A send of `document` by `caller` (an authorised health professional with `hpr`) in
 /// `tenant`: checked against what Reseptformidleren holds and the spec's rules (a refusal is
 /// remembered: the next send needs a new lookup), then applied to the national systems and
-/// recorded on the user's lookup. `$sendMedication` and SFM's GUI both send through here.
+/// recorded on the user's lookup; a message meeting an active failure is not sent.
+/// `$sendMedication` and SFM's GUI both send through here.
 pub fn send(
     document: &SendDocument,
     tenant: &mut Tenant,
     national: &mut NationalStore,
     caller: &Caller,
     hpr: String,
-    now: DateTime<Utc>,
+    at: Moment<'_>,
 ) -> Result<Outcome, FhirError> {
+    let Moment { now, outages } = at;
     let key = &document.identity.key;
     if let Err(error) = check_send(document, national, tenant, &caller.pid, now) {
         tenant.lookups.record_refused_send(&caller.pid, key, now);
@@ -74,12 +84,13 @@ pub fn send(
         name: super::practitioner_name(&super::practitioner_for(tenant, caller, &hpr)),
         id: Some(hpr),
     };
+    let failures = SendFailures::strike(document, outages, now);
     let outcome = apply(
         document,
         national.patient_mut(key, now),
         caller,
         author,
-        now,
+        (now, &failures),
     );
     tenant
         .lookups
@@ -250,6 +261,45 @@ fn withdrawal_issue(
     Some(Issue::error(code, message).at(format!("{at}.extension")))
 }
 
+/// When a send happens, and the national systems' active failures then.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment<'a> {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// The active failures.
+    pub outages: &'a Outages,
+}
+
+/// Which messages of one send are not sent, and why.
+#[derive(Debug, Default)]
+struct SendFailures {
+    m1: Option<FailureAnswer>,
+    m5: Option<FailureAnswer>,
+    pll: Option<FailureAnswer>,
+}
+
+impl SendFailures {
+    /// Asks the failures for each kind of message the document sends.
+    fn strike(document: &SendDocument, outages: &Outages, now: DateTime<Utc>) -> Self {
+        let key = Some(document.identity.key.as_str());
+        let sends =
+            |test: fn(&Value) -> bool| document.statements.iter().any(|s| test(&s.statement));
+        let strike = |point| outages.strike(point, key, now);
+        Self {
+            m1: sends(statement::creates_prescription)
+                .then(|| strike(FailurePoint::M1))
+                .flatten(),
+            m5: sends(|s| statement::recall(s).is_some())
+                .then(|| strike(FailurePoint::M5))
+                .flatten(),
+            pll: document
+                .create_pll
+                .then(|| strike(FailurePoint::Pll))
+                .flatten(),
+        }
+    }
+}
+
 /// What a send did.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -259,8 +309,10 @@ pub struct Outcome {
     pub recall_count: usize,
     /// The new PLL's message id (M25.1), when one was sent.
     pub pll_message_id: Option<String>,
-    /// Per prescription sent or withdrawn: its ReseptId and reference number.
-    pub operations: Vec<(String, Option<String>)>,
+    /// The PLL's failure, when it was not sent.
+    pub pll_failure: Option<FailureAnswer>,
+    /// Per prescription sent or withdrawn (or not): its ReseptId, reference number and failure.
+    pub operations: Vec<Operation>,
     /// What later sends must carry.
     added: SendAdded,
 }
@@ -301,12 +353,13 @@ fn apply(
     patient: &mut NationalPatient,
     caller: &Caller,
     author: Party,
-    now: DateTime<Utc>,
+    (now, failures): (DateTime<Utc>, &SendFailures),
 ) -> Outcome {
     let mut sending = Sending {
         patient,
         caller,
         now,
+        failures,
         national_id: document.identity.national_id.is_some(),
         refnum: None,
         outcome: Outcome::default(),
@@ -319,7 +372,10 @@ fn apply(
         }
         sending.withdraw(&s.statement, &stored, &medication);
     }
-    if document.create_pll {
+    if let Some(failure) = &failures.pll {
+        sending.outcome.pll_message_id = Some(uuid::Uuid::new_v4().to_string());
+        sending.outcome.pll_failure = Some(failure.clone());
+    } else if document.create_pll {
         let entries = pll_entries(document, sending.patient, now);
         sending.replace_pll(entries, author);
     }
@@ -332,6 +388,7 @@ struct Sending<'a> {
     patient: &'a mut NationalPatient,
     caller: &'a Caller,
     now: DateTime<Utc>,
+    failures: &'a SendFailures,
     /// Whether the patient has a fødselsnummer or D-nummer.
     national_id: bool,
     /// One reference number for every prescription of a send that needs one.
@@ -345,6 +402,10 @@ impl Sending<'_> {
     /// national id.
     fn prescribe(&mut self, sent: &Value, stored: &Value, medication: &Value) {
         let id = statement::resept_id(stored).unwrap_or_default().to_owned();
+        if let Some(failure) = &self.failures.m1 {
+            self.outcome.operations.push(Operation::failed(id, failure));
+            return;
+        }
         let locked = statement::is_locked(stored);
         let needs_refnum = statement::asks_for_refnum(sent) || locked || !self.national_id;
         let given = needs_refnum.then(|| self.refnum.get_or_insert_with(new_refnum).clone());
@@ -366,7 +427,7 @@ impl Sending<'_> {
         m1.refnum = given.clone();
         self.patient.messages.push(m1);
         self.outcome.prescription_count += 1;
-        self.outcome.operations.push((id, given));
+        self.outcome.operations.push(Operation::sent(id, given));
     }
 
     /// The withdrawal (M5) the `sent` statement's recallinfo asks for, of an active
@@ -386,6 +447,12 @@ impl Sending<'_> {
         else {
             return;
         };
+        if let Some(failure) = &self.failures.m5 {
+            self.outcome
+                .operations
+                .push(Operation::failed(id.to_owned(), failure));
+            return;
+        }
         match p.status {
             RfStatus::UnderEkspedering => p.recall_pending = true,
             _ => p.status = RfStatus::Tilbakekalt,
@@ -399,7 +466,9 @@ impl Sending<'_> {
         m5.recall_code = recall.code.clone();
         self.patient.messages.push(m5);
         self.outcome.recall_count += 1;
-        self.outcome.operations.push((id.to_owned(), None));
+        self.outcome
+            .operations
+            .push(Operation::sent(id.to_owned(), None));
     }
 
     /// The new PLL (M25.1) of `entries` by `author`, replacing the patient's.
