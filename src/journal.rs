@@ -84,6 +84,17 @@ pub struct Entry {
     /// Why a 4xx or 5xx answer refused: its message, in any service's error format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The few headers the integration advisor reads: the request's `x-epj-system`, `dpop`
+    /// (`true` when a proof came) and the answer's `retry-after`.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub headers: Map<String, Value>,
+    /// A token or PAR request's client assertion, decoded (not the assertion): `iss`, `iat`,
+    /// `exp`, `jti`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<Value>,
+    /// What the access token a token answer issued says, as `token` does, plus its `kid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued: Option<Value>,
 }
 
 /// The claims of an `Authorization` header's token an EHR developer looks at first (the token
@@ -107,6 +118,8 @@ pub fn token_summary(authorization: &str) -> Option<Value> {
         ("aud", "aud"),
         ("scope", "scope"),
         ("exp", "exp"),
+        ("iat", "iat"),
+        ("jti", "jti"),
     ] {
         if let Some(value) = jws.claims.get(claim) {
             out.insert(name.to_owned(), value.clone());
@@ -120,7 +133,32 @@ pub fn token_summary(authorization: &str) -> Option<Value> {
             .cloned()
             .unwrap_or(Value::Null),
     );
+    if let Some(kid) = jws.header.get("kid") {
+        out.insert("kid".to_owned(), kid.clone());
+    }
     Some(Value::Object(out))
+}
+
+/// The claims of a client assertion the advisor reads (`iss`, `iat`, `exp`, `jti`), from a
+/// token or PAR request's form.
+fn assertion_summary(form: &[u8]) -> Option<Value> {
+    let (_, assertion) =
+        url::form_urlencoded::parse(form).find(|(n, _)| n == "client_assertion")?;
+    let jws = crate::jose::UnverifiedJws::parse(assertion.trim()).ok()?;
+    let mut out = Map::new();
+    for claim in ["iss", "iat", "exp", "jti"] {
+        if let Some(value) = jws.claims.get(claim) {
+            out.insert(claim.to_owned(), value.clone());
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// What the access token of a token answer says (see [`token_summary`]).
+fn issued_summary(body: &[u8]) -> Option<Value> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let token = value.get("access_token")?.as_str()?;
+    token_summary(&format!("Bearer {token}"))
 }
 
 /// The message of an error answer, in any service's format: OAuth `error_description`, FHIR
@@ -195,6 +233,18 @@ impl Journal {
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// The entries after `after` (an entry id), oldest first: what the integration advisor
+    /// has not digested yet.
+    pub fn since(&self, after: u64) -> Vec<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.1.iter().filter(|e| e.id > after).cloned().collect()
+    }
+
+    /// The id of the newest entry ever journaled (0 before the first).
+    pub fn last_id(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).0
     }
 
     /// Forgets every entry.
@@ -412,8 +462,10 @@ pub async fn journal(
     let response = next.call(req).await?;
     let entry = {
         let preview = preview.borrow();
+        let is_form = request_type.starts_with("application/x-www-form-urlencoded");
         Entry {
             request_body: redact_preview(&request_type, &preview.kept, preview.total),
+            assertion: is_form.then(|| assertion_summary(&preview.kept)).flatten(),
             ..entry
         }
     };
@@ -445,6 +497,14 @@ fn request_entry(req: &ServiceRequest, time: DateTime<Utc>) -> Entry {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(token_summary);
+    let mut headers = Map::new();
+    if let Some(system) = req.headers().get("x-epj-system") {
+        let system = String::from_utf8_lossy(system.as_bytes()).into_owned();
+        headers.insert("x-epj-system".to_owned(), Value::String(system));
+    }
+    if req.headers().contains_key("dpop") {
+        headers.insert("dpop".to_owned(), Value::Bool(true));
+    }
     Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -457,6 +517,9 @@ fn request_entry(req: &ServiceRequest, time: DateTime<Utc>) -> Entry {
         response_body: None,
         token,
         reason: None,
+        headers,
+        assertion: None,
+        issued: None,
     }
 }
 
@@ -471,6 +534,14 @@ async fn journal_response(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let (req, response) = response.into_parts();
     let status = response.status().as_u16();
+    let mut entry = entry;
+    if let Some(wait) = response.headers().get(header::RETRY_AFTER) {
+        let wait = String::from_utf8_lossy(wait.as_bytes()).into_owned();
+        entry
+            .headers
+            .insert("retry-after".to_owned(), Value::String(wait));
+    }
+    let token_answer = status == 200 && req.path().ends_with("/connect/token");
     let response_type = content_type(response.headers());
     let secret = response.extensions().get::<SecretBody>().is_some();
     let (head, body) = response.into_parts();
@@ -494,6 +565,7 @@ async fn journal_response(
         latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         response_body: kept_response_body(secret, &response_type, &body, secrets),
         reason: (status >= 400).then(|| refusal_reason(&body)).flatten(),
+        issued: token_answer.then(|| issued_summary(&body)).flatten(),
         ..entry
     });
     Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))))
@@ -609,6 +681,9 @@ mod tests {
                 response_body: None,
                 token: None,
                 reason: None,
+                headers: Map::new(),
+                assertion: None,
+                issued: None,
             });
         }
         let listed: Vec<(u64, String)> = journal

@@ -141,6 +141,8 @@ async fn a_login_gives_the_clinician_the_patient_list_and_the_kjernejournal_icon
         "{}",
         medication.text
     );
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }
 
 #[actix_web::test]
@@ -240,4 +242,6 @@ async fn the_keepalive_renews_the_tokens_and_hands_them_to_sfm_and_kjernejournal
     advance(&app, 6 * 60);
     let session = get_with(&app, &app.url("/epj/api/session"), &cookie).await;
     assert_eq!(session.status, StatusCode::OK, "{}", session.text);
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }

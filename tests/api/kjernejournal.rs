@@ -134,7 +134,7 @@ pub(crate) fn assert_fhir_error(
 
 impl TestApp {
     /// A system token of the kjernejournal client (Fjellheim legesenter, 987654325).
-    async fn kj_system_token(&self) -> String {
+    pub(crate) async fn kj_system_token(&self) -> String {
         let reply = self
             .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
             .await;
@@ -166,7 +166,12 @@ impl TestApp {
     }
 
     /// `POST /kjernejournal/v1/helseindikator` with a JSON body.
-    async fn helseindikator(&self, token: Option<&str>, epj: Option<&str>, body: &Value) -> Reply {
+    pub(crate) async fn helseindikator(
+        &self,
+        token: Option<&str>,
+        epj: Option<&str>,
+        body: &Value,
+    ) -> Reply {
         self.helseindikator_raw(token, epj, "application/json", &body.to_string())
             .await
     }
@@ -759,6 +764,9 @@ async fn critical_information_is_read_with_the_ticket_as_fhir() {
         Some("application/fhir+json; charset=utf-8")
     );
     assert!(reply.header("x-event-id").is_some());
+    // README's walkthrough so far (one system token, helseindikator, the user's token,
+    // $everything): the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
     assert_valid_fhir(&reply.json);
     assert_eq!(reply.json["resourceType"], "Bundle");
     assert_eq!(reply.json["type"], "searchset");
