@@ -110,14 +110,11 @@ impl Memory {
                 .and_then(|b| b.pointer("/claims/patient_identifier/id").cloned())
                 .and_then(|id| id.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let recent = self
-                .indicators
-                .get(&fnr)
-                .is_some_and(|at| seen.at - *at <= TICKET_LIFETIME);
-            if !recent {
+            // A patient kept open for hours may open the portal long after helseindikator.
+            if !self.indicators.contains_key(&fnr) {
                 let detail = format!(
                     "the portal opened for patient {fnr} with no helseindikator call for the \
-                     patient in the hour before"
+                     patient before"
                 );
                 findings.record(
                     &HELSEINDIKATOR_SKIPPED,
