@@ -84,6 +84,18 @@ pub struct Entry {
     /// Why a 4xx or 5xx answer refused: its message, in any service's error format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The few headers the integration advisor reads: the request's `x-epj-system`, `dpop`
+    /// (`true` when a proof came) and `dpop_nonce` (whether the proof carried a nonce), and the
+    /// answer's `retry-after`.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub headers: Map<String, Value>,
+    /// A token or PAR request's client assertion, decoded (not the assertion): `iss`, `iat`,
+    /// `exp`, `jti`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<Value>,
+    /// What the access token a token answer issued says, as `token` does, plus its `kid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued: Option<Value>,
 }
 
 /// The claims of an `Authorization` header's token an EHR developer looks at first (the token
@@ -107,6 +119,8 @@ pub fn token_summary(authorization: &str) -> Option<Value> {
         ("aud", "aud"),
         ("scope", "scope"),
         ("exp", "exp"),
+        ("iat", "iat"),
+        ("jti", "jti"),
     ] {
         if let Some(value) = jws.claims.get(claim) {
             out.insert(name.to_owned(), value.clone());
@@ -120,7 +134,32 @@ pub fn token_summary(authorization: &str) -> Option<Value> {
             .cloned()
             .unwrap_or(Value::Null),
     );
+    if let Some(kid) = jws.header.get("kid") {
+        out.insert("kid".to_owned(), kid.clone());
+    }
     Some(Value::Object(out))
+}
+
+/// The claims of a client assertion the advisor reads (`iss`, `iat`, `exp`, `jti`), from a
+/// token or PAR request's form.
+fn assertion_summary(form: &[u8]) -> Option<Value> {
+    let (_, assertion) =
+        url::form_urlencoded::parse(form).find(|(n, _)| n == "client_assertion")?;
+    let jws = crate::jose::UnverifiedJws::parse(assertion.trim()).ok()?;
+    let mut out = Map::new();
+    for claim in ["iss", "iat", "exp", "jti"] {
+        if let Some(value) = jws.claims.get(claim) {
+            out.insert(claim.to_owned(), value.clone());
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// What the access token of a token answer says (see [`token_summary`]).
+fn issued_summary(body: &[u8]) -> Option<Value> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let token = value.get("access_token")?.as_str()?;
+    token_summary(&format!("Bearer {token}"))
 }
 
 /// The message of an error answer, in any service's format: OAuth `error_description`, FHIR
@@ -197,6 +236,18 @@ impl Journal {
             .collect()
     }
 
+    /// The entries after `after` (an entry id), oldest first: what the integration advisor
+    /// has not digested yet.
+    pub fn since(&self, after: u64) -> Vec<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.1.iter().filter(|e| e.id > after).cloned().collect()
+    }
+
+    /// The id of the newest entry ever journaled (0 before the first).
+    pub fn last_id(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
     /// Forgets every entry.
     pub fn clear(&self) {
         self.inner
@@ -223,12 +274,24 @@ fn looks_like_jwt(value: &str) -> bool {
         })
 }
 
+/// Whether a JSON object's `code` is a terminology code, not an authorization code: a FHIR
+/// Coding (`system`, `display`) or an OperationOutcome issue (`severity`). Kept, so the journal
+/// (and the advisor reading it) sees which rule refused a request.
+fn is_terminology(map: &serde_json::Map<String, Value>) -> bool {
+    ["system", "display", "severity"]
+        .iter()
+        .any(|key| map.contains_key(*key))
+}
+
 fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             let is_jwk = map.contains_key("kty");
+            let is_terminology = is_terminology(map);
             for (key, inner) in map.iter_mut() {
-                if is_secret_name(key) || (is_jwk && JWK_PRIVATE.contains(&key.as_str())) {
+                let code = key == "code" && (is_terminology || !inner.is_string());
+                if (is_secret_name(key) && !code) || (is_jwk && JWK_PRIVATE.contains(&key.as_str()))
+                {
                     *inner = Value::String(REDACTED.to_owned());
                 } else {
                     redact_json(inner);
@@ -412,8 +475,10 @@ pub async fn journal(
     let response = next.call(req).await?;
     let entry = {
         let preview = preview.borrow();
+        let is_form = request_type.starts_with("application/x-www-form-urlencoded");
         Entry {
             request_body: redact_preview(&request_type, &preview.kept, preview.total),
+            assertion: is_form.then(|| assertion_summary(&preview.kept)).flatten(),
             ..entry
         }
     };
@@ -445,6 +510,20 @@ fn request_entry(req: &ServiceRequest, time: DateTime<Utc>) -> Entry {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(token_summary);
+    let mut headers = Map::new();
+    if let Some(system) = req.headers().get("x-epj-system") {
+        let system = String::from_utf8_lossy(system.as_bytes()).into_owned();
+        headers.insert("x-epj-system".to_owned(), Value::String(system));
+    }
+    if let Some(proof) = req.headers().get("dpop") {
+        headers.insert("dpop".to_owned(), Value::Bool(true));
+        let nonce = proof
+            .to_str()
+            .ok()
+            .and_then(|proof| crate::jose::UnverifiedJws::parse(proof.trim()).ok())
+            .is_some_and(|proof| proof.claims.contains_key("nonce"));
+        headers.insert("dpop_nonce".to_owned(), Value::Bool(nonce));
+    }
     Entry {
         id: 0,
         time: time.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -457,6 +536,9 @@ fn request_entry(req: &ServiceRequest, time: DateTime<Utc>) -> Entry {
         response_body: None,
         token,
         reason: None,
+        headers,
+        assertion: None,
+        issued: None,
     }
 }
 
@@ -471,6 +553,14 @@ async fn journal_response(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let (req, response) = response.into_parts();
     let status = response.status().as_u16();
+    let mut entry = entry;
+    if let Some(wait) = response.headers().get(header::RETRY_AFTER) {
+        let wait = String::from_utf8_lossy(wait.as_bytes()).into_owned();
+        entry
+            .headers
+            .insert("retry-after".to_owned(), Value::String(wait));
+    }
+    let token_answer = status == 200 && req.path().ends_with("/connect/token");
     let response_type = content_type(response.headers());
     let secret = response.extensions().get::<SecretBody>().is_some();
     let (head, body) = response.into_parts();
@@ -494,6 +584,7 @@ async fn journal_response(
         latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         response_body: kept_response_body(secret, &response_type, &body, secrets),
         reason: (status >= 400).then(|| refusal_reason(&body)).flatten(),
+        issued: token_answer.then(|| issued_summary(&body)).flatten(),
         ..entry
     });
     Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))))
@@ -567,6 +658,24 @@ mod tests {
     }
 
     #[test]
+    fn terminology_codes_are_kept_and_authorization_codes_redacted() {
+        let outcome = concat!(
+            r#"{"issue":[{"severity":"error","code":"business-rule","details":{"coding":"#,
+            r#"[{"system":"urn:x","code":"pll-complete"}]}}],"#,
+            r#""code":{"coding":[{"display":"Paracet","code":"123"}]}}"#
+        );
+        assert_eq!(
+            redact_body("application/fhir+json", outcome.as_bytes()).unwrap(),
+            outcome
+        );
+        let innlogging = r#"{"code":"c-1","sessionId":"s-1"}"#;
+        assert_eq!(
+            redact_body("application/json", innlogging.as_bytes()).unwrap(),
+            r#"{"code":"[redacted]","sessionId":"s-1"}"#
+        );
+    }
+
+    #[test]
     fn the_control_plane_and_health_check_are_not_journaled() {
         assert!(!is_journaled("/"));
         assert!(!is_journaled("/_admin/requests"));
@@ -609,6 +718,9 @@ mod tests {
                 response_body: None,
                 token: None,
                 reason: None,
+                headers: Map::new(),
+                assertion: None,
+                issued: None,
             });
         }
         let listed: Vec<(u64, String)> = journal

@@ -3,6 +3,7 @@
 //! seeded from JSON fixtures.
 
 pub mod admin;
+pub mod advice;
 pub mod auth;
 pub mod clock;
 pub mod commands;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use helsesim::commands::advice::AdviceOptions;
 use helsesim::commands::client_keys::{ImportOptions, JwkOptions, KeygenOptions};
 use helsesim::commands::decode::DecodeOptions;
 use helsesim::commands::token::{ProofOptions, TokenOptions};
@@ -67,6 +68,8 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Print the integration advisor's findings; exit 1 when one is at or above --fail-on.
+    Advice(AdviceOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +159,10 @@ async fn run(command: Option<Command>) -> Result<String, CommandError> {
             commands::check_fixtures(&dir.unwrap_or(settings.fixtures))
         }
         Some(Command::Healthcheck { url }) => commands::healthcheck(&environment()?, url).await,
+        Some(Command::Advice(options)) => {
+            let settings = options.access.apply(environment()?);
+            commands::advice::run(&settings, &options).await
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The control plane at `/_admin`: drive the simulator from tests and demos without a restart.
 
+mod advice;
 mod clients;
 pub mod clock;
 pub mod dashboard;
@@ -93,6 +94,13 @@ fn observation_routes(cfg: &mut web::ServiceConfig) {
     .service(endpoint(
         "/scenarios/{name}",
         [("POST", web::post().to(scenarios::run_preset))],
+    ))
+    .service(endpoint(
+        "/advice",
+        [
+            ("GET", web::get().to(advice::list)),
+            ("DELETE", web::delete().to(advice::clear)),
+        ],
     ))
     .service(endpoint(
         "/overview",

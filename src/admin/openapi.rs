@@ -8,7 +8,7 @@ use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::{
-    clients, clock, faults, fixtures, national, requests, reset, scenarios, state, tokens,
+    advice, clients, clock, faults, fixtures, national, requests, reset, scenarios, state, tokens,
 };
 use crate::service::{Service, names_schema};
 
@@ -24,6 +24,7 @@ use crate::service::{Service, names_schema};
         reset::reset, state::export, state::import, clock::get, clock::post, tokens::mint,
         requests::list, requests::clear, faults::list, faults::add, faults::clear, faults::remove,
         scenarios::list, scenarios::apply, scenarios::run_preset, scenarios::clear,
+        advice::list, advice::clear,
         clients::list, clients::upsert, clients::get, clients::delete, fixtures::list_users,
         fixtures::upsert_user, fixtures::delete_user, fixtures::upsert_tenant,
         fixtures::upsert_patient, national::messages, super::dashboard::overview::get, get

@@ -1,6 +1,7 @@
 //! The subcommands other than `serve`: `token`, `dpop-proof`, `jwk`, `keygen`, `client import`,
-//! `certs`, `check-fixtures`, `healthcheck`.
+//! `certs`, `check-fixtures`, `healthcheck`, `advice`.
 
+pub mod advice;
 pub mod client_keys;
 pub mod decode;
 pub mod token;

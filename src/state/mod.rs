@@ -61,6 +61,8 @@ pub struct AppState {
     pub faults: web::Data<crate::faults::Faults>,
     /// The scenario presets and what scenarios did.
     pub scenarios: crate::scenarios::Scenarios,
+    /// The integration advisor's findings.
+    pub advice: crate::advice::Advisor,
     /// Whether the control plane answers (`HELSESIM_ADMIN`).
     pub admin: bool,
     /// The bearer token the control plane demands (`HELSESIM_ADMIN_TOKEN`).
@@ -242,6 +244,7 @@ impl AppState {
             journal: web::Data::new(journal),
             faults,
             scenarios: crate::scenarios::Scenarios::new(fixtures.scenarios),
+            advice: crate::advice::Advisor::default(),
             admin: settings.admin,
             admin_token: settings.admin_token.clone(),
             state_file: settings

@@ -36,6 +36,8 @@ pub fn export(state: &AppState) -> Result<Value, serde_json::Error> {
         );
     }
     document.append(&mut parts);
+    let findings = state.advice.findings(&state.journal, state.clock.now());
+    document.insert("advice".to_owned(), json!({ "findings": findings }));
     Ok(Value::Object(document))
 }
 
@@ -61,6 +63,7 @@ pub fn import(state: &AppState, json: &[u8]) -> Result<(), StateError> {
             })?;
     }
     state.replace(validated.parts);
+    state.advice.import(validated.advice, &state.journal);
     if let Some(offset) = validated.clock_offset {
         // Checked above; the clock cannot have moved far enough since to matter.
         let _ = state.clock.set_offset(offset);

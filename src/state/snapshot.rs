@@ -64,6 +64,17 @@ pub struct StateDocument {
     /// PTS: the access restrictions.
     #[schema(value_type = Object)]
     pub pts: PtsStore,
+    /// The integration advisor's findings; absent (documents before it): none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<AdviceState>,
+}
+
+/// The integration advisor in a state document.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdviceState {
+    /// The findings, as `GET /_admin/advice` lists them.
+    pub findings: Vec<crate::advice::Finding>,
 }
 
 /// The clock in a state document.
@@ -107,6 +118,8 @@ pub struct Validated {
     pub clock_offset: Option<TimeDelta>,
     /// The ticket key to use, if the document has one.
     pub ticket_key: Option<[u8; KEY_LEN]>,
+    /// The advisor's findings.
+    pub advice: Vec<crate::advice::Finding>,
 }
 
 /// Why a state document was refused.
@@ -190,6 +203,7 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
         national,
         kjernejournal,
         pts,
+        advice,
         ..
     } = document;
     let clients = validate_clients(helseid.clients, resources)?;
@@ -223,6 +237,7 @@ fn validate(document: StateDocument, resources: &ApiResources) -> Result<Validat
         },
         clock_offset,
         ticket_key,
+        advice: advice.map(|a| a.findings).unwrap_or_default(),
     })
 }
 

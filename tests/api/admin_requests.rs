@@ -221,7 +221,7 @@ async fn the_journal_decodes_the_token_and_names_the_reason_of_a_refusal() {
         "The HelseID access token was refused: The access token's audience [\"e-helse:sfm.api\"] \
          does not include nhn:kjernejournal"
     );
-    let (_, claims) = decode_jwt(&token);
+    let (header, claims) = decode_jwt(&token);
     assert_eq!(
         entry["token"],
         json!({
@@ -233,7 +233,10 @@ async fn the_journal_decodes_the_token_and_names_the_reason_of_a_refusal() {
             "aud": "e-helse:sfm.api",
             "scope": claims["scope"],
             "exp": claims["exp"],
+            "iat": claims["iat"],
+            "jti": claims["jti"],
             "bound_to": null,
+            "kid": header["kid"],
         })
     );
     assert!(

@@ -206,7 +206,8 @@ async fn an_invalid_document_is_refused_naming_the_field_and_changes_nothing() {
         (
             changed(&|d| d["surprise"] = json!(true)),
             "field `surprise`: unknown field `surprise`, expected one of `format`, `version`, \
-             `exported_at`, `clock`, `helseid`, `sfm`, `national`, `kjernejournal`, `pts`",
+             `exported_at`, `clock`, `helseid`, `sfm`, `national`, `kjernejournal`, `pts`, \
+             `advice`",
         ),
         (
             changed(&|d| {

@@ -1536,3 +1536,45 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// README's "Integration advisor" in CI: `helsesim advice --fail-on warning` exits 0 on a clean
+/// run and 1, printing the finding, when the EHR did something the documentation forbids.
+#[actix_web::test]
+async fn advice_fails_on_a_warning_and_passes_a_clean_run() {
+    let app = spawn_app().await;
+    let advice = |fail_on: &str| {
+        let mut cmd = helsesim();
+        cmd.args(["advice", "--url", &app.base, "--fail-on", fail_on]);
+        cmd
+    };
+    let output = run_async(advice("warning")).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output).trim(),
+        "no findings: nothing the services' documentation forbids or discourages"
+    );
+    let reply = app
+        .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = app
+        .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let output = run_async(advice("warning")).await;
+    assert_exit(&output, 1);
+    let report = stderr(&output);
+    assert!(
+        report.contains("WARNING [helseid.token-not-reused] A new access token while the last one"),
+        "{report}"
+    );
+    assert!(report.contains("POST /helseid/connect/token"), "{report}");
+    assert!(report.contains("fix: Cache the access token"), "{report}");
+    let output = run_async(advice("never")).await;
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).starts_with("1 finding(s):"),
+        "{}",
+        stdout(&output)
+    );
+}

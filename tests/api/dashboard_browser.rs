@@ -53,6 +53,10 @@ enum Ask {
     Users,
     /// `GET /_admin/scenarios`.
     Scenarios,
+    /// A mistake the advisor finds (two system tokens in a row), then `GET /_admin/advice`.
+    Mistake,
+    /// `GET /_admin/advice`.
+    Advice,
 }
 
 type Asking = Sender<(Ask, Sender<Value>)>;
@@ -108,6 +112,16 @@ async fn answer(app: &TestApp, ask: Ask) -> Value {
         Ask::Clock => app.get("/_admin/clock").await.json,
         Ask::Users => app.get("/_admin/helseid/users").await.json,
         Ask::Scenarios => app.get("/_admin/scenarios").await.json,
+        Ask::Mistake => {
+            for _ in 0..2 {
+                let reply = app
+                    .system_token(KJERNEJOURNAL, "nhn:kjernejournal/api")
+                    .await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            }
+            app.get("/_admin/advice").await.json
+        }
+        Ask::Advice => app.get("/_admin/advice").await.json,
         Ask::Request => {
             let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
             let ticket = app
@@ -333,6 +347,7 @@ fn drive_browser(chromium: &Path, url: &str, asking: &Asking) -> Result<(), BoxE
     advance_the_clock(&tab, asking)?;
     check_the_journal(&tab, asking)?;
     back_to_real_time(&tab, asking)?;
+    check_the_advice(&tab, asking)?;
     run_a_preset(&tab, asking)?;
     save_reset_and_load(&tab, asking)?;
     narrow_and_dark(&tab)?;
@@ -427,6 +442,44 @@ fn check_the_scene(tab: &Arc<Tab>) -> Result<(), BoxError> {
         "!!document.querySelector('[data-fault]')",
     )?;
     tab.wait_for_element(&format!(r#"[data-user="{ADDED_PID}"]"#))?;
+    Ok(())
+}
+
+/// The advisor's card lists what `/_admin/advice` finds; "Forget all" empties it.
+fn check_the_advice(tab: &Arc<Tab>, asking: &Asking) -> Result<(), BoxError> {
+    let advice = ask(asking, Ask::Mistake)?;
+    let rules: Vec<String> = advice["findings"]
+        .as_array()
+        .map(|found| found.iter().map(|f| f["rule"].to_string()).collect())
+        .unwrap_or_default();
+    assert!(
+        rules.contains(&"\"helseid.token-not-reused\"".to_owned()),
+        "{advice:#}"
+    );
+    wait_until(
+        tab,
+        "the advisor's findings",
+        &format!(
+            "document.querySelectorAll('#advice-list li[data-rule]').length === {} && \
+             document.querySelector('#advice-empty').hidden",
+            rules.len()
+        ),
+    )?;
+    let card = text_of(tab, "#advice-list")?;
+    assert!(
+        card.contains("A new access token while the last one for the same use was far from expiry"),
+        "{card}"
+    );
+    assert!(card.contains("Fix: Cache the access token"), "{card}");
+    assert_eq!(text_of(tab, "#advice-count")?, rules.len().to_string());
+    tab.find_element("#advice-clear")?.click()?;
+    wait_until(
+        tab,
+        "the findings forgotten",
+        "!document.querySelector('#advice-empty').hidden && \
+         document.querySelector('#advice-clear').hidden",
+    )?;
+    assert_eq!(ask(asking, Ask::Advice)?["findings"], json!([]));
     Ok(())
 }
 

@@ -141,6 +141,8 @@ async fn a_login_gives_the_clinician_the_patient_list_and_the_kjernejournal_icon
         "{}",
         medication.text
     );
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }
 
 #[actix_web::test]
@@ -210,6 +212,15 @@ async fn the_keepalive_renews_the_tokens_and_hands_them_to_sfm_and_kjernejournal
     )
     .await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.text);
+    // As the demo page does: helseindikator when the patient opens, the portal from its icon.
+    let icon = post_with(
+        &app,
+        "/epj/api/patients/13116900216/indicator",
+        &cookie,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(icon.status, StatusCode::OK, "{}", icon.text);
     let portal = post_with(
         &app,
         "/epj/api/patients/13116900216/kjernejournal",
@@ -240,4 +251,6 @@ async fn the_keepalive_renews_the_tokens_and_hands_them_to_sfm_and_kjernejournal
     advance(&app, 6 * 60);
     let session = get_with(&app, &app.url("/epj/api/session"), &cookie).await;
     assert_eq!(session.status, StatusCode::OK, "{}", session.text);
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }

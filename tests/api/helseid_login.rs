@@ -150,6 +150,8 @@ async fn one_login_gives_an_sfm_token_and_a_kjernejournal_token() {
         "rotated"
     );
     assert!(reply.json["id_token"].as_str().is_some());
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }
 
 /// PAR for the shipped single-tenant client and the authorize redirect for it.

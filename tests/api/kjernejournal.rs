@@ -764,6 +764,9 @@ async fn critical_information_is_read_with_the_ticket_as_fhir() {
         Some("application/fhir+json; charset=utf-8")
     );
     assert!(reply.header("x-event-id").is_some());
+    // README's walkthrough so far (one system token, helseindikator, the user's token,
+    // $everything): the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
     assert_valid_fhir(&reply.json);
     assert_eq!(reply.json["resourceType"], "Bundle");
     assert_eq!(reply.json["type"], "searchset");

@@ -15,6 +15,7 @@ mod admin_requests;
 mod admin_reset;
 mod admin_state;
 mod admin_tokens;
+mod advice;
 mod browser;
 mod certs;
 mod cli;

@@ -262,6 +262,8 @@ async fn the_whole_prescribing_loop() {
         .collect();
     assert!(shared.contains(&new_id), "{}", reply.text);
     assert!(!shared.contains(&zopiklon_id), "{}", reply.text);
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }
 
 /// The real `$getMedication` answer from SFM's test environment, as shipped in examples/.

@@ -158,7 +158,7 @@ fn statement_mut<'a>(body: &'a mut Value, name: &str) -> &'a mut Value {
 
 /// Leaves the statement of `name` out of the document: with its Medication, its dispenses and
 /// the Composition's references to them, so the document stays whole.
-fn leave_out(body: &mut Value, name: &str) {
+pub(crate) fn leave_out(body: &mut Value, name: &str) {
     let index = entry_index(body, name);
     let entry = &entries(body)[index];
     let statement_url = entry["fullUrl"].as_str().unwrap().to_owned();

@@ -247,6 +247,8 @@ async fn the_organisation_creation_walkthrough_runs_as_printed() {
         reply.json["issue"][0]["diagnostics"],
         format!("This SFM instance already exists (Organization/{org_id}): update it with PUT")
     );
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }
 
 #[actix_web::test]
@@ -292,6 +294,8 @@ async fn the_patient_ticket_walkthrough_runs_as_printed() {
     );
     let reply = app.patient_ticket(Some(&token), body, None).await;
     assert_eq!(reply.text, ticket);
+    // A well-behaved client: the integration advisor finds nothing.
+    crate::advice::assert_no_findings(&app).await;
 }
 
 #[actix_web::test]

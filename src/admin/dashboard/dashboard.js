@@ -846,6 +846,42 @@
     });
   }
 
+  // ---------------------------------------------------------------- advice
+
+  function loadAdvice() {
+    return api('GET', '/_admin/advice').then(function (data) {
+      if (!changed('advice', data.findings)) return;
+      var list = $('#advice-list');
+      clear(list);
+      data.findings.forEach(function (f) {
+        var who = [f.client_id || 'any client'];
+        if (f.organisation) who.push('org ' + f.organisation);
+        who.push(f.count + ' time' + (f.count === 1 ? '' : 's'));
+        var evidence = h('ul', { class: 'advice-evidence small' });
+        f.evidence.forEach(function (e) {
+          evidence.appendChild(h('li', {},
+            h('code', { text: '#' + e.request + ' ' + e.method + ' ' + e.path }),
+            h('span', { class: 'muted', text: ' ' + e.detail })));
+        });
+        list.appendChild(
+          h('li', { 'data-rule': f.rule, class: 'advice-' + f.severity },
+            h('span', { class: 'severity ' + f.severity, text: f.severity }),
+            h('div', { class: 'advice-what' },
+              h('strong', { text: f.title }),
+              h('span', { class: 'small muted', text: f.rule + ' · ' + who.join(' · ') }),
+              evidence,
+              h('span', { class: 'small', text: 'Fix: ' + f.fix }),
+              h('a', { class: 'small', href: f.source.url, target: '_blank', rel: 'noopener', text: f.source.title })
+            )
+          )
+        );
+      });
+      $('#advice-empty').hidden = data.findings.length > 0;
+      $('#advice-clear').hidden = data.findings.length === 0;
+      $('#advice-count').textContent = data.findings.length ? String(data.findings.length) : '';
+    });
+  }
+
   // ---------------------------------------------------------------- polling
 
   function poll() {
@@ -854,7 +890,7 @@
       if (!state.locked) setLive('paused', 'paused');
       return;
     }
-    var work = [loadClock(), loadJournal(), loadMessages(), loadFaults(), loadScenarios()];
+    var work = [loadClock(), loadJournal(), loadMessages(), loadFaults(), loadScenarios(), loadAdvice()];
     if (state.tick % OVERVIEW_EVERY === 0) work.push(loadOverview());
     state.tick++;
     Promise.all(work).then(
@@ -971,6 +1007,12 @@
       api('DELETE', '/_admin/requests').then(function () {
         resetJournal();
         $('#journal-empty').hidden = false;
+      }, failed);
+    });
+    $('#advice-clear').addEventListener('click', function () {
+      api('DELETE', '/_admin/advice').then(function () {
+        toast('Every finding forgotten');
+        return loadAdvice();
       }, failed);
     });
     $('#faults-clear').addEventListener('click', function () {

@@ -98,6 +98,7 @@ pub fn shell(locked: bool) -> Markup {
                             }
                             (faults_card())
                             (scenarios_card())
+                            (advice_card())
                         }
                     }
                     (configuration_section())
@@ -236,6 +237,22 @@ fn journal_card() -> Markup {
             }
             p.empty #journal-empty { "No requests yet. Call a service — its request shows up \
                                       here within two seconds (bodies redacted; click a row)." }
+        }
+    }
+}
+
+/// The integration advisor's findings.
+fn advice_card() -> Markup {
+    html! {
+        section.card #advice {
+            div.card-head {
+                h2 #advice-title { "Integration advisor" }
+                span.count #advice-count {}
+                button.ghost.small #advice-clear type="button" { "Forget all" }
+            }
+            ul.advice #advice-list {}
+            p.empty #advice-empty { "No findings: nothing the services' documentation forbids or \
+                                    discourages (so far)." }
         }
     }
 }
