@@ -60,9 +60,9 @@ pub async fn list(
             }
         }
     }
-    let entries = state.journal.list(limit, |e| {
-        service.as_deref().is_none_or(|s| s == e.service)
-            && status.is_none_or(|(low, high)| (low..=high).contains(&e.status))
+    let entries = state.journal.list(limit, |entry_service, entry_status| {
+        service.as_deref().is_none_or(|s| s == entry_service)
+            && status.is_none_or(|(low, high)| (low..=high).contains(&entry_status))
     });
     Ok(HttpResponse::Ok().json(entries_json(&entries)))
 }

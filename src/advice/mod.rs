@@ -191,8 +191,6 @@ impl Inner {
 pub(crate) mod testing {
     //! Journal entries for the rules' unit tests.
 
-    use serde_json::Map;
-
     use crate::journal::Entry;
 
     /// An entry of `service` for `method path` at `time` answered with `status`.
@@ -204,14 +202,7 @@ pub(crate) mod testing {
             method: method.to_owned(),
             path: path.to_owned(),
             status,
-            latency_ms: 0.0,
-            request_body: None,
-            response_body: None,
-            token: None,
-            reason: None,
-            headers: Map::new(),
-            assertion: None,
-            issued: None,
+            ..Entry::default()
         }
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::token::ServerAccess;
-use super::{CommandError, http_client, server_url};
+use super::{CommandError, http_client, send_admin, server_url, with_admin_token};
 use crate::config::SettingsArgs;
 
 /// The options of `helsesim advice`.
@@ -48,14 +48,11 @@ impl FailOn {
 pub async fn run(settings: &SettingsArgs, options: &AdviceOptions) -> Result<String, CommandError> {
     let base = server_url(options.url.as_deref(), settings);
     let url = format!("{}/_admin/advice", base.trim_end_matches('/'));
-    let mut request = http_client(&settings.certs)?.get(&url);
-    if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| CommandError::new(format!("{url}: {e} (is helsesim running?)")))?;
+    let request = with_admin_token(
+        http_client(&settings.certs)?.get(&url),
+        settings.admin_token.as_deref(),
+    );
+    let response = send_admin(request, &url).await?;
     let status = response.status();
     if !status.is_success() {
         let hint = if matches!(status.as_u16(), 401 | 403) {

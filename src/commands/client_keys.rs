@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::{CommandError, http_client, server_url};
+use super::{CommandError, http_client, send_admin, server_url, with_admin_token};
 use crate::config::SettingsArgs;
 use crate::jose::{PrivateKey, SigningAlg};
 
@@ -267,14 +267,11 @@ async fn register(
 ) -> Result<Value, CommandError> {
     let base = server_url(options.url.as_deref(), settings);
     let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
-    let mut request = http_client(&settings.certs)?.post(&url).json(entry);
-    if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| CommandError::new(format!("{url}: {e} (is helsesim running?)")))?;
+    let request = with_admin_token(
+        http_client(&settings.certs)?.post(&url).json(entry),
+        settings.admin_token.as_deref(),
+    );
+    let response = send_admin(request, &url).await?;
     let status = response.status();
     let body: Value = response
         .json()

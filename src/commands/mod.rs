@@ -64,6 +64,29 @@ pub fn server_url(url: Option<&str>, settings: &SettingsArgs) -> String {
     url.map_or_else(|| local_base_url(settings), str::to_owned)
 }
 
+/// `request` with the control plane's admin token, when one is set.
+pub fn with_admin_token(
+    request: reqwest::RequestBuilder,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    match token.filter(|t| !t.is_empty()) {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+/// Sends a request to helsesim's control plane at `url`; not reaching it is an error that says
+/// so.
+pub async fn send_admin(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<reqwest::Response, CommandError> {
+    request
+        .send()
+        .await
+        .map_err(|e| CommandError::new(format!("{url}: {e} (is helsesim running?)")))
+}
+
 /// An HTTP client that trusts helsesim's CA (when the certs directory has one).
 pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
     let mut builder = reqwest::Client::builder()

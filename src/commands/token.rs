@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{CommandError, http_client, server_url};
+use super::{CommandError, http_client, server_url, with_admin_token};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::fixtures;
@@ -147,10 +147,7 @@ async fn find_client(
     let base = server_url(options.url.as_deref(), settings);
     let url = format!("{}/_admin/helseid/clients", base.trim_end_matches('/'));
     let http = http_client(&settings.certs)?;
-    let mut request = http.get(&url);
-    if let Some(token) = settings.admin_token.as_deref().filter(|t| !t.is_empty()) {
-        request = request.bearer_auth(token);
-    }
+    let request = with_admin_token(http.get(&url), settings.admin_token.as_deref());
     let not_found = || {
         CommandError::new(format!(
             "no client '{}' in {} nor at {url}",
@@ -775,10 +772,7 @@ pub(crate) async fn server_clock(
 ) -> Result<Clock, CommandError> {
     let clock = Clock::system();
     let url = format!("{}/_admin/clock", base.trim_end_matches('/'));
-    let mut request = http.get(&url);
-    if let Some(token) = admin_token.filter(|t| !t.is_empty()) {
-        request = request.bearer_auth(token);
-    }
+    let request = with_admin_token(http.get(&url), admin_token);
     let Ok(response) = request.send().await else {
         // Not reachable: the next request says so.
         return Ok(clock);

@@ -265,8 +265,13 @@ async fn a_new_sfm_patient_ticket_per_call_is_found() {
 }
 
 #[actix_web::test]
-async fn a_long_client_assertion_is_found() {
+async fn a_long_client_assertion_is_found_and_a_60_second_one_is_not() {
     let app = spawn_app().await;
+    // The usual assertion: iat now, exp 60 seconds later.
+    let reply = app.system_token(KJERNEJOURNAL, KJ_SCOPE).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_no_findings(&app).await;
+    advance(&app, 400);
     let now = app.now().timestamp();
     let assertion = Assertion::new(&app, KJERNEJOURNAL)
         .claim("iat", json!(now - 30))
