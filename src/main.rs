@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use helsesim::commands::advice::AdviceOptions;
 use helsesim::commands::client_keys::{ImportOptions, JwkOptions, KeygenOptions};
 use helsesim::commands::decode::DecodeOptions;
+use helsesim::commands::generate::GenerateOptions;
 use helsesim::commands::token::{ProofOptions, TokenOptions};
 use helsesim::commands::{self, CommandError};
 use helsesim::config::SettingsArgs;
@@ -62,6 +63,9 @@ enum Command {
         /// The directory [default: HELSESIM_FIXTURES or ./fixtures].
         dir: Option<PathBuf>,
     },
+    /// Work with fixtures folders.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
     /// Exit 0 if the local server answers GET /healthz (for Docker's HEALTHCHECK).
     Healthcheck {
         /// The server's base URL [default: http://127.0.0.1:<HELSESIM_PORT>].
@@ -70,6 +74,12 @@ enum Command {
     },
     /// Print the integration advisor's findings; exit 1 when one is at or above --fail-on.
     Advice(AdviceOptions),
+}
+
+#[derive(Debug, Subcommand)]
+enum FixturesCommand {
+    /// Copy the fixtures and add N synthetic national patients (and an SFM Patient for each).
+    Generate(GenerateOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +167,13 @@ async fn run(command: Option<Command>) -> Result<String, CommandError> {
         Some(Command::CheckFixtures { dir }) => {
             let settings = environment()?;
             commands::check_fixtures(&dir.unwrap_or(settings.fixtures))
+        }
+        Some(Command::Fixtures(FixturesCommand::Generate(options))) => {
+            let from = match &options.from {
+                Some(from) => from.clone(),
+                None => environment()?.fixtures,
+            };
+            commands::generate::run(&options, &from)
         }
         Some(Command::Healthcheck { url }) => commands::healthcheck(&environment()?, url).await,
         Some(Command::Advice(options)) => {

@@ -152,10 +152,14 @@ pub async fn upsert_patient(
     let now = state.clock.now();
     let mut national = state.national.write();
     let key = fixture.patient.clone();
-    // The patient's own old record does not count against its ReseptIds and PLL ids.
-    let mut others = national.clone();
-    others.patients.remove(&key);
-    let patient = build_patient(fixture, &others, now).map_err(|e| invalid("patient_entry", &e))?;
+    // The patient's own old record does not count against its ReseptIds.
+    let taken = |id: &str| {
+        national
+            .patients
+            .values()
+            .any(|p| p.key != key && p.prescription(id).is_some())
+    };
+    let patient = build_patient(fixture, &taken, now).map_err(|e| invalid("patient_entry", &e))?;
     let replaced = national.patients.insert(key.clone(), patient).is_some();
     Ok(
         HttpResponse::build(created_or_replaced(replaced))

@@ -4,6 +4,7 @@
 pub mod advice;
 pub mod client_keys;
 pub mod decode;
+pub mod generate;
 pub mod token;
 
 use std::path::Path;

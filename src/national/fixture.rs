@@ -13,7 +13,7 @@ use super::statement::{
 };
 use super::{
     Allergy, Delivery, Dispense, Entry, EntryKind, KjModule, KjRecord, Multidose, NationalPatient,
-    NationalStore, Party, PharmacyMessage, PharmacyMessageKind, Pll, Prescription, RfStatus,
+    Party, PharmacyMessage, PharmacyMessageKind, Pll, Prescription, RfStatus,
 };
 use crate::errors::FieldError;
 use crate::ids::NationalId;
@@ -1108,11 +1108,12 @@ fn check_patient_key(key: &str) -> Result<(), FieldError> {
 
 /// Builds the patient's statements into `patient` — prescriptions to Reseptformidleren,
 /// vaccines and NIB/FIB beside the PLL — each valid FHIR, with a PLL id no other statement
-/// has and a ReseptId no other prescription has (in `store` either); returns the PLL's entries.
+/// has and a ReseptId no other prescription has (nor one `resept_id_taken` names); returns the
+/// PLL's entries.
 fn add_medications(
     patient: &mut NationalPatient,
     medications: &[EntryFixture],
-    store: &NationalStore,
+    resept_id_taken: &dyn Fn(&str) -> bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<Entry>, FieldError> {
     let mut pll_entries = Vec::new();
@@ -1139,7 +1140,7 @@ fn add_medications(
         }
         if let Some(p) = prescription {
             let id = p.id().to_owned();
-            if patient.prescription(&id).is_some() || store.prescription_owner(&id).is_some() {
+            if patient.prescription(&id).is_some() || resept_id_taken(&id) {
                 return Err(FieldError::new(
                     format!("{field}.prescription.id"),
                     format!("another prescription has the ReseptId {id}"),
@@ -1300,19 +1301,19 @@ fn build_multidose(
     })
 }
 
-/// Builds one fixture patient; `store` holds the other patients, whose ReseptIds it must not
-/// reuse. The first problem is reported: the patient key, the kjernejournal, the statements,
-/// the PLL, the allergies, the multidose arrangement.
+/// Builds one fixture patient; `resept_id_taken` tells whether another patient holds a
+/// ReseptId, which this one must not reuse. The first problem is reported: the patient key,
+/// the kjernejournal, the statements, the PLL, the allergies, the multidose arrangement.
 pub fn build_patient(
     fixture: PatientFixture,
-    store: &NationalStore,
+    resept_id_taken: &dyn Fn(&str) -> bool,
     now: DateTime<Utc>,
 ) -> Result<NationalPatient, FieldError> {
     check_patient_key(&fixture.patient)?;
     let mut patient = NationalPatient::new(&fixture.patient, now);
     patient.description = fixture.description;
     patient.kjernejournal = fixture.kjernejournal.map(build_kjernejournal).transpose()?;
-    let pll_entries = add_medications(&mut patient, &fixture.medications, store, now)?;
+    let pll_entries = add_medications(&mut patient, &fixture.medications, resept_id_taken, now)?;
     patient.pll = build_pll(fixture.pll, pll_entries, now)?;
     patient.allergies = fixture
         .allergies

@@ -8,6 +8,7 @@ pub mod fhir;
 pub mod gui;
 pub mod medication;
 pub mod model;
+pub mod resources;
 pub mod session;
 pub mod state;
 pub mod tickets;

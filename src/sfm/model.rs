@@ -134,7 +134,7 @@ pub struct Tenant {
     /// When the Organization was set `active=true` (SFM then reports it to e-resept).
     pub activated: Option<DateTime<Utc>>,
     /// Resources by kind and id.
-    pub resources: BTreeMap<ResourceKind, BTreeMap<String, Versioned>>,
+    pub resources: super::resources::Resources,
     /// Patient tickets.
     pub tickets: TicketBook,
     /// The organisation is a multidose (MD) doctor's: `$sendMedication` needs a new
@@ -154,7 +154,7 @@ impl Default for Tenant {
         Self {
             id: String::new(),
             activated: None,
-            resources: BTreeMap::new(),
+            resources: Default::default(),
             tickets: TicketBook::default(),
             multidose_doctor: false,
             kjernejournal_access: true,
@@ -167,12 +167,12 @@ impl Default for Tenant {
 impl Tenant {
     /// The resources of one kind.
     pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = (&String, &Versioned)> {
-        self.resources.get(&kind).into_iter().flatten()
+        self.resources.of_kind(kind)
     }
 
     /// One resource.
     pub fn get(&self, kind: ResourceKind, id: &str) -> Option<&Versioned> {
-        self.resources.get(&kind).and_then(|m| m.get(id))
+        self.resources.get(kind, id)
     }
 
     /// Stores a new resource (version 1).
@@ -184,15 +184,15 @@ impl Tenant {
         now: DateTime<Utc>,
     ) -> &Value {
         stamp(&mut resource, id, 1, now);
-        let entry = self.resources.entry(kind).or_default();
-        entry.insert(
-            id.to_owned(),
+        self.resources.insert(
+            kind,
+            id,
             Versioned {
                 versions: vec![resource],
             },
         );
-        entry
-            .get(id)
+        self.resources
+            .get(kind, id)
             .map(Versioned::current)
             .unwrap_or(&Value::Null)
     }
@@ -207,36 +207,50 @@ impl Tenant {
     pub fn has_user(&self, pid: &str) -> bool {
         [ResourceKind::Person, ResourceKind::Practitioner]
             .into_iter()
-            .flat_map(|kind| self.of_kind(kind))
-            .any(|(_, r)| has_identifier(r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
+            .any(|kind| {
+                self.with_identifier(kind, &[FNR_SYSTEM, DNR_SYSTEM], pid)
+                    .is_some()
+            })
     }
 
     /// Whether a pid is a superuser of the instance: a Person (the bootstrap makes the first).
     pub fn is_superuser(&self, pid: &str) -> bool {
-        self.of_kind(ResourceKind::Person)
-            .any(|(_, r)| has_identifier(r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
+        self.with_identifier(ResourceKind::Person, &[FNR_SYSTEM, DNR_SYSTEM], pid)
+            .is_some()
+    }
+
+    /// The first resource of `kind` (in id order) with the identifier `value` in one of
+    /// `systems` (any other system when `systems` is empty).
+    pub fn with_identifier(
+        &self,
+        kind: ResourceKind,
+        systems: &[&str],
+        value: &str,
+    ) -> Option<&String> {
+        self.resources
+            .with_identifier_value(kind, value)
+            .into_iter()
+            .find(|id| {
+                self.get(kind, id).is_some_and(|r| {
+                    identifiers(r.current()).any(|(system, v)| {
+                        v == value
+                            && if systems.is_empty() {
+                                system != FNR_SYSTEM && system != DNR_SYSTEM
+                            } else {
+                                systems.contains(&system)
+                            }
+                    })
+                })
+            })
     }
 
     /// The patient a pid names, looked up by fødselsnummer, then D-nummer, then any other
     /// identifier (the EHR's XXX-id), as SFM's session service does.
     pub fn find_patient(&self, pid: &str) -> Option<&String> {
-        let patients: Vec<(&String, &Versioned)> = self.of_kind(ResourceKind::Patient).collect();
-        let by = |systems: &[&str]| {
-            patients
-                .iter()
-                .find(|(_, r)| has_identifier(r.current(), systems, pid))
-                .map(|(id, _)| *id)
-        };
-        by(&[FNR_SYSTEM]).or_else(|| by(&[DNR_SYSTEM])).or_else(|| {
-            patients
-                .iter()
-                .find(|(_, r)| {
-                    identifiers(r.current()).any(|(system, value)| {
-                        value == pid && system != FNR_SYSTEM && system != DNR_SYSTEM
-                    })
-                })
-                .map(|(id, _)| *id)
-        })
+        let by = |systems: &[&str]| self.with_identifier(ResourceKind::Patient, systems, pid);
+        by(&[FNR_SYSTEM])
+            .or_else(|| by(&[DNR_SYSTEM]))
+            .or_else(|| by(&[]))
     }
 }
 

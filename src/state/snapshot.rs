@@ -357,7 +357,7 @@ fn validate_tenant(id: &str, tenant: &crate::sfm::model::Tenant) -> Result<(), S
     }
     uuid::Uuid::parse_str(id)
         .map_err(|_| StateError::new(format!("sfm.tenants.{id}"), "the id is not a GUID"))?;
-    for (kind, resources) in &tenant.resources {
+    for (kind, resources) in tenant.resources.iter() {
         for (rid, versioned) in resources {
             let field = at(&format!("resources.{}.{rid}", kind.as_str()));
             check_versions(&field, kind.as_str(), rid, versioned)?;

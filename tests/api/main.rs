@@ -25,6 +25,7 @@ mod dashboard;
 mod dashboard_browser;
 mod epj;
 mod errors;
+mod fixtures_generate;
 mod helseid_client_credentials;
 mod helseid_discovery;
 mod helseid_dpop;

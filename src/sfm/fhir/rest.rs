@@ -169,13 +169,10 @@ pub fn update(
     let version = current_version + 1;
     let mut resource = resource;
     crate::sfm::model::stamp(&mut resource, id, version, now);
-    let versions = tenant
+    tenant
         .resources
-        .entry(kind)
-        .or_default()
-        .get_mut(id)
+        .push_version(kind, id, resource.clone())
         .ok_or_else(|| not_found(kind, id))?;
-    versions.versions.push(resource.clone());
     Ok(Stored {
         resource,
         id: id.to_owned(),
@@ -275,9 +272,12 @@ fn refuse_duplicate_pid(
         if system != FNR_SYSTEM && system != DNR_SYSTEM {
             continue;
         }
-        if let Some((other, _)) = tenant.of_kind(kind).find(|(other_id, r)| {
+        let others = tenant.resources.with_identifier_value(kind, value);
+        if let Some(other) = others.into_iter().find(|other_id| {
             Some(other_id.as_str()) != own_id
-                && identifiers(r.current()).any(|(s, v)| s == system && v == value)
+                && tenant.get(kind, other_id).is_some_and(|r| {
+                    identifiers(r.current()).any(|(s, v)| s == system && v == value)
+                })
         }) {
             return Err(FhirError::new(
                 StatusCode::CONFLICT,
@@ -292,6 +292,27 @@ fn refuse_duplicate_pid(
     Ok(())
 }
 
+/// The resources a search can match: those with one of the identifier values it asks for (an
+/// index lookup), else every resource of the kind.
+fn candidates<'a>(
+    tenant: &'a Tenant,
+    kind: ResourceKind,
+    search: &Search,
+) -> Vec<(&'a String, &'a crate::sfm::model::Versioned)> {
+    let Some(values) = search.identifier_values() else {
+        return tenant.of_kind(kind).collect();
+    };
+    let mut ids: Vec<&String> = values
+        .iter()
+        .flat_map(|v| tenant.resources.with_identifier_value(kind, v))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| tenant.get(kind, id).map(|r| (id, r)))
+        .collect()
+}
+
 /// `GET [type]?...`: a `searchset` Bundle; `fhir_base` builds `fullUrl`s and links.
 pub fn search(
     tenant: &Tenant,
@@ -300,8 +321,9 @@ pub fn search(
     fhir_base: &str,
     now: DateTime<Utc>,
 ) -> Value {
-    let matches: Vec<(&String, &Value)> = tenant
-        .of_kind(kind)
+    let candidates = candidates(tenant, kind, search);
+    let matches: Vec<(&String, &Value)> = candidates
+        .into_iter()
         .map(|(id, r)| (id, r.current()))
         .filter(|(_, r)| search.matches(r))
         .collect();

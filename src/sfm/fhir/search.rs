@@ -198,6 +198,21 @@ fn criterion(
 }
 
 impl Search {
+    /// The values an `identifier` criterion asks for, when every one of them names a value
+    /// (`system|value`, `|value`, `value`): a resource can only match with one of them. `None`
+    /// without such a criterion.
+    pub fn identifier_values(&self) -> Option<Vec<&str>> {
+        let criterion = self.criteria.iter().find(|c| c.name == "identifier")?;
+        criterion
+            .values
+            .iter()
+            .map(|q| {
+                let value = q.split_once('|').map_or(q.as_str(), |(_, v)| v);
+                (!value.is_empty()).then_some(value)
+            })
+            .collect()
+    }
+
     /// Whether `resource` (with logical id `id`) matches every criterion.
     pub fn matches(&self, resource: &Value) -> bool {
         self.criteria.iter().all(|c| {
