@@ -21,6 +21,8 @@ async fn main() -> Result<(), String> {
         return Err("usage: load-material BASE_URL FIXTURES_DIR CLIENT COUNT OUT".to_owned());
     };
     let count: usize = count.parse().map_err(|e| format!("COUNT: {e}"))?;
+    // reqwest's rustls needs the process's crypto provider, as the helsesim binary installs it.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let fixtures = PathBuf::from(fixtures);
     let clock = Clock::system();
     let loaded = helsesim::fixtures::load_dir(&fixtures, clock.now()).map_err(|e| e.to_string())?;

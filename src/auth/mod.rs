@@ -6,6 +6,7 @@ pub mod claims;
 pub mod clients;
 pub mod dpop;
 pub mod http;
+mod verified;
 
 use std::sync::Arc;
 
@@ -236,6 +237,7 @@ pub struct TokenVerifier {
     issuer: String,
     keys: Arc<SigningKeys>,
     proof_jtis: ReplayCache,
+    verified: verified::VerifiedTokens,
 }
 
 impl TokenVerifier {
@@ -245,6 +247,7 @@ impl TokenVerifier {
             issuer,
             keys,
             proof_jtis: ReplayCache::default(),
+            verified: verified::VerifiedTokens::default(),
         }
     }
 
@@ -374,8 +377,13 @@ impl TokenVerifier {
         self.verify_jws(token).map(|(_, claims)| claims)
     }
 
-    /// Signature and issuer; returns the header's `typ` and the claims.
+    /// Signature and issuer; returns the header's `typ` and the claims. A token that verified
+    /// before under the current keys is not checked again (see [`verified`]).
     fn verify_jws(&self, token: &str) -> Result<(Option<String>, Map<String, Value>), AuthError> {
+        let keys = self.keys.snapshot();
+        if let Some(known) = self.verified.get(token, &keys) {
+            return Ok((*known).clone());
+        }
         let jws = UnverifiedJws::parse(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         if jws.header_str("alg") != Some("RS256") {
             return Err(AuthError::Invalid(
@@ -383,7 +391,6 @@ impl TokenVerifier {
             ));
         }
         let kid = jws.header_str("kid");
-        let keys = self.keys.snapshot();
         let verified = keys
             .verification_keys()
             .iter()
@@ -402,7 +409,10 @@ impl TokenVerifier {
             });
         }
         let typ = jws.header_str("typ").map(str::to_owned);
-        Ok((typ, jws.claims))
+        let result = (typ, jws.claims);
+        self.verified
+            .insert(token, &keys, std::sync::Arc::new(result.clone()));
+        Ok(result)
     }
 
     fn verify_token(
@@ -578,6 +588,54 @@ mod tests {
         key.jwk
             .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
             .unwrap()
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_fails_once_its_key_is_retired() {
+        let signer = signer();
+        let token = signer.sign("at+jwt", &claims(json!({}))).unwrap();
+        let bearer = format!("Bearer {token}");
+        let verifier = verifier(&signer);
+        for _ in 0..2 {
+            check(&verifier, &bearer, None, &PTS).unwrap();
+        }
+        // Times and audience are checked on every request, from the remembered claims.
+        let urls = [URL.to_owned()];
+        let request = RequestParts {
+            authorization: Some(&bearer),
+            dpop: None,
+            method: "POST",
+            urls: &urls,
+        };
+        let later = now() + TimeDelta::seconds(3600);
+        assert!(matches!(
+            verifier.verify(&request, &PTS, later),
+            Err(AuthError::Expired(_))
+        ));
+        let sfm = Requirements {
+            audience: Some("e-helse:sfm.api"),
+            ..PTS
+        };
+        assert!(matches!(
+            check(&verifier, &bearer, None, &sfm),
+            Err(AuthError::WrongAudience(_))
+        ));
+        // A token of helsesim's own signing key, remembered, fails once that key is retired.
+        use crate::keys::rotation::Phase;
+        let own = verifier
+            .keys
+            .snapshot()
+            .signer()
+            .sign("at+jwt", &claims(json!({})));
+        let own = format!("Bearer {}", own.unwrap());
+        check(&verifier, &own, None, &PTS).unwrap();
+        verifier.keys.apply(Phase::Switch).unwrap();
+        check(&verifier, &own, None, &PTS).unwrap();
+        verifier.keys.apply(Phase::Retire).unwrap();
+        assert!(matches!(
+            check(&verifier, &own, None, &PTS),
+            Err(AuthError::Invalid(m)) if m.contains("does not verify")
+        ));
     }
 
     #[test]

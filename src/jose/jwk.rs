@@ -1,4 +1,7 @@
-use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    ECDSA_P521_SHA512_FIXED, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
+    UnparsedPublicKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
@@ -34,7 +37,9 @@ pub struct PublicJwk {
 
 #[derive(Clone)]
 enum KeyKind {
-    Rsa(DecodingKey),
+    /// With the key parsed once for RS256 (helsesim's own tokens, most client assertions):
+    /// aws-lc would otherwise build the RSA key anew for every signature it checks.
+    Rsa(DecodingKey, Option<ParsedPublicKey>),
     Ec(EllipticCurve, DecodingKey),
     /// P-521: jsonwebtoken has no ES512, so aws-lc-rs verifies it (uncompressed point).
     P521(Vec<u8>),
@@ -62,7 +67,7 @@ impl PublicJwk {
             AlgorithmParameters::RSA(rsa) => {
                 let key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
                     .map_err(|e| JwkError::Malformed(format!("bad RSA n/e: {e}")))?;
-                KeyKind::Rsa(key)
+                KeyKind::Rsa(key, parse_rs256(&rsa.n, &rsa.e))
             }
             AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
                 EllipticCurve::P256 | EllipticCurve::P384 => {
@@ -112,7 +117,7 @@ impl PublicJwk {
     /// `rsa_private_key` or `ec_private_key`: what HelseID's `helseid://claims/client/amr` says.
     pub fn amr(&self) -> &'static str {
         match self.kind {
-            KeyKind::Rsa(_) => "rsa_private_key",
+            KeyKind::Rsa(..) => "rsa_private_key",
             KeyKind::Ec(..) | KeyKind::P521(_) => "ec_private_key",
         }
     }
@@ -120,7 +125,7 @@ impl PublicJwk {
     /// Whether this key can verify signatures made with `alg` (family and curve match).
     pub fn supports(&self, alg: SigningAlg) -> bool {
         match (&self.kind, alg) {
-            (KeyKind::Rsa(_), alg) => alg.is_rsa(),
+            (KeyKind::Rsa(..), alg) => alg.is_rsa(),
             (KeyKind::Ec(EllipticCurve::P256, _), SigningAlg::ES256) => true,
             (KeyKind::Ec(EllipticCurve::P384, _), SigningAlg::ES384) => true,
             (KeyKind::P521(_), SigningAlg::ES512) => true,
@@ -134,7 +139,13 @@ impl PublicJwk {
             return false;
         }
         match &self.kind {
-            KeyKind::Rsa(key) | KeyKind::Ec(_, key) => {
+            KeyKind::Rsa(_, Some(parsed)) if alg == SigningAlg::RS256 => {
+                let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+                    return false;
+                };
+                parsed.verify_sig(message, &signature).is_ok()
+            }
+            KeyKind::Rsa(key, _) | KeyKind::Ec(_, key) => {
                 let Some(alg) = jsonwebtoken_alg(alg) else {
                     return false;
                 };
@@ -150,6 +161,18 @@ impl PublicJwk {
             }
         }
     }
+}
+
+/// The RSA key of a JWK's `n` and `e` (base64url), parsed for RS256; `None` when they do not
+/// decode (then jsonwebtoken's own check refuses every signature).
+fn parse_rs256(n: &str, e: &str) -> Option<ParsedPublicKey> {
+    let (n, e) = (
+        URL_SAFE_NO_PAD.decode(n).ok()?,
+        URL_SAFE_NO_PAD.decode(e).ok()?,
+    );
+    RsaPublicKeyComponents { n: &n, e: &e }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .ok()
 }
 
 fn jsonwebtoken_alg(alg: SigningAlg) -> Option<Algorithm> {
