@@ -142,12 +142,18 @@ class Helsesim:
         self.process.wait(timeout=30)
 
 
+def lua_string(text):
+    """A Lua long string: the text as is (UTF-8 included; Lua 5.1 has no \\u escapes)."""
+    assert "]==]" not in text
+    return f"[==[{text}]==]"
+
+
 def lua_for(method="GET", headers=None, body=None):
     lines = [f'wrk.method = "{method}"']
     for name, value in (headers or {}).items():
-        lines.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
+        lines.append(f"wrk.headers[ {lua_string(name)} ] = {lua_string(value)}")
     if body is not None:
-        lines.append(f"wrk.body = {json.dumps(body)}")
+        lines.append(f"wrk.body = {lua_string(body)}")
     return "\n".join(lines) + "\n"
 
 
@@ -272,7 +278,8 @@ def latencies(sim, patient, duration):
     resource = json.loads(found)["entry"][0]["resource"]
     get_medication = json.dumps({"resourceType": "Parameters", "parameter": [
         {"name": "patient", "resource": resource},
-        {"name": "SamtykkeKjernejournal", "valueCode": "HPMOTTATTSAMTYKKE"}]})
+        {"name": "SamtykkeKjernejournal", "valueCode": "HPMOTTATTSAMTYKKE"}]},
+        ensure_ascii=False)
     one = dict(threads=1, connections=1)
     rows = {}
     rows["helseindikator"] = wrk(
@@ -318,7 +325,10 @@ def scale_phase(certs, patients, duration, bundled_fixtures):
         generated = subprocess.run(
             [BINARY, "fixtures", "generate", "--patients", str(patients), "--out", out,
              "--from", bundled_fixtures], check=True, capture_output=True, text=True).stdout
-        patient = re.search(r"status 4: (\S+)", generated).group(1)
+        # The same (bundled) patient as at the bundled fixtures: only the store's size differs.
+        patient = BUNDLED_PATIENT
+        if not re.search(r"status 4: (\S+)", generated):
+            failures.append(f"fixtures generate named no status-4 patient: {generated}")
         sim = Helsesim(out, certs)
         try:
             result = {"startup_ms": sim.startup_ms, "rss_idle": sim.rss_mib(),
@@ -483,8 +493,10 @@ def print_report(r, args):
         n = f"{args.patients:,}"
         goal(f"start-up at {n} patients", f"{s['startup_ms']:.0f} ms", "≤ 2 s",
              s["startup_ms"] <= 2000)
-        goal(f"RSS at {n} patients", f"{s['rss_peak']:.0f} MiB", "≤ 300 MiB",
-             s["rss_peak"] <= 300)
+        goal(f"RSS at {n} patients, idle", f"{s['rss_idle']:.0f} MiB", "≤ 300 MiB",
+             s["rss_idle"] <= 300)
+        goal(f"RSS at {n} patients, peak (state import included)", f"{s['rss_peak']:.0f} MiB",
+             "≤ 300 MiB", s["rss_peak"] <= 300)
         if s["state"]:
             both = s["state"]["export_s"] + s["state"]["import_s"]
             goal(f"state export + import at {n} ({s['state']['mib']:.0f} MiB)",
