@@ -92,6 +92,12 @@ impl Application {
             .map_err(bind_error(port))?;
         }
         let server = builder.run();
+        // aws-lc's random generator gathers CPU-jitter entropy the first time it is used (some
+        // 35 ms): done beside the server instead of before it or in the first signing.
+        std::thread::spawn(|| {
+            use aws_lc_rs::rand::SecureRandom as _;
+            let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut [0u8; 1]);
+        });
         Ok(Self {
             http_addr,
             http_port,

@@ -1,7 +1,6 @@
 //! DPoP (RFC 9449) proofs and server nonces, shared by HelseID's token endpoint and the APIs.
 
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -43,8 +42,9 @@ impl NonceIssuer {
 
     fn fresh_key() -> hmac::Key {
         let mut secret = [0u8; 32];
-        // The system RNG only fails if the OS has no entropy source at all.
-        let _ = SystemRandom::new().fill(&mut secret);
+        // rand's CSPRNG (seeded by the OS), as every other secret here: aws-lc's own generator
+        // costs some 35 ms to start, which start-up would otherwise wait for.
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
         hmac::Key::new(hmac::HMAC_SHA256, &secret)
     }
 

@@ -77,7 +77,9 @@ impl TicketSealer {
     pub fn generate() -> Result<Self, aws_lc_rs::error::Unspecified> {
         let random = SystemRandom::new();
         let mut key = [0u8; KEY_LEN];
-        random.fill(&mut key)?;
+        // rand's CSPRNG: aws-lc's generator takes some 35 ms to start (start-up warms it in
+        // the background; see `Application::build`).
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
         Ok(Self {
             key: std::sync::RwLock::new((
                 LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key)?),

@@ -206,8 +206,13 @@ impl LookupBook {
     /// Records `lookup` as the latest of `user_pid` for its patient.
     pub fn record(&mut self, user_pid: &str, lookup: Lookup) {
         let now = lookup.at;
-        self.superseded
-            .retain(|_, s| now - s.at < REMEMBER_SUPERSEDED);
+        // Swept when the map doubles, not on every lookup: a sweep is a pass over every
+        // identifier of the last 24 hours, thousands under load. `superseded` checks the age.
+        let size = self.superseded.len();
+        if size >= 1024 && size.is_power_of_two() {
+            self.superseded
+                .retain(|_, s| now - s.at < REMEMBER_SUPERSEDED);
+        }
         let key = (user_pid.to_owned(), lookup.patient_key.clone());
         let by = lookup.composition_id.clone();
         if let Some(old) = self.latest.insert(key, lookup) {
@@ -257,9 +262,11 @@ impl LookupBook {
         }
     }
 
-    /// A composition identifier a newer lookup replaced.
-    pub fn superseded(&self, composition_id: &str) -> Option<&Superseded> {
-        self.superseded.get(composition_id)
+    /// A composition identifier a newer lookup replaced (within the last 24 hours at `now`).
+    pub fn superseded(&self, composition_id: &str, now: DateTime<Utc>) -> Option<&Superseded> {
+        self.superseded
+            .get(composition_id)
+            .filter(|s| now - s.at < REMEMBER_SUPERSEDED)
     }
 
     /// Whose latest lookup returned `composition_id` (user pid, patient key).
@@ -300,6 +307,28 @@ mod tests {
             sends: Vec::new(),
             refused_send: None,
         }
+    }
+
+    #[test]
+    fn superseded_identifiers_are_told_for_a_day_and_swept_in_batches() {
+        let mut book = LookupBook::default();
+        let at = |minutes: i64| t0() + TimeDelta::minutes(minutes);
+        for i in 0..3000 {
+            let mut next = lookup();
+            next.composition_id = format!("comp-{i}");
+            next.at = at(i);
+            book.record("user", next);
+        }
+        // The latest is not superseded; the one before it is, by it.
+        assert!(book.superseded("comp-2999", at(3000)).is_none());
+        let before = book.superseded("comp-2998", at(3000)).unwrap();
+        assert_eq!(before.by, "comp-2999");
+        // A day later it is forgotten, swept or not.
+        assert!(book.superseded("comp-0", at(3000)).is_none());
+        assert!(book.superseded("comp-2998", at(2999 + 24 * 60)).is_none());
+        // Sweeps keep only the last day's (1,440 lookups at one a minute), with a margin for
+        // those added since the last sweep.
+        assert!(book.superseded.len() < 2048, "{}", book.superseded.len());
     }
 
     #[test]

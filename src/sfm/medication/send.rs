@@ -136,7 +136,7 @@ fn check_rules(
         .as_ref()
         .and_then(|r| r.target.as_deref());
     let history = History {
-        superseded: target.and_then(|t| tenant.lookups.superseded(t)),
+        superseded: target.and_then(|t| tenant.lookups.superseded(t, now)),
         owner: target.and_then(|t| tenant.lookups.owner_of(t)),
     };
     let send = Send {
