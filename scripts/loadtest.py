@@ -353,9 +353,12 @@ def peers(duration):
              "wiremock@3", "oauth2-mock-server@8"])
     result = {}
     port = free_port()
+    # Each peer in its own process group: npm's wrapper starts java (or node) as a child, which
+    # must stop with it.
     wiremock = subprocess.Popen([os.path.join(bins, "wiremock"), "--port", str(port),
                                  "--disable-banner", "--no-request-journal"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/__admin/mappings", wiremock)
@@ -367,11 +370,11 @@ def peers(duration):
         result["wiremock_ping"] = wrk(base + "/kjernejournal/v1/ping", lua_for(), duration,
                                       label="WireMock ping")
     finally:
-        wiremock.terminate()
-        wiremock.wait(timeout=30)
+        stop_group(wiremock)
     port = free_port()
     oauth = subprocess.Popen([os.path.join(bins, "oauth2-mock-server"), "-p", str(port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/.well-known/openid-configuration", oauth)
@@ -381,9 +384,17 @@ def peers(duration):
             lua_for("POST", {"Content-Type": "application/x-www-form-urlencoded"}, body),
             duration, label="oauth2-mock-server token")
     finally:
-        oauth.terminate()
-        oauth.wait(timeout=30)
+        stop_group(oauth)
     return result
+
+
+def stop_group(process):
+    """Stops a peer and every process it started."""
+    try:
+        os.killpg(process.pid, 15)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
 
 
 def wait_for(url, process):

@@ -90,16 +90,7 @@ impl NationalId {
         if birth_date(&d).is_none() {
             return Err(NationalIdError::Date(value.to_owned()));
         }
-        let check = |digits: &[u32], weights: &[u32]| match 11
-            - digits.iter().zip(weights).map(|(a, b)| a * b).sum::<u32>() % 11
-        {
-            11 => Some(0),
-            10 => None,
-            k => Some(k),
-        };
-        let k1 = check(&d[..9], &[3, 7, 6, 1, 8, 9, 4, 5, 2]);
-        let k2 = check(&d[..10], &[5, 4, 3, 2, 7, 6, 5, 4, 3, 2]);
-        if k1 != Some(d[9]) || k2 != Some(d[10]) {
+        if with_control_digits(&value[..9]).as_deref() != Some(value) {
             return Err(NationalIdError::Control(value.to_owned()));
         }
         Ok(Self(value.to_owned()))
@@ -118,6 +109,27 @@ impl NationalId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The eleven digits of the national identity number whose first nine are `nine` (ASCII
+/// digits): the two mod-11 control digits appended; `None` when one of them would be 10 (no
+/// number has those nine digits).
+pub fn with_control_digits(nine: &str) -> Option<String> {
+    let weighted = |digits: &[u32], weights: &[u32]| match 11
+        - digits.iter().zip(weights).map(|(a, b)| a * b).sum::<u32>() % 11
+    {
+        11 => Some(0),
+        10 => None,
+        k => Some(k),
+    };
+    let mut d: Vec<u32> = nine
+        .bytes()
+        .map(|b| u32::from(b.wrapping_sub(b'0')))
+        .collect();
+    let k1 = weighted(&d, &[3, 7, 6, 1, 8, 9, 4, 5, 2])?;
+    d.push(k1);
+    let k2 = weighted(&d, &[5, 4, 3, 2, 7, 6, 5, 4, 3, 2])?;
+    Some(format!("{nine}{k1}{k2}"))
 }
 
 /// The birth date an identity number's digits give: the day (D-number: + 40), the month
@@ -210,23 +222,6 @@ mod tests {
             NationalId::parse("1705660057a"),
             Err(NationalIdError::Format(_))
         ));
-    }
-
-    /// Computes the two control digits for nine digits (None when one would be 10).
-    fn with_control_digits(nine: &str) -> Option<String> {
-        let d: Vec<u32> = nine.bytes().map(|b| u32::from(b - b'0')).collect();
-        let k = |digits: &[u32], weights: &[u32]| match 11
-            - digits.iter().zip(weights).map(|(a, b)| a * b).sum::<u32>() % 11
-        {
-            11 => Some(0),
-            10 => None,
-            k => Some(k),
-        };
-        let k1 = k(&d, &[3, 7, 6, 1, 8, 9, 4, 5, 2])?;
-        let mut ten = d.clone();
-        ten.push(k1);
-        let k2 = k(&ten, &[5, 4, 3, 2, 7, 6, 5, 4, 3, 2])?;
-        Some(format!("{nine}{k1}{k2}"))
     }
 
     /// The first individual number from `from` that gives valid control digits.
