@@ -65,30 +65,30 @@ async fn generated_patients_are_served_by_kjernejournal_and_sfm() {
     // SFM finds the generated patient by fødselsnummer: the ticket and the identifier search.
     let fnr = &examples[&4];
     let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
-    let ticket = app
-        .http
-        .post(app.url("/sfm/api/PatientTicket"))
-        .bearer_auth(&token)
-        .header("Accept", "application/json")
-        .json(&json!({"patientPid": fnr}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ticket.status(), StatusCode::OK);
+    let ticket = Reply::read(
+        app.http
+            .post(app.url("/sfm/api/PatientTicket"))
+            .bearer_auth(&token)
+            .header("Accept", "application/json")
+            .json(&json!({"patientPid": fnr}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ticket.status, StatusCode::OK, "{}", ticket.text);
+    assert_eq!(
+        ticket.json["patientTicket"].as_str().map(str::len),
+        Some(36)
+    );
     for query in [
         format!("identifier=urn:oid:2.16.578.1.12.4.1.4.1%7C{fnr}"),
         format!("identifier={fnr}"),
         format!("identifier=%7C{fnr},{fnr}"),
     ] {
-        let reply = Reply::read(
-            app.http
-                .get(app.url(&format!("/sfm/fhir/Patient?{query}")))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let reply = app
+            .fhir("GET", &format!("/Patient?{query}"), Some(&token), None)
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         let values: Vec<&Value> = reply.json["entry"]
             .as_array()
@@ -100,15 +100,9 @@ async fn generated_patients_are_served_by_kjernejournal_and_sfm() {
         assert_eq!(values, vec![&json!(fnr)], "{query}");
     }
     // The generated tenant holds the 300 patients beside its own.
-    let count = Reply::read(
-        app.http
-            .get(app.url("/sfm/fhir/Patient?_summary=count"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let count = app
+        .fhir("GET", "/Patient?_summary=count", Some(&token), None)
+        .await;
     assert!(
         count.json["total"].as_u64().unwrap() >= 300,
         "{}",
