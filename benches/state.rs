@@ -14,11 +14,18 @@ mod common;
 
 fn benches(c: &mut Criterion) {
     let state = common::app_state();
-    let document = serde_json::to_vec(&helsesim::state::persist::export(&state).unwrap()).unwrap();
+    let document = helsesim::state::persist::export(&state, false)
+        .unwrap()
+        .text()
+        .into_bytes();
     eprintln!("state document of the fixtures: {} bytes", document.len());
     let mut group = c.benchmark_group("state");
     group.bench_function("export", |b| {
-        b.iter(|| serde_json::to_vec(&helsesim::state::persist::export(black_box(&state)).unwrap()))
+        b.iter(|| {
+            helsesim::state::persist::export(black_box(&state), false)
+                .unwrap()
+                .text()
+        })
     });
     group.bench_function("import", |b| {
         b.iter(|| {

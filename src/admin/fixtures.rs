@@ -155,12 +155,11 @@ pub async fn upsert_patient(
     // The patient's own old record does not count against its ReseptIds.
     let taken = |id: &str| {
         national
-            .patients
-            .values()
-            .any(|p| p.key != key && p.prescription(id).is_some())
+            .prescription_owner(id)
+            .is_some_and(|p| p.key != key)
     };
     let patient = build_patient(fixture, &taken, now).map_err(|e| invalid("patient_entry", &e))?;
-    let replaced = national.patients.insert(key.clone(), patient).is_some();
+    let replaced = national.insert(patient);
     Ok(
         HttpResponse::build(created_or_replaced(replaced))
             .json(serde_json::json!({"patient": key})),

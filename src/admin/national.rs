@@ -67,9 +67,9 @@ pub async fn messages(
         }
     }
     let national = state.national.read();
+    // Only a patient changed since load can hold messages.
     let mut list: Vec<PatientMessages<'_>> = national
-        .patients
-        .values()
+        .changed()
         .filter(|p| patient.as_deref().is_none_or(|key| key == p.key))
         .flat_map(|p| {
             p.messages.iter().map(|message| PatientMessages {

@@ -20,14 +20,16 @@ pub const MAX_STATE_BYTES: usize = 64 * 1024 * 1024;
         (with its ticket key), PTS",
     responses((status = 200, description = "the state document", body = StateDocument)))]
 pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    let document = crate::state::persist::export(&state).map_err(|e| {
+    let document = crate::state::persist::export(&state, false).map_err(|e| {
         AdminError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             format!("the state could not be written as JSON: {e}"),
         )
     })?;
-    Ok(HttpResponse::Ok().json(document))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.text()))
 }
 
 /// `PUT /_admin/state`: replaces the whole state with the document's (400 `invalid_state`
@@ -55,7 +57,7 @@ pub async fn import(
         (helseid.clients.len(), helseid.users.len())
     };
     let tenants = state.sfm.store().tenants.len();
-    let patients = state.national.read().patients.len();
+    let patients = state.national.read().len();
     Ok(HttpResponse::Ok().json(json!({
         "imported": true,
         "clients": clients,

@@ -105,7 +105,7 @@ pub fn http_client(certs_dir: &Path) -> Result<reqwest::Client, CommandError> {
 
 /// `helsesim check-fixtures [DIR]`: validates a fixtures directory; a summary on success.
 pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
-    let loaded = fixtures::load_dir(dir, Clock::system().now())?;
+    let loaded = fixtures::load_dir_checked(dir, Clock::system().now())?;
     let mut report = vec![format!(
         "fixtures OK: {} ({} API resources, {} HelseID clients, {} test users, {} SFM tenants, {} \
          patients in the national systems, {} kjernejournal organisations)",
@@ -114,7 +114,7 @@ pub fn check_fixtures(dir: &Path) -> Result<String, CommandError> {
         loaded.clients.len(),
         loaded.users.len(),
         loaded.sfm.tenants.len(),
-        loaded.national.patients.len(),
+        loaded.national.len(),
         loaded.kjernejournal.organisations.len()
     )];
     report.extend(loaded.warnings.into_iter().map(|w| format!("warning: {w}")));

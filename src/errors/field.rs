@@ -20,6 +20,23 @@ impl FieldError {
     }
 }
 
+impl From<serde_path_to_error::Error<serde_json::Error>> for FieldError {
+    /// The field path of a typed read, and serde's message without the text's line and column
+    /// (the path says where, in a record read alone or from a larger text alike).
+    fn from(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
+        // `.` is the record itself, `?` an unknown position: neither names a field.
+        let field = match e.path().to_string().as_str() {
+            "." | "?" => String::new(),
+            path => path.to_owned(),
+        };
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        let message = message.strip_suffix(&position).unwrap_or(&message);
+        Self::new(field, message)
+    }
+}
+
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.field, self.message)

@@ -468,22 +468,22 @@ pub fn new_national_id(
     new: &str,
     now: DateTime<Utc>,
 ) -> Outcome {
-    if !store.patients.contains_key(old) {
+    if !store.contains(old) {
         return Err(Refusal::NotFound(format!(
             "The national systems hold no patient '{old}'"
         )));
     }
-    if store.patients.contains_key(new) {
+    if store.contains(new) {
         return Err(invalid(format!(
             "The national systems already hold a patient '{new}': choose an unused number"
         )));
     }
-    let Some(mut patient) = store.patients.remove(old) else {
+    let Some(mut patient) = store.remove(old) else {
         return Err(Refusal::NotFound(format!("No patient '{old}'")));
     };
     patient.key = new.to_owned();
     patient.changed = now;
-    store.patients.insert(new.to_owned(), patient);
+    store.insert(patient);
     Ok(json!({"old": old, "new": new}))
 }
 
@@ -628,12 +628,12 @@ mod tests {
     #[test]
     fn a_new_national_id_moves_the_patient() {
         let mut store = NationalStore::default();
-        store
-            .patients
-            .insert("a".to_owned(), patient(RfStatus::Ekspederbar));
-        store
-            .patients
-            .insert("b".to_owned(), patient(RfStatus::Ekspederbar));
+        let keyed = |key: &str| NationalPatient {
+            key: key.to_owned(),
+            ..patient(RfStatus::Ekspederbar)
+        };
+        store.insert(keyed("a"));
+        store.insert(keyed("b"));
         assert!(new_national_id(&mut store, "a", "b", now()).is_err());
         assert!(new_national_id(&mut store, "x", "c", now()).is_err());
         new_national_id(&mut store, "a", "c", now()).unwrap();

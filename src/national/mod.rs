@@ -9,22 +9,14 @@ pub mod fixture;
 pub mod outages;
 pub mod render;
 pub mod statement;
-
-use std::collections::BTreeMap;
+pub mod store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use statement::EntryKind;
-
-/// Everything the national systems hold, by patient key (see [`patient_key`]).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NationalStore {
-    /// The patients the national systems know.
-    pub patients: BTreeMap<String, NationalPatient>,
-}
+pub use store::NationalStore;
 
 /// The key of a patient in the national systems: the fødselsnummer or D-nummer, or, for a
 /// patient without one, `system|value` of the EHR's own identifier.
@@ -46,27 +38,6 @@ pub fn patient_reference(key: &str) -> Value {
         None => ("urn:oid:2.16.578.1.12.4.1.4.1", key),
     };
     serde_json::json!({"type": "Patient", "identifier": {"system": system, "value": value}})
-}
-
-impl NationalStore {
-    /// A patient's national data.
-    pub fn patient(&self, key: &str) -> Option<&NationalPatient> {
-        self.patients.get(key)
-    }
-
-    /// A patient's national data, created empty when the systems do not know the patient yet.
-    pub fn patient_mut(&mut self, key: &str, now: DateTime<Utc>) -> &mut NationalPatient {
-        self.patients
-            .entry(key.to_owned())
-            .or_insert_with(|| NationalPatient::new(key, now))
-    }
-
-    /// The patient holding a prescription (ReseptIds are unique nationally).
-    pub fn prescription_owner(&self, resept_id: &str) -> Option<&NationalPatient> {
-        self.patients
-            .values()
-            .find(|p| p.prescription(resept_id).is_some())
-    }
 }
 
 /// One patient's national data.

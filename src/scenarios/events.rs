@@ -82,8 +82,7 @@ impl<T: PatientEvent> Event for T {
         self.check_alone()?;
         let mut store = targets.national.write();
         let stored = store
-            .patients
-            .get_mut(self.patient())
+            .existing_mut(self.patient())
             .ok_or_else(|| unknown_patient(self.patient()))?;
         let mut copy = stored.clone();
         let result = self.change(&mut copy, targets.now).map_err(refused)?;

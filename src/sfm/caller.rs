@@ -162,7 +162,7 @@ fn check_multi_tenant(
         .tenants
         .get(tenant_id)
         .and_then(|tenant| tenant.organization())
-        .and_then(|(_, org)| identifier_value(org.current(), ENH_SYSTEM).map(str::to_owned));
+        .and_then(|(_, org)| identifier_value(&org.current(), ENH_SYSTEM).map(str::to_owned));
     match (owner, orgnr) {
         (Some(owner), Some(orgnr)) if owner == orgnr => Ok(()),
         (Some(owner), orgnr) => Err(Refusal::Forbidden(format!(

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::tickets::TicketBook;
@@ -70,18 +71,58 @@ impl ResourceKind {
 
 /// A resource with its server-kept versions. Every stored JSON carries `id` and
 /// `meta.versionId`/`meta.lastUpdated`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Versions are kept as compact JSON text and parsed when read: a small Patient is some 300
+/// bytes of text and 4 KB as a JSON tree, which is the difference between 30 and 400 MB at
+/// 100,000 patients; parsing one costs a few microseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Versioned {
     /// All versions, oldest first; the last is current.
-    pub versions: Vec<Value>,
+    versions: Vec<Box<RawValue>>,
+}
+
+impl PartialEq for Versioned {
+    fn eq(&self, other: &Self) -> bool {
+        self.versions.len() == other.versions.len()
+            && self
+                .versions
+                .iter()
+                .zip(&other.versions)
+                .all(|(a, b)| a.get() == b.get())
+    }
+}
+
+/// A stored version read back (it was written from a JSON value, so it always parses).
+fn read_version(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+/// A version as stored.
+fn write_version(resource: &Value) -> Box<RawValue> {
+    // A `Value` always serializes; `null` is only a fallback for the type's sake.
+    serde_json::value::to_raw_value(resource).unwrap_or_default()
 }
 
 impl Versioned {
+    /// A resource's first version.
+    pub fn new(resource: &Value) -> Self {
+        Self {
+            versions: vec![write_version(resource)],
+        }
+    }
+
     /// The current version.
-    pub fn current(&self) -> &Value {
+    pub fn current(&self) -> Value {
         // Never empty: created with one version, only appended to.
-        self.versions.last().unwrap_or(&Value::Null)
+        self.versions
+            .last()
+            .map_or(Value::Null, |raw| read_version(raw))
+    }
+
+    /// The current version as stored: compact JSON text.
+    pub fn current_text(&self) -> &str {
+        self.versions.last().map_or("null", |raw| raw.get())
     }
 
     /// The current version number.
@@ -90,8 +131,21 @@ impl Versioned {
     }
 
     /// A given version (1-based).
-    pub fn version_at(&self, version: usize) -> Option<&Value> {
-        version.checked_sub(1).and_then(|i| self.versions.get(i))
+    pub fn version_at(&self, version: usize) -> Option<Value> {
+        version
+            .checked_sub(1)
+            .and_then(|i| self.versions.get(i))
+            .map(|raw| read_version(raw))
+    }
+
+    /// Every version, oldest first.
+    pub fn versions(&self) -> impl Iterator<Item = Value> + '_ {
+        self.versions.iter().map(|raw| read_version(raw))
+    }
+
+    /// Adds a new current version.
+    pub fn push(&mut self, resource: &Value) {
+        self.versions.push(write_version(resource));
     }
 }
 
@@ -182,19 +236,10 @@ impl Tenant {
         id: &str,
         mut resource: Value,
         now: DateTime<Utc>,
-    ) -> &Value {
+    ) -> Value {
         stamp(&mut resource, id, 1, now);
-        self.resources.insert(
-            kind,
-            id,
-            Versioned {
-                versions: vec![resource],
-            },
-        );
-        self.resources
-            .get(kind, id)
-            .map(Versioned::current)
-            .unwrap_or(&Value::Null)
+        self.resources.insert(kind, id, Versioned::new(&resource));
+        resource
     }
 
     /// The tenant's Organization (exactly one per tenant).
@@ -232,7 +277,7 @@ impl Tenant {
             .into_iter()
             .find(|id| {
                 self.get(kind, id).is_some_and(|r| {
-                    identifiers(r.current()).any(|(system, v)| {
+                    identifiers(&r.current()).any(|(system, v)| {
                         v == value
                             && if systems.is_empty() {
                                 system != FNR_SYSTEM && system != DNR_SYSTEM
@@ -318,8 +363,10 @@ pub struct TenantEntry {
     /// What the tenant is for (not served).
     #[serde(default)]
     pub description: Option<String>,
-    /// Its FHIR resources (Organization, Person, Practitioner, Patient) with their ids.
-    pub resources: Vec<Value>,
+    /// Its FHIR resources (Organization, Person, Practitioner, Patient) with their ids, as
+    /// text: each is read into a JSON tree only to be checked (100,000 at once as trees would
+    /// be some 400 MB).
+    pub resources: Vec<Box<RawValue>>,
     /// The organisation is a multidose doctor's (default false).
     #[serde(default)]
     pub multidose_doctor: bool,
@@ -346,6 +393,8 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
     let mut shared = Vec::new();
     for (i, resource) in entry.resources.into_iter().enumerate() {
         let field = format!("resources[{i}]");
+        let resource: Value = serde_json::from_str(resource.get())
+            .map_err(|e| FieldError::new(field.clone(), e.to_string()))?;
         let type_name = resource
             .get("resourceType")
             .and_then(Value::as_str)

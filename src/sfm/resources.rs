@@ -37,7 +37,7 @@ impl From<ByKind> for Resources {
             .iter()
             .flat_map(|(kind, map)| {
                 map.iter()
-                    .map(move |(id, r)| (*kind, id.clone(), identifier_values(r.current())))
+                    .map(move |(id, r)| (*kind, id.clone(), identifier_values(&r.current())))
             })
             .collect();
         for (kind, id, values) in entries {
@@ -82,7 +82,7 @@ impl Resources {
 
     /// Stores a resource with its versions (replacing one of the same id).
     pub fn insert(&mut self, kind: ResourceKind, id: &str, versioned: Versioned) {
-        let values = identifier_values(versioned.current());
+        let values = identifier_values(&versioned.current());
         if let Some(old) = self
             .by_kind
             .entry(kind)
@@ -97,9 +97,9 @@ impl Resources {
     /// Adds a new current version to a stored resource; `None` when there is none of that id.
     pub fn push_version(&mut self, kind: ResourceKind, id: &str, resource: Value) -> Option<()> {
         let versions = self.by_kind.get_mut(&kind)?.get_mut(id)?;
-        let old = identifier_values(versions.current());
+        let old = identifier_values(&versions.current());
         let new = identifier_values(&resource);
-        versions.versions.push(resource);
+        versions.push(&resource);
         for value in old {
             self.remove_from_index(kind, id, value);
         }
@@ -117,7 +117,7 @@ impl Resources {
     }
 
     fn unindex(&mut self, kind: ResourceKind, id: &str, old: &Versioned) {
-        for value in identifier_values(old.current()) {
+        for value in identifier_values(&old.current()) {
             self.remove_from_index(kind, id, value);
         }
     }
@@ -140,10 +140,8 @@ mod tests {
     use super::*;
 
     fn patient(id: &str, fnr: &str) -> Versioned {
-        Versioned {
-            versions: vec![json!({"resourceType": "Patient", "id": id,
-                "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}]})],
-        }
+        Versioned::new(&json!({"resourceType": "Patient", "id": id,
+            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}]}))
     }
 
     #[test]
@@ -160,7 +158,7 @@ mod tests {
         };
         assert_eq!(ids(&resources, "111"), ["a", "b"]);
         assert!(ids(&resources, "111").len() == 2 && ids(&resources, "333").is_empty());
-        let moved = patient("c", "333").versions.remove(0);
+        let moved = patient("c", "333").current();
         resources.push_version(ResourceKind::Patient, "c", moved);
         assert!(ids(&resources, "222").is_empty());
         assert_eq!(ids(&resources, "333"), ["c"]);

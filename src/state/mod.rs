@@ -105,6 +105,18 @@ pub struct Parts {
 }
 
 impl Parts {
+    /// The fixtures' state, the large parts (SFM's tenants, the national systems) taken out of
+    /// `fixtures` rather than copied.
+    pub fn take_from(fixtures: &mut Fixtures) -> Self {
+        let sfm = std::mem::take(&mut fixtures.sfm);
+        let national = std::mem::take(&mut fixtures.national);
+        Self {
+            sfm,
+            national,
+            ..Self::from_fixtures(fixtures)
+        }
+    }
+
     /// The fixtures' state.
     pub fn from_fixtures(fixtures: &Fixtures) -> Self {
         let clients = fixtures
@@ -124,6 +136,26 @@ impl Parts {
             kjernejournal: fixtures.kjernejournal.clone(),
             pts: PtsStore::default(),
         }
+    }
+}
+
+/// Kjernejournal's part of a state document: its store and the ticket key.
+#[derive(serde::Serialize)]
+struct KjPart<'a> {
+    #[serde(flatten)]
+    store: &'a KjStore,
+    ticket_key: String,
+}
+
+/// JSON text of a value, compact or pretty.
+fn json_text<T: serde::Serialize + ?Sized>(
+    value: &T,
+    pretty: bool,
+) -> Result<String, serde_json::Error> {
+    if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
     }
 }
 
@@ -178,7 +210,7 @@ impl AppState {
     /// clock, the token verifier and the national systems, and nothing else.
     pub fn with_fixtures(
         settings: &Settings,
-        fixtures: Fixtures,
+        mut fixtures: Fixtures,
         clock: Clock,
         base_url: String,
     ) -> Result<Self, StartupError> {
@@ -191,7 +223,7 @@ impl AppState {
             &hosts,
             clock.now(),
         )?);
-        let parts = Parts::from_fixtures(&fixtures);
+        let parts = Parts::take_from(&mut fixtures);
         let issuer = helseid::Endpoints::new(&base_url).issuer;
         let tokens = Arc::new(TokenVerifier::new(issuer.clone(), keys.signing.clone()));
         let verifier = ApiVerifier::new(tokens.clone(), clock.clone(), base_url.clone());
@@ -294,12 +326,11 @@ impl AppState {
         self.pts.replace(pts);
     }
 
-    /// Every service's state as the parts of a state document (see [`snapshot`]), each part
-    /// written under its own lock, one at a time.
-    pub fn export_parts(
-        &self,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, serde_json::Error> {
-        let mut parts = serde_json::Map::new();
+    /// Every service's state as the parts of a state document (see [`snapshot`]) in JSON text,
+    /// each part written under its own lock, one at a time (no JSON tree of the whole state is
+    /// made: 100,000 patients are some 150 MB of text).
+    pub fn export_parts(&self, pretty: bool) -> Result<Vec<(String, String)>, serde_json::Error> {
+        let mut parts = Vec::new();
         let mut helseid = {
             let store = self.helseid.store();
             let clients: Vec<&crate::helseid::model::ClientEntry> =
@@ -312,17 +343,21 @@ impl AppState {
         if let Some(object) = helseid.as_object_mut() {
             object.insert("logins".to_owned(), logins);
         }
-        parts.insert("helseid".to_owned(), helseid);
-        parts.insert("sfm".to_owned(), serde_json::to_value(&*self.sfm.store())?);
-        parts.insert(
+        parts.push(("helseid".to_owned(), json_text(&helseid, pretty)?));
+        parts.push(("sfm".to_owned(), json_text(&*self.sfm.store(), pretty)?));
+        parts.push((
             "national".to_owned(),
-            serde_json::to_value(&*self.national.read())?,
-        );
-        parts.insert(
+            json_text(&*self.national.read(), pretty)?,
+        ));
+        let kjernejournal = KjPart {
+            store: &self.kjernejournal.store(),
+            ticket_key: snapshot::encode_ticket_key(&self.kjernejournal.tickets.key_bytes()),
+        };
+        parts.push((
             "kjernejournal".to_owned(),
-            serde_json::to_value(&*self.kjernejournal.store())?,
-        );
-        parts.insert("pts".to_owned(), serde_json::to_value(&*self.pts.store())?);
+            json_text(&kjernejournal, pretty)?,
+        ));
+        parts.push(("pts".to_owned(), json_text(&*self.pts.store(), pretty)?));
         Ok(parts)
     }
 }

@@ -16,29 +16,82 @@ use serde_json::{Value, json};
 use crate::state::AppState;
 use crate::state::snapshot::{self, FORMAT, StateError, VERSION};
 
-/// The whole state as a state document.
-pub fn export(state: &AppState) -> Result<Value, serde_json::Error> {
-    let mut document = serde_json::Map::new();
-    document.insert("format".to_owned(), json!(FORMAT));
-    document.insert("version".to_owned(), json!(VERSION));
-    document.insert("exported_at".to_owned(), json!(state.clock.now()));
-    document.insert(
-        "clock".to_owned(),
-        json!({"offset_ms": state.clock.offset().num_milliseconds()}),
-    );
-    let mut parts = state.export_parts()?;
-    if let Some(Value::Object(kj)) = parts.get_mut("kjernejournal") {
-        kj.insert(
-            "ticket_key".to_owned(),
-            json!(snapshot::encode_ticket_key(
-                &state.kjernejournal.tickets.key_bytes()
-            )),
-        );
+/// A state document as the JSON text of its members, in order (written without a JSON tree
+/// of the whole state).
+#[derive(Debug)]
+pub struct Document {
+    members: Vec<(String, String)>,
+    pretty: bool,
+}
+
+impl Document {
+    /// The document's JSON text.
+    pub fn text(&self) -> String {
+        self.text_without(None)
     }
-    document.append(&mut parts);
+
+    /// The JSON text without one member.
+    fn text_without(&self, left_out: Option<&str>) -> String {
+        let size: usize = self
+            .members
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 8)
+            .sum();
+        let mut out = String::with_capacity(size + 2);
+        out.push('{');
+        let members = self
+            .members
+            .iter()
+            .filter(|(key, _)| Some(key.as_str()) != left_out);
+        let mut written = 0;
+        for (key, value) in members {
+            if written > 0 {
+                out.push(',');
+            }
+            if self.pretty {
+                // serde_json's pretty form: two spaces a level (no raw newline inside a string).
+                out.push_str("\n  ");
+            }
+            out.push_str(&serde_json::Value::from(key.as_str()).to_string());
+            out.push(':');
+            if self.pretty {
+                out.push(' ');
+                out.push_str(&value.replace('\n', "\n  "));
+            } else {
+                out.push_str(value);
+            }
+            written += 1;
+        }
+        if self.pretty && written > 0 {
+            out.push('\n');
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// The whole state as a state document, compact or pretty.
+pub fn export(state: &AppState, pretty: bool) -> Result<Document, serde_json::Error> {
+    let text = |value: Value| {
+        if pretty {
+            serde_json::to_string_pretty(&value)
+        } else {
+            serde_json::to_string(&value)
+        }
+    };
+    let mut members = vec![
+        ("format".to_owned(), text(json!(FORMAT))?),
+        ("version".to_owned(), text(json!(VERSION))?),
+        ("exported_at".to_owned(), text(json!(state.clock.now()))?),
+        (
+            "clock".to_owned(),
+            text(json!({"offset_ms": state.clock.offset().num_milliseconds()}))?,
+        ),
+    ];
+    members.extend(state.export_parts(pretty)?);
     let findings = state.advice.findings(&state.journal, state.clock.now());
-    document.insert("advice".to_owned(), json!({ "findings": findings }));
-    Ok(Value::Object(document))
+    members.push(("advice".to_owned(), text(json!({ "findings": findings }))?));
+    Ok(Document { members, pretty })
 }
 
 /// Replaces the whole state with a state document's, after validating all of it; on error
@@ -179,30 +232,12 @@ impl StateFile {
             .last_written
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut document = export(state).map_err(std::io::Error::other)?;
-        let exported_at = document
-            .as_object_mut()
-            .and_then(|d| d.shift_remove("exported_at"));
-        let content = serde_json::to_string(&document).map_err(std::io::Error::other)?;
+        let document = export(state, true).map_err(std::io::Error::other)?;
+        let content = document.text_without(Some("exported_at"));
         if last.as_deref() == Some(content.as_str()) {
             return Ok(false);
         }
-        let document = match (document, exported_at) {
-            (Value::Object(object), Some(at)) => {
-                // Back in its place, after `version`.
-                let mut stamped = serde_json::Map::new();
-                for (key, value) in object {
-                    let after_version = key == "version";
-                    stamped.insert(key, value);
-                    if after_version {
-                        stamped.insert("exported_at".to_owned(), at.clone());
-                    }
-                }
-                Value::Object(stamped)
-            }
-            (document, _) => document,
-        };
-        let mut text = serde_json::to_vec_pretty(&document).map_err(std::io::Error::other)?;
+        let mut text = document.text().into_bytes();
         text.push(b'\n');
         write_atomically(&self.path, &text)?;
         log::info!(
@@ -217,11 +252,8 @@ impl StateFile {
 
 /// The state document without `exported_at`, as text: what tells whether the state changed.
 fn unstamped_text(state: &AppState) -> std::io::Result<String> {
-    let mut document = export(state).map_err(std::io::Error::other)?;
-    if let Some(object) = document.as_object_mut() {
-        object.shift_remove("exported_at");
-    }
-    serde_json::to_string(&document).map_err(std::io::Error::other)
+    let document = export(state, true).map_err(std::io::Error::other)?;
+    Ok(document.text_without(Some("exported_at")))
 }
 
 /// Writes `bytes` to `path` so that a reader (or a crash) sees the old file or the new one,
@@ -252,4 +284,33 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_is_written_as_serde_json_would() {
+        let a = json!({"x": [1, {"y": "two\nlines"}], "z": {}});
+        for pretty in [true, false] {
+            let text = |value: &Value| {
+                if pretty {
+                    serde_json::to_string_pretty(value).unwrap()
+                } else {
+                    serde_json::to_string(value).unwrap()
+                }
+            };
+            let document = Document {
+                members: vec![
+                    ("a".to_owned(), text(&a)),
+                    ("b\"".to_owned(), text(&json!(1))),
+                ],
+                pretty,
+            };
+            assert_eq!(document.text(), text(&json!({"a": a, "b\"": 1})));
+            assert_eq!(document.text_without(Some("b\"")), text(&json!({"a": a})));
+            assert_eq!(document.text_without(Some("x")), document.text());
+        }
+    }
 }

@@ -153,16 +153,20 @@ impl From<FieldError> for StateError {
 /// Reads a state document (JSON text) and validates it against the running helsesim's API
 /// resources.
 pub fn parse(json: &[u8], resources: &ApiResources) -> Result<Validated, StateError> {
-    let value: Value = serde_json::from_slice(json)
+    // Read straight into the document's types (no JSON tree: 100,000 patients are some 150 MB
+    // of text). Quick passes first: the syntax, then format and version.
+    serde_json::from_slice::<serde::de::IgnoredAny>(json)
         .map_err(|e| StateError::new("", format!("not valid JSON: {e}")))?;
-    let Some(object) = value.as_object() else {
+    if json.trim_ascii_start().first() != Some(&b'{') {
         return Err(StateError::new(
             "",
             "a state document is a JSON object (GET /_admin/state writes one)",
         ));
-    };
+    }
+    let Head { format, version } = serde_json::from_slice(json)
+        .map_err(|e| StateError::new("", format!("not valid JSON: {e}")))?;
     // Format and version first: a document of another version fails on them, not on a field.
-    match object.get("format").and_then(Value::as_str) {
+    match format.as_ref().and_then(Value::as_str) {
         Some(FORMAT) => {}
         _ => {
             return Err(StateError::new(
@@ -171,7 +175,7 @@ pub fn parse(json: &[u8], resources: &ApiResources) -> Result<Validated, StateEr
             ));
         }
     }
-    match object.get("version").and_then(Value::as_u64) {
+    match version.as_ref().and_then(Value::as_u64) {
         Some(v) if v == u64::from(VERSION) => {}
         other => {
             return Err(StateError::new(
@@ -183,14 +187,20 @@ pub fn parse(json: &[u8], resources: &ApiResources) -> Result<Validated, StateEr
             ));
         }
     }
-    let document: StateDocument = serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = match e.path().to_string().as_str() {
-            "." | "?" => String::new(),
-            path => path.to_owned(),
-        };
-        StateError::new(field, e.into_inner().to_string())
-    })?;
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let document: StateDocument =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let e = FieldError::from(e);
+            StateError::new(e.field, e.message)
+        })?;
     validate(document, resources)
+}
+
+/// What a quick pass reads of a document: its format and version (everything else skipped).
+#[derive(Deserialize)]
+struct Head {
+    format: Option<Value>,
+    version: Option<Value>,
 }
 
 /// Checks a document that has the right types against every rule, part by part in a fixed
@@ -284,7 +294,7 @@ fn validate_users(entries: Vec<UserEntry>) -> Result<Vec<Arc<User>>, StateError>
 
 /// Every national patient is filed under its own key.
 fn validate_national(national: &NationalStore) -> Result<(), StateError> {
-    for (key, patient) in &national.patients {
+    for (key, patient) in national.built() {
         if &patient.key != key {
             return Err(StateError::new(
                 format!("national.patients.{key}.key"),
@@ -361,8 +371,8 @@ fn validate_tenant(id: &str, tenant: &crate::sfm::model::Tenant) -> Result<(), S
         for (rid, versioned) in resources {
             let field = at(&format!("resources.{}.{rid}", kind.as_str()));
             check_versions(&field, kind.as_str(), rid, versioned)?;
-            for (v, resource) in versioned.versions.iter().enumerate() {
-                crate::sfm::fhir::validate::check(resource, *kind).map_err(|issues| {
+            for (v, resource) in versioned.versions().enumerate() {
+                crate::sfm::fhir::validate::check(&resource, *kind).map_err(|issues| {
                     StateError::new(format!("{field}[{v}]"), issues.join("; "))
                 })?;
             }
@@ -396,13 +406,13 @@ fn check_versions(
     id: &str,
     versioned: &Versioned,
 ) -> Result<(), StateError> {
-    if versioned.versions.is_empty() {
+    if versioned.version() == 0 {
         return Err(StateError::new(
             field,
             "a resource has at least one version",
         ));
     }
-    for (v, resource) in versioned.versions.iter().enumerate() {
+    for (v, resource) in versioned.versions().enumerate() {
         let field = format!("{field}[{v}]");
         if resource.get("resourceType").and_then(Value::as_str) != Some(type_name) {
             return Err(StateError::new(

@@ -435,6 +435,10 @@
   function renderPatients(overview) {
     var list = $('#patient-list');
     clear(list);
+    var shown = $('#patients-shown');
+    shown.hidden = overview.patients_total <= overview.patients.length;
+    shown.textContent = 'Showing the first ' + overview.patients.length + ' of ' + overview.patients_total +
+      ' patients by name; the APIs serve every one.';
     var now = Date.parse(overview.clock.now);
     overview.patients.forEach(function (p) {
       var kj = p.kjernejournal;

@@ -16,7 +16,7 @@ use crate::helseid::model::{Client, Tenancy};
 use crate::ids::{NationalId, NationalIdKind};
 use crate::kjernejournal::caller::KJ_AUDIENCE;
 use crate::kjernejournal::indicator::indicator;
-use crate::national::NationalPatient;
+use crate::national::{NationalPatient, NationalStore};
 use crate::pts::PTS_AUDIENCE;
 use crate::service::Service;
 use crate::sfm::model::{
@@ -77,7 +77,8 @@ pub fn overview(state: &AppState) -> Value {
             "description": u.entry.description,
         })).collect::<Vec<_>>(),
         "tenants": tenants.iter().map(|t| tenant_json(t, now)).collect::<Vec<_>>(),
-        "patients": patients(&national.patients, &tenants, &helseid, now),
+        "patients": patients(&national, &tenants, &helseid, now),
+        "patients_total": patients_total(&national, &tenants),
         "settings": {
             "admin_token": state.admin_token.is_some(),
             "autologin": state.helseid.autologin,
@@ -264,15 +265,19 @@ fn appsettings_snippet(section: &str, settings: &[(&str, String)]) -> String {
 fn tenant_name(tenant: &Tenant) -> String {
     tenant
         .organization()
-        .and_then(|(_, r)| r.current().get("name").and_then(Value::as_str))
-        .unwrap_or(&tenant.id)
-        .to_owned()
+        .and_then(|(_, r)| {
+            r.current()
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| tenant.id.clone())
 }
 
-fn tenant_orgnr(tenant: &Tenant) -> Option<&str> {
+fn tenant_orgnr(tenant: &Tenant) -> Option<String> {
     tenant
         .organization()
-        .and_then(|(_, r)| identifier_value(r.current(), ENH_SYSTEM))
+        .and_then(|(_, r)| identifier_value(&r.current(), ENH_SYSTEM).map(str::to_owned))
 }
 
 fn tenant_json(tenant: &Tenant, now: DateTime<Utc>) -> Value {
@@ -311,7 +316,7 @@ fn clients(
         .filter(|c| c.entry.tenancy == Tenancy::SingleTenant)
         .filter_map(|c| c.entry.sfm_id.as_deref())
         .collect();
-    let journals: Vec<(String, &str, &Tenant)> = tenants
+    let journals: Vec<(String, String, &Tenant)> = tenants
         .iter()
         .filter(|t| !owned.contains(t.id.as_str()))
         .filter_map(|t| Some((tenant_name(t), tenant_orgnr(t)?, *t)))
@@ -370,7 +375,7 @@ fn clients(
 /// single-tenant client owns (multi-tenant).
 struct Tenants<'a> {
     own: Option<&'a Tenant>,
-    journals: &'a [(String, &'a str, &'a Tenant)],
+    journals: &'a [(String, String, &'a Tenant)],
 }
 
 /// A test user who may use `tenant` (with an HPR number, as SFM's medication operations need);
@@ -476,9 +481,8 @@ fn token_commands(
 /// What the dashboard shows for one patient, gathered from the national systems and every SFM
 /// instance's patient register.
 #[derive(Default)]
-struct PatientRow<'a> {
+struct PatientRow {
     name: Option<String>,
-    national: Option<&'a NationalPatient>,
     records: Vec<Value>,
     tickets: Vec<Value>,
 }
@@ -513,27 +517,45 @@ fn name_from_description(description: &str) -> Option<String> {
     looks_like_name.then(|| lead.to_owned())
 }
 
+/// How many patient cards the overview carries at most (a generated 100,000 would swamp the
+/// page); the first by name.
+const PATIENT_CARDS: usize = 200;
+
+/// How many patients there are in all (national and tenants', each key once): the dashboard
+/// says when it shows only the first [`PATIENT_CARDS`].
+fn patients_total(national: &NationalStore, tenants: &[&Tenant]) -> usize {
+    let mut keys: std::collections::BTreeSet<&str> = national.keys().map(String::as_str).collect();
+    let tenant_keys: Vec<String> = tenants
+        .iter()
+        .flat_map(|t| t.of_kind(ResourceKind::Patient))
+        .filter_map(|(_, resource)| patient_key_of(&resource.current()))
+        .collect();
+    keys.extend(tenant_keys.iter().map(String::as_str));
+    keys.len()
+}
+
 fn patients(
-    national: &BTreeMap<String, NationalPatient>,
+    national: &NationalStore,
     tenants: &[&Tenant],
     helseid: &HelseIdStore,
     now: DateTime<Utc>,
 ) -> Vec<Value> {
-    let mut rows: BTreeMap<String, PatientRow<'_>> = BTreeMap::new();
-    for (key, patient) in national {
-        rows.entry(key.clone()).or_default().national = Some(patient);
+    let mut rows: BTreeMap<String, PatientRow> = BTreeMap::new();
+    for key in national.keys() {
+        rows.entry(key.clone()).or_default();
     }
     for tenant in tenants {
         let name = tenant_name(tenant);
         let mut keys_by_id = BTreeMap::new();
         for (id, resource) in tenant.of_kind(ResourceKind::Patient) {
-            let Some(key) = patient_key_of(resource.current()) else {
+            let resource = resource.current();
+            let Some(key) = patient_key_of(&resource) else {
                 continue;
             };
             keys_by_id.insert(id.as_str(), key.clone());
             let row = rows.entry(key).or_default();
             if row.name.is_none() {
-                row.name = display_name(resource.current());
+                row.name = display_name(&resource);
             }
             row.records.push(json!({
                 "sfm_id": tenant.id,
@@ -558,27 +580,44 @@ fn patients(
             }
         }
     }
-    let mut list: Vec<(String, Value)> = rows
+    // Names first: a national record is built (on first use) only for the cards shown.
+    let mut list: Vec<(String, String, PatientRow)> = rows
         .into_iter()
-        .map(|(key, mut row)| {
-            row.tickets
-                .sort_by(|a, b| a["expires"].as_str().cmp(&b["expires"].as_str()));
+        .map(|(key, row)| {
             let name = row.name.clone().or_else(|| {
-                row.national
+                national
+                    .built_patient(&key)
                     .and_then(|p| p.description.as_deref())
                     .and_then(name_from_description)
             });
-            let sort_name = name.clone().unwrap_or_else(|| format!("\u{10FFFF}{key}"));
-            (sort_name, patient_json(&key, name, &row))
+            let sort_name = name.unwrap_or_else(|| format!("\u{10FFFF}{key}"));
+            (sort_name, key, row)
         })
         .collect();
     list.sort_by(|a, b| a.0.cmp(&b.0));
-    list.into_iter().map(|(_, value)| value).collect()
+    list.truncate(PATIENT_CARDS);
+    list.into_iter()
+        .map(|(_, key, mut row)| {
+            row.tickets
+                .sort_by(|a, b| a["expires"].as_str().cmp(&b["expires"].as_str()));
+            let patient = national.patient(&key);
+            let name = row.name.clone().or_else(|| {
+                patient
+                    .and_then(|p| p.description.as_deref())
+                    .and_then(name_from_description)
+            });
+            patient_json(&key, name, patient, &row)
+        })
+        .collect()
 }
 
-fn patient_json(key: &str, name: Option<String>, row: &PatientRow<'_>) -> Value {
-    let kj = indicator(key, row.national, None);
-    let national = row.national;
+fn patient_json(
+    key: &str,
+    name: Option<String>,
+    national: Option<&NationalPatient>,
+    row: &PatientRow,
+) -> Value {
+    let kj = indicator(key, national, None);
     let prescriptions = national
         .map(|p| p.prescriptions.as_slice())
         .unwrap_or_default();

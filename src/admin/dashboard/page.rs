@@ -106,6 +106,7 @@ pub fn shell(locked: bool) -> Markup {
                         (section_head("patients", "Patients", "The national systems' patients and \
                             every SFM instance's register: kjernejournal status (helseindikator \
                             0–4), valid SFM patient tickets, medication and allergies."))
+                        p.muted #patients-shown hidden {}
                         div.patients #patient-list {}
                     }
                     section #clients {

@@ -250,7 +250,7 @@ pub fn read(
 /// Every product the national systems name, by id (a locked prescription's never).
 fn products(national: &NationalStore) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    for p in national.patients.values() {
+    for (_, p) in national.built() {
         for v in render::view(p, &show_locked) {
             let m = medication(&v);
             if !out.iter().any(|o| o.get("id") == m.get("id")) {

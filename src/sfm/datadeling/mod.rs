@@ -85,11 +85,11 @@ pub fn ticket_for(
 /// own identifier.
 pub fn national_key(tenant: &Tenant, patient_id: &str) -> Option<String> {
     let patient = tenant.get(ResourceKind::Patient, patient_id)?.current();
-    identifier_value(patient, FNR_SYSTEM)
-        .or_else(|| identifier_value(patient, DNR_SYSTEM))
+    identifier_value(&patient, FNR_SYSTEM)
+        .or_else(|| identifier_value(&patient, DNR_SYSTEM))
         .map(str::to_owned)
         .or_else(|| {
-            identifiers(patient).next().and_then(|(system, value)| {
+            identifiers(&patient).next().and_then(|(system, value)| {
                 crate::national::patient_key(None, Some((system, value)))
             })
         })

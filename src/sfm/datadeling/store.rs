@@ -48,12 +48,7 @@ pub fn insert(
         .datadeling
         .entry(type_name.to_owned())
         .or_default()
-        .insert(
-            id.to_owned(),
-            Versioned {
-                versions: vec![resource.clone()],
-            },
-        );
+        .insert(id.to_owned(), Versioned::new(&resource));
     resource
 }
 
@@ -64,7 +59,7 @@ pub fn all(tenant: &Tenant, type_name: &str) -> Vec<Value> {
         .get(type_name)
         .into_iter()
         .flat_map(|m| m.values())
-        .map(|v| v.current().clone())
+        .map(Versioned::current)
         .collect()
 }
 
@@ -95,12 +90,7 @@ pub fn read(
     id: &str,
     now: DateTime<Utc>,
 ) -> Option<Value> {
-    let resource = tenant
-        .datadeling
-        .get(data.as_str())?
-        .get(id)?
-        .current()
-        .clone();
+    let resource = tenant.datadeling.get(data.as_str())?.get(id)?.current();
     Some(render(tenant, caller, resource, now))
 }
 

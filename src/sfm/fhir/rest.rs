@@ -276,7 +276,7 @@ fn refuse_duplicate_pid(
         if let Some(other) = others.into_iter().find(|other_id| {
             Some(other_id.as_str()) != own_id
                 && tenant.get(kind, other_id).is_some_and(|r| {
-                    identifiers(r.current()).any(|(s, v)| s == system && v == value)
+                    identifiers(&r.current()).any(|(s, v)| s == system && v == value)
                 })
         }) {
             return Err(FhirError::new(
@@ -322,7 +322,7 @@ pub fn search(
     now: DateTime<Utc>,
 ) -> Value {
     let candidates = candidates(tenant, kind, search);
-    let matches: Vec<(&String, &Value)> = candidates
+    let matches: Vec<(&String, Value)> = candidates
         .into_iter()
         .map(|(id, r)| (id, r.current()))
         .filter(|(_, r)| search.matches(r))

@@ -228,15 +228,19 @@ fn names(sfm: &SfmStore, tenant_id: &str, pid: &str) -> (String, String) {
     let tenant = sfm.tenants.get(tenant_id);
     let organisation = tenant
         .and_then(|t| t.organization())
-        .and_then(|(_, o)| o.current().get("name").and_then(Value::as_str))
-        .unwrap_or(tenant_id)
-        .to_owned();
+        .and_then(|(_, o)| {
+            o.current()
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| tenant_id.to_owned());
     let user = tenant
         .and_then(|t| {
             t.of_kind(ResourceKind::Practitioner)
                 .chain(t.of_kind(ResourceKind::Person))
-                .find(|(_, r)| has_identifier(r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
-                .and_then(|(_, r)| crate::sfm::session::display_name(r.current()))
+                .find(|(_, r)| has_identifier(&r.current(), &[FNR_SYSTEM, DNR_SYSTEM], pid))
+                .and_then(|(_, r)| crate::sfm::session::display_name(&r.current()))
         })
         .unwrap_or_else(|| pid.to_owned());
     (user, organisation)

@@ -568,7 +568,7 @@ impl Authors {
             .organization()
             .map(|(_, o)| {
                 let o =
-                    super::with_profile(as_bundle_organization(o.current()), "sfm-Organization");
+                    super::with_profile(as_bundle_organization(&o.current()), "sfm-Organization");
                 let her = crate::sfm::model::identifier_value(&o, crate::sfm::model::HER_SYSTEM)
                     .unwrap_or_default()
                     .to_owned();
