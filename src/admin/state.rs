@@ -10,8 +10,8 @@ use crate::errors::admin::AdminError;
 use crate::state::AppState;
 use crate::state::snapshot::StateDocument;
 
-/// Largest accepted state document.
-pub const MAX_STATE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest accepted state document: 100,000 generated patients write some 155 MB.
+pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
 
 /// `GET /_admin/state`: the state document.
 #[utoipa::path(get, path = "/_admin/state", operation_id = "exportState",

@@ -100,6 +100,19 @@ impl FixtureRecord {
     }
 }
 
+/// Where each record of a JSON array of records lies in `text`.
+pub fn record_spans(text: &str) -> Result<Vec<Range<usize>>, serde_json::Error> {
+    let records: Vec<&RawValue> = serde_json::from_str(text)?;
+    let base = text.as_ptr() as usize;
+    Ok(records
+        .into_iter()
+        .map(|raw| {
+            let start = raw.get().as_ptr() as usize - base;
+            start..start + raw.get().len()
+        })
+        .collect())
+}
+
 /// The slot's patient, built from its record when it is one (`None`: the record cannot be used).
 fn built_mut(slot: &mut Slot) -> Option<&mut NationalPatient> {
     if let Slot::Lazy(lazy) = slot {
@@ -162,25 +175,33 @@ impl NationalStore {
         file: &str,
         loaded_at: DateTime<Utc>,
     ) -> Result<Self, RecordError> {
+        let spans = record_spans(&text).map_err(|e| RecordError {
+            index: 0,
+            patient: None,
+            error: FieldError::new("", format!("not a JSON array of records: {e}")),
+        })?;
+        Self::from_spans(text, spans, file, loaded_at)
+    }
+
+    /// [`Self::from_records`] with the records' places in the text already found (see
+    /// [`record_spans`]).
+    pub fn from_spans(
+        text: Arc<str>,
+        spans: Vec<Range<usize>>,
+        file: &str,
+        loaded_at: DateTime<Utc>,
+    ) -> Result<Self, RecordError> {
         let source = Arc::new(FixtureSource {
             text,
             file: file.to_owned(),
             loaded_at,
         });
-        let records: Vec<&RawValue> =
-            serde_json::from_str(&source.text).map_err(|e| RecordError {
-                index: 0,
-                patient: None,
-                error: FieldError::new("", format!("not a JSON array of records: {e}")),
-            })?;
-        let base = source.text.as_ptr() as usize;
         let mut store = Self::default();
-        for (index, raw) in records.into_iter().enumerate() {
-            let start = raw.get().as_ptr() as usize - base;
+        for (index, span) in spans.into_iter().enumerate() {
             let record = FixtureRecord {
                 source: source.clone(),
                 index,
-                span: start..start + raw.get().len(),
+                span,
             };
             store.add_record(record)?;
         }
@@ -227,20 +248,43 @@ impl NationalStore {
         Ok(())
     }
 
-    /// Builds every record not built yet, without keeping it: the first that fails.
+    /// Builds every record not built yet, without keeping it, on every core: the first in the
+    /// file that fails.
     pub fn check_records(&self) -> Result<(), RecordError> {
-        for (key, slot) in &self.patients {
-            if let Slot::Lazy(lazy) = slot
-                && lazy.built.get().is_none()
-            {
-                lazy.record.build().map_err(|error| RecordError {
-                    index: lazy.record.index,
-                    patient: Some(key.clone()),
+        let mut unbuilt: Vec<(&String, &FixtureRecord)> = self
+            .patients
+            .iter()
+            .filter_map(|(key, slot)| match slot {
+                Slot::Lazy(lazy) if lazy.built.get().is_none() => Some((key, &lazy.record)),
+                _ => None,
+            })
+            .collect();
+        unbuilt.sort_by_key(|(_, record)| record.index);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = unbuilt.len().div_ceil(cores).max(1);
+        let first_error = |records: &[(&String, &FixtureRecord)]| {
+            records.iter().find_map(|(key, record)| {
+                record.build().err().map(|error| RecordError {
+                    index: record.index,
+                    patient: Some((*key).clone()),
                     error,
-                })?;
-            }
+                })
+            })
+        };
+        let errors: Vec<RecordError> = std::thread::scope(|scope| {
+            let workers: Vec<_> = unbuilt
+                .chunks(chunk)
+                .map(|records| scope.spawn(move || first_error(records)))
+                .collect();
+            workers
+                .into_iter()
+                .filter_map(|worker| worker.join().ok().flatten())
+                .collect()
+        });
+        match errors.into_iter().min_by_key(|e| e.index) {
+            Some(error) => Err(error),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// How many patients the national systems know.

@@ -238,7 +238,7 @@ impl Tenant {
         now: DateTime<Utc>,
     ) -> Value {
         stamp(&mut resource, id, 1, now);
-        self.resources.insert(kind, id, Versioned::new(&resource));
+        self.resources.insert(kind, id, &resource);
         resource
     }
 

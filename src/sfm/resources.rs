@@ -80,9 +80,10 @@ impl Resources {
         ids
     }
 
-    /// Stores a resource with its versions (replacing one of the same id).
-    pub fn insert(&mut self, kind: ResourceKind, id: &str, versioned: Versioned) {
-        let values = identifier_values(&versioned.current());
+    /// Stores a resource as its first version (replacing one of the same id).
+    pub fn insert(&mut self, kind: ResourceKind, id: &str, resource: &Value) {
+        let values = identifier_values(resource);
+        let versioned = Versioned::new(resource);
         if let Some(old) = self
             .by_kind
             .entry(kind)
@@ -139,17 +140,17 @@ mod tests {
 
     use super::*;
 
-    fn patient(id: &str, fnr: &str) -> Versioned {
-        Versioned::new(&json!({"resourceType": "Patient", "id": id,
-            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}]}))
+    fn patient(id: &str, fnr: &str) -> Value {
+        json!({"resourceType": "Patient", "id": id,
+            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}]})
     }
 
     #[test]
     fn the_index_follows_inserts_updates_and_a_round_trip() {
         let mut resources = Resources::default();
-        resources.insert(ResourceKind::Patient, "b", patient("b", "111"));
-        resources.insert(ResourceKind::Patient, "a", patient("a", "111"));
-        resources.insert(ResourceKind::Patient, "c", patient("c", "222"));
+        resources.insert(ResourceKind::Patient, "b", &patient("b", "111"));
+        resources.insert(ResourceKind::Patient, "a", &patient("a", "111"));
+        resources.insert(ResourceKind::Patient, "c", &patient("c", "222"));
         let ids = |r: &Resources, v: &str| -> Vec<String> {
             r.with_identifier_value(ResourceKind::Patient, v)
                 .into_iter()
@@ -158,7 +159,7 @@ mod tests {
         };
         assert_eq!(ids(&resources, "111"), ["a", "b"]);
         assert!(ids(&resources, "111").len() == 2 && ids(&resources, "333").is_empty());
-        let moved = patient("c", "333").current();
+        let moved = patient("c", "333");
         resources.push_version(ResourceKind::Patient, "c", moved);
         assert!(ids(&resources, "222").is_empty());
         assert_eq!(ids(&resources, "333"), ["c"]);
@@ -168,7 +169,7 @@ mod tests {
                 .is_empty()
         );
         // Replacing a resource drops its old identifiers.
-        resources.insert(ResourceKind::Patient, "a", patient("a", "444"));
+        resources.insert(ResourceKind::Patient, "a", &patient("a", "444"));
         assert_eq!(ids(&resources, "111"), ["b"]);
         let text = serde_json::to_string(&resources).unwrap();
         let read: Resources = serde_json::from_str(&text).unwrap();

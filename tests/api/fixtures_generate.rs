@@ -149,3 +149,84 @@ fn the_same_seed_writes_the_same_files_and_the_source_is_never_overwritten() {
         String::from_utf8_lossy(&same.stderr)
     );
 }
+
+/// More than 1,000 national records: read for keys and ReseptIds at start, each built on first
+/// use; a state document carries the records not built yet as they are; `check-fixtures`
+/// builds them all and names a bad one, which `serve` leaves to first use.
+#[actix_web::test]
+async fn a_large_national_file_is_built_on_first_use_and_checked_by_check_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixtures");
+    let examples = generate(&out, 1_100, 5);
+    let app = spawn_app_with(|s| s.fixtures_dir = out.clone()).await;
+    let system = app.kj_system_token().await;
+    let status = |reply: &Reply| reply.json["status"].clone();
+    let first = app
+        .helseindikator(Some(&system), Some(EPJ), &json!({"fnr": examples[&4]}))
+        .await;
+    assert_eq!((first.status, status(&first)), (StatusCode::OK, json!(4)));
+
+    // Built: the patient used; as fixture text: the 1,107 others, with the load's time.
+    let document = app.export_state().await;
+    let national = &document["national"];
+    assert_eq!(
+        national["patients"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        [&examples[&4]]
+    );
+    let records = national["fixture_records"]["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1_107);
+    assert!(national["fixture_records"]["loaded_at"].is_string());
+    let imported = app.import_state(&document.to_string()).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    assert_eq!(imported.json["national_patients"], json!(1_108));
+    for status_wanted in [3u8, 4] {
+        let again = app
+            .helseindikator(
+                Some(&system),
+                Some(EPJ),
+                &json!({"fnr": examples[&status_wanted]}),
+            )
+            .await;
+        assert_eq!(status(&again), json!(status_wanted), "{}", again.text);
+    }
+
+    // A bad record: serve starts (it is built on first use), check-fixtures names it.
+    let file = out.join("sfm/national.json");
+    let mut patients: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    patients[1_050]["kjernejournal"] = json!(7);
+    let key = patients[1_050]["patient"].as_str().unwrap().to_owned();
+    std::fs::write(&file, serde_json::to_string(&patients).unwrap()).unwrap();
+    let check = helsesim().arg("check-fixtures").arg(&out).output().unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "national.json: record #1050 (patient \"{key}\"), field `kjernejournal`: "
+        )),
+        "{stderr}"
+    );
+    let bad = spawn_app_with(|s| s.fixtures_dir = out.clone()).await;
+    let system = bad.kj_system_token().await;
+    let reply = bad
+        .helseindikator(Some(&system), Some(EPJ), &json!({"fnr": examples[&4]}))
+        .await;
+    assert_eq!(status(&reply), json!(4), "the other records serve");
+
+    // Two records for one patient stop start-up, as in a small file.
+    patients[1_050] = patients[1_049].clone();
+    std::fs::write(&file, serde_json::to_string(&patients).unwrap()).unwrap();
+    let check = helsesim().arg("check-fixtures").arg(&out).output().unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("record #1050 (patient \"")
+            && String::from_utf8_lossy(&check.stderr)
+                .contains("field `patient`: another record is for this patient"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

@@ -341,7 +341,7 @@ async fn every_route_answers_bad_input_in_its_services_format_and_never_5xx() {
                 };
             for (what, content_type, body) in with_bodies {
                 if path == "/_admin/state" && method == "PUT" && *what == "over the limit" {
-                    continue; // 64 MiB is its limit: 2 MiB is a valid size there.
+                    continue; // 256 MiB is its limit: 2 MiB is a valid size there.
                 }
                 count += 1;
                 let mut request = app

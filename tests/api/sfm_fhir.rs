@@ -1001,7 +1001,10 @@ async fn invalid_fhir_bodies_are_refused() {
     assert_outcome(
         &reply,
         StatusCode::BAD_REQUEST,
-        &[("structure", "not a valid FHIR R4 Patient: ParseBoolError")],
+        &[(
+            "structure",
+            "not a valid FHIR R4 Patient: invalid type: string \"yes\", expected a boolean",
+        )],
     );
     // An update is validated the same way.
     let mut line = reply_json_of(&app, &token, "/Patient/patient-line").await;

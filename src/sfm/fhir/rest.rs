@@ -46,7 +46,7 @@ fn invalid(problems: Vec<String>) -> FhirError {
 pub fn read(tenant: &Tenant, kind: ResourceKind, id: &str) -> Result<Stored, FhirError> {
     let versioned = tenant.get(kind, id).ok_or_else(|| not_found(kind, id))?;
     Ok(Stored {
-        resource: versioned.current().clone(),
+        resource: versioned.current(),
         id: id.to_owned(),
         version: versioned.version(),
     })
@@ -75,7 +75,7 @@ pub fn vread(
         )
     })?;
     Ok(Stored {
-        resource: resource.clone(),
+        resource,
         id: id.to_owned(),
         version,
     })

@@ -19,7 +19,7 @@ use crate::sfm::caller::Caller;
 use crate::sfm::medication::get::{GetInput, look_up};
 use crate::sfm::medication::outage::NationalSystems;
 use crate::sfm::medication::patient_identity;
-use crate::sfm::model::{ResourceKind, SfmStore, Tenant};
+use crate::sfm::model::{ResourceKind, SfmStore, Tenant, Versioned};
 
 /// What `setPatient` carries (other members are ignored, as the client ignores them).
 struct PatientRequest {
@@ -182,7 +182,7 @@ pub fn pll_ids(national: &NationalStore, key: &str) -> Vec<String> {
 pub fn patient_resource(tenant: &Tenant, patient_id: &str) -> Result<Value, GuiError> {
     tenant
         .get(ResourceKind::Patient, patient_id)
-        .map(|r| r.current().clone())
+        .map(Versioned::current)
         .ok_or_else(|| GuiError::new(StatusCode::NOT_FOUND, "The patient no longer exists"))
 }
 

@@ -240,7 +240,7 @@ pub fn practitioner_for(tenant: &Tenant, caller: &Caller, hpr: &str) -> Value {
         .map(|(_, r)| r.current())
         .find(|r| super::model::has_identifier(r, &[FNR_SYSTEM, DNR_SYSTEM], &caller.pid));
     let practitioner = match registered {
-        Some(r) => r.clone(),
+        Some(r) => r,
         None => json!({
             "resourceType": "Practitioner",
             "id": uuid::Uuid::new_v4().to_string(),
