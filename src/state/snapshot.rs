@@ -154,17 +154,16 @@ impl From<FieldError> for StateError {
 /// resources.
 pub fn parse(json: &[u8], resources: &ApiResources) -> Result<Validated, StateError> {
     // Read straight into the document's types (no JSON tree: 100,000 patients are some 150 MB
-    // of text). Quick passes first: the syntax, then format and version.
-    serde_json::from_slice::<serde::de::IgnoredAny>(json)
-        .map_err(|e| StateError::new("", format!("not valid JSON: {e}")))?;
+    // of text). A quick pass first: the syntax, format and version.
+    let not_json = |e: serde_json::Error| StateError::new("", format!("not valid JSON: {e}"));
     if json.trim_ascii_start().first() != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(not_json)?;
         return Err(StateError::new(
             "",
             "a state document is a JSON object (GET /_admin/state writes one)",
         ));
     }
-    let Head { format, version } = serde_json::from_slice(json)
-        .map_err(|e| StateError::new("", format!("not valid JSON: {e}")))?;
+    let Head { format, version } = serde_json::from_slice(json).map_err(not_json)?;
     // Format and version first: a document of another version fails on them, not on a field.
     match format.as_ref().and_then(Value::as_str) {
         Some(FORMAT) => {}

@@ -194,10 +194,31 @@ async fn a_large_national_file_is_built_on_first_use_and_checked_by_check_fixtur
         assert_eq!(status(&again), json!(status_wanted), "{}", again.text);
     }
 
-    // A bad record: serve starts (it is built on first use), check-fixtures names it.
+    // A Datadeling read of a statement by a fixture ReseptId builds its holder's record.
     let file = out.join("sfm/national.json");
     let mut patients: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let resept_id = patients[1_000..]
+        .iter()
+        .flat_map(|p| p["medications"].as_array().into_iter().flatten())
+        .filter(|m| m.get("pll_id").is_none())
+        .map(|m| &m["prescription"])
+        .find(|p| p["status"] == json!("Ekspederbar") && p["locked"] != json!(true))
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let token = app.sfm_token(SFM_READY, DIDRIK, None).await;
+    let read = app
+        .fhir(
+            "GET",
+            &format!("/MedicationStatement/{resept_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert_eq!(read.json["id"], json!(resept_id));
+
+    // A bad record: serve starts (it is built on first use), check-fixtures names it.
     patients[1_050]["kjernejournal"] = json!(7);
     let key = patients[1_050]["patient"].as_str().unwrap().to_owned();
     std::fs::write(&file, serde_json::to_string(&patients).unwrap()).unwrap();

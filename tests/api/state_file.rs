@@ -256,7 +256,7 @@ fn a_corrupt_state_file_stops_start_up_and_is_left_alone() {
     for (content, reason) in [
         (
             "{\"format\": \"helsesim-state\", \"version\": 1,",
-            "not valid JSON: EOF while parsing an object at line 1 column 42",
+            "not valid JSON: EOF while parsing a value at line 1 column 42",
         ),
         (
             "",

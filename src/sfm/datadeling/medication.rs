@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::query::{Hit, Query};
-use super::{DataType, national_key, ticket_for, ticket_reference};
+use super::{DataType, national_key, patients_with_built_records, ticket_for, ticket_reference};
 use crate::errors::fhir::FhirError;
 use crate::national::render::{self, ViewEntry};
 use crate::national::{NationalPatient, NationalStore};
 use crate::sfm::caller::Caller;
-use crate::sfm::model::{ResourceKind, Tenant, fhir_instant};
+use crate::sfm::model::{Tenant, fhir_instant};
 
 /// A statement as Datadeling serves it: its id, the patient by ticket, the Medication by
 /// `Medication/<id>`.
@@ -84,14 +84,16 @@ pub fn search(
             ),
         ));
     }
+    let ids = id_filter(query);
     let patients: Vec<String> = match patient {
         Some(p) => vec![p.to_owned()],
-        None => tenant
-            .of_kind(ResourceKind::Patient)
-            .map(|(id, _)| id.clone())
-            .collect(),
+        None => {
+            for id in &ids {
+                national.prescription_owner(id);
+            }
+            patients_with_built_records(tenant, national)
+        }
     };
-    let ids = id_filter(query);
     let statuses: Vec<&str> = query.all("status").flat_map(|v| v.split(',')).collect();
     let mut hits = Vec::new();
     for patient_id in patients {
@@ -214,11 +216,9 @@ pub fn read(
     id: &str,
     now: DateTime<Utc>,
 ) -> Option<Value> {
-    let patients: Vec<String> = tenant
-        .of_kind(ResourceKind::Patient)
-        .map(|(p, _)| p.clone())
-        .collect();
-    for patient_id in patients {
+    // A statement named by a fixture ReseptId: its holder's record is built first.
+    national.prescription_owner(id);
+    for patient_id in patients_with_built_records(tenant, national) {
         let Some(found) = national_key(tenant, &patient_id).and_then(|key| national.patient(&key))
         else {
             continue;

@@ -22,6 +22,7 @@ use super::model::{
 };
 use crate::errors::fhir::{FHIR_JSON, FhirError};
 use crate::errors::mark_formatted;
+use crate::national::NationalStore;
 use crate::sfm::State;
 use query::Hit;
 
@@ -93,6 +94,31 @@ pub fn national_key(tenant: &Tenant, patient_id: &str) -> Option<String> {
                 crate::national::patient_key(None, Some((system, value)))
             })
         })
+}
+
+/// The tenant's Patients whose national records are built, in id order: the only ones a
+/// statement id or a message can come from without a patient named (a large national file is
+/// built patient by patient on first use; `prescription_owner` builds the holder of a fixture
+/// ReseptId first).
+pub fn patients_with_built_records(tenant: &Tenant, national: &NationalStore) -> Vec<String> {
+    let mut ids: Vec<String> = national
+        .built()
+        .filter_map(|(key, _)| patient_id_for_key(tenant, key))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The tenant's Patient filed under a national key (the reverse of [`national_key`]).
+fn patient_id_for_key(tenant: &Tenant, key: &str) -> Option<String> {
+    let found = match key.split_once('|') {
+        Some((system, value)) => tenant.with_identifier(ResourceKind::Patient, &[system], value),
+        None => tenant.with_identifier(ResourceKind::Patient, &[FNR_SYSTEM, DNR_SYSTEM], key),
+    };
+    found
+        .filter(|id| national_key(tenant, id).as_deref() == Some(key))
+        .cloned()
 }
 
 /// The caller's tenant, writable (tickets are issued while serving).

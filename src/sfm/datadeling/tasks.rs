@@ -97,7 +97,13 @@ fn derived_tasks(
     code_10: Option<Option<&[&str]>>,
 ) -> Vec<Value> {
     let mut found = Vec::new();
-    for (patient_id, key) in registered_patients(tenant) {
+    // Only a patient changed since load holds messages.
+    let mut changed: Vec<(String, String)> = national
+        .changed()
+        .filter_map(|p| super::patient_id_for_key(tenant, &p.key).map(|id| (id, p.key.clone())))
+        .collect();
+    changed.sort();
+    for (patient_id, key) in changed {
         let Some(changed) = last_change(national, &key) else {
             continue;
         };
