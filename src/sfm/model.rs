@@ -379,6 +379,29 @@ fn yes() -> bool {
     true
 }
 
+/// One fixture resource read and checked: its field name, the resource, and its kind (`None`
+/// for a Datadeling type, checked when stored).
+fn read_resource(
+    index: usize,
+    raw: &RawValue,
+) -> Result<(String, Value, Option<ResourceKind>), FieldError> {
+    let field = format!("resources[{index}]");
+    let resource: Value = serde_json::from_str(raw.get())
+        .map_err(|e| FieldError::new(field.clone(), e.to_string()))?;
+    let type_name = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if crate::sfm::datadeling::STORED_TYPES.contains(&type_name) {
+        return Ok((field, resource, None));
+    }
+    let kind = super::fhir::validate::resource_kind(&resource)
+        .map_err(|e| FieldError::new(field.clone(), e))?;
+    super::fhir::validate::check(&resource, kind)
+        .map_err(|issues| FieldError::new(field.clone(), issues.join("; ")))?;
+    Ok((field, resource, Some(kind)))
+}
+
 /// Validates a fixture tenant: a GUID id, valid R4 resources with unique ids, exactly one
 /// Organization whose SFM-id identifier is the tenant's.
 pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, FieldError> {
@@ -391,22 +414,27 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
         ..Tenant::default()
     };
     let mut shared = Vec::new();
-    for (i, resource) in entry.resources.into_iter().enumerate() {
+    // Checked on every core first, each tree made and dropped on its thread (a tree freed on
+    // another thread than the one that made it costs more than reading it again), then read
+    // and stored in order.
+    let indexed: Vec<(usize, &RawValue)> = entry
+        .resources
+        .iter()
+        .map(AsRef::as_ref)
+        .enumerate()
+        .collect();
+    let kinds = crate::store::parallel::map_on_every_core(&indexed, |(i, raw)| {
+        read_resource(*i, raw).map(|(_, _, kind)| kind)
+    });
+    for ((i, raw), kind) in indexed.iter().zip(kinds) {
+        let kind = kind?;
         let field = format!("resources[{i}]");
-        let resource: Value = serde_json::from_str(resource.get())
+        let resource: Value = serde_json::from_str(raw.get())
             .map_err(|e| FieldError::new(field.clone(), e.to_string()))?;
-        let type_name = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if crate::sfm::datadeling::STORED_TYPES.contains(&type_name) {
+        let Some(kind) = kind else {
             shared.push((field, resource));
             continue;
-        }
-        let kind = super::fhir::validate::resource_kind(&resource)
-            .map_err(|e| FieldError::new(field.clone(), e))?;
-        super::fhir::validate::check(&resource, kind)
-            .map_err(|issues| FieldError::new(field.clone(), issues.join("; ")))?;
+        };
         let id = resource
             .get("id")
             .and_then(Value::as_str)

@@ -3,6 +3,7 @@
 //!
 //! Locks are `std::sync` locks held only inside synchronous rule code, never across `.await`.
 
+pub mod parallel;
 mod replay;
 pub mod sorted;
 
