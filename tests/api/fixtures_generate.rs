@@ -218,6 +218,15 @@ async fn a_large_national_file_is_built_on_first_use_and_checked_by_check_fixtur
     assert_eq!(read.status, StatusCode::OK, "{}", read.text);
     assert_eq!(read.json["id"], json!(resept_id));
 
+    // The dashboard carries the first 200 cards and the count of all.
+    let overview = app.get("/_admin/overview").await;
+    assert_eq!(
+        overview.json["patients"].as_array().map(Vec::len),
+        Some(200)
+    );
+    // 1,108 national patients and one bundled Patient the national systems do not know.
+    assert_eq!(overview.json["patients_total"], json!(1_109));
+
     // A bad record: serve starts (it is built on first use), check-fixtures names it.
     patients[1_050]["kjernejournal"] = json!(7);
     let key = patients[1_050]["patient"].as_str().unwrap().to_owned();

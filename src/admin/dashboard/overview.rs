@@ -54,6 +54,7 @@ pub fn overview(state: &AppState) -> Value {
     let national = state.national.read();
     let mut tenants: Vec<&Tenant> = sfm.tenants.values().collect();
     tenants.sort_by_key(|t| (tenant_name(t), t.id.clone()));
+    let (patients, patients_total) = patients(&national, &tenants, &helseid, now);
     json!({
         "version": env!("CARGO_PKG_VERSION"),
         "base_url": state.base_url,
@@ -77,8 +78,8 @@ pub fn overview(state: &AppState) -> Value {
             "description": u.entry.description,
         })).collect::<Vec<_>>(),
         "tenants": tenants.iter().map(|t| tenant_json(t, now)).collect::<Vec<_>>(),
-        "patients": patients(&national, &tenants, &helseid, now),
-        "patients_total": patients_total(&national, &tenants),
+        "patients": patients,
+        "patients_total": patients_total,
         "settings": {
             "admin_token": state.admin_token.is_some(),
             "autologin": state.helseid.autologin,
@@ -521,25 +522,14 @@ fn name_from_description(description: &str) -> Option<String> {
 /// page); the first by name.
 const PATIENT_CARDS: usize = 200;
 
-/// How many patients there are in all (national and tenants', each key once): the dashboard
-/// says when it shows only the first [`PATIENT_CARDS`].
-fn patients_total(national: &NationalStore, tenants: &[&Tenant]) -> usize {
-    let mut keys: std::collections::BTreeSet<&str> = national.keys().map(String::as_str).collect();
-    let tenant_keys: Vec<String> = tenants
-        .iter()
-        .flat_map(|t| t.of_kind(ResourceKind::Patient))
-        .filter_map(|(_, resource)| patient_key_of(&resource.current()))
-        .collect();
-    keys.extend(tenant_keys.iter().map(String::as_str));
-    keys.len()
-}
-
+/// The first [`PATIENT_CARDS`] patient cards by name, and how many patients there are in all
+/// (national and tenants', each key once): the dashboard says when it shows only some.
 fn patients(
     national: &NationalStore,
     tenants: &[&Tenant],
     helseid: &HelseIdStore,
     now: DateTime<Utc>,
-) -> Vec<Value> {
+) -> (Vec<Value>, usize) {
     let mut rows: BTreeMap<String, PatientRow> = BTreeMap::new();
     for key in national.keys() {
         rows.entry(key.clone()).or_default();
@@ -595,8 +585,10 @@ fn patients(
         })
         .collect();
     list.sort_by(|a, b| a.0.cmp(&b.0));
+    let total = list.len();
     list.truncate(PATIENT_CARDS);
-    list.into_iter()
+    let cards = list
+        .into_iter()
         .map(|(_, key, mut row)| {
             row.tickets
                 .sort_by(|a, b| a["expires"].as_str().cmp(&b["expires"].as_str()));
@@ -608,7 +600,8 @@ fn patients(
             });
             patient_json(&key, name, patient, &row)
         })
-        .collect()
+        .collect();
+    (cards, total)
 }
 
 fn patient_json(
