@@ -156,6 +156,26 @@ struct PrescriptionHead {
     id: String,
 }
 
+/// A record's key and its ReseptIds with the index of their medication.
+struct Head {
+    patient: String,
+    resept_ids: Vec<(usize, String)>,
+}
+
+fn read_head(text: &str) -> Result<Head, serde_json::Error> {
+    let head: RecordHead = serde_json::from_str(text)?;
+    let resept_ids = head
+        .medications
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.prescription.map(|p| (i, p.id)))
+        .collect();
+    Ok(Head {
+        patient: head.patient,
+        resept_ids,
+    })
+}
+
 /// A problem with one record of a national fixture text.
 #[derive(Debug)]
 pub struct RecordError {
@@ -196,26 +216,30 @@ impl NationalStore {
             file: file.to_owned(),
             loaded_at,
         });
+        // Each record's key and ReseptIds read on every core, then checked in order.
+        let heads = crate::store::parallel::map_on_every_core(&spans, |span| {
+            read_head(source.text.get(span.clone()).unwrap_or_default())
+        });
         let mut store = Self::default();
-        for (index, span) in spans.into_iter().enumerate() {
+        for (index, (span, head)) in spans.into_iter().zip(heads).enumerate() {
+            let head = head.map_err(|e| RecordError {
+                index,
+                patient: None,
+                error: FieldError::new("patient", e.to_string()),
+            })?;
             let record = FixtureRecord {
                 source: source.clone(),
                 index,
                 span,
             };
-            store.add_record(record)?;
+            store.add_record(record, head)?;
         }
         Ok(store)
     }
 
     /// Adds one record: its key and ReseptIds must be new.
-    fn add_record(&mut self, record: FixtureRecord) -> Result<(), RecordError> {
+    fn add_record(&mut self, record: FixtureRecord, head: Head) -> Result<(), RecordError> {
         let index = record.index;
-        let head: RecordHead = serde_json::from_str(record.text()).map_err(|e| RecordError {
-            index,
-            patient: None,
-            error: FieldError::new("patient", e.to_string()),
-        })?;
         let refuse = |field: String, message: &str| RecordError {
             index,
             patient: Some(head.patient.clone()),
@@ -227,18 +251,15 @@ impl NationalStore {
                 "another record is for this patient",
             ));
         }
-        for (i, medication) in head.medications.iter().enumerate() {
-            let Some(prescription) = &medication.prescription else {
-                continue;
-            };
-            if self.fixture_resept_ids.contains_key(&prescription.id) {
+        for (i, resept_id) in head.resept_ids {
+            if self.fixture_resept_ids.contains_key(&resept_id) {
                 return Err(refuse(
                     format!("medications[{i}].prescription.id"),
                     "another patient already has a prescription with this ReseptId",
                 ));
             }
             self.fixture_resept_ids
-                .insert(prescription.id.clone(), head.patient.clone());
+                .insert(resept_id, head.patient.clone());
         }
         let slot = Slot::Lazy(LazyRecord {
             record,

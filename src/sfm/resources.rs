@@ -47,7 +47,8 @@ impl From<ByKind> for Resources {
     }
 }
 
-fn identifier_values(resource: &Value) -> Vec<String> {
+/// Every identifier value of a resource (any system), for the index.
+pub fn identifier_values(resource: &Value) -> Vec<String> {
     identifiers(resource).map(|(_, v)| v.to_owned()).collect()
 }
 
@@ -82,8 +83,23 @@ impl Resources {
 
     /// Stores a resource as its first version (replacing one of the same id).
     pub fn insert(&mut self, kind: ResourceKind, id: &str, resource: &Value) {
-        let values = identifier_values(resource);
-        let versioned = Versioned::new(resource);
+        self.insert_stored(
+            kind,
+            id,
+            Versioned::new(resource),
+            identifier_values(resource),
+        );
+    }
+
+    /// Stores a resource already written as text, with its identifier values (replacing one
+    /// of the same id).
+    pub fn insert_stored(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        versioned: Versioned,
+        values: Vec<String>,
+    ) {
         if let Some(old) = self
             .by_kind
             .entry(kind)
