@@ -222,10 +222,16 @@ impl NationalStore {
         });
         let mut store = Self::default();
         for (index, (span, head)) in spans.into_iter().zip(heads).enumerate() {
-            let head = head.map_err(|e| RecordError {
-                index,
-                patient: None,
-                error: FieldError::new("patient", e.to_string()),
+            let head = head.map_err(|e| {
+                // The whole record read again names the field that is wrong.
+                let text = source.text.get(span.clone()).unwrap_or_default();
+                RecordError {
+                    index,
+                    patient: None,
+                    error: parse_fixture(text)
+                        .err()
+                        .unwrap_or_else(|| FieldError::new("", e.to_string())),
+                }
             })?;
             let record = FixtureRecord {
                 source: source.clone(),
@@ -281,28 +287,14 @@ impl NationalStore {
             })
             .collect();
         unbuilt.sort_by_key(|(_, record)| record.index);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let chunk = unbuilt.len().div_ceil(cores).max(1);
-        let first_error = |records: &[(&String, &FixtureRecord)]| {
-            records.iter().find_map(|(key, record)| {
-                record.build().err().map(|error| RecordError {
-                    index: record.index,
-                    patient: Some((*key).clone()),
-                    error,
-                })
+        let built = crate::store::parallel::map_on_every_core(&unbuilt, |(key, record)| {
+            record.build().err().map(|error| RecordError {
+                index: record.index,
+                patient: Some((*key).clone()),
+                error,
             })
-        };
-        let errors: Vec<RecordError> = std::thread::scope(|scope| {
-            let workers: Vec<_> = unbuilt
-                .chunks(chunk)
-                .map(|records| scope.spawn(move || first_error(records)))
-                .collect();
-            workers
-                .into_iter()
-                .filter_map(|worker| worker.join().ok().flatten())
-                .collect()
         });
-        match errors.into_iter().min_by_key(|e| e.index) {
+        match built.into_iter().flatten().next() {
             Some(error) => Err(error),
             None => Ok(()),
         }
@@ -567,6 +559,11 @@ mod tests {
         assert_eq!(e.error.field, "medications[0].prescription.id");
         let e = store(&[r#"{"description": "no key"}"#.to_owned()]).unwrap_err();
         assert_eq!((e.index, e.patient), (0, None));
+        assert_eq!(e.error, FieldError::new("", "missing field `patient`"));
+        let e =
+            store(&[r#"{"patient": "12050050295", "medications": {}}"#.to_owned()]).unwrap_err();
+        assert_eq!(e.error.field, "medications");
+        assert!(e.error.message.starts_with("invalid type: map"), "{e:?}");
     }
 
     #[test]
