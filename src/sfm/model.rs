@@ -75,11 +75,23 @@ impl ResourceKind {
 /// Versions are kept as compact JSON text and parsed when read: a small Patient is some 300
 /// bytes of text and 4 KB as a JSON tree, which is the difference between 30 and 400 MB at
 /// 100,000 patients; parsing one costs a few microseconds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
 pub struct Versioned {
     /// All versions, oldest first; the last is current.
     versions: Vec<Box<RawValue>>,
+}
+
+/// Read from a state document, each version is written again as helsesim writes it (compact,
+/// numbers and escapes as serde_json writes them): a read answers the stored text as it is, so
+/// a pretty or hand-edited document must not show through.
+impl<'de> Deserialize<'de> for Versioned {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let versions = Vec::<Value>::deserialize(deserializer)?;
+        Ok(Self {
+            versions: versions.iter().map(write_version).collect(),
+        })
+    }
 }
 
 impl PartialEq for Versioned {
@@ -136,6 +148,14 @@ impl Versioned {
             .checked_sub(1)
             .and_then(|i| self.versions.get(i))
             .map(|raw| read_version(raw))
+    }
+
+    /// A given version (1-based) as stored: compact JSON text.
+    pub fn version_text_at(&self, version: usize) -> Option<&str> {
+        version
+            .checked_sub(1)
+            .and_then(|i| self.versions.get(i))
+            .map(|raw| raw.get())
     }
 
     /// Every version, oldest first.

@@ -153,6 +153,42 @@ async fn a_state_document_carries_everything_to_another_helsesim() {
 }
 
 #[actix_web::test]
+async fn a_pretty_hand_edited_document_is_stored_as_helsesim_writes_it() {
+    let app = spawn_app().await;
+    let didrik = didrik(&app).await;
+    let id = "patient-line";
+    // Pretty-printed, as an editor or `jq` writes it, with an escaped letter in a name.
+    let document = serde_json::to_string_pretty(&app.export_state().await)
+        .unwrap()
+        .replace("\"Danser\"", "\"D\\u00e5nser\"");
+    assert!(
+        document.contains("D\\u00e5nser"),
+        "the fixture has Line Danser"
+    );
+    let reply = app.import_state(&document).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    // A read answers the stored text itself: compact, the escape written as the letter.
+    let reply = app
+        .fhir("GET", &format!("/Patient/{id}"), Some(&didrik), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.text, serde_json::to_string(&reply.json).unwrap());
+    assert!(reply.text.contains("\"Dånser\""), "{}", reply.text);
+    assert_eq!(reply.header("etag"), Some("W/\"1\""));
+    assert!(reply.header("last-modified").is_some());
+    let reply = app
+        .fhir(
+            "GET",
+            &format!("/Patient/{id}/_history/1"),
+            Some(&didrik),
+            None,
+        )
+        .await;
+    assert_eq!(reply.text, serde_json::to_string(&reply.json).unwrap());
+}
+
+#[actix_web::test]
 async fn an_export_is_stable_and_a_reimport_changes_nothing() {
     let app = spawn_app().await;
     let first = app.export_state().await;

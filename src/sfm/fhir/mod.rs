@@ -262,34 +262,113 @@ pub(crate) fn resource_reply(
     resource: &Value,
     location: bool,
 ) -> HttpResponse {
-    let mut builder = HttpResponse::build(status);
-    builder.content_type(FHIR_JSON);
-    if let Some(version) = version {
-        builder.insert_header((header::ETAG, format!("W/\"{version}\"")));
-    }
-    if let Some(last_modified) = resource
+    let last_updated = resource
         .pointer("/meta/lastUpdated")
-        .and_then(Value::as_str)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-    {
-        let date = HttpDate::from(std::time::SystemTime::from(last_modified.to_utc()));
-        builder.insert_header((header::LAST_MODIFIED, date.to_string()));
-    }
-    if location && let Some(version) = version {
-        builder.insert_header((
-            header::LOCATION,
-            format!("{}/{type_name}/{id}/_history/{version}", fhir_base(state)),
-        ));
-    }
-    let minimal = req
-        .headers()
-        .get("Prefer")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.replace(' ', "").contains("return=minimal"));
-    if minimal {
-        builder.finish()
-    } else {
-        builder.body(serde_json::to_string(resource).unwrap_or_default())
+        .and_then(Value::as_str);
+    let reply = Reply {
+        status,
+        type_name,
+        id,
+        version,
+        last_updated,
+        location,
+    };
+    reply.send(state, req, || {
+        serde_json::to_string(resource).unwrap_or_default()
+    })
+}
+
+/// A read's answer: the stored text as it is (it was written compact from a JSON value, so it
+/// is what serialising it again would give), without parsing it into a tree and back.
+fn stored_text_reply(
+    state: &State,
+    req: &HttpRequest,
+    kind: ResourceKind,
+    stored: rest::StoredText,
+) -> HttpResponse {
+    let version = stored.version.to_string();
+    let meta: MetaOnly<'_> = serde_json::from_str(&stored.text).unwrap_or_default();
+    let last_updated = meta
+        .meta
+        .and_then(|m| m.last_updated)
+        .map(std::borrow::Cow::into_owned);
+    let reply = Reply {
+        status: StatusCode::OK,
+        type_name: kind.as_str(),
+        id: &stored.id,
+        version: Some(&version),
+        last_updated: last_updated.as_deref(),
+        location: false,
+    };
+    reply.send(state, req, move || stored.text)
+}
+
+/// A stored resource's `meta.lastUpdated`, read without the rest of the resource.
+#[derive(Default, serde::Deserialize)]
+struct MetaOnly<'a> {
+    #[serde(borrow, default)]
+    meta: Option<MetaTimes<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetaTimes<'a> {
+    #[serde(rename = "lastUpdated", borrow, default)]
+    last_updated: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The head of a resource response.
+struct Reply<'a> {
+    status: StatusCode,
+    type_name: &'a str,
+    id: &'a str,
+    version: Option<&'a str>,
+    last_updated: Option<&'a str>,
+    location: bool,
+}
+
+impl Reply<'_> {
+    /// The response, its body made by `body` unless the client asked for `return=minimal`.
+    fn send(
+        &self,
+        state: &State,
+        req: &HttpRequest,
+        body: impl FnOnce() -> String,
+    ) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        builder.content_type(FHIR_JSON);
+        if let Some(version) = self.version {
+            builder.insert_header((header::ETAG, format!("W/\"{version}\"")));
+        }
+        if let Some(last_modified) = self
+            .last_updated
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        {
+            let date = HttpDate::from(std::time::SystemTime::from(last_modified.to_utc()));
+            builder.insert_header((header::LAST_MODIFIED, date.to_string()));
+        }
+        if self.location
+            && let Some(version) = self.version
+        {
+            builder.insert_header((
+                header::LOCATION,
+                format!(
+                    "{}/{}/{}/_history/{version}",
+                    fhir_base(state),
+                    self.type_name,
+                    self.id
+                ),
+            ));
+        }
+        let minimal = req
+            .headers()
+            .get("Prefer")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.replace(' ', "").contains("return=minimal"));
+        if minimal {
+            builder.finish()
+        } else {
+            builder.body(body())
+        }
     }
 }
 
@@ -349,14 +428,7 @@ async fn read(
     let sfm = state.store();
     let stored = rest::read(tenant_for(&sfm.tenants, &caller)?, kind, &id)?;
     drop(sfm);
-    Ok(resource_response(
-        &state,
-        &req,
-        StatusCode::OK,
-        kind,
-        &stored,
-        false,
-    ))
+    Ok(stored_text_reply(&state, &req, kind, stored))
 }
 
 async fn vread(
@@ -370,14 +442,7 @@ async fn vread(
     let sfm = state.store();
     let stored = rest::vread(tenant_for(&sfm.tenants, &caller)?, kind, &id, &vid)?;
     drop(sfm);
-    Ok(resource_response(
-        &state,
-        &req,
-        StatusCode::OK,
-        kind,
-        &stored,
-        false,
-    ))
+    Ok(stored_text_reply(&state, &req, kind, stored))
 }
 
 async fn update(

@@ -42,11 +42,22 @@ fn invalid(problems: Vec<String>) -> FhirError {
     )
 }
 
+/// A stored resource as its compact JSON text: what a read answers, without parsing it.
+#[derive(Debug)]
+pub struct StoredText {
+    /// The resource's JSON text.
+    pub text: String,
+    /// Its logical id.
+    pub id: String,
+    /// Its version.
+    pub version: usize,
+}
+
 /// `GET [type]/[id]`.
-pub fn read(tenant: &Tenant, kind: ResourceKind, id: &str) -> Result<Stored, FhirError> {
+pub fn read(tenant: &Tenant, kind: ResourceKind, id: &str) -> Result<StoredText, FhirError> {
     let versioned = tenant.get(kind, id).ok_or_else(|| not_found(kind, id))?;
-    Ok(Stored {
-        resource: versioned.current(),
+    Ok(StoredText {
+        text: versioned.current_text().to_owned(),
         id: id.to_owned(),
         version: versioned.version(),
     })
@@ -58,7 +69,7 @@ pub fn vread(
     kind: ResourceKind,
     id: &str,
     vid: &str,
-) -> Result<Stored, FhirError> {
+) -> Result<StoredText, FhirError> {
     let versioned = tenant.get(kind, id).ok_or_else(|| not_found(kind, id))?;
     let version: usize = vid.parse().map_err(|_| {
         FhirError::new(
@@ -67,15 +78,15 @@ pub fn vread(
             format!("Version '{vid}' of {}/{id} is not known", kind.as_str()),
         )
     })?;
-    let resource = versioned.version_at(version).ok_or_else(|| {
+    let text = versioned.version_text_at(version).ok_or_else(|| {
         FhirError::new(
             StatusCode::NOT_FOUND,
             "not-found",
             format!("Version {version} of {}/{id} is not known", kind.as_str()),
         )
     })?;
-    Ok(Stored {
-        resource,
+    Ok(StoredText {
+        text: text.to_owned(),
         id: id.to_owned(),
         version,
     })
