@@ -63,8 +63,8 @@ pub struct RequestParts<'a> {
 /// A token that passed every check.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
-    /// All claims.
-    pub claims: Map<String, Value>,
+    /// All claims (shared with the remembered token: a call does not copy them).
+    pub claims: Arc<Map<String, Value>>,
     /// The DPoP key thumbprint, for DPoP-bound tokens.
     pub jkt: Option<String>,
 }
@@ -341,7 +341,7 @@ impl TokenVerifier {
         &self,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<Map<String, Value>, AuthError> {
+    ) -> Result<Arc<Map<String, Value>>, AuthError> {
         let (typ, claims) = self.verify_jws(token)?;
         if !typ
             .as_deref()
@@ -373,16 +373,16 @@ impl TokenVerifier {
 
     /// Checks only that helsesim's HelseID signed the token (signature and issuer), whatever its
     /// type and times: for id token hints at logout and tokens being revoked.
-    pub fn verify_signed(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
+    pub fn verify_signed(&self, token: &str) -> Result<Arc<Map<String, Value>>, AuthError> {
         self.verify_jws(token).map(|(_, claims)| claims)
     }
 
     /// Signature and issuer; returns the header's `typ` and the claims. A token that verified
     /// before under the current keys is not checked again (see [`verified`]).
-    fn verify_jws(&self, token: &str) -> Result<(Option<String>, Map<String, Value>), AuthError> {
+    fn verify_jws(&self, token: &str) -> Result<verified::Verified, AuthError> {
         let keys = self.keys.snapshot();
         if let Some(known) = self.verified.get(token, &keys) {
-            return Ok((*known).clone());
+            return Ok(known);
         }
         let jws = UnverifiedJws::parse(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         if jws.header_str("alg") != Some("RS256") {
@@ -409,9 +409,8 @@ impl TokenVerifier {
             });
         }
         let typ = jws.header_str("typ").map(str::to_owned);
-        let result = (typ, jws.claims);
-        self.verified
-            .insert(token, &keys, std::sync::Arc::new(result.clone()));
+        let result = (typ, Arc::new(jws.claims));
+        self.verified.insert(token, &keys, result.clone());
         Ok(result)
     }
 
@@ -420,7 +419,7 @@ impl TokenVerifier {
         token: &str,
         required: &Requirements<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Map<String, Value>, AuthError> {
+    ) -> Result<Arc<Map<String, Value>>, AuthError> {
         let claims = self.verify_any(token, now)?;
         if let Some(audience) = required.audience {
             let audiences = audiences(&claims);

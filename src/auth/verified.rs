@@ -17,10 +17,10 @@ use crate::keys::rotation::KeySet;
 const CAPACITY: usize = 4096;
 
 /// What a token's verified signature gave: its header `typ` and claims.
-pub type Verified = (Option<String>, Map<String, Value>);
+pub type Verified = (Option<String>, Arc<Map<String, Value>>);
 
 /// A remembered token: the key set it verified under, and what it gave.
-type Entry = (Arc<KeySet>, Arc<Verified>);
+type Entry = (Arc<KeySet>, Verified);
 
 /// The cache (see the module).
 #[derive(Debug, Default)]
@@ -30,7 +30,7 @@ pub struct VerifiedTokens {
 
 impl VerifiedTokens {
     /// What `token` verified to under `keys`, when it did so before.
-    pub fn get(&self, token: &str, keys: &Arc<KeySet>) -> Option<Arc<Verified>> {
+    pub fn get(&self, token: &str, keys: &Arc<KeySet>) -> Option<Verified> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(token)
@@ -39,7 +39,7 @@ impl VerifiedTokens {
     }
 
     /// Remembers that `token` verified under `keys`.
-    pub fn insert(&self, token: &str, keys: &Arc<KeySet>, verified: Arc<Verified>) {
+    pub fn insert(&self, token: &str, keys: &Arc<KeySet>, verified: Verified) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= CAPACITY {
             entries.clear();

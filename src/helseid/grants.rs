@@ -600,7 +600,7 @@ fn verified_subject(
     if revoked {
         return Err(invalid_grant("The subject_token has been revoked"));
     }
-    Ok(subject)
+    Ok(std::sync::Arc::unwrap_or_clone(subject))
 }
 
 /// An `audience` parameter must name the audience of the requested scopes.

@@ -50,7 +50,7 @@ fn read_logout(req: &HttpRequest, body: &[u8], state: &State) -> Result<Logout, 
         None => None,
     };
     let cookie_sid = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    decide_logout(&params, hint.as_ref(), cookie_sid, |client_id, uri| {
+    decide_logout(&params, hint.as_deref(), cookie_sid, |client_id, uri| {
         state.store().clients.get(client_id).is_some_and(|c| {
             c.entry
                 .post_logout_redirect_uris

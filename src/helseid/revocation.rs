@@ -90,9 +90,10 @@ pub async fn introspect(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({"active": false}))
     };
-    let Ok(mut claims) = state.tokens.verify_any(token, now) else {
+    let Ok(claims) = state.tokens.verify_any(token, now) else {
         return Ok(inactive());
     };
+    let mut claims = std::sync::Arc::unwrap_or_clone(claims);
     let revoked = claims
         .get("jti")
         .and_then(Value::as_str)
