@@ -82,16 +82,45 @@ pub struct Versioned {
     versions: Vec<Box<RawValue>>,
 }
 
-/// Read from a state document, each version is written again as helsesim writes it (compact,
-/// numbers and escapes as serde_json writes them): a read answers the stored text as it is, so
-/// a pretty or hand-edited document must not show through.
+/// Read from a state document, a version not written as helsesim writes it (whitespace between
+/// tokens, `\u` or `\/` escapes: a pretty or hand-edited document) is written again: a read
+/// answers the stored text as it is.
 impl<'de> Deserialize<'de> for Versioned {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let versions = Vec::<Value>::deserialize(deserializer)?;
+        let versions = Vec::<Box<RawValue>>::deserialize(deserializer)?;
         Ok(Self {
-            versions: versions.iter().map(write_version).collect(),
+            versions: versions
+                .into_iter()
+                .map(|raw| {
+                    if is_compact(raw.get()) {
+                        raw
+                    } else {
+                        write_version(&read_version(&raw))
+                    }
+                })
+                .collect(),
         })
     }
+}
+
+/// Whether JSON text has no whitespace between tokens and no `\u` or `\/` escape (serde_json
+/// writes neither): a quick pass instead of parsing every version of a state document again.
+fn is_compact(text: &str) -> bool {
+    let mut in_string = false;
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match (in_string, b) {
+            (false, b' ' | b'\n' | b'\r' | b'\t') => return false,
+            (_, b'"') => in_string = !in_string,
+            (true, b'\\') => {
+                if matches!(bytes.next(), Some(b'u' | b'/')) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 impl PartialEq for Versioned {
@@ -542,6 +571,34 @@ pub fn build_tenant(entry: TenantEntry, now: DateTime<Utc>) -> Result<Tenant, Fi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_read_from_a_document_are_stored_as_helsesim_writes_them() {
+        let compact = r#"{"resourceType":"Patient","name":[{"text":"a \"b\" c\\"}]}"#;
+        let document = format!(
+            r#"[{compact}, {{ "resourceType": "Patient" }}, {{"a":"D\u00e5nser"}}, {{"u":"a\/b"}}]"#
+        );
+        let read: Versioned = serde_json::from_str(&document).unwrap();
+        let texts: Vec<&str> = read.versions.iter().map(|raw| raw.get()).collect();
+        assert_eq!(
+            texts,
+            [
+                compact,
+                r#"{"resourceType":"Patient"}"#,
+                r#"{"a":"Dånser"}"#,
+                r#"{"u":"a/b"}"#
+            ]
+        );
+        assert!(
+            is_compact(compact),
+            "escaped quotes and backslashes keep strings apart"
+        );
+        assert!(!is_compact(r#"{"a":1, "b":2}"#));
+        assert!(
+            is_compact(r#"{"a":"x y"}"#),
+            "a space inside a string is content"
+        );
+    }
 
     #[test]
     fn stamp_orders_and_keeps_profiles() {
