@@ -287,11 +287,8 @@ fn stored_text_reply(
     stored: rest::StoredText,
 ) -> HttpResponse {
     let version = stored.version.to_string();
-    let meta: MetaOnly<'_> = serde_json::from_str(&stored.text).unwrap_or_default();
-    let last_updated = meta
-        .meta
-        .and_then(|m| m.last_updated)
-        .map(std::borrow::Cow::into_owned);
+    let meta: MetaOnly = serde_json::from_str(&stored.text).unwrap_or_default();
+    let last_updated = meta.meta.and_then(|m| m.last_updated);
     let reply = Reply {
         status: StatusCode::OK,
         type_name: kind.as_str(),
@@ -305,15 +302,15 @@ fn stored_text_reply(
 
 /// A stored resource's `meta.lastUpdated`, read without the rest of the resource.
 #[derive(Default, serde::Deserialize)]
-struct MetaOnly<'a> {
-    #[serde(borrow, default)]
-    meta: Option<MetaTimes<'a>>,
+struct MetaOnly {
+    #[serde(default)]
+    meta: Option<MetaTimes>,
 }
 
 #[derive(serde::Deserialize)]
-struct MetaTimes<'a> {
-    #[serde(rename = "lastUpdated", borrow, default)]
-    last_updated: Option<std::borrow::Cow<'a, str>>,
+struct MetaTimes {
+    #[serde(rename = "lastUpdated", default)]
+    last_updated: Option<String>,
 }
 
 /// The head of a resource response.
