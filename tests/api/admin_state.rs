@@ -176,7 +176,13 @@ async fn a_pretty_hand_edited_document_is_stored_as_helsesim_writes_it() {
     assert_eq!(reply.text, serde_json::to_string(&reply.json).unwrap());
     assert!(reply.text.contains("\"Dånser\""), "{}", reply.text);
     assert_eq!(reply.header("etag"), Some("W/\"1\""));
-    assert!(reply.header("last-modified").is_some());
+    // Last-Modified is meta.lastUpdated, read from the stored text alone.
+    let last_updated = reply.json["meta"]["lastUpdated"].as_str().unwrap();
+    let expected = chrono::DateTime::parse_from_rfc3339(last_updated)
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    assert_eq!(reply.header("last-modified"), Some(expected.as_str()));
     let reply = app
         .fhir(
             "GET",
