@@ -33,6 +33,7 @@ mod helseid_login;
 mod helseid_login_errors;
 mod helseid_openidconnect;
 mod helseid_trust_framework;
+mod integration_kits;
 mod kjernejournal;
 mod kjernejournal_innlogging;
 mod kjernejournal_portal;
