@@ -42,6 +42,7 @@ mod limits;
 mod login_page_browser;
 mod multi_tenant;
 mod pts;
+mod readme_snippets;
 mod reliability;
 mod robustness;
 mod scenario_events;
