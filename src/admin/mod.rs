@@ -7,7 +7,7 @@ pub mod dashboard;
 mod faults;
 mod fixtures;
 mod national;
-mod openapi;
+pub mod openapi;
 mod requests;
 mod reset;
 mod scenarios;
@@ -109,6 +109,14 @@ fn observation_routes(cfg: &mut web::ServiceConfig) {
     .service(endpoint(
         "/openapi.json",
         [("GET", web::get().to(openapi::get))],
+    ))
+    .service(endpoint(
+        "/openapi",
+        [("GET", web::get().to(openapi::services::index))],
+    ))
+    .service(endpoint(
+        "/openapi/{file}",
+        [("GET", web::get().to(openapi::services::get))],
     ))
     .service(endpoint(
         "/sfm/messages",

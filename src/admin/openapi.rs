@@ -2,6 +2,9 @@
 //! generating a test client. Generated (utoipa) from the handlers' `#[utoipa::path]`
 //! attributes and the request types themselves, so it cannot drift from what they accept.
 
+mod fhir;
+pub mod services;
+
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, schema::Schema};
@@ -27,7 +30,8 @@ use crate::service::{Service, names_schema};
         advice::list, advice::clear,
         clients::list, clients::upsert, clients::get, clients::delete, fixtures::list_users,
         fixtures::upsert_user, fixtures::delete_user, fixtures::upsert_tenant,
-        fixtures::upsert_patient, national::messages, super::dashboard::overview::get, get
+        fixtures::upsert_patient, national::messages, super::dashboard::overview::get, get,
+        services::index, services::get, crate::health::healthz
     ),
     components(schemas(JournalService, national::MessageType, scenarios::Steps)),
     modifiers(&AdminToken),
@@ -61,9 +65,11 @@ impl PartialSchema for JournalService {
 
 impl ToSchema for JournalService {}
 
-/// The document.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ControlPlaneApi::openapi()
+/// The document, helsesim's public URL `base_url` its server.
+pub fn document(base_url: &str) -> utoipa::openapi::OpenApi {
+    let mut document = ControlPlaneApi::openapi();
+    document.servers = Some(vec![utoipa::openapi::Server::new(base_url)]);
+    document
 }
 
 /// `GET /_admin/openapi.json`.
@@ -74,6 +80,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     summary = "This document",
     responses((status = 200, description = "OpenAPI 3.1"))
 )]
-pub async fn get() -> HttpResponse {
-    HttpResponse::Ok().json(document())
+pub async fn get(state: actix_web::web::Data<crate::state::AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&state.base_url))
 }

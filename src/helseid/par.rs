@@ -1,6 +1,7 @@
 //! `POST /helseid/connect/par` (RFC 9126): pushed authorization requests.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -45,13 +46,18 @@ pub async fn par_endpoint(
 
 /// Any other method than POST.
 pub async fn wrong_method(req: HttpRequest) -> HttpResponse {
-    OAuthError::invalid_request(format!(
+    let mut response = OAuthError::invalid_request(format!(
         "The PAR endpoint accepts only POST with Content-Type application/x-www-form-urlencoded, \
          not {}",
         req.method()
     ))
     .with_status(StatusCode::METHOD_NOT_ALLOWED)
-    .render()
+    .render();
+    // RFC 9110 §15.5.6: a 405 names the methods the resource has.
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 /// The PAR rules: client authentication (and DPoP), the request validated as a whole, stored

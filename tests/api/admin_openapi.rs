@@ -31,7 +31,7 @@ async fn every_documented_operation_exists() {
     }
     assert_eq!(
         operations.len(),
-        30,
+        33,
         "every route of src/admin/mod.rs: {operations:?}"
     );
     for (method, path) in &operations {

@@ -323,6 +323,10 @@ async fn par_takes_only_forms_posted_with_client_authentication() {
         )
         .await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(
+            reply.headers["allow"], "POST",
+            "RFC 9110: a 405 names the methods"
+        );
         reply.assert_oauth_body(
             "invalid_request",
             &format!(

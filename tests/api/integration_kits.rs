@@ -13,7 +13,7 @@ use crate::browser::in_ci;
 use crate::helpers::*;
 use helsesim::Clock;
 
-fn kit_runner(name: &str) -> Option<PathBuf> {
+pub(crate) fn kit_runner(name: &str) -> Option<PathBuf> {
     let path = manifest_dir()
         .join("tests/kits/node_modules/.bin")
         .join(name);

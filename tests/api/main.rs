@@ -41,6 +41,7 @@ mod kjernejournal_portal_browser;
 mod limits;
 mod login_page_browser;
 mod multi_tenant;
+mod openapi_documents;
 mod pts;
 mod readme_snippets;
 mod reliability;

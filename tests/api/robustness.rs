@@ -208,7 +208,7 @@ fn leaves(map: &Node, prefix: &str, out: &mut Vec<String>) {
 }
 
 /// Every route path of the router, with `x` for each path parameter.
-async fn routes() -> Vec<String> {
+pub(crate) async fn routes() -> Vec<String> {
     let text = resource_map_debug().await;
     let map = DebugParser {
         text: text.as_bytes(),

@@ -412,6 +412,12 @@
                 copyButton(e.url, 'Copy the ' + e.name + ' URL')
               );
             })
+          ),
+          h('p', { class: 'openapi' }, 'OpenAPI: ',
+            (service.openapi || []).map(function (doc, i) {
+              return h('span', null, i ? ', ' : '',
+                h('a', { href: safeHref(doc.url), target: '_blank', rel: 'noopener', text: doc.title }));
+            })
           )
         )
       );

@@ -65,7 +65,9 @@ pub fn overview(state: &AppState) -> Value {
         "services": services(state),
         "tools": [
             {"name": "Control plane", "url": format!("{}/_admin", state.base_url)},
-            {"name": "OpenAPI", "url": format!("{}/_admin/openapi.json", state.base_url)},
+            {"name": "OpenAPI documents", "url": format!("{}/_admin/openapi", state.base_url)},
+            {"name": "Control plane OpenAPI",
+             "url": format!("{}/_admin/openapi.json", state.base_url)},
             {"name": "Health", "url": format!("{}/healthz", state.base_url)},
         ],
         "clients": clients(&helseid, &tenants, &state.base_url, &state.fixtures_dir),
@@ -129,7 +131,14 @@ fn services(state: &AppState) -> Vec<Value> {
             Service::Kjernejournal => kjernejournal_card(base),
             Service::Pts => pts_card(base),
         })
-        .map(|card| card.json())
+        .map(|card| {
+            let mut json = card.json();
+            json["openapi"] = crate::admin::openapi::services::of_service(card.service, base)
+                .into_iter()
+                .map(|(title, url)| json!({"title": title, "url": url}))
+                .collect();
+            json
+        })
         .collect()
 }
 
