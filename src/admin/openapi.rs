@@ -81,5 +81,49 @@ pub fn document(base_url: &str) -> utoipa::openapi::OpenApi {
     responses((status = 200, description = "OpenAPI 3.1"))
 )]
 pub async fn get(state: actix_web::web::Data<crate::state::AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(&state.base_url))
+    let mut document = serde_json::to_value(document(&state.base_url)).unwrap_or_default();
+    open_all_of(&mut document);
+    HttpResponse::Ok().json(document)
+}
+
+/// serde's `flatten` becomes an `allOf` holding the flattened type's schema; when that type
+/// refuses unknown fields (`additionalProperties: false`), the member would refuse the outer
+/// type's own fields too, and no answer could match (a stored fault rule is its request plus
+/// `id` and `hits`). Inside an `allOf`, such a member is inlined without the restriction.
+fn open_all_of(document: &mut serde_json::Value) {
+    let Some(schemas) = document
+        .pointer("/components/schemas")
+        .and_then(serde_json::Value::as_object)
+        .cloned()
+    else {
+        return;
+    };
+    let Some(targets) = document
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in targets.values_mut() {
+        let Some(members) = schema
+            .get_mut("allOf")
+            .and_then(serde_json::Value::as_array_mut)
+        else {
+            continue;
+        };
+        for member in members {
+            let closed = member
+                .get("$ref")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .and_then(|name| schemas.get(name))
+                .filter(|s| s["additionalProperties"] == false);
+            if let Some(mut open) = closed.cloned() {
+                if let Some(map) = open.as_object_mut() {
+                    map.remove("additionalProperties");
+                }
+                *member = open;
+            }
+        }
+    }
 }
