@@ -124,7 +124,8 @@ async fn request_schemas_come_from_the_request_types() {
     }
 }
 
-fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+/// Every `$ref` in a document.
+pub(crate) fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, item) in map {

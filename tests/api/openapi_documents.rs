@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::admin_openapi::collect_refs;
 use crate::helpers::*;
 
 /// Routes that are pages, assets or the demo EHR, not JSON APIs, and why.
@@ -63,21 +64,6 @@ fn operations(server_path: &str, document: &Value) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-fn collect_refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                match (key.as_str(), item.as_str()) {
-                    ("$ref", Some(reference)) => out.push(reference.to_owned()),
-                    _ => collect_refs(item, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
-        _ => {}
-    }
 }
 
 #[actix_web::test]
