@@ -145,6 +145,7 @@ impl Application {
                 5,
                 format!("  Control plane  {base}/_admin  (dashboard: {base}/)"),
             );
+            lines.insert(6, format!("  OpenAPI        {base}/_admin/openapi"));
         } else {
             lines.insert(5, "  Control plane  off (HELSESIM_ADMIN=off)".to_owned());
         }

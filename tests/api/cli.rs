@@ -493,6 +493,7 @@ async fn serve_prints_ready_then_the_services_and_answers_health_checks() {
         ("Kjernejournal", "/kjernejournal"),
         ("PTS", "/pts"),
         ("Control plane", "/_admin"),
+        ("OpenAPI", "/_admin/openapi"),
         ("Health", "/healthz"),
     ]) {
         let line = line.trim_start();
@@ -506,7 +507,7 @@ async fn serve_prints_ready_then_the_services_and_answers_health_checks() {
     );
     // The bound address is printed too (port 0 picked a free port).
     assert_eq!(
-        served.ready[7].trim_start(),
+        served.ready[8].trim_start(),
         format!("Listening on   http://127.0.0.1:{port}")
     );
 
