@@ -1,8 +1,10 @@
-// Checks the answers of a newman run against helsesim's OpenAPI documents: every answer's status
-// must be one its operation documents, and its body must match the schema given for that status
-// and content type (JSON Schema 2020-12, as OpenAPI 3.1 uses, by Ajv).
+// Checks the answers of a newman run (and of an httpyac run) against helsesim's OpenAPI
+// documents: every answer's status must be one its operation documents, and its body must match
+// the schema given for that status and content type (JSON Schema 2020-12, as OpenAPI 3.1 uses,
+// by Ajv).
 //
-//   node check-responses.mjs NEWMAN_REPORT.json DOCUMENT.json ... [--prose DOCUMENT.json ...]
+//   node check-responses.mjs [--newman REPORT.json] [--httpyac REPORT.json]
+//        DOCUMENT.json ... [--prose DOCUMENT.json ...]
 //
 // A document after --prose may describe a body in words only (no `content`): such a body is not
 // flagged (the control plane's generated document describes most answers so). Prints what it
@@ -10,7 +12,13 @@
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 
-const [reportFile, ...rest] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const reports = {};
+for (const runner of ['--newman', '--httpyac']) {
+  const at = args.indexOf(runner);
+  if (at >= 0) reports[runner] = args.splice(at, 2)[1];
+}
+const rest = args;
 const proseAt = rest.indexOf('--prose');
 const documentFiles = rest.filter((arg) => arg !== '--prose');
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false, validateFormats: false });
@@ -51,17 +59,43 @@ function locate(path) {
   return null;
 }
 
+// The exchanges of both runs, alike: name, method, path, status, headers (lower case), body.
+const exchanges = [];
+const newman = reports['--newman'] ? JSON.parse(readFileSync(reports['--newman'], 'utf8')) : null;
+for (const execution of newman?.run.executions ?? []) {
+  const { request, response } = execution;
+  if (!response) continue;
+  exchanges.push({
+    name: execution.item.name,
+    method: request.method,
+    path: '/' + request.url.path.join('/'),
+    status: response.code,
+    headers: Object.fromEntries(response.header.map((h) => [h.key.toLowerCase(), h.value])),
+    body: Buffer.from(response.stream?.data ?? []).toString('utf8'),
+  });
+}
+if (reports['--httpyac']) {
+  for (const sent of JSON.parse(readFileSync(reports['--httpyac'], 'utf8')).requests) {
+    const response = sent.response;
+    if (!response) continue;
+    exchanges.push({
+      name: sent.name,
+      method: response.request.method,
+      path: new URL(response.request.url).pathname,
+      status: Number(response.statusCode),
+      headers: Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k.toLowerCase(), String(v)])),
+      body: typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? ''),
+    });
+  }
+}
+
 const problems = [];
 let checked = 0;
-const report = JSON.parse(readFileSync(reportFile, 'utf8'));
-for (const execution of report.run.executions) {
-  const request = execution.request;
-  const response = execution.response;
-  if (!response) continue;
-  const method = request.method.toLowerCase();
-  const path = '/' + request.url.path.join('/');
-  const headers = Object.fromEntries(response.header.map((h) => [h.key.toLowerCase(), h.value]));
-  const name = `${execution.item.name}: ${request.method} ${path} → ${response.code}`;
+for (const exchange of exchanges) {
+  const { method: verb, path, headers } = exchange;
+  const method = verb.toLowerCase();
+  const response = { code: exchange.status };
+  const name = `${exchange.name}: ${verb} ${path} → ${exchange.status}`;
   // An answer a fault rule injected is not the API's.
   if (headers['x-helsesim-fault'] === 'injected') continue;
   const found = locate(path);
@@ -80,7 +114,7 @@ for (const execution of report.run.executions) {
     problems.push(`${name}: status ${status} is not documented (${Object.keys(operation.responses).join(', ')})`);
     continue;
   }
-  const body = Buffer.from(response.stream?.data ?? []).toString('utf8');
+  const body = exchange.body;
   checked += 1;
   if (body.length === 0) continue;
   const mediaType = (headers['content-type'] || '').split(';')[0].trim();
