@@ -404,8 +404,10 @@ def peers(duration):
     port = free_port()
     # Each peer in its own process group: npm's wrapper starts java (or node) as a child, which
     # must stop with it.
+    # Its root folder (mappings/, __files/) in the cache, not wherever the script was started.
     wiremock = subprocess.Popen([os.path.join(bins, "wiremock"), "--port", str(port),
-                                 "--disable-banner", "--no-request-journal"],
+                                 "--disable-banner", "--no-request-journal",
+                                 "--root-dir", os.path.join(CACHE, "wiremock")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
     try:
