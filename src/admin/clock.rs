@@ -5,23 +5,39 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, TimeDelta};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::require_json;
 use crate::errors::admin::AdminError;
 use crate::state::AppState;
 
+/// The clock as `/_admin/clock` answers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClockAnswer {
+    /// helsesim's now (RFC 3339, milliseconds, UTC).
+    #[schema(format = DateTime)]
+    now: String,
+    /// How far it is moved from this machine's clock, in seconds.
+    offset_seconds: i64,
+}
+
+impl ClockAnswer {
+    fn of(clock: &crate::clock::Clock) -> Self {
+        Self {
+            now: clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            offset_seconds: clock.offset().num_seconds(),
+        }
+    }
+}
+
 /// The clock as `GET /_admin/clock` shows it.
 pub fn clock_json(clock: &crate::clock::Clock) -> Value {
-    json!({
-        "now": clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "offset_seconds": clock.offset().num_seconds(),
-    })
+    serde_json::to_value(ClockAnswer::of(clock)).unwrap_or_default()
 }
 
 fn answer(state: &AppState) -> HttpResponse {
-    HttpResponse::Ok().json(clock_json(&state.clock))
+    HttpResponse::Ok().json(ClockAnswer::of(&state.clock))
 }
 
 /// `GET /_admin/clock`: the simulation's now and how far it is moved.
@@ -30,7 +46,7 @@ fn answer(state: &AppState) -> HttpResponse {
     path = "/_admin/clock",
     operation_id = "getClock",
     summary = "The simulation's now and offset",
-    responses((status = 200, description = "{now, offset_seconds}"))
+    responses((status = 200, description = "the clock", body = ClockAnswer))
 )]
 pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     answer(&state)
@@ -90,7 +106,7 @@ pub enum ClockChange {
     summary = "Advance (ISO 8601 duration), set or reset the clock",
     request_body = ClockChange,
     responses(
-        (status = 200, description = "{now, offset_seconds}"),
+        (status = 200, description = "the clock, moved", body = ClockAnswer),
         (status = 400, description = "invalid_request")))]
 pub async fn post(
     req: HttpRequest,

@@ -5,10 +5,19 @@
 //! Relative fixture times (`now-120d`) are counted from the clock's now.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::errors::admin::AdminError;
 use crate::state::AppState;
+
+/// What a reset answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResetAnswer {
+    /// Always `true`.
+    reset: bool,
+    /// How long it took, in milliseconds.
+    took_ms: u128,
+}
 
 /// `POST /_admin/reset`.
 #[utoipa::path(post, path = "/_admin/reset", operation_id = "reset",
@@ -16,7 +25,7 @@ use crate::state::AppState;
         advisor's findings go unless keep=advice)",
     params(("keep" = Option<String>, Query, description = "advice: keep the advisor's findings \
         (the requests so far are digested first)")),
-    responses((status = 200, description = "{reset, took_ms}"),
+    responses((status = 200, description = "done", body = ResetAnswer),
         (status = 400, description = "invalid_request")))]
 pub async fn reset(
     req: HttpRequest,
@@ -52,8 +61,8 @@ pub async fn reset(
         state.advice.clear(&state.journal);
     }
     state.reset(&fixtures);
-    Ok(HttpResponse::Ok().json(json!({
-        "reset": true,
-        "took_ms": started.elapsed().as_millis(),
-    })))
+    Ok(HttpResponse::Ok().json(ResetAnswer {
+        reset: true,
+        took_ms: started.elapsed().as_millis(),
+    }))
 }
