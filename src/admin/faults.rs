@@ -3,7 +3,7 @@
 //! `DELETE /_admin/faults/{id}` removes one and `DELETE /_admin/faults` all.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 use super::require_json;
 use crate::errors::admin::AdminError;
@@ -37,16 +37,25 @@ pub async fn add(
     Ok(HttpResponse::Created().json(stored))
 }
 
+/// The fault rules, as `GET /_admin/faults` answers them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FaultList {
+    /// Every rule, with its hits and what remains of it.
+    faults: Vec<FaultRule>,
+}
+
 /// `GET /_admin/faults`.
 #[utoipa::path(
     get,
     path = "/_admin/faults",
     operation_id = "listFaults",
     summary = "The fault rules",
-    responses((status = 200, description = "{faults: [...]}"))
+    responses((status = 200, description = "the rules", body = FaultList))
 )]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "faults": state.faults.list() }))
+    HttpResponse::Ok().json(FaultList {
+        faults: state.faults.list(),
+    })
 }
 
 /// `DELETE /_admin/faults`.

@@ -11,7 +11,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::require_json;
@@ -132,7 +132,7 @@ fn invalid(message: impl Into<String>) -> AdminError {
     summary = "Mint a test access token, good or deliberately broken",
     request_body = MintRequest,
     responses(
-        (status = 200, description = "{access_token, token_type, expires_in, claims}"),
+        (status = 200, description = "the token and what it says", body = MintAnswer),
         (status = 400, description = "invalid_request")))]
 pub async fn mint(
     req: HttpRequest,
@@ -158,12 +158,30 @@ pub async fn mint(
         )
     };
     let token = sign(&state, &minted)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "access_token": token,
-        "token_type": if minted.claims.contains_key("cnf") { "DPoP" } else { "Bearer" },
-        "expires_in": minted.expires_in,
-        "claims": minted.claims,
-    })))
+    Ok(HttpResponse::Ok().json(MintAnswer {
+        access_token: token,
+        token_type: if minted.claims.contains_key("cnf") {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
+        expires_in: minted.expires_in,
+        claims: minted.claims,
+    }))
+}
+
+/// A minted token, as `POST /_admin/tokens` answers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MintAnswer {
+    /// The signed access token.
+    access_token: String,
+    /// `DPoP` when bound to a key (`dpop_jkt`), else `Bearer`.
+    token_type: &'static str,
+    /// Seconds until it expires.
+    expires_in: i64,
+    /// What it says, decoded.
+    #[schema(value_type = Object)]
+    claims: Map<String, Value>,
 }
 
 /// The way a request asks the token to be broken, if any.
