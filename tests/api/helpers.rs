@@ -371,6 +371,21 @@ pub enum TestKey {
     Es512 { pkcs8: Vec<u8>, public: Value },
 }
 
+/// The entry of the shipped fixture client `client_id` (`fixtures/helseid/clients.json`).
+pub fn fixture_client(client_id: &str) -> Value {
+    let clients: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures_dir().join("helseid/clients.json")).unwrap(),
+    )
+    .unwrap();
+    clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == client_id)
+        .unwrap_or_else(|| panic!("no fixture client {client_id}"))
+        .clone()
+}
+
 impl TestKey {
     /// The test key of a shipped fixture client (RS256), with the kid it is registered under.
     pub fn fixture(client_id: &str) -> Self {
@@ -378,17 +393,7 @@ impl TestKey {
             std::fs::read(fixtures_dir().join(format!("helseid/client-keys/{client_id}.pem")))
                 .unwrap();
         let key = EncodingKey::from_rsa_pem(&pem).unwrap();
-        let clients: Value = serde_json::from_str(
-            &std::fs::read_to_string(fixtures_dir().join("helseid/clients.json")).unwrap(),
-        )
-        .unwrap();
-        let client = clients
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["client_id"] == client_id)
-            .unwrap();
-        let public = client["jwks"]["keys"][0].clone();
+        let public = fixture_client(client_id)["jwks"]["keys"][0].clone();
         Self::Jwt {
             key,
             alg: Algorithm::RS256,

@@ -202,17 +202,11 @@ fn the_postman_kit_matches_the_fixtures() {
             .unwrap()
             .to_owned()
     };
-    let clients: Value = read_json(&fixtures_dir().join("helseid/clients.json"));
     for prefix in ["epj", "new_tenant", "pts"] {
         let client_id = value(&format!("{prefix}_client_id"));
         let private: Value =
             serde_json::from_str(&value(&format!("{prefix}_private_jwk"))).unwrap();
-        let client = clients
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["client_id"] == client_id.as_str())
-            .unwrap_or_else(|| panic!("{prefix}: no fixture client {client_id}"));
+        let client = fixture_client(&client_id);
         let public = &client["jwks"]["keys"][0];
         assert_eq!(private["n"], public["n"], "{prefix}: not the fixture key");
         assert_eq!(private["kid"], public["kid"], "{prefix}");

@@ -146,16 +146,7 @@ async fn the_dotnet_snippets_match_the_dashboard_and_the_fixtures() {
     }
 
     let helseid = &settings["HelseId"];
-    let clients: Value = serde_json::from_slice(
-        &std::fs::read(fixtures_dir().join("helseid/clients.json")).unwrap(),
-    )
-    .unwrap();
-    let client = clients
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["client_id"] == helseid["ClientId"])
-        .expect("a fixture client");
+    let client = fixture_client(helseid["ClientId"].as_str().unwrap());
     assert_eq!(client["jwks"]["keys"][0]["kid"], helseid["KeyId"]);
     let key_file = helseid["PrivateKeyPemFile"].as_str().unwrap();
     let key_name = key_file.rsplit('/').next().unwrap();
