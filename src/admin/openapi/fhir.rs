@@ -146,6 +146,30 @@ fn resource_body(kind: &str) -> Value {
     }}})
 }
 
+/// One operation on `kind`: what every interaction's operation has, around what differs.
+fn operation(
+    kind: &str,
+    id: String,
+    summary: String,
+    parameters: Vec<Value>,
+    body: Option<Value>,
+    ok: (&str, Value),
+) -> Value {
+    let mut operation = json!({
+        "operationId": id,
+        "tags": [kind],
+        "summary": summary,
+        "responses": with_errors(ok),
+    });
+    if !parameters.is_empty() {
+        operation["parameters"] = Value::Array(parameters);
+    }
+    if let Some(body) = body {
+        operation["requestBody"] = body;
+    }
+    operation
+}
+
 fn search(kind: &str, resource: &Value) -> Value {
     let mut parameters: Vec<Value> = resource["searchParam"]
         .as_array()
@@ -165,78 +189,91 @@ fn search(kind: &str, resource: &Value) -> Value {
         "schema": {"type": "integer", "maximum": 100}, "description": "page size"}));
     parameters.push(json!({"name": "_offset", "in": "query",
         "schema": {"type": "integer", "minimum": 0}, "description": "where the page starts"}));
-    json!({
-        "operationId": format!("search{kind}"),
-        "tags": [kind],
-        "summary": format!("Search {kind}"),
-        "parameters": parameters,
-        "responses": with_errors(("200", fhir_response("a searchset Bundle", "Bundle"))),
-    })
+    let ok = ("200", fhir_response("a searchset Bundle", "Bundle"));
+    operation(
+        kind,
+        format!("search{kind}"),
+        format!("Search {kind}"),
+        parameters,
+        None,
+        ok,
+    )
 }
 
 fn create(kind: &str) -> Value {
-    json!({
-        "operationId": format!("create{kind}"),
-        "tags": [kind],
-        "summary": format!("Create a {kind}"),
-        "parameters": [{"name": "Prefer", "in": "header", "schema": {"type": "string"},
-                        "description": "return=minimal, return=representation"}],
-        "requestBody": resource_body(kind),
-        "responses": with_errors(("201", json!({
-            "description": "created: Location, ETag, the stored resource",
-            "headers": {"Location": {"schema": {"type": "string"}},
-                        "ETag": {"schema": {"type": "string"}}},
-            "content": {"application/fhir+json": {
-                "schema": {"$ref": "#/components/schemas/Resource"}}},
-        }))),
-    })
+    let prefer = json!({"name": "Prefer", "in": "header", "schema": {"type": "string"},
+                        "description": "return=minimal, return=representation"});
+    let created = json!({
+        "description": "created: Location, ETag, the stored resource",
+        "headers": {"Location": {"schema": {"type": "string"}},
+                    "ETag": {"schema": {"type": "string"}}},
+        "content": {"application/fhir+json": {
+            "schema": {"$ref": "#/components/schemas/Resource"}}},
+    });
+    operation(
+        kind,
+        format!("create{kind}"),
+        format!("Create a {kind}"),
+        vec![prefer],
+        Some(resource_body(kind)),
+        ("201", created),
+    )
 }
 
 fn read(kind: &str) -> Value {
-    json!({
-        "operationId": format!("read{kind}"),
-        "tags": [kind],
-        "summary": format!("Read a {kind}"),
-        "parameters": [id_parameter()],
-        "responses": with_errors(("200", fhir_response("the resource (ETag, Last-Modified)",
-            "Resource"))),
-    })
+    let ok = (
+        "200",
+        fhir_response("the resource (ETag, Last-Modified)", "Resource"),
+    );
+    operation(
+        kind,
+        format!("read{kind}"),
+        format!("Read a {kind}"),
+        vec![id_parameter()],
+        None,
+        ok,
+    )
 }
 
 fn update(kind: &str) -> Value {
-    json!({
-        "operationId": format!("update{kind}"),
-        "tags": [kind],
-        "summary": format!("Update a {kind}"),
-        "parameters": [id_parameter(),
-            {"name": "If-Match", "in": "header", "schema": {"type": "string"},
-             "description": "W/\"<version>\": refused (412) unless it is the current version"}],
-        "requestBody": resource_body(kind),
-        "responses": with_errors(("200", fhir_response("the new version", "Resource"))),
-    })
+    let if_match = json!({"name": "If-Match", "in": "header", "schema": {"type": "string"},
+        "description": "W/\"<version>\": refused (412) unless it is the current version"});
+    operation(
+        kind,
+        format!("update{kind}"),
+        format!("Update a {kind}"),
+        vec![id_parameter(), if_match],
+        Some(resource_body(kind)),
+        ("200", fhir_response("the new version", "Resource")),
+    )
 }
 
 fn vread(kind: &str) -> Value {
-    json!({
-        "operationId": format!("vread{kind}"),
-        "tags": [kind],
-        "summary": format!("Read one version of a {kind}"),
-        "parameters": [id_parameter(),
-            {"name": "vid", "in": "path", "required": true, "schema": {"type": "string"}}],
-        "responses": with_errors(("200", fhir_response("that version", "Resource"))),
-    })
+    let vid = json!({"name": "vid", "in": "path", "required": true, "schema": {"type": "string"}});
+    operation(
+        kind,
+        format!("vread{kind}"),
+        format!("Read one version of a {kind}"),
+        vec![id_parameter(), vid],
+        None,
+        ("200", fhir_response("that version", "Resource")),
+    )
 }
 
 fn operation_post(kind: &str, name: &str) -> Value {
-    json!({
-        "operationId": name,
-        "tags": [kind],
-        "summary": format!("{kind}/${name}"),
-        "requestBody": {"required": true, "content": {"application/fhir+json": {
-            "schema": {"$ref": "#/components/schemas/Parameters"}}}},
-        "responses": with_errors(("200", fhir_response("the operation's Parameters",
-            "Parameters"))),
-    })
+    let parameters = json!({"required": true, "content": {"application/fhir+json": {
+        "schema": {"$ref": "#/components/schemas/Parameters"}}}});
+    operation(
+        kind,
+        name.to_owned(),
+        format!("{kind}/${name}"),
+        Vec::new(),
+        Some(parameters),
+        (
+            "200",
+            fhir_response("the operation's Parameters", "Parameters"),
+        ),
+    )
 }
 
 fn schemas() -> Value {
